@@ -1,0 +1,20 @@
+/** The 17 dashboard pages. Each fills in as the capability behind it lands (see issues). */
+export const pages = [
+  { slug: "", title: "Agent Control Center", blurb: "Your agent's status, start/stop/restart, quick stats and live provisioning progress." },
+  { slug: "activity", title: "Activity Feed", blurb: "Everything your agent does, live." },
+  { slug: "channels", title: "Channel Manager", blurb: "Connect Telegram, Slack, Discord and WhatsApp." },
+  { slug: "skills", title: "Skills Marketplace", blurb: "Turn your agent's skills on and off." },
+  { slug: "memory", title: "Memory Manager", blurb: "See, search, add and delete what your agent remembers." },
+  { slug: "cron", title: "Cron Scheduler", blurb: "Tasks your agent runs on a schedule." },
+  { slug: "browser", title: "Browser Agent Viewer", blurb: "Watch your agent's browser live." },
+  { slug: "usage", title: "Token Analytics", blurb: "Usage by day, model and tier; your balance; buy tokens." },
+  { slug: "router", title: "Smart Router", blurb: "Let the platform pick the cheapest model that can do the job, or choose one." },
+  { slug: "personality", title: "Personality Editor", blurb: "Name, tone, language and instructions." },
+  { slug: "protection", title: "Token Protection", blurb: "Budgets, loop detection, quiet hours and auto top-up." },
+  { slug: "files", title: "File Manager", blurb: "Browse, upload and download your agent's files." },
+  { slug: "security", title: "Security Center", blurb: "Two-factor authentication, sessions and API keys." },
+  { slug: "conversations", title: "Conversation History", blurb: "Search every conversation." },
+  { slug: "billing", title: "Billing", blurb: "Your plan, invoices and payment method." },
+  { slug: "referrals", title: "Referral System", blurb: "Invite friends and earn credit." },
+  { slug: "templates", title: "Agent Templates", blurb: "Start from a community configuration or share yours." },
+] as const;

@@ -1,0 +1,119 @@
+import { DurableObject } from "cloudflare:workers";
+import { agentFrame, edgeFrame, parseFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
+
+export const HEARTBEAT_MS = 15_000;
+
+export interface NodeStatus {
+  nodeId: string | null;
+  connected: boolean;
+  agentVersion: string | null;
+  lastHeartbeatAt: number | null;
+  metrics: NodeMetrics | null;
+}
+
+export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
+
+interface Attachment {
+  nodeId: string;
+  connectedAt: number;
+}
+
+/**
+ * One per worker node. Holds the node agent's WebSocket through the hibernation API, so an idle node costs
+ * nothing between heartbeats; everything that must survive hibernation is in SQLite or the socket attachment.
+ * The edge route authenticates the agent before the upgrade reaches this object.
+ */
+export class NodeLink extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
+          done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
+      `);
+    });
+  }
+
+  private setMeta(key: string, value: string) {
+    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  private getMeta(key: string): string | null {
+    return this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  private send(ws: WebSocket, frame: EdgeFrame) {
+    ws.send(JSON.stringify(edgeFrame.parse(frame)));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const nodeId = request.headers.get("x-node-id");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !nodeId) return new Response("expected a websocket upgrade", { status: 426 });
+    // One live agent connection per node: a reconnect replaces the old socket.
+    for (const old of this.ctx.getWebSockets("agent")) old.close(4000, "replaced by a newer connection");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["agent"]);
+    server.serializeAttachment({ nodeId, connectedAt: Date.now() } satisfies Attachment);
+    this.setMeta("nodeId", nodeId);
+    this.send(server, { type: "welcome", nodeId, heartbeatMs: HEARTBEAT_MS });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const frame = parseFrame(agentFrame, message);
+    if (!frame) return this.send(ws, { type: "error", message: "malformed frame" });
+    if (frame.type === "hello" || frame.type === "heartbeat") {
+      this.setMeta("metrics", JSON.stringify(frame.metrics));
+      this.setMeta("lastHeartbeatAt", String(Date.now()));
+      if (frame.type === "hello") this.setMeta("agentVersion", frame.agentVersion);
+      return;
+    }
+    this.ctx.storage.sql.exec(
+      "UPDATE commands SET done_at = ?, ok = ?, result = ?, error = ? WHERE id = ? AND done_at IS NULL",
+      Date.now(),
+      frame.ok ? 1 : 0,
+      frame.result === undefined ? null : JSON.stringify(frame.result),
+      frame.error ?? null,
+      frame.id,
+    );
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
+    } catch {
+      /* already closed */
+    }
+  }
+
+  async getStatus(): Promise<NodeStatus> {
+    const metrics = this.getMeta("metrics");
+    const hb = this.getMeta("lastHeartbeatAt");
+    return {
+      nodeId: this.getMeta("nodeId"),
+      connected: this.ctx.getWebSockets("agent").length > 0,
+      agentVersion: this.getMeta("agentVersion"),
+      lastHeartbeatAt: hb ? Number(hb) : null,
+      metrics: metrics ? (JSON.parse(metrics) as NodeMetrics) : null,
+    };
+  }
+
+  /** Sends a command to the connected agent; the id makes a re-send after reconnect idempotent on the agent. */
+  async sendCommand(command: NodeCommand, id: string = crypto.randomUUID()): Promise<{ id: string; delivered: boolean }> {
+    const [ws] = this.ctx.getWebSockets("agent");
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO commands (id, command, sent_at) VALUES (?, ?, ?)", id, JSON.stringify(command), Date.now());
+    if (!ws) return { id, delivered: false };
+    this.send(ws, { type: "command", id, command });
+    return { id, delivered: true };
+  }
+
+  async getCommandResult(id: string): Promise<{ done: boolean; ok?: boolean; result?: unknown; error?: string | null }> {
+    const row = this.ctx.storage.sql
+      .exec<{ done_at: number | null; ok: number | null; result: string | null; error: string | null }>("SELECT done_at, ok, result, error FROM commands WHERE id = ?", id)
+      .toArray()[0];
+    if (!row || row.done_at === null) return { done: false };
+    return { done: true, ok: row.ok === 1, result: row.result ? JSON.parse(row.result) : undefined, error: row.error };
+  }
+}

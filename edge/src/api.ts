@@ -1,0 +1,25 @@
+import { newApp } from "./app";
+import { limitBody, requireJson } from "./middleware/body";
+import { init } from "./middleware/init";
+import { requestId } from "./middleware/request-id";
+import { registerAuthRoutes } from "./routes/auth";
+import { registerNodeRoutes } from "./routes/nodes";
+import { registerOAuthRoutes } from "./routes/oauth";
+import { registerSecurityRoutes } from "./routes/security";
+import { registerSystemRoutes } from "./routes/system";
+
+/** The /api surface: shared middleware, then each area's routes, then the generated OpenAPI document. */
+export const api = newApp().basePath("/api");
+
+api.use(requestId(), init(), limitBody(), requireJson());
+
+registerSystemRoutes(api);
+registerAuthRoutes(api);
+registerOAuthRoutes(api);
+registerSecurityRoutes(api);
+registerNodeRoutes(api);
+
+api.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "OpenClaw Cloud API", version: "1.0.0", description: "Accounts, agents and billing for hosted OpenClaw agents." },
+});

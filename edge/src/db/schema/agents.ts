@@ -1,0 +1,110 @@
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, boolean } from "drizzle-orm/pg-core";
+import { users } from "./accounts";
+import { timestamps } from "./util";
+
+/** A worker VPS running the node agent. */
+export const nodes = pgTable("nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  provider: text("provider").notNull().default("manual"),
+  providerRef: text("provider_ref"),
+  status: text("status", { enum: ["registering", "active", "draining", "retired", "down"] }).notNull(),
+  /** SHA-256 of the node's secret; the agent presents the secret when it dials the edge. */
+  secretHash: text("secret_hash").notNull(),
+  publicIp: text("public_ip"),
+  ramTotalMb: integer("ram_total_mb").notNull().default(0),
+  ramCommittedMb: integer("ram_committed_mb").notNull().default(0),
+  lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
+  ...timestamps,
+});
+
+/** One OpenClaw agent per user. */
+export const agents = pgTable(
+  "agents",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    status: text("status", {
+      enum: ["queued", "placing", "creating", "starting", "ready", "sleeping", "stopped", "failed"],
+    }).notNull(),
+    statusReason: text("status_reason"),
+    nodeId: text("node_id").references(() => nodes.id),
+    /** SHA-256 of the per-agent proxy key; the plaintext lives only inside the container's config. */
+    proxyKeyHash: text("proxy_key_hash"),
+    gatewayTokenEnc: text("gateway_token_enc"),
+    personality: jsonb("personality").$type<Record<string, string>>().notNull().default({}),
+    routerMode: text("router_mode").notNull().default("auto"),
+    idleTimeoutMin: integer("idle_timeout_min").notNull().default(30),
+    stateVersion: text("state_version"),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("agents_user_uq").on(t.userId)],
+);
+
+export const containers = pgTable(
+  "containers",
+  {
+    id: text("id").primaryKey(),
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    nodeId: text("node_id").notNull().references(() => nodes.id),
+    dockerId: text("docker_id"),
+    image: text("image").notNull(),
+    memoryMb: integer("memory_mb").notNull(),
+    state: text("state", { enum: ["creating", "running", "stopped", "removed"] }).notNull(),
+    ...timestamps,
+  },
+  (t) => [index("containers_node_idx").on(t.nodeId)],
+);
+
+export const channels = pgTable(
+  "channels",
+  {
+    id: text("id").primaryKey(),
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["telegram", "slack", "discord", "whatsapp"] }).notNull(),
+    /** Channel credentials, AES-256-GCM encrypted JSON. */
+    credentialsEnc: text("credentials_enc").notNull(),
+    webhookSecretHash: text("webhook_secret_hash"),
+    status: text("status", { enum: ["connected", "disconnected", "error"] }).notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("channels_agent_kind_uq").on(t.agentId, t.kind)],
+);
+
+export const skillSettings = pgTable(
+  "skill_settings",
+  {
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    skill: text("skill").notNull(),
+    enabled: boolean("enabled").notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("skill_settings_uq").on(t.agentId, t.skill)],
+);
+
+export const cronJobs = pgTable(
+  "cron_jobs",
+  {
+    id: text("id").primaryKey(),
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    schedule: text("schedule").notNull(),
+    prompt: text("prompt").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    nextRunAt: timestamp("next_run_at", { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [index("cron_next_idx").on(t.nextRunAt)],
+);
+
+export const templates = pgTable("templates", {
+  id: text("id").primaryKey(),
+  authorId: text("author_id").references(() => users.id, { onDelete: "set null" }),
+  name: text("name").notNull(),
+  description: text("description").notNull(),
+  config: jsonb("config").$type<Record<string, unknown>>().notNull(),
+  published: boolean("published").notNull().default(false),
+  uses: bigint("uses", { mode: "number" }).notNull().default(0),
+  ...timestamps,
+});

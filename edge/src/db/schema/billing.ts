@@ -1,0 +1,87 @@
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { users } from "./accounts";
+import { timestamps } from "./util";
+
+/** Money is integer micro-units (1 USD = 1_000_000) everywhere: never floats. */
+export const plans = pgTable("plans", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  priceMonthlyMicros: bigint("price_monthly_micros", { mode: "number" }).notNull(),
+  ramMb: integer("ram_mb").notNull(),
+  includedTokensMicros: bigint("included_tokens_micros", { mode: "number" }).notNull(),
+  markupBps: integer("markup_bps").notNull(),
+  features: jsonb("features").$type<string[]>().notNull().default([]),
+  skillsLimit: integer("skills_limit").notNull(),
+  stripePriceId: text("stripe_price_id"),
+  ...timestamps,
+});
+
+export const subscriptions = pgTable(
+  "subscriptions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    planId: text("plan_id").notNull().references(() => plans.id),
+    status: text("status", { enum: ["incomplete", "active", "past_due", "canceled"] }).notNull(),
+    stripeCustomerId: text("stripe_customer_id"),
+    stripeSubscriptionId: text("stripe_subscription_id"),
+    currentPeriodEnd: timestamp("current_period_end", { withTimezone: true }),
+    cancelAtPeriodEnd: timestamp("cancel_at_period_end", { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [index("subscriptions_user_idx").on(t.userId), uniqueIndex("subscriptions_stripe_uq").on(t.stripeSubscriptionId)],
+);
+
+/**
+ * The durable copy of the ledger held by each user's Durable Object. `sourceId` is unique per source, so a
+ * replayed webhook or a retried settlement cannot credit or debit twice.
+ */
+export const ledgerEntries = pgTable(
+  "ledger_entries",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["credit_plan", "credit_pack", "credit_referral", "credit_adjustment", "debit_usage"] }).notNull(),
+    amountMicros: bigint("amount_micros", { mode: "number" }).notNull(),
+    source: text("source").notNull(),
+    sourceId: text("source_id").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("ledger_source_uq").on(t.source, t.sourceId), index("ledger_user_idx").on(t.userId, t.createdAt)],
+);
+
+export const usageRecords = pgTable(
+  "usage_records",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    agentId: text("agent_id"),
+    model: text("model").notNull(),
+    provider: text("provider").notNull(),
+    tier: text("tier"),
+    routeReason: text("route_reason"),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    cachedTokens: integer("cached_tokens").notNull().default(0),
+    costMicros: bigint("cost_micros", { mode: "number" }).notNull(),
+    priceMicros: bigint("price_micros", { mode: "number" }).notNull(),
+    markupBps: integer("markup_bps").notNull(),
+    latencyMs: integer("latency_ms").notNull(),
+    background: text("background", { enum: ["interactive", "background"] }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("usage_user_time_idx").on(t.userId, t.createdAt)],
+);
+
+export const referrals = pgTable(
+  "referrals",
+  {
+    id: text("id").primaryKey(),
+    referrerId: text("referrer_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    referredId: text("referred_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    creditedMicros: bigint("credited_micros", { mode: "number" }),
+    creditedAt: timestamp("credited_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("referrals_referred_uq").on(t.referredId)],
+);

@@ -1,0 +1,71 @@
+import { z } from "zod";
+import type { NodeLink, UserAgent } from "../../durable-objects/src/index";
+
+/**
+ * The one env schema. Every variable the Worker reads is declared here, checked once per isolate, and
+ * described in .env.example. A missing or malformed variable stops every request with BAD_ENVIRONMENT
+ * naming it, instead of failing deep inside a handler.
+ */
+const binding = <T>(name: string) =>
+  z.custom<T>((v) => typeof v === "object" && v !== null, { message: `binding ${name} is missing` });
+
+const base64Key = z
+  .string()
+  .refine((s) => {
+    try {
+      return atob(s).length === 32;
+    } catch {
+      return false;
+    }
+  }, "must be 32 random bytes, base64-encoded (openssl rand -base64 32)");
+
+export const envSchema = z
+  .object({
+    ENVIRONMENT: z.enum(["development", "test", "production"]),
+    APP_URL: z.url(),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection string"),
+    /** dev/test only: host:port of the local WebSocket-to-TCP bridge standing in for Neon's proxy. */
+    NEON_LOCAL_WSPROXY: z.string().optional(),
+    ENCRYPTION_KEY: base64Key,
+    SESSION_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    EMAIL_FROM: z.string().min(3).default("OpenClaw Cloud <hello@localhost>"),
+    RESEND_API_KEY: z.string().optional(),
+    /** Points the Resend SDK at a local server in tests. */
+    RESEND_BASE_URL: z.url().optional(),
+    GOOGLE_CLIENT_ID: z.string().optional(),
+    GOOGLE_CLIENT_SECRET: z.string().optional(),
+    GOOGLE_AUTH_URL: z.url().default("https://accounts.google.com/o/oauth2/v2/auth"),
+    GOOGLE_TOKEN_URL: z.url().default("https://oauth2.googleapis.com/token"),
+    GOOGLE_USERINFO_URL: z.url().default("https://openidconnect.googleapis.com/v1/userinfo"),
+    USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),
+    NODE_LINK: binding<DurableObjectNamespace<NodeLink>>("NODE_LINK"),
+    AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
+    ASSETS: binding<Fetcher>("ASSETS").optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.ENVIRONMENT !== "production") return;
+    // Production must never fall back to dev conveniences.
+    if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
+    if (env.NEON_LOCAL_WSPROXY)
+      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
+    if (!env.APP_URL.startsWith("https://"))
+      ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+const checked = new WeakMap<object, { env?: Env; problems?: string[] }>();
+
+/** Validates the raw Worker env once per env object; returns the typed env or the list of problems. */
+export function loadEnv(raw: object): { env: Env; problems?: never } | { env?: never; problems: string[] } {
+  let hit = checked.get(raw);
+  if (!hit) {
+    const parsed = envSchema.safeParse(raw);
+    hit = parsed.success
+      ? { env: parsed.data }
+      : { problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`) };
+    checked.set(raw, hit);
+    if (hit.problems) console.error(`[env] invalid environment:\n  ${hit.problems.join("\n  ")}`);
+  }
+  return hit.env ? { env: hit.env } : { problems: hit.problems! };
+}

@@ -1,0 +1,19 @@
+import { createMiddleware } from "hono/factory";
+import { AppError } from "../../../contracts/src/errors";
+import type { HonoEnv } from "../hono-env";
+
+/**
+ * Rate limiting for auth routes through Cloudflare's Rate Limiting binding (AUTH_LIMITER, see
+ * wrangler.toml), keyed by client IP and route, so password guessing and mail bombing are bounded per
+ * address without a database round trip.
+ */
+export const rateLimit = (bucket: string) =>
+  createMiddleware<HonoEnv>(async (c, next) => {
+    const ip = c.get("meta").ip ?? "unknown";
+    const { success } = await c.env.AUTH_LIMITER.limit({ key: `${bucket}:${ip}` });
+    if (!success) {
+      c.header("Retry-After", "60");
+      throw new AppError("RATE_LIMITED", "Too many attempts. Wait a minute and try again.");
+    }
+    await next();
+  });

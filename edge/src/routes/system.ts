@@ -1,0 +1,36 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { desc, sql } from "drizzle-orm";
+import { AppError } from "../../../contracts/src/errors";
+import type { App } from "../app";
+import { emailOutbox } from "../db/schema";
+import { errorResponses } from "../errors";
+import { json } from "./schemas";
+
+const healthRoute = createRoute({
+  method: "get", path: "/health", tags: ["system"],
+  responses: { 200: json(z.object({ ok: z.literal(true), database: z.enum(["up"]), environment: z.string() })), ...errorResponses },
+});
+
+const outboxRoute = createRoute({
+  method: "get", path: "/dev/outbox", tags: ["system"],
+  description: "Development only: the mails the platform would have sent (no RESEND_API_KEY).",
+  responses: {
+    200: json(z.object({ emails: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), status: z.string(), createdAt: z.string() })) })),
+    ...errorResponses,
+  },
+});
+
+export function registerSystemRoutes(app: App) {
+  app.openapi(healthRoute, async (c) => {
+    const s = c.get("services");
+    await s.db.execute(sql`select 1`);
+    return c.json({ ok: true as const, database: "up" as const, environment: s.env.ENVIRONMENT }, 200);
+  });
+
+  app.openapi(outboxRoute, async (c) => {
+    const s = c.get("services");
+    if (s.env.ENVIRONMENT === "production") throw new AppError("NOT_FOUND", "No such API route.");
+    const rows = await s.db.select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(50);
+    return c.json({ emails: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, text: r.text, status: r.status, createdAt: r.createdAt.toISOString() })) }, 200);
+  });
+}

@@ -1,0 +1,76 @@
+import { env, exports } from "cloudflare:workers";
+import { openDb } from "../src/db/client";
+import { TEST_PORTS } from "./ports";
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  /** `name=value` of the session cookie the response set, if any. */
+  cookie?: string;
+}
+
+let ipCounter = 0;
+/** A fresh client IP per test client, so the auth rate limiter only trips where a test wants it to. */
+export const newIp = () => `10.${(process.pid ?? 1) % 250}.${Math.floor(++ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
+export const newEmail = () => `u-${crypto.randomUUID().slice(0, 12)}@example.com`;
+
+export async function call<T = any>(
+  path: string,
+  opts: { method?: string; body?: unknown; rawBody?: BodyInit; cookie?: string; headers?: Record<string, string>; ip?: string } = {},
+): Promise<Reply<T>> {
+  const headers = new Headers(opts.headers);
+  headers.set("cf-connecting-ip", opts.ip ?? newIp());
+  if (opts.cookie) headers.set("cookie", opts.cookie);
+  if (opts.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+  const res = await exports.default.fetch(
+    new Request(`http://localhost${path}`, {
+      method: opts.method ?? (opts.body !== undefined || opts.rawBody !== undefined ? "POST" : "GET"),
+      headers,
+      body: opts.rawBody ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined),
+      redirect: "manual",
+    }),
+  );
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  const set = res.headers.getSetCookie().find((c) => c.startsWith("oc_session="));
+  return { status: res.status, body, headers: res.headers, cookie: set?.split(";")[0] };
+}
+
+export const PASSWORD = "a-long-enough-password";
+
+export async function signup(email = newEmail(), password = PASSWORD) {
+  const res = await call<{ userId: string }>("/api/auth/signup", { body: { email, password, name: "Test User" } });
+  if (res.status !== 201 || !res.cookie) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { email, password, userId: res.body.userId, cookie: res.cookie };
+}
+
+/** Mails the Resend stand-in received for an address (sent through the real Resend SDK). */
+export async function inbox(to: string): Promise<{ subject: string; text: string; html: string }[]> {
+  const res = await fetch(`http://127.0.0.1:${TEST_PORTS.resend}/_inbox?to=${encodeURIComponent(to)}`);
+  return res.json();
+}
+
+export async function linkToken(to: string, path: string): Promise<string> {
+  const mails = await inbox(to);
+  for (const m of mails.reverse()) {
+    const match = m.text.match(new RegExp(`${path}\\?token=([\\w-]+)`));
+    if (match) return match[1]!;
+  }
+  throw new Error(`no mail with ${path} for ${to}`);
+}
+
+/** Direct database access for assertions ("nothing was written"). */
+export async function withDb<T>(fn: (db: ReturnType<typeof openDb>["db"]) => Promise<T>): Promise<T> {
+  const { db, close } = openDb(env.DATABASE_URL as string, env.NEON_LOCAL_WSPROXY as string);
+  try {
+    return await fn(db);
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { call } from "./helpers";
+
+describe("system routes", () => {
+  it("health reaches the real database", async () => {
+    const res = await call("/api/health");
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, database: "up", environment: "test" });
+    expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+  });
+
+  it("serves an OpenAPI document generated from the route schemas", async () => {
+    const res = await call("/api/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe("3.1.0");
+    const paths = Object.keys(res.body.paths);
+    expect(paths).toEqual(expect.arrayContaining(["/api/auth/signup", "/api/auth/login", "/api/account/api-keys", "/api/account/sessions/{id}"]));
+    const signup = res.body.paths["/api/auth/signup"].post;
+    expect(signup.requestBody.content["application/json"].schema.required).toEqual(expect.arrayContaining(["email", "password"]));
+  });
+
+  it("serves the SvelteKit landing page from the same Worker", async () => {
+    const res = await call("/");
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toContain("Your own personal AI agent");
+  });
+});

@@ -1,0 +1,41 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { TEST_PORTS, TEST_SECRETS } from "./edge/test/ports";
+
+/**
+ * Edge + Durable Object tests, inside workerd (the production runtime) against real PostgreSQL through the
+ * same @neondatabase/serverless code path production uses. Needs `npm run build:app` first (the Worker
+ * imports the SvelteKit build) and DATABASE_URL (scripts/test.sh provides both).
+ */
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://app:app@127.0.0.1:54329/app_test";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      main: "./edge/src/worker.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ENVIRONMENT: "test",
+          APP_URL: "http://localhost:8787",
+          DATABASE_URL: databaseUrl,
+          NEON_LOCAL_WSPROXY: `127.0.0.1:${TEST_PORTS.wsBridge}`,
+          // A fixed test key (32 bytes of 0x2a); never a real secret.
+          ENCRYPTION_KEY: btoa("*".repeat(32)),
+          RESEND_API_KEY: TEST_SECRETS.resendKey,
+          RESEND_BASE_URL: `http://127.0.0.1:${TEST_PORTS.resend}`,
+          GOOGLE_CLIENT_ID: TEST_SECRETS.googleClientId,
+          GOOGLE_CLIENT_SECRET: TEST_SECRETS.googleClientSecret,
+          GOOGLE_AUTH_URL: `http://127.0.0.1:${TEST_PORTS.google}/authorize`,
+          GOOGLE_TOKEN_URL: `http://127.0.0.1:${TEST_PORTS.google}/token`,
+          GOOGLE_USERINFO_URL: `http://127.0.0.1:${TEST_PORTS.google}/userinfo`,
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["edge/test/**/*.test.ts", "durable-objects/test/**/*.test.ts"],
+    globalSetup: ["./edge/test/global-setup.ts"],
+    testTimeout: 20_000,
+  },
+});
