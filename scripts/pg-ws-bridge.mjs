@@ -1,7 +1,10 @@
 // DEV/TEST ONLY: stands in for Neon's WebSocket proxy so production's @neondatabase/serverless code path
 // runs unchanged against a local PostgreSQL. It forwards only to loopback addresses.
 import net from "node:net";
-import { WebSocketServer } from "ws";
+import { createRequire } from "node:module";
+
+// require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
+const { WebSocketServer } = createRequire(import.meta.url)("ws");
 
 export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), host = "127.0.0.1" } = {}) {
   const wss = new WebSocketServer({ host, port, perMessageDeflate: false });

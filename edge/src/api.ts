@@ -9,7 +9,7 @@ import { registerSecurityRoutes } from "./routes/security";
 import { registerSystemRoutes } from "./routes/system";
 
 /** The /api surface: shared middleware, then each area's routes, then the generated OpenAPI document. */
-export const api = newApp().basePath("/api");
+export const api = newApp("/api");
 
 api.use(requestId(), init(), limitBody(), requireJson());
 

@@ -10,9 +10,8 @@ export interface Reply<T = any> {
   cookie?: string;
 }
 
-let ipCounter = 0;
-/** A fresh client IP per test client, so the auth rate limiter only trips where a test wants it to. */
-export const newIp = () => `10.${(process.pid ?? 1) % 250}.${Math.floor(++ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
+/** A fresh random client IP per call, so the auth rate limiter only trips where a test wants it to. */
+export const newIp = () => `10.${[...crypto.getRandomValues(new Uint8Array(3))].join(".")}`;
 export const newEmail = () => `u-${crypto.randomUUID().slice(0, 12)}@example.com`;
 
 export async function call<T = any>(
@@ -38,7 +37,7 @@ export async function call<T = any>(
   } catch {
     /* not JSON */
   }
-  const set = res.headers.getSetCookie().find((c) => c.startsWith("oc_session="));
+  const set = res.headers.getSetCookie().find((c: string) => c.startsWith("oc_session="));
   return { status: res.status, body, headers: res.headers, cookie: set?.split(";")[0] };
 }
 

@@ -17,5 +17,16 @@ export function openDb(databaseUrl: string, localWsProxy?: string): { db: Db; cl
     neonConfig.pipelineConnect = false;
   }
   const pool = new Pool({ connectionString: databaseUrl });
-  return { db: drizzle({ client: pool, schema }), close: () => pool.end() };
+  // An idle client whose socket drops (e.g. when workerd tears the request down) is reported on the pool;
+  // without a listener that report would be an uncaught exception. The next query opens a new connection.
+  // workerd reports the socket teardown after end() as "Network connection lost", which is expected then.
+  let closing = false;
+  pool.on("error", (err: Error) => closing || console.warn(`[db] idle connection dropped: ${err.message}`));
+  return {
+    db: drizzle({ client: pool, schema }),
+    close: () => {
+      closing = true;
+      return pool.end();
+    },
+  };
 }

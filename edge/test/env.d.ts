@@ -1,0 +1,14 @@
+// Types of `env` and `exports` from "cloudflare:workers" inside the workerd tests.
+declare namespace Cloudflare {
+  interface GlobalProps {
+    mainModule: typeof import("../src/worker");
+    durableNamespaces: "UserAgent" | "NodeLink";
+  }
+  interface Env {
+    DATABASE_URL: string;
+    NEON_LOCAL_WSPROXY: string;
+    ENCRYPTION_KEY: string;
+    USER_AGENT: DurableObjectNamespace<import("../../durable-objects/src/index").UserAgent>;
+    NODE_LINK: DurableObjectNamespace<import("../../durable-objects/src/index").NodeLink>;
+  }
+}
