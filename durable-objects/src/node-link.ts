@@ -109,11 +109,12 @@ export class NodeLink extends DurableObject {
     return { id, delivered: true };
   }
 
-  async getCommandResult(id: string): Promise<{ done: boolean; ok?: boolean; result?: unknown; error?: string | null }> {
+  /** The result crosses RPC as JSON text: the agent's result is arbitrary JSON, parsed by the caller. */
+  async getCommandResult(id: string): Promise<{ done: boolean; ok?: boolean; resultJson?: string | null; error?: string | null }> {
     const row = this.ctx.storage.sql
       .exec<{ done_at: number | null; ok: number | null; result: string | null; error: string | null }>("SELECT done_at, ok, result, error FROM commands WHERE id = ?", id)
       .toArray()[0];
     if (!row || row.done_at === null) return { done: false };
-    return { done: true, ok: row.ok === 1, result: row.result ? JSON.parse(row.result) : undefined, error: row.error };
+    return { done: true, ok: row.ok === 1, resultJson: row.result, error: row.error };
   }
 }

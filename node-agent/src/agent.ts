@@ -1,0 +1,124 @@
+import { createRequire } from "node:module";
+import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame } from "../../contracts/src/wire";
+import type { DockerClient } from "./docker";
+import { readMetrics } from "./metrics";
+
+// require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
+const WebSocket = createRequire(import.meta.url)("ws") as typeof import("ws").WebSocket;
+
+export interface AgentOptions {
+  edgeUrl: string;
+  nodeId: string;
+  secret: string;
+  docker?: DockerClient;
+  version?: string;
+  /** Reconnect backoff bounds. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  log?: (msg: string) => void;
+}
+
+type Command = Extract<EdgeFrame, { type: "command" }>;
+
+/**
+ * The node agent's connection to the edge: dials /api/nodes/:id/connect, says hello, heartbeats at the
+ * interval the edge asks for, and reconnects with jittered exponential backoff. Commands are executed at
+ * most once per id: a repeat (the edge re-sending after a reconnect) is answered from the remembered result.
+ */
+export class NodeAgent {
+  private ws?: InstanceType<typeof WebSocket>;
+  private heartbeat?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
+  private attempts = 0;
+  private stopped = false;
+  private readonly results = new Map<string, Promise<AgentFrame>>();
+  readonly connections: number[] = [];
+
+  constructor(private readonly opts: AgentOptions) {}
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.retry);
+    this.ws?.close(1000, "agent stopping");
+  }
+
+  get connected() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  private log(msg: string) {
+    (this.opts.log ?? ((m) => console.log(`[node-agent] ${m}`)))(msg);
+  }
+
+  private connect() {
+    const url = new URL(`/api/nodes/${encodeURIComponent(this.opts.nodeId)}/connect`, this.opts.edgeUrl);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.secret}` } });
+    this.ws = ws;
+    ws.on("open", async () => {
+      this.attempts = 0;
+      this.connections.push(Date.now());
+      this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await readMetrics(this.opts.docker) });
+    });
+    ws.on("message", (data) => this.onFrame(parseFrame(edgeFrame, data.toString())));
+    ws.on("unexpected-response", (_req, res) => {
+      this.log(`edge refused the connection: HTTP ${res.statusCode}`);
+      res.resume();
+      ws.terminate(); // with this listener set, ws leaves aborting the handshake to us; "close" follows
+    });
+    ws.on("error", (err) => this.log(`connection error: ${err.message}`));
+    ws.on("close", () => {
+      clearInterval(this.heartbeat);
+      if (!this.stopped) this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect() {
+    const min = this.opts.minBackoffMs ?? 500;
+    const max = this.opts.maxBackoffMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
+    this.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  private send(frame: AgentFrame) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private onFrame(frame: EdgeFrame | undefined) {
+    if (!frame) return this.log("ignored a malformed frame from the edge");
+    if (frame.type === "welcome") {
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(async () => this.send({ type: "heartbeat", metrics: await readMetrics(this.opts.docker) }), frame.heartbeatMs);
+      return;
+    }
+    if (frame.type === "error") return this.log(`edge says: ${frame.message}`);
+    let result = this.results.get(frame.id);
+    if (!result) {
+      result = this.execute(frame);
+      this.results.set(frame.id, result);
+      if (this.results.size > 1000) this.results.delete(this.results.keys().next().value!);
+    }
+    void result.then((r) => this.send(r));
+  }
+
+  private async execute({ id, command }: Command): Promise<AgentFrame> {
+    try {
+      switch (command.kind) {
+        case "ping":
+          return { type: "result", id, ok: true, result: { pong: true, at: Date.now() } };
+        case "listContainers": {
+          const list = this.opts.docker ? await this.opts.docker.list("openclaw.managed=true") : [];
+          return { type: "result", id, ok: true, result: list };
+        }
+      }
+    } catch (e) {
+      return { type: "result", id, ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+}

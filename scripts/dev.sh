@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The one start command (README): installs what is missing and starts the whole platform locally on
+# embedded defaults. No Neon, Stripe or API keys: PostgreSQL (the local server when installed, else PGlite),
+# s3rver for S3, a DEV-ONLY LLM stand-in, real Docker when present. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OC_RUN=${OC_RUN:-/tmp/openclaw-run}
+mkdir -p "$OC_RUN"
+
+# System packages (Docker, PostgreSQL + pgvector) when we may install them; everything works without.
+if [ "$(id -u)" = 0 ] && [ "${OC_SKIP_SYSTEM:-0}" != 1 ]; then SKIP_CHROMIUM=1 bash scripts/install-system-deps.sh || true; fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+export PATH="$PWD/node_modules/.bin:$PATH" # Node 24 and the project's tools
+
+source scripts/lib/services.sh
+pids=()
+cleanup() { trap - EXIT INT TERM; for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if have_local_postgres && [ "${OC_DB:-}" != pglite ]; then start_postgres app_dev; db_kind="PostgreSQL 15 + pgvector"
+else start_pglite; db_kind="PGlite (embedded) + pgvector"; fi
+node scripts/migrate.mjs
+
+setsid node scripts/dev/services.mjs >"$OC_RUN/dev-services.log" 2>&1 & pids+=($!)
+docker_state="not available"
+if start_dockerd 2>/dev/null; then docker_state="$DOCKER_HOST"; fi
+
+if [ ! -f .dev.vars ]; then
+  cat >.dev.vars <<VARS
+# Written by scripts/dev.sh for local development only (see .env.example for every variable).
+ENVIRONMENT=development
+APP_URL=http://localhost:8787
+DATABASE_URL=$DATABASE_URL
+NEON_LOCAL_WSPROXY=127.0.0.1:54330
+ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+VARS
+fi
+sed -i "s#^DATABASE_URL=.*#DATABASE_URL=$DATABASE_URL#" .dev.vars
+
+(cd app && vite build >/dev/null 2>&1)
+(cd app && setsid vite build --watch >"$OC_RUN/vite.log" 2>&1) & pids+=($!)
+WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false setsid wrangler dev --port 8787 --ip 127.0.0.1 </dev/null >"$OC_RUN/wrangler.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 120); do curl -sf http://127.0.0.1:8787/api/health >/dev/null && break; sleep 0.5; done
+curl -sf http://127.0.0.1:8787/api/health >/dev/null || { echo "edge did not start; see $OC_RUN/wrangler.log"; tail -30 "$OC_RUN/wrangler.log"; exit 1; }
+
+eval "$(node scripts/dev/register-node.mjs)"
+EDGE_URL=http://127.0.0.1:8787 NODE_ID=$NODE_ID NODE_SECRET=$NODE_SECRET setsid tsx node-agent/src/main.ts >"$OC_RUN/node-agent.log" 2>&1 & pids+=($!)
+
+cat <<MSG
+
+  OpenClaw Cloud is running locally (development)
+  ───────────────────────────────────────────────
+  Dashboard + site   http://localhost:8787
+  API + OpenAPI      http://localhost:8787/api/openapi.json
+  Mail outbox        http://localhost:8787/api/dev/outbox   (no RESEND_API_KEY: mails are kept, not sent)
+  Database           $db_kind  ($DATABASE_URL)
+  S3 (s3rver)        http://127.0.0.1:54340  bucket openclaw-state
+  LLM upstream       http://127.0.0.1:54350/v1  DEV-ONLY stand-in, not a model
+  Docker             $docker_state
+  Node agent         $NODE_ID  (log: $OC_RUN/node-agent.log)
+  Logs               $OC_RUN/*.log
+
+  Ctrl-C stops everything.
+MSG
+wait

@@ -1,0 +1,101 @@
+// DEV/TEST ONLY — NOT AN LLM. A local stand-in for the OpenAI and Anthropic HTTP APIs so the platform runs
+// with no API keys. It answers in the real wire formats (JSON and SSE, with usage), echoing the last user
+// message. Every reply says "[dev stand-in]" so nobody mistakes it for a model.
+import http from "node:http";
+
+const words = (s) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
+
+function lastUserText(messages = []) {
+  const m = [...messages].reverse().find((x) => x.role === "user");
+  if (!m) return "";
+  return typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text ?? "").join(" ");
+}
+
+function promptTokens(body) {
+  return words(JSON.stringify(body.messages ?? body.input ?? "") + JSON.stringify(body.system ?? ""));
+}
+
+export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ?? 54350), host = "127.0.0.1", latencyMs = 0 } = {}) {
+  const server = http.createServer((req, res) => {
+    let raw = "";
+    req.on("data", (d) => (raw += d));
+    req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs));
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+function handle(req, res, raw) {
+  const url = new URL(req.url, "http://x");
+  const path = url.pathname.replace(/^\/v1/, "");
+  let body = {};
+  try {
+    body = raw ? JSON.parse(raw) : {};
+  } catch {
+    return json(res, 400, { error: { message: "invalid JSON", type: "invalid_request_error" } });
+  }
+  if (req.method === "GET" && path === "/models") return json(res, 200, { object: "list", data: [{ id: "dev-echo", object: "model", owned_by: "dev-stand-in" }] });
+  if (req.method === "POST" && path === "/embeddings") {
+    const inputs = [body.input].flat();
+    return json(res, 200, {
+      object: "list",
+      model: body.model,
+      data: inputs.map((t, i) => ({ object: "embedding", index: i, embedding: embed(String(t), body.dimensions ?? 1536) })),
+      usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
+    });
+  }
+  const reply = `[dev stand-in] You said: ${lastUserText(body.messages).slice(0, 500)}`;
+  const pieces = reply.match(/.{1,12}/gs) ?? [reply];
+  const inTok = promptTokens(body);
+  const outTok = words(reply);
+  if (req.method === "POST" && path === "/chat/completions") {
+    const id = `chatcmpl-dev-${Date.now()}`;
+    if (!body.stream)
+      return json(res, 200, {
+        id, object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model,
+        choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }],
+        usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok },
+      });
+    sse(res);
+    const chunk = (delta, finish = null) => ({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    res.write(`data: ${JSON.stringify(chunk({ role: "assistant", content: "" }))}\n\n`);
+    for (const p of pieces) res.write(`data: ${JSON.stringify(chunk({ content: p }))}\n\n`);
+    res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\n`);
+    if (body.stream_options?.include_usage)
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok } })}\n\n`);
+    return res.end("data: [DONE]\n\n");
+  }
+  if (req.method === "POST" && path === "/messages") {
+    const id = `msg_dev_${Date.now()}`;
+    const message = { id, type: "message", role: "assistant", model: body.model, content: [{ type: "text", text: reply }], stop_reason: "end_turn", stop_sequence: null };
+    if (!body.stream) return json(res, 200, { ...message, usage: { input_tokens: inTok, output_tokens: outTok } });
+    sse(res);
+    const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    ev("message_start", { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: inTok, output_tokens: 1 } } });
+    ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
+    for (const p of pieces) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: p } });
+    ev("content_block_stop", { index: 0 });
+    ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outTok } });
+    ev("message_stop", {});
+    return res.end();
+  }
+  json(res, 404, { error: { message: `no such route: ${req.method} ${url.pathname}`, type: "invalid_request_error" } });
+}
+
+/** A deterministic unit vector from the text, so similar calls give the same embedding. */
+function embed(text, dims) {
+  const v = new Array(dims).fill(0);
+  for (let i = 0; i < text.length; i++) v[(text.charCodeAt(i) * 31 + i) % dims] += 1;
+  const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0)) || 1;
+  return v.map((x) => x / norm);
+}
+
+const json = (res, status, body) => {
+  res.writeHead(status, { "content-type": "application/json", "x-dev-stand-in": "true" });
+  res.end(JSON.stringify(body));
+};
+const sse = (res) => res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-dev-stand-in": "true" });
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const s = await startLlmStandIn();
+  console.log(`[llm-stand-in] DEV ONLY, not a model: http://127.0.0.1:${s.address().port}/v1`);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command (README; .ci/run calls exactly this). On a fresh machine it installs what it needs,
+# starts a real PostgreSQL 15 + pgvector and a real Docker engine, builds the app, type-checks, and runs
+# every suite: edge + Durable Objects inside workerd, node agent against Docker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+bash scripts/install-system-deps.sh
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+source scripts/lib/services.sh
+start_postgres app_test fresh
+start_dockerd
+
+npm run --silent build:app >/dev/null
+npm run --silent typecheck
+
+reports="$OC_RUN/reports"
+rm -rf "$reports" && mkdir -p "$reports"
+status=0
+npm run --silent test:edge -- --reporter=default --reporter=json --outputFile.json="$reports/edge.json" || status=1
+npm run --silent test:node -- --reporter=default --reporter=json --outputFile.json="$reports/node.json" || status=1
+
+node scripts/lib/summarize-tests.mjs "$reports"/*.json || status=1
+echo "total time: $(( $(date +%s) - started ))s"
+exit $status
