@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README; .ci/run calls exactly this). On a fresh machine it installs what it needs,
 # starts a real PostgreSQL 15 + pgvector and a real Docker engine, builds the app, type-checks, and runs
-# every suite: edge + Durable Objects inside workerd, node agent against Docker.
+# every suite: edge + Durable Objects inside workerd, node agent against Docker, browser journeys in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -23,6 +23,8 @@ rm -rf "$reports" && mkdir -p "$reports"
 status=0
 npm run --silent test:edge -- --reporter=default --reporter=json --outputFile.json="$reports/edge.json" || status=1
 npm run --silent test:node -- --reporter=default --reporter=json --outputFile.json="$reports/node.json" || status=1
+SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
+echo "page screenshots for review: $OC_RUN/screenshots"
 
 node scripts/lib/summarize-tests.mjs "$reports"/*.json || status=1
 echo "total time: $(( $(date +%s) - started ))s"

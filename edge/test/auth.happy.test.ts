@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { users } from "../src/db/schema";
 import { PASSWORD, call, inbox, linkToken, newEmail, signup, withDb } from "./helpers";
@@ -12,6 +13,9 @@ describe("accounts: happy paths", () => {
     const me = await call("/api/auth/me", { cookie });
     expect(me.status).toBe(200);
     expect(me.body.user).toMatchObject({ id: userId, email, emailVerified: false, twoFactorEnabled: false, role: "user" });
+
+    const agent = await env.USER_AGENT.getByName(userId).getSnapshot();
+    expect(agent).toMatchObject({ userId, status: "none", activityCount: 1 });
 
     const mails = await inbox(email);
     expect(mails).toHaveLength(1);

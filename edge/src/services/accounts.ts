@@ -67,6 +67,7 @@ export async function signup(s: Services, input: { email: string; password: stri
     .returning({ id: users.id });
   if (inserted.length === 0) throw new AppError("CONFLICT", "An account with this email already exists. Sign in or reset your password.");
   await sendVerification(s, id, email);
+  await onUserCreated(s, id);
   audit(s, meta, id, "account.signup");
   const session = await createSession(s, id, meta);
   return { userId: id, session };
@@ -135,4 +136,9 @@ export async function sessionOrChallenge(s: Services, userId: string, twoFactor:
   }
   audit(s, meta, userId, "account.login");
   return { kind: "session", userId, session: await createSession(s, userId, meta) };
+}
+
+/** Every new account gets its Durable Object bound at once, so its activity feed starts with the signup. */
+export async function onUserCreated(s: Services, userId: string) {
+  await s.env.USER_AGENT.getByName(userId).init(userId);
 }

@@ -7,7 +7,7 @@ import { randomToken } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import { sessionOrChallenge, type LoginResult } from "./accounts";
+import { onUserCreated, sessionOrChallenge, type LoginResult } from "./accounts";
 
 /**
  * Google sign-in through arctic's generic OAuth 2.0 client (PKCE). The endpoints come from the env schema,
@@ -63,6 +63,7 @@ export async function finishGoogleLogin(s: Services, code: string, codeVerifier:
     } else {
       userId = newId("usr");
       await s.db.insert(users).values({ id: userId, email, name: profile.name ?? null, emailVerifiedAt: new Date(), referralCode: randomToken(6) });
+      await onUserCreated(s, userId);
     }
     await s.db.insert(oauthAccounts).values({ provider: "google", providerUserId: profile.sub, userId, email }).onConflictDoNothing();
   }

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+// @ts-expect-error plain ESM script without types
+import { startBridge } from "../scripts/pg-ws-bridge.mjs";
+// @ts-expect-error plain ESM script without types
+import { runMigrations } from "../scripts/migrate.mjs";
+
+export const E2E_PORT = 8788;
+const BRIDGE_PORT = 54361;
+
+/**
+ * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
+ * loopback, backed by the real test PostgreSQL. Mail goes to the dev outbox (no Resend key), which the
+ * browser test reads like a developer would.
+ */
+export default async function setup(project: TestProject) {
+  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run through `npm test`");
+  await runMigrations(process.env.DATABASE_URL);
+  const bridge = await startBridge({ port: BRIDGE_PORT });
+  const vars = {
+    ENVIRONMENT: "development",
+    APP_URL: `http://localhost:${E2E_PORT}`,
+    DATABASE_URL: process.env.DATABASE_URL,
+    NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`,
+    ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+  };
+  const args = ["dev", "--port", String(E2E_PORT), "--ip", "127.0.0.1", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  wrangler.stdout!.on("data", (d) => (log += d));
+  wrangler.stderr!.on("data", (d) => (log += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline || wrangler.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
+  return async () => {
+    process.kill(-wrangler.pid!, "SIGTERM");
+    bridge.close();
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    baseUrl: string;
+  }
+}

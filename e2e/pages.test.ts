@@ -1,0 +1,62 @@
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { BrowserContext, Page } from "playwright-core";
+import { pages } from "../app/src/lib/nav";
+import { launch } from "./browser";
+
+/** One smoke test per page: it renders its heading with no console error; a screenshot is kept for review. */
+const base = inject("baseUrl");
+const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
+let browser: BrowserContext;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  browser = await launch();
+  page = await browser.newPage();
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(`${page.url()}: ${m.text()}`));
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  const res = await page.request.post(`${base}/api/auth/signup`, {
+    data: { email: `shots-${Date.now()}@example.com`, password: "screenshot-password", name: "Screenshot" },
+  });
+  expect(res.status()).toBe(201);
+});
+afterAll(async () => browser?.close());
+
+describe("every public page renders", () => {
+  for (const [path, heading] of [
+    ["/", "Your own personal AI agent, running in seconds."],
+    ["/signup", "Create your account"],
+    ["/login", "Sign in"],
+    ["/forgot-password", "Reset your password"],
+  ] as const) {
+    it(path, async () => {
+      await page.context().clearCookies();
+      await page.goto(`${base}${path}`);
+      await page.getByRole("heading", { name: heading }).waitFor();
+      await page.screenshot({ path: `${shots}/public${path === "/" ? "-landing" : path.replace(/\//g, "-")}.png`, fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    });
+  }
+});
+
+describe("every dashboard page renders", () => {
+  beforeAll(async () => {
+    await page.goto(`${base}/login`);
+    await page.getByLabel("Email").waitFor();
+  });
+  for (const p of pages) {
+    it(p.title, async () => {
+      if (!(await page.context().cookies()).some((c) => c.name === "oc_session")) {
+        // the public-page tests cleared cookies: sign in again through the API
+        const email = `shots2-${Date.now()}@example.com`;
+        await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "screenshot-password" } });
+      }
+      await page.goto(`${base}/dashboard${p.slug ? `/${p.slug}` : ""}`);
+      await page.getByRole("heading", { name: p.title, level: 1 }).waitFor();
+      await page.screenshot({ path: `${shots}/dashboard-${p.slug || "home"}.png`, fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    });
+  }
+});
