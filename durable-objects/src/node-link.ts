@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { MetaTable } from "./meta-table";
 import { agentFrame, edgeFrame, parseFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 
 export const HEARTBEAT_MS = 15_000;
@@ -24,23 +25,15 @@ interface Attachment {
  * The edge route authenticates the agent before the upgrade reaches this object.
  */
 export class NodeLink extends DurableObject {
+  private readonly meta: MetaTable;
+
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
-    ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
-          done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
-      `);
-    });
-  }
-
-  private setMeta(key: string, value: string) {
-    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
-  }
-
-  private getMeta(key: string): string | null {
-    return this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+    this.meta = new MetaTable(ctx.storage.sql);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
+        done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
+    `);
   }
 
   private send(ws: WebSocket, frame: EdgeFrame) {
@@ -56,7 +49,7 @@ export class NodeLink extends DurableObject {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, ["agent"]);
     server.serializeAttachment({ nodeId, connectedAt: Date.now() } satisfies Attachment);
-    this.setMeta("nodeId", nodeId);
+    this.meta.set("nodeId", nodeId);
     this.send(server, { type: "welcome", nodeId, heartbeatMs: HEARTBEAT_MS });
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -65,9 +58,9 @@ export class NodeLink extends DurableObject {
     const frame = parseFrame(agentFrame, message);
     if (!frame) return this.send(ws, { type: "error", message: "malformed frame" });
     if (frame.type === "hello" || frame.type === "heartbeat") {
-      this.setMeta("metrics", JSON.stringify(frame.metrics));
-      this.setMeta("lastHeartbeatAt", String(Date.now()));
-      if (frame.type === "hello") this.setMeta("agentVersion", frame.agentVersion);
+      this.meta.set("metrics", JSON.stringify(frame.metrics));
+      this.meta.set("lastHeartbeatAt", String(Date.now()));
+      if (frame.type === "hello") this.meta.set("agentVersion", frame.agentVersion);
       return;
     }
     this.ctx.storage.sql.exec(
@@ -89,12 +82,12 @@ export class NodeLink extends DurableObject {
   }
 
   async getStatus(): Promise<NodeStatus> {
-    const metrics = this.getMeta("metrics");
-    const hb = this.getMeta("lastHeartbeatAt");
+    const metrics = this.meta.get("metrics");
+    const hb = this.meta.get("lastHeartbeatAt");
     return {
-      nodeId: this.getMeta("nodeId"),
+      nodeId: this.meta.get("nodeId"),
       connected: this.ctx.getWebSockets("agent").length > 0,
-      agentVersion: this.getMeta("agentVersion"),
+      agentVersion: this.meta.get("agentVersion"),
       lastHeartbeatAt: hb ? Number(hb) : null,
       metrics: metrics ? (JSON.parse(metrics) as NodeMetrics) : null,
     };

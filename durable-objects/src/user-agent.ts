@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { MetaTable } from "./meta-table";
 
 export type AgentStatus = "none" | "provisioning" | "ready" | "sleeping" | "stopped" | "failed";
 
@@ -25,50 +26,41 @@ const ACTIVITY_KEEP = 500;
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
 export class UserAgent extends DurableObject {
+  private readonly meta: MetaTable;
+
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
-    ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
-      `);
-    });
-  }
-
-  private get(key: string): string | null {
-    const row = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-    return row?.value ?? null;
-  }
-
-  private set(key: string, value: string) {
-    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+    this.meta = new MetaTable(ctx.storage.sql);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+    `);
   }
 
   /** Binds the object to its user on first use; a second call with another id is refused. */
   async init(userId: string): Promise<AgentSnapshot> {
-    const bound = this.get("userId");
+    const bound = this.meta.get("userId");
     if (bound && bound !== userId) throw new Error(`UserAgent already belongs to ${bound}`);
     if (!bound) {
-      this.set("userId", userId);
-      this.set("status", "none");
+      this.meta.set("userId", userId);
+      this.meta.set("status", "none");
       await this.recordActivity("account", "Account created");
     }
     return this.getSnapshot();
   }
 
   async getSnapshot(): Promise<AgentSnapshot> {
-    const last = this.get("lastActivityAt");
+    const last = this.meta.get("lastActivityAt");
     const count = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity").one().n;
     return {
-      userId: this.get("userId"),
-      status: (this.get("status") as AgentStatus | null) ?? "none",
+      userId: this.meta.get("userId"),
+      status: (this.meta.get("status") as AgentStatus | null) ?? "none",
       lastActivityAt: last ? Number(last) : null,
       activityCount: count,
     };
   }
 
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
-    this.set("status", status);
+    this.meta.set("status", status);
     await this.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
     return this.getSnapshot();
   }
@@ -79,7 +71,7 @@ export class UserAgent extends DurableObject {
       .exec<{ id: number }>("INSERT INTO activity (at, kind, message) VALUES (?, ?, ?) RETURNING id", at, kind.slice(0, 40), message.slice(0, 2000))
       .one();
     this.ctx.storage.sql.exec("DELETE FROM activity WHERE id <= ?", row.id - ACTIVITY_KEEP);
-    this.set("lastActivityAt", String(at));
+    this.meta.set("lastActivityAt", String(at));
     return { id: row.id, at, kind, message };
   }
 
