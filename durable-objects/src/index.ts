@@ -1,4 +1,5 @@
 export { UserAgent } from "./user-agent";
-export type { ActivityEvent, AgentSnapshot, AgentStatus } from "./user-agent";
+export type { ActivityEvent, AgentSnapshot, AgentStatus, AuthorizeRequest, AuthorizeResult, SettleResult } from "./user-agent";
+export type { ProtectionSettings, CallFacts } from "./protection";
 export { NodeLink, HEARTBEAT_MS } from "./node-link";
 export type { NodeCommand, NodeStatus } from "./node-link";

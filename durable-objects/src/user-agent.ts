@@ -1,5 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
+import { Ledger } from "./ledger";
 import { MetaTable } from "./meta-table";
+import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 
 export type AgentStatus = "none" | "provisioning" | "ready" | "sleeping" | "stopped" | "failed";
 
@@ -8,6 +11,26 @@ export interface ActivityEvent {
   at: number;
   kind: string;
   message: string;
+}
+
+export interface AuthorizeRequest {
+  /** SHA-256 of the proxy key the client presented. */
+  keyHash: string;
+  reservationId: string;
+  /** Upper bound of the request's wholesale cost; the user's markup is applied here. */
+  maxWholesale: number;
+  call: CallFacts;
+}
+
+export type AuthorizeResult =
+  | { ok: true; markupBps: number; reserved: number; agentId: string | null }
+  | { ok: false; code: "invalid_key" | "suspended" | "balance_limit" | Refusal["code"]; message: string };
+
+export interface SettleResult {
+  applied: boolean;
+  price: number;
+  markupBps: number;
+  balance: number;
 }
 
 export interface AgentSnapshot {
@@ -27,13 +50,125 @@ const ACTIVITY_KEEP = 500;
  */
 export class UserAgent extends DurableObject {
   private readonly meta: MetaTable;
+  private readonly ledger: Ledger;
+  private readonly protection: Protection;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     this.meta = new MetaTable(ctx.storage.sql);
+    this.ledger = new Ledger(ctx.storage.sql, this.meta);
+    this.protection = new Protection(ctx.storage.sql, this.meta);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
     `);
+  }
+
+  // ── proxy key and account state ──────────────────────────────────────────────────────────────────
+
+  /** Stores the SHA-256 of the agent's proxy key; a new key replaces (revokes) the old one at once. */
+  async setProxyKeyHash(hash: string | null, agentId?: string): Promise<void> {
+    this.meta.set("proxyKeyHash", hash ?? "");
+    if (agentId) this.meta.set("agentId", agentId);
+  }
+
+  async setSuspended(suspended: boolean, reason = ""): Promise<void> {
+    this.meta.set("suspended", suspended ? reason || "suspended" : "");
+    await this.recordActivity("account", suspended ? `Account suspended: ${reason}` : "Account reactivated");
+  }
+
+  async setMarkup(markupBps: number): Promise<void> {
+    if (!Number.isInteger(markupBps) || markupBps < 0) throw new Error("markup must be a non-negative integer (bps)");
+    this.meta.set("markupBps", String(markupBps));
+  }
+
+  private markup(): number {
+    return Number(this.meta.get("markupBps") ?? DEFAULT_MARKUP_BPS);
+  }
+
+  // ── ledger ────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The gate in front of every model call: key, account, token protection, then a reservation of the
+   * call's maximum price. Runs as one uninterrupted step of this object, so concurrent calls queue here.
+   */
+  async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
+    const keyHash = this.meta.get("proxyKeyHash");
+    if (!keyHash || keyHash !== req.keyHash) return { ok: false, code: "invalid_key", message: "This API key is not valid (it may have been replaced)." };
+    if (this.meta.get("suspended")) return { ok: false, code: "suspended", message: "This account is suspended. Contact support from the dashboard." };
+    const markupBps = this.markup();
+    const maxPrice = withMarkup(req.maxWholesale, markupBps);
+    const refusal = this.protection.check(req.call, maxPrice);
+    if (refusal) {
+      await this.recordActivity("protection", refusal.message);
+      return { ok: false, ...refusal };
+    }
+    if (!this.ledger.reserve(req.reservationId, maxPrice))
+      return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
+    this.protection.recordCall(req.call);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 15 * 60_000 + 1_000);
+    return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId") };
+  }
+
+  /** Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. */
+  async settle(reservationId: string, wholesale: number, inbound: string): Promise<SettleResult> {
+    const markupBps = this.markup();
+    const price = withMarkup(wholesale, markupBps);
+    const { applied, balance } = this.ledger.settle(reservationId, price);
+    if (applied) {
+      this.protection.recordSpend(inbound, price);
+      this.checkLowBalance(balance);
+    }
+    return { applied, price, markupBps, balance };
+  }
+
+  /** Adds funds once per (source, sourceId): plan tokens, packs, referrals, adjustments. */
+  async credit(amount: number, source: string, sourceId: string): Promise<{ applied: boolean; balance: number }> {
+    const r = this.ledger.credit(amount, source, sourceId);
+    if (r.applied) {
+      if (r.balance >= this.protection.settings().autoTopUp.threshold) this.meta.set("lowBalanceRaised", "");
+      await this.recordActivity("billing", `Added ${(amount / 1_000_000).toFixed(2)} USD of tokens (${source})`);
+    }
+    return r;
+  }
+
+  async getBalance(): Promise<{ balance: number; reserved: number; available: number }> {
+    return { balance: this.ledger.balance(), reserved: this.ledger.reserved(), available: this.ledger.available() };
+  }
+
+  async listLedger(limit = 50) {
+    return this.ledger.entries(Math.min(200, limit));
+  }
+
+  /** Raises one low_balance event per crossing below the auto top-up threshold (billing consumes it). */
+  private checkLowBalance(balance: number) {
+    const { autoTopUp } = this.protection.settings();
+    if (!autoTopUp.enabled || balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return;
+    this.meta.set("lowBalanceRaised", "1");
+    this.ctx.storage.sql.exec("INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)", Date.now(), JSON.stringify({ balance, threshold: autoTopUp.threshold }));
+  }
+
+  /** Hands pending events to a consumer (the billing issue's auto top-up) and marks them taken. */
+  async takeEvents(): Promise<{ id: number; at: number; kind: string; data: string }[]> {
+    return this.ctx.storage.sql
+      .exec<{ id: number; at: number; kind: string; data: string }>("UPDATE events SET taken_at = ? WHERE taken_at IS NULL RETURNING id, at, kind, data", Date.now())
+      .toArray()
+      .map((r) => ({ ...r }));
+  }
+
+  async getProtection(): Promise<ProtectionSettings> {
+    return this.protection.settings();
+  }
+
+  async updateProtection(patch: Partial<ProtectionSettings>): Promise<ProtectionSettings> {
+    return this.protection.update(patch);
+  }
+
+  /** Releases reservations of calls that never settled (a Worker that died mid-request). */
+  override async alarm(): Promise<void> {
+    const { released, nextExpiry } = this.ledger.releaseExpired();
+    if (released > 0) await this.recordActivity("billing", `Released ${released} unfinished request hold(s)`);
+    if (nextExpiry !== null) await this.ctx.storage.setAlarm(nextExpiry + 1_000);
   }
 
   /** Binds the object to its user on first use; a second call with another id is refused. */

@@ -2,6 +2,7 @@ import { newApp } from "./app";
 import { limitBody, requireJson } from "./middleware/body";
 import { init } from "./middleware/init";
 import { requestId } from "./middleware/request-id";
+import { registerAgentRoutes } from "./routes/agent";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerNodeRoutes } from "./routes/nodes";
 import { registerOAuthRoutes } from "./routes/oauth";
@@ -18,6 +19,7 @@ registerAuthRoutes(api);
 registerOAuthRoutes(api);
 registerSecurityRoutes(api);
 registerNodeRoutes(api);
+registerAgentRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

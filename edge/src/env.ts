@@ -37,6 +37,13 @@ export const envSchema = z
     GOOGLE_AUTH_URL: z.url().default("https://accounts.google.com/o/oauth2/v2/auth"),
     GOOGLE_TOKEN_URL: z.url().default("https://oauth2.googleapis.com/token"),
     GOOGLE_USERINFO_URL: z.url().default("https://openidconnect.googleapis.com/v1/userinfo"),
+    /** Upstream LLM providers, reached through the official SDKs. Base URLs point them elsewhere (dev stand-in). */
+    OPENAI_API_KEY: z.string().optional(),
+    OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
+    ANTHROPIC_API_KEY: z.string().optional(),
+    ANTHROPIC_BASE_URL: z.url().default("https://api.anthropic.com"),
+    /** How long the proxy waits for an upstream's first byte before answering a timeout. */
+    UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
     USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),
     NODE_LINK: binding<DurableObjectNamespace<NodeLink>>("NODE_LINK"),
     AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
@@ -48,6 +55,8 @@ export const envSchema = z
     if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
     if (env.NEON_LOCAL_WSPROXY)
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
+    for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] as const)
+      if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required in production" });
     if (!env.APP_URL.startsWith("https://"))
       ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });
   });

@@ -3,6 +3,8 @@ import type { TestProject } from "vitest/node";
 import { startBridge } from "../../scripts/pg-ws-bridge.mjs";
 // @ts-expect-error plain ESM script without types
 import { runMigrations } from "../../scripts/migrate.mjs";
+// @ts-expect-error plain ESM script without types
+import { startLlmStandIn } from "../../scripts/dev/llm-stand-in.mjs";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";
 import { startGoogleStandIn } from "./stand-ins/google-oauth";
 import { startResendStandIn } from "./stand-ins/resend";
@@ -14,7 +16,9 @@ export default async function setup(_project: TestProject) {
   const bridge = await startBridge({ port: TEST_PORTS.wsBridge });
   const resend = await startResendStandIn(TEST_PORTS.resend, TEST_SECRETS.resendKey);
   const google = await startGoogleStandIn(TEST_PORTS.google, TEST_SECRETS.googleClientId, TEST_SECRETS.googleClientSecret);
+  const llm = await startLlmStandIn({ port: TEST_PORTS.llm });
   return async () => {
+    llm.close();
     bridge.close();
     resend.close();
     google.close();

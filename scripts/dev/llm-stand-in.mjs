@@ -1,6 +1,14 @@
 // DEV/TEST ONLY — NOT AN LLM. A local stand-in for the OpenAI and Anthropic HTTP APIs so the platform runs
 // with no API keys. It answers in the real wire formats (JSON and SSE, with usage), echoing the last user
 // message. Every reply says "[dev stand-in]" so nobody mistakes it for a model.
+//
+// Tests steer one request at a time with directives in the last user message (parallel-safe):
+//   [[fail:500]] / [[fail:429]]        answer with that upstream error
+//   [[fail-model:NAME:503]]            fail only when the requested model is NAME (fallback tests)
+//   [[chunks:N]]                       stream the reply in N chunks of ~3 tokens each
+//   [[slow:MS]]                        wait MS between streamed chunks
+//   [[break:N]]                        drop the connection after N chunks (no usage is ever sent)
+//   [[delay:MS]]                       wait MS before answering at all (upstream timeouts)
 import http from "node:http";
 
 const words = (s) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
@@ -19,7 +27,7 @@ export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ??
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (d) => (raw += d));
-    req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs));
+    req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs + (Number(raw.match(/\[\[delay:(\d+)\]\]/)?.[1]) || 0)));
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
@@ -43,8 +51,11 @@ function handle(req, res, raw) {
       usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
     });
   }
-  const reply = `[dev stand-in] You said: ${lastUserText(body.messages).slice(0, 500)}`;
-  const pieces = reply.match(/.{1,12}/gs) ?? [reply];
+  const said = lastUserText(body.messages);
+  const d = directives(said, body.model);
+  if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
+  const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.slice(0, 500)}`;
+  const pieces = d.chunks ? Array.from({ length: d.chunks }, (_, i) => (i === 0 ? "[dev stand-in] " : "") + "word word word ") : (reply.match(/.{1,12}/gs) ?? [reply]);
   const inTok = promptTokens(body);
   const outTok = words(reply);
   if (req.method === "POST" && path === "/chat/completions") {
@@ -58,11 +69,12 @@ function handle(req, res, raw) {
     sse(res);
     const chunk = (delta, finish = null) => ({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
     res.write(`data: ${JSON.stringify(chunk({ role: "assistant", content: "" }))}\n\n`);
-    for (const p of pieces) res.write(`data: ${JSON.stringify(chunk({ content: p }))}\n\n`);
-    res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\n`);
-    if (body.stream_options?.include_usage)
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok } })}\n\n`);
-    return res.end("data: [DONE]\n\n");
+    return paced(res, d, pieces.map((p) => `data: ${JSON.stringify(chunk({ content: p }))}\n\n`), () => {
+      res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\n`);
+      if (body.stream_options?.include_usage)
+        res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok } })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
   }
   if (req.method === "POST" && path === "/messages") {
     const id = `msg_dev_${Date.now()}`;
@@ -72,13 +84,40 @@ function handle(req, res, raw) {
     const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     ev("message_start", { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: inTok, output_tokens: 1 } } });
     ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-    for (const p of pieces) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: p } });
-    ev("content_block_stop", { index: 0 });
-    ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outTok } });
-    ev("message_stop", {});
-    return res.end();
+    const evText = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    return paced(res, d, pieces.map((p) => evText("content_block_delta", { index: 0, delta: { type: "text_delta", text: p } })), () => {
+      ev("content_block_stop", { index: 0 });
+      ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outTok } });
+      ev("message_stop", {});
+      res.end();
+    });
   }
   json(res, 404, { error: { message: `no such route: ${req.method} ${url.pathname}`, type: "invalid_request_error" } });
+}
+
+function directives(text, model) {
+  const num = (re) => Number(text.match(re)?.[1] ?? 0) || undefined;
+  const fm = text.match(/\[\[fail-model:([^:\]]+):(\d{3})\]\]/);
+  return {
+    fail: num(/\[\[fail:(\d{3})\]\]/) ?? (fm && fm[1] === model ? Number(fm[2]) : undefined),
+    chunks: num(/\[\[chunks:(\d+)\]\]/),
+    slow: num(/\[\[slow:(\d+)\]\]/) ?? 0,
+    breakAfter: num(/\[\[break:(\d+)\]\]/),
+  };
+}
+
+/** Writes SSE frames with the requested pacing; drops the socket mid-stream for [[break:N]]. */
+function paced(res, d, frames, finish) {
+  let i = 0;
+  const step = () => {
+    if (res.destroyed) return;
+    if (d.breakAfter !== undefined && i >= d.breakAfter) return res.socket?.destroy();
+    if (i >= frames.length) return finish();
+    res.write(frames[i++]);
+    if (d.slow) setTimeout(step, d.slow);
+    else step();
+  };
+  step();
 }
 
 /** A deterministic unit vector from the text, so similar calls give the same embedding. */

@@ -1,0 +1,133 @@
+import type { MetaTable } from "./meta-table";
+
+export type Tier = "simple" | "standard" | "complex" | "reasoning";
+
+/** Per-user token protection settings, editable from the dashboard's Token Protection page. */
+export interface ProtectionSettings {
+  /** Most one inbound message may cost, by tier, in micro-USD (all the model calls it triggers). */
+  perMessageBudget: Record<Tier, number>;
+  loop: { maxRepeats: number; windowSec: number; maxCallsPerMessage: number };
+  quietHours: { enabled: boolean; start: string; end: string };
+  timezone: string;
+  dailyCap: number | null;
+  monthlyCap: number | null;
+  autoTopUp: { enabled: boolean; threshold: number };
+  /** Single pass for background jobs: model calls one background trigger may make. */
+  backgroundMaxCalls: number;
+}
+
+export const DEFAULT_PROTECTION: ProtectionSettings = {
+  perMessageBudget: { simple: 200_000, standard: 1_000_000, complex: 3_000_000, reasoning: 5_000_000 },
+  loop: { maxRepeats: 5, windowSec: 120, maxCallsPerMessage: 40 },
+  quietHours: { enabled: true, start: "23:00", end: "07:00" },
+  timezone: "UTC",
+  dailyCap: null,
+  monthlyCap: null,
+  autoTopUp: { enabled: false, threshold: 2_000_000 },
+  backgroundMaxCalls: 6,
+};
+
+export interface CallFacts {
+  tier: Tier;
+  background: boolean;
+  /** Hash of what makes two calls "the same" (last message / tool call). */
+  fingerprint: string;
+  /** Hash identifying the inbound message (or background trigger) this call serves. */
+  inbound: string;
+}
+
+export type Refusal = { code: "loop_detected" | "quiet_hours" | "daily_cap" | "monthly_cap" | "message_budget" | "background_single_pass"; message: string };
+
+function minutesOfDay(hhmm: string) {
+  const [h, m] = hhmm.split(":").map(Number);
+  return (h ?? 0) * 60 + (m ?? 0);
+}
+
+/** Local date parts in the user's time zone. */
+export function localParts(now: number, timeZone: string) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .formatToParts(new Date(now))
+    .reduce<Record<string, string>>((acc, p) => ((acc[p.type] = p.value), acc), {});
+  return { day: `${parts.year}-${parts.month}-${parts.day}`, month: `${parts.year}-${parts.month}`, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
+}
+
+export function inQuietHours(q: ProtectionSettings["quietHours"], minutes: number) {
+  if (!q.enabled) return false;
+  const start = minutesOfDay(q.start);
+  const end = minutesOfDay(q.end);
+  return start <= end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
+}
+
+/**
+ * Decides whether a model call may go ahead, before any money is reserved. Keeps a short history of calls
+ * (for loop detection) and spend per day, month and inbound message (for caps and budgets).
+ */
+export class Protection {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly meta: MetaTable,
+  ) {
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS calls (at INTEGER NOT NULL, fingerprint TEXT NOT NULL, inbound TEXT NOT NULL, background INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS calls_fp ON calls (fingerprint, at);
+      CREATE INDEX IF NOT EXISTS calls_inbound ON calls (inbound);
+      CREATE TABLE IF NOT EXISTS spend (bucket TEXT PRIMARY KEY, amount INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    `);
+  }
+
+  settings(): ProtectionSettings {
+    const raw = this.meta.get("protection");
+    return raw ? { ...DEFAULT_PROTECTION, ...(JSON.parse(raw) as Partial<ProtectionSettings>) } : DEFAULT_PROTECTION;
+  }
+
+  update(patch: Partial<ProtectionSettings>): ProtectionSettings {
+    const next = { ...this.settings(), ...patch };
+    new Intl.DateTimeFormat("en", { timeZone: next.timezone }); // throws RangeError on an unknown zone
+    this.meta.set("protection", JSON.stringify(next));
+    return next;
+  }
+
+  private spent(bucket: string) {
+    return this.sql.exec<{ amount: number }>("SELECT amount FROM spend WHERE bucket = ?", bucket).toArray()[0]?.amount ?? 0;
+  }
+
+  check(call: CallFacts, maxCost: number, now = Date.now()): Refusal | undefined {
+    const s = this.settings();
+    const local = localParts(now, s.timezone);
+    if (call.background && inQuietHours(s.quietHours, local.minutes))
+      return { code: "quiet_hours", message: `Background tasks are paused during quiet hours (${s.quietHours.start}–${s.quietHours.end}, ${s.timezone}).` };
+    if (s.dailyCap !== null && this.spent(`day:${local.day}`) + maxCost > s.dailyCap)
+      return { code: "daily_cap", message: "Daily limit reached: today's spending cap is used up. It resets at midnight, or raise it in Token Protection." };
+    if (s.monthlyCap !== null && this.spent(`month:${local.month}`) + maxCost > s.monthlyCap)
+      return { code: "monthly_cap", message: "Monthly limit reached: this month's spending cap is used up. Raise it in Token Protection." };
+    if (this.spent(`msg:${call.inbound}`) >= s.perMessageBudget[call.tier])
+      return { code: "message_budget", message: `Message budget limit reached: this message already used its ${call.tier} budget.` };
+
+    this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(s.loop.windowSec * 1000, 3_600_000));
+    const repeats = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE fingerprint = ? AND at >= ?", call.fingerprint, now - s.loop.windowSec * 1000).one().n;
+    if (repeats >= s.loop.maxRepeats)
+      return { code: "loop_detected", message: `Loop detected: the same request was repeated ${repeats} times in ${s.loop.windowSec}s, so further calls are stopped.` };
+    const forMessage = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE inbound = ?", call.inbound).one().n;
+    if (call.background && forMessage >= s.backgroundMaxCalls)
+      return { code: "background_single_pass", message: `Background task limit reached: a background task gets ${s.backgroundMaxCalls} model calls.` };
+    if (forMessage >= s.loop.maxCallsPerMessage)
+      return { code: "loop_detected", message: `Loop detected: one message triggered ${forMessage} model calls, so further calls are stopped.` };
+    return undefined;
+  }
+
+  recordCall(call: CallFacts, now = Date.now()) {
+    this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", now, call.fingerprint, call.inbound, call.background ? 1 : 0);
+  }
+
+  recordSpend(inbound: string, amount: number, now = Date.now()) {
+    const local = localParts(now, this.settings().timezone);
+    for (const bucket of [`day:${local.day}`, `month:${local.month}`, `msg:${inbound}`])
+      this.sql.exec(
+        "INSERT INTO spend (bucket, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT(bucket) DO UPDATE SET amount = amount + excluded.amount, updated_at = excluded.updated_at",
+        bucket,
+        amount,
+        now,
+      );
+    this.sql.exec("DELETE FROM spend WHERE bucket LIKE 'msg:%' AND updated_at < ?", now - 86_400_000);
+  }
+}

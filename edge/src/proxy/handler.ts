@@ -1,0 +1,233 @@
+import type { AuthorizeResult } from "../../../durable-objects/src/index";
+import { openDb } from "../db/client";
+import { usageRecords } from "../db/schema";
+import { loadEnv, type Env } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { EMBEDDING_MODELS, type ModelInfo } from "./catalog";
+import { proxyError, type ProxyErrorKind } from "./errors";
+import { parseProxyKey, presentedKey } from "./keys";
+import { UsageMeter, usageOfJson } from "./meter";
+import { maxWholesaleMicros, wholesaleMicros, type Usage } from "./pricing";
+import { route, type RouteDecision } from "./router";
+import { apiOf, callUpstream, type Endpoint } from "./upstream";
+
+/** Largest request body the proxy accepts (OpenClaw's requests are ~60 KB; long contexts can be MBs). */
+export const MAX_PROXY_BODY = 8 * 1024 * 1024;
+
+const REFUSAL_KIND: Record<Exclude<AuthorizeResult, { ok: true }>["code"], ProxyErrorKind> = {
+  invalid_key: "invalid_key",
+  suspended: "suspended",
+  balance_limit: "balance_limit",
+  daily_cap: "balance_limit",
+  monthly_cap: "balance_limit",
+  quiet_hours: "rate_limit",
+  loop_detected: "stopped",
+  message_budget: "stopped",
+  background_single_pass: "stopped",
+};
+
+/** OpenClaw's heartbeat and cron turns, or any client that marks a call as background work. */
+const BACKGROUND = /HEARTBEAT(_OK|\.md)|\[cron[:\]]|^System: \[?cron/i;
+
+function lastUserText(body: Record<string, unknown>): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as { role?: string; content?: unknown }[]) : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== "user") continue;
+    const text =
+      typeof m.content === "string"
+        ? m.content
+        : Array.isArray(m.content)
+          ? m.content.map((p) => (p && typeof p === "object" && "text" in p ? String(p.text) : "")).join("")
+          : "";
+    if (text) return text;
+  }
+  return typeof body.input === "string" ? body.input : JSON.stringify(body.input ?? "");
+}
+
+function validate(endpoint: Endpoint, body: Record<string, unknown>): string | undefined {
+  if (typeof body.model !== "string" || !body.model) return "`model` is required (use \"auto\" to let the smart router choose).";
+  if ((endpoint === "chat" || endpoint === "messages") && (!Array.isArray(body.messages) || body.messages.length === 0)) return "`messages` must be a non-empty array.";
+  if ((endpoint === "responses" || endpoint === "embeddings") && body.input === undefined) return "`input` is required.";
+  return undefined;
+}
+
+/**
+ * One metered model call: authenticate by proxy key, route, reserve the maximum price in the user's
+ * Durable Object, forward through the official SDK (falling back on 5xx/429), stream the answer back
+ * untouched while reading its usage, then settle the actual price exactly once, even when the client
+ * or the upstream stops half way, and write the usage record after the response.
+ */
+export async function handleProxy(request: Request, rawEnv: object, ctx: ExecutionContext, endpoint: Endpoint): Promise<Response> {
+  const started = Date.now();
+  const api = apiOf(endpoint);
+  const requestId = `req_${crypto.randomUUID().replace(/-/g, "")}`;
+  const fail = (kind: ProxyErrorKind, message: string, code?: string) => proxyError(api, kind, message, code, requestId);
+
+  const { env, problems } = loadEnv(rawEnv);
+  if (problems) return fail("internal", "The service is misconfigured; the operators have been told.");
+  const key = await parseProxyKey(presentedKey(request.headers));
+  if (!key) return fail("invalid_key", "Missing or malformed API key: use the key from your OpenClaw Cloud dashboard.", "invalid_api_key");
+
+  if (!/json/i.test(request.headers.get("content-type") ?? "")) return fail("invalid_request", "Send the request body as JSON (Content-Type: application/json).");
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_PROXY_BODY) return fail("too_large", `The request body is over ${MAX_PROXY_BODY / 1024 / 1024} MiB.`);
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.length > MAX_PROXY_BODY) return fail("too_large", `The request body is over ${MAX_PROXY_BODY / 1024 / 1024} MiB.`);
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes));
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("not an object");
+  } catch {
+    return fail("invalid_request", "The request body is not valid JSON.");
+  }
+  const invalid = validate(endpoint, body);
+  if (invalid) return fail("invalid_request", invalid);
+
+  const decision: RouteDecision | undefined =
+    endpoint === "embeddings"
+      ? embeddingRoute(body.model as string)
+      : route(api, body.model as string, body as Parameters<typeof route>[2]);
+  if (!decision) return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
+
+  const stream = body.stream === true && endpoint !== "embeddings";
+  const maxOut = (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens) as number | undefined;
+  const maxWholesale = Math.max(...decision.candidates.map((m) => maxWholesaleMicros(m, bytes.length, typeof maxOut === "number" ? maxOut : undefined)));
+  const said = lastUserText(body);
+  const background = request.headers.get("x-oc-background") === "1" || BACKGROUND.test(said);
+  const call = {
+    tier: decision.tier,
+    background,
+    fingerprint: await sha256Hex(JSON.stringify(Array.isArray(body.messages) ? body.messages.slice(-2) : body.input)),
+    inbound: await sha256Hex(said),
+  };
+  const reservationId = crypto.randomUUID();
+  const account = env.USER_AGENT.getByName(key.userId);
+  const auth = await account.authorize({ keyHash: key.keyHash, reservationId, maxWholesale, call });
+  if (!auth.ok) return fail(REFUSAL_KIND[auth.code], auth.message, auth.code);
+
+  // Forward, falling back to the next candidate on 5xx/429/timeouts.
+  const abort = new AbortController();
+  let used: ModelInfo | undefined;
+  let upstream: Response | undefined;
+  let failure: { status: number; body: unknown; retryable: boolean; timeout?: boolean } | undefined;
+  for (const model of decision.candidates) {
+    const forwarded: Record<string, unknown> = { ...body, model: model.id };
+    if (stream && endpoint === "chat") forwarded.stream_options = { ...(body.stream_options as object), include_usage: true };
+    const r = await callUpstream(env, endpoint, forwarded, abort.signal);
+    if (r.ok) {
+      used = model;
+      upstream = r.response;
+      break;
+    }
+    failure = r;
+    if (!r.retryable) break;
+  }
+
+  const settle = async (usage: Usage, complete: boolean) => {
+    const wholesale = used ? wholesaleMicros(used, usage) : 0;
+    const settled = await account.settle(reservationId, wholesale, call.inbound);
+    if (!used || !settled.applied) return;
+    await recordUsage(env, {
+      id: reservationId,
+      userId: key.userId,
+      agentId: auth.agentId,
+      model: used.id,
+      provider: used.api,
+      tier: decision.tier,
+      routeReason: complete ? decision.reason : `${decision.reason}; stream ended early, usage counted from what was streamed`,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cachedTokens: usage.cachedTokens,
+      costMicros: wholesale,
+      priceMicros: settled.price,
+      markupBps: settled.markupBps,
+      latencyMs: Date.now() - started,
+      background: background ? "background" : "interactive",
+    });
+  };
+
+  if (!upstream || !used) {
+    ctx.waitUntil(settle({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 }, true));
+    if (failure?.timeout) return fail("timeout", "The model provider did not answer in time. Please retry.");
+    if (failure && !failure.retryable && failure.body) {
+      return new Response(JSON.stringify(failure.body), { status: failure.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
+    }
+    return fail("upstream", "The model providers are unavailable right now. Please retry in a moment.", "upstream_unavailable");
+  }
+
+  const headers = new Headers({
+    "content-type": upstream.headers.get("content-type") ?? "application/json",
+    "x-request-id": requestId,
+    "x-oc-model": used.id,
+    "x-oc-tier": decision.tier,
+  });
+  const estimatedInput = Math.ceil(bytes.length / 4);
+
+  if (!stream) {
+    const text = await upstream.text();
+    let usage: Usage | undefined;
+    try {
+      usage = usageOfJson(api, JSON.parse(text));
+    } catch {
+      /* not JSON: estimate below */
+    }
+    ctx.waitUntil(settle(usage ?? { inputTokens: estimatedInput, outputTokens: Math.ceil(text.length / 4), cachedTokens: 0 }, !!usage));
+    return new Response(text, { status: upstream.status, headers });
+  }
+
+  headers.set("cache-control", "no-cache");
+  const meter = new UsageMeter(api, estimatedInput);
+  const reader = upstream.body!.getReader();
+  let finished: (() => void) | undefined;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  let settledOnce = false;
+  const finish = () => {
+    if (settledOnce) return;
+    settledOnce = true;
+    const { usage, complete } = meter.result();
+    settle(usage, complete).finally(finished);
+  };
+  ctx.waitUntil(done);
+  const out = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: end } = await reader.read();
+        if (end) {
+          finish();
+          controller.close();
+          return;
+        }
+        meter.push(value);
+        controller.enqueue(value);
+      } catch (e) {
+        finish(); // the upstream broke mid-stream: charge what was streamed
+        controller.error(e);
+      }
+    },
+    cancel(reason) {
+      finish(); // the client went away: charge what was streamed, stop the upstream
+      abort.abort(reason);
+      reader.cancel(reason).catch(() => {});
+    },
+  });
+  return new Response(out, { status: upstream.status, headers });
+}
+
+function embeddingRoute(model: string): RouteDecision | undefined {
+  const m = EMBEDDING_MODELS.find((e) => e.id === model);
+  if (!m) return undefined;
+  const info: ModelInfo = { id: m.id, api: "openai", inputPer1M: m.inputPer1M, outputPer1M: 0, cachedPer1M: 0, contextWindow: 8191 * 2048, maxOutput: 0, maxTier: "simple" };
+  return { tier: "simple", reason: "embeddings", candidates: [info] };
+}
+
+/** Written after the response; the reservation id is the primary key, so a retry inserts nothing twice. */
+async function recordUsage(env: Env, row: typeof usageRecords.$inferInsert) {
+  const { db, close } = openDb(env.DATABASE_URL, env.NEON_LOCAL_WSPROXY);
+  try {
+    await db.insert(usageRecords).values(row).onConflictDoNothing();
+  } catch (e) {
+    console.error(`[proxy] usage record ${row.id} not written`, e);
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,31 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app";
+import { errorResponses } from "../errors";
+import { requireUser } from "../middleware/auth";
+import { issueProxyKey } from "../services/proxy-keys";
+import { json } from "./schemas";
+
+const auth = [requireUser()];
+
+const routes = {
+  proxyKey: createRoute({
+    method: "post", path: "/agent/proxy-key", tags: ["agent"], middleware: auth,
+    description: "Issues a new key for the metering proxy (/v1) and revokes the previous one. Shown once.",
+    responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), baseUrl: z.string() })), ...errorResponses },
+  }),
+  balance: createRoute({
+    method: "get", path: "/agent/balance", tags: ["agent"], middleware: auth,
+    responses: { 200: json(z.object({ balance: z.number().int(), reserved: z.number().int(), available: z.number().int(), unit: z.literal("micro_usd") })), ...errorResponses },
+  }),
+};
+
+export function registerAgentRoutes(app: App) {
+  app.openapi(routes.proxyKey, async (c) => {
+    const { agentId, key } = await issueProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
+    return c.json({ agentId, key, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
+  });
+  app.openapi(routes.balance, async (c) => {
+    const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();
+    return c.json({ ...b, unit: "micro_usd" as const }, 200);
+  });
+}
