@@ -35,6 +35,11 @@ APP_URL=http://localhost:8787
 DATABASE_URL=$DATABASE_URL
 NEON_LOCAL_WSPROXY=127.0.0.1:54330
 ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+# DEV ONLY: the LLM upstream stand-in (scripts/dev/llm-stand-in.mjs); it is not a model.
+OPENAI_API_KEY=dev-stand-in
+OPENAI_BASE_URL=http://127.0.0.1:54350/v1
+ANTHROPIC_API_KEY=dev-stand-in
+ANTHROPIC_BASE_URL=http://127.0.0.1:54350
 VARS
 fi
 sed -i "s#^DATABASE_URL=.*#DATABASE_URL=$DATABASE_URL#" .dev.vars
@@ -57,6 +62,7 @@ cat <<MSG
   Mail outbox        http://localhost:8787/api/dev/outbox   (no RESEND_API_KEY: mails are kept, not sent)
   Database           $db_kind  ($DATABASE_URL)
   S3 (s3rver)        http://127.0.0.1:54340  bucket openclaw-state
+  LLM proxy          http://localhost:8787/v1  (key: POST /api/agent/proxy-key; test balance: POST /api/dev/credit)
   LLM upstream       http://127.0.0.1:54350/v1  DEV-ONLY stand-in, not a model
   Docker             $docker_state
   Node agent         $NODE_ID  (log: $OC_RUN/node-agent.log)

@@ -3,6 +3,7 @@ import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
 import { Ledger } from "./ledger";
 import { MetaTable } from "./meta-table";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
+import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
 export type AgentStatus = "none" | "provisioning" | "ready" | "sleeping" | "stopped" | "failed";
 
@@ -48,8 +49,9 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export class UserAgent extends DurableObject {
+export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string }> {
   private readonly meta: MetaTable;
+  private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
   private readonly protection: Protection;
 
@@ -58,6 +60,7 @@ export class UserAgent extends DurableObject {
     this.meta = new MetaTable(ctx.storage.sql);
     this.ledger = new Ledger(ctx.storage.sql, this.meta);
     this.protection = new Protection(ctx.storage.sql, this.meta);
+    this.outbox = new UsageOutbox(ctx.storage.sql);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
@@ -106,20 +109,38 @@ export class UserAgent extends DurableObject {
     if (!this.ledger.reserve(req.reservationId, maxPrice))
       return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
     this.protection.recordCall(req.call);
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 15 * 60_000 + 1_000);
+    await this.wakeBy(Date.now() + 15 * 60_000 + 1_000);
     return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId") };
   }
 
-  /** Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. */
-  async settle(reservationId: string, wholesale: number, inbound: string): Promise<SettleResult> {
+  /**
+   * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
+   * usage record, completed with the price, is queued for Postgres in the same step.
+   */
+  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">): Promise<SettleResult> {
     const markupBps = this.markup();
     const price = withMarkup(wholesale, markupBps);
     const { applied, balance } = this.ledger.settle(reservationId, price);
     if (applied) {
       this.protection.recordSpend(inbound, price);
       this.checkLowBalance(balance);
+      if (usage) {
+        this.outbox.add({ ...usage, id: reservationId, costMicros: wholesale, priceMicros: price, markupBps, createdAt: new Date() });
+        await this.wakeBy(Date.now() + FLUSH_DELAY_MS);
+      }
     }
     return { applied, price, markupBps, balance };
+  }
+
+  /** Makes sure the alarm fires no later than `at`. */
+  private async wakeBy(at: number) {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Usage records not yet in Postgres (for tests and the operator console). */
+  async pendingUsage(): Promise<number> {
+    return this.outbox.pending();
   }
 
   /** Adds funds once per (source, sourceId): plan tokens, packs, referrals, adjustments. */
@@ -164,11 +185,24 @@ export class UserAgent extends DurableObject {
     return this.protection.update(patch);
   }
 
-  /** Releases reservations of calls that never settled (a Worker that died mid-request). */
+  /**
+   * Sends queued usage records to Postgres and releases reservations of calls that never settled (a Worker
+   * that died mid-request), then sleeps until the next of those is due.
+   */
   override async alarm(): Promise<void> {
+    let retry = false;
+    if (this.outbox.pending() > 0 && this.env.DATABASE_URL) {
+      try {
+        while ((await this.outbox.flush(this.env.DATABASE_URL, this.env.NEON_LOCAL_WSPROXY)) > 0 && this.outbox.pending() > 0);
+      } catch (e) {
+        console.error("[usage] flush to Postgres failed; retrying", e);
+        retry = true;
+      }
+    }
     const { released, nextExpiry } = this.ledger.releaseExpired();
     if (released > 0) await this.recordActivity("billing", `Released ${released} unfinished request hold(s)`);
-    if (nextExpiry !== null) await this.ctx.storage.setAlarm(nextExpiry + 1_000);
+    const next = [nextExpiry === null ? null : nextExpiry + 1_000, retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null].filter((t): t is number => t !== null);
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 
   /** Binds the object to its user on first use; a second call with another id is refused. */

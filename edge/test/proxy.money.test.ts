@@ -1,6 +1,9 @@
 import { exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
+import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { usageRecords } from "../src/db/schema";
+import { withDb } from "./helpers";
 import { chatBody, debits, proxyUser } from "./proxy-helpers";
 
 const post = (key: string, body: unknown, path = "/v1/chat/completions") =>
@@ -30,6 +33,15 @@ describe("the ledger never overspends and never charges twice", () => {
     expect(balance.reserved).toBe(0);
     expect(balance.balance).toBe(credit - charged);
     expect(balance.balance).toBeGreaterThanOrEqual(0); // never below zero
+
+    // Every answered call's usage record reaches Postgres exactly once, in batches from the user's outbox.
+    let rows = 0;
+    for (let i = 0; i < 100 && rows < ok; i++) {
+      rows = await withDb(async (db) => (await db.select({ n: count() }).from(usageRecords).where(eq(usageRecords.userId, u.userId)))[0]!.n);
+      if (rows < ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toBe(ok);
+    expect(await u.account.pendingUsage()).toBe(0);
   }, 60_000);
 
   it("a client that aborts mid-stream is charged for what was streamed, once", async () => {

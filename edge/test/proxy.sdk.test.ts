@@ -22,7 +22,7 @@ describe("official SDKs against the metering proxy", () => {
     expect((await u.account.getBalance()).reserved).toBe(0);
 
     let rows: (typeof usageRecords.$inferSelect)[] = [];
-    for (let i = 0; i < 50 && rows.length === 0; i++) {
+    for (let i = 0; i < 200 && rows.length === 0; i++) {
       rows = await withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId)));
       if (!rows.length) await new Promise((r) => setTimeout(r, 50));
     }

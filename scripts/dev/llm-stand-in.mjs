@@ -132,7 +132,7 @@ const json = (res, status, body) => {
   res.writeHead(status, { "content-type": "application/json", "x-dev-stand-in": "true" });
   res.end(JSON.stringify(body));
 };
-const sse = (res) => res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-dev-stand-in": "true" });
+const sse = (res) => res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-dev-stand-in": "true" });
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const s = await startLlmStandIn();

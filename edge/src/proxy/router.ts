@@ -14,12 +14,15 @@ export interface Features {
   reasoningAsk: boolean;
   complexAsk: boolean;
   simpleAsk: boolean;
+  taskAsk: boolean;
 }
 
 const CODE = /```|\b(function|def|class|import|return|const|let|var|SELECT|INSERT|#include|console\.log|=>)\b|[{};]\s*$/m;
-const MATH = /(\b(integral|derivative|theorem|prove|proof|equation|matrix|eigen|probability|lemma)\b|[∑∫√≤≥≠]|\d+\s*[\^*/]\s*\d+)/gi;
-const REASONING = /\b(step[- ]by[- ]step|think (carefully|deeply|hard)|prove|derive|rigorous|formal proof|optimi[sz]e the algorithm|plan (out|the)|trade-?offs?|root cause)\b/i;
-const COMPLEX = /\b(refactor|architecture|design (a|the)|implement|debug|analy[sz]e|compare|write (a|an) (essay|report|program|script)|review (this|the|my)|translate this document|summari[sz]e (this|the) (paper|report|document))\b/i;
+const MATH = /(\b(integral|derivative|theorem|prove|proof|equation|matrix|eigen\w*|probability|lemma|induction|solve|derivation)\b|[∑∫√≤≥≠]|\w\s*\^\s*\d+|\d+\s*[*/]\s*\d+|=\s*\d)/gi;
+const REASONING = /\b(step[- ]by[- ]step|think (carefully|deeply|hard)|prove|derive|rigorous|formal proof|optimi[sz]e the algorithm|plan out|root cause|is this argument valid|determine the|show the derivation|set up the equation)\b/i;
+const COMPLEX = /\b(refactor|architecture|design (a|an|the)|implement|debug|analy[sz]e|compare|write (a|an) [\w\s,.-]{0,30}(essay|report|program|script|function|cover letter)|review (this|the|my)|translate this document|summari[sz]e (this|the) (paper|report|document)|migration|strategy|trade-?offs?)\b/i;
+/** Everyday tasks: writing, planning, explaining. Short prompts with these verbs are still "standard". */
+const TASK = /\b(write|draft|rewrite|compose|create|summari[sz]e|explain|suggest|recommend|list|give me|help me|make|turn these|find a good|plan|prepare|what should|pros and cons)\b/i;
 const SIMPLE = /^(hi|hello|hey|thanks|thank you|ok|okay|yes|no|good (morning|night)|what time|what's the weather|remind me)\b/i;
 
 function textOf(content: unknown): string {
@@ -41,14 +44,16 @@ export function extractFeatures(body: { messages?: unknown; tools?: unknown[]; i
     reasoningAsk: REASONING.test(lastUser),
     complexAsk: COMPLEX.test(lastUser) || (CODE.test(all) && lastUser.length > 400),
     simpleAsk: SIMPLE.test(lastUser.trim()) && lastUser.length < 80,
+    taskAsk: TASK.test(lastUser) && lastUser.length >= 60,
   };
 }
 
 export function classify(f: Features): { tier: Tier; reason: string } {
-  if (f.reasoningAsk || f.mathScore >= 3) return { tier: "reasoning", reason: f.reasoningAsk ? "asks for careful reasoning" : "math-heavy" };
-  if (f.complexAsk || (f.hasCode && f.chars > 200) || f.chars > 4000) return { tier: "complex", reason: f.hasCode ? "code work" : f.complexAsk ? "complex task" : "long request" };
+  if (f.reasoningAsk || f.mathScore >= 2) return { tier: "reasoning", reason: f.reasoningAsk ? "asks for careful reasoning" : "math-heavy" };
+  // Under-routing costs quality, over-routing only money: only clearly easy messages go below "standard".
+  if (f.complexAsk || (f.hasCode && f.chars > 200) || f.chars > 300) return { tier: "complex", reason: f.hasCode ? "code work" : f.complexAsk ? "complex task" : "long request" };
   if (f.simpleAsk && f.tools === 0 && f.turns <= 3) return { tier: "simple", reason: "short chit-chat" };
-  if (f.chars < 160 && !f.hasCode && f.mathScore === 0 && f.turns <= 2 && f.tools === 0) return { tier: "simple", reason: "short question" };
+  if (f.chars < 60 && !f.taskAsk && !f.hasCode && f.mathScore === 0 && f.turns <= 2 && f.tools === 0) return { tier: "simple", reason: "short question" };
   return { tier: "standard", reason: f.tools > 0 ? "tool use" : "everyday task" };
 }
 

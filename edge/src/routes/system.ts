@@ -4,7 +4,8 @@ import { AppError } from "../../../contracts/src/errors";
 import type { App } from "../app";
 import { emailOutbox } from "../db/schema";
 import { errorResponses } from "../errors";
-import { json } from "./schemas";
+import { requireUser } from "../middleware/auth";
+import { body, json } from "./schemas";
 
 const healthRoute = createRoute({
   method: "get", path: "/health", tags: ["system"],
@@ -20,7 +21,21 @@ const outboxRoute = createRoute({
   },
 });
 
+const devCreditRoute = createRoute({
+  method: "post", path: "/dev/credit", tags: ["system"], middleware: [requireUser()],
+  description: "Development only: adds test balance to the signed-in user (no Stripe locally). Refused in production.",
+  request: body(z.object({ amountMicros: z.number().int().min(1).max(100_000_000) })),
+  responses: { 200: json(z.object({ balance: z.number().int() })), ...errorResponses },
+});
+
 export function registerSystemRoutes(app: App) {
+  app.openapi(devCreditRoute, async (c) => {
+    const s = c.get("services");
+    if (s.env.ENVIRONMENT === "production") throw new AppError("NOT_FOUND", "No such API route.");
+    const { balance } = await s.env.USER_AGENT.getByName(c.get("user").id).credit(c.req.valid("json").amountMicros, "dev", crypto.randomUUID());
+    return c.json({ balance }, 200);
+  });
+
   app.openapi(healthRoute, async (c) => {
     const s = c.get("services");
     await s.db.execute(sql`select 1`);
