@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { chatBody, proxyUser } from "./proxy-helpers";
+import { chatBody, debits, proxyUser } from "./proxy-helpers";
 
 const post = (key: string, body: unknown, headers: Record<string, string> = {}) =>
   exports.default.fetch(new Request("http://localhost/v1/chat/completions", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
@@ -70,7 +70,7 @@ describe("token protection", () => {
     const first = await post(u.key, chatBody("one", { max_tokens: 50 }));
     expect(first.status).toBe(200);
     await first.text();
-    await new Promise((r) => setTimeout(r, 100));
+    await debits(u.account, 1); // settled (after the response)
     const second = await post(u.key, chatBody("two", { max_tokens: 2000 }));
     expect(second.status).toBe(429);
     expect(((await second.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "daily_cap", message: expect.stringContaining("Daily limit reached") });
@@ -96,7 +96,7 @@ describe("token protection", () => {
       const r = await post(u.key, chatBody(text, { max_tokens: 20 }));
       await r.text();
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await debits(u.account, 2);
     const events = await u.account.takeEvents();
     expect(events.map((e) => e.kind)).toEqual(["low_balance"]);
     expect(JSON.parse(events[0]!.data).threshold).toBe(999);

@@ -63,6 +63,24 @@ describe("official SDKs against the metering proxy", () => {
     expect(amounts).toEqual(expected);
   });
 
+  it("openai: the Responses API, non-stream and stream", async () => {
+    const u = await proxyUser();
+    const client = openai(u.key);
+    const r = await client.responses.create({ model: "gpt-4.1-mini", input: "what is up" });
+    expect(r.output_text).toContain("You said: what is up");
+    const stream = await client.responses.create({ model: "gpt-4.1-mini", input: "[[chunks:5]] go", stream: true });
+    let text = "";
+    let usage: { input_tokens: number; output_tokens: number } | undefined;
+    for await (const ev of stream) {
+      if (ev.type === "response.output_text.delta") text += ev.delta;
+      if (ev.type === "response.completed") usage = ev.response.usage ?? undefined;
+    }
+    expect(text).toContain("word word");
+    const entries = await debits(u.account, 2);
+    const amounts = entries.map((e) => -e.amount).sort((a, b) => a - b);
+    expect(amounts).toEqual([price("gpt-4.1-mini", r.usage!.input_tokens, r.usage!.output_tokens), price("gpt-4.1-mini", usage!.input_tokens, usage!.output_tokens)].sort((a, b) => a - b));
+  });
+
   it("lists models, and meters embeddings", async () => {
     const u = await proxyUser();
     const client = openai(u.key);

@@ -85,7 +85,9 @@ describe("node agent connection", () => {
     await until(() => agent.connected);
     edge.sockets[0]!.terminate();
     await until(() => agent.connections.length === 2 && agent.connected);
-    expect(edge.frames.filter((f) => f.type === "hello")).toHaveLength(2);
+    // The hello follows the open once metrics are read (async), so wait for it rather than race it.
+    await until(() => edge.frames.filter((f) => f.type === "hello").length === 2);
+    expect(edge.sockets).toHaveLength(2);
     agent.stop();
     await new Promise((r) => setTimeout(r, 200));
     expect(agent.connections).toHaveLength(2);

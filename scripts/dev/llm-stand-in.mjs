@@ -51,7 +51,7 @@ function handle(req, res, raw) {
       usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
     });
   }
-  const said = lastUserText(body.messages);
+  const said = typeof body.input === "string" ? body.input : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model);
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
   const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.slice(0, 500)}`;
@@ -74,6 +74,21 @@ function handle(req, res, raw) {
       if (body.stream_options?.include_usage)
         res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok } })}\n\n`);
       res.end("data: [DONE]\n\n");
+    });
+  }
+  if (req.method === "POST" && path === "/responses") {
+    const id = `resp_dev_${Date.now()}`;
+    const output = [{ type: "message", id: `msg_${id}`, role: "assistant", status: "completed", content: [{ type: "output_text", text: reply, annotations: [] }] }];
+    const usage = { input_tokens: inTok, output_tokens: outTok, total_tokens: inTok + outTok, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } };
+    const response = { id, object: "response", created_at: Math.floor(Date.now() / 1000), status: "completed", model: body.model, output, usage };
+    if (!body.stream) return json(res, 200, response);
+    sse(res);
+    let seq = 0;
+    const evText = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
+    res.write(evText("response.created", { response: { ...response, status: "in_progress", output: [], usage: null } }));
+    return paced(res, d, pieces.map((p) => evText("response.output_text.delta", { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta: p })), () => {
+      res.write(evText("response.completed", { response }));
+      res.end();
     });
   }
   if (req.method === "POST" && path === "/messages") {
