@@ -31,3 +31,13 @@ export async function debits(account: ReturnType<typeof env.USER_AGENT.getByName
 }
 
 export const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4.1-nano", messages: [{ role: "user" as const, content }], max_tokens: 200, ...extra });
+
+/** Polls `read` until `accept` holds (bounded); for effects that happen after the response (waitUntil). */
+export async function eventually<T>(read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (accept(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

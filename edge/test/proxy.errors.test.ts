@@ -3,7 +3,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers";
-import { anthropic, chatBody, openai, proxyUser } from "./proxy-helpers";
+import { anthropic, chatBody, eventually, openai, proxyUser } from "./proxy-helpers";
 
 const raw = (body: BodyInit, headers: Record<string, string>, path = "/v1/chat/completions") =>
   exports.default.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body }));
@@ -62,8 +62,8 @@ describe("proxy bad input: provider-shaped errors, no reservation leaks", () => 
     const res = await raw(JSON.stringify(chatBody("[[delay:4000]] slow")), { authorization: `Bearer ${u.key}`, "content-type": "application/json" });
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe("timeout");
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await u.account.getBalance()).toMatchObject({ reserved: 0, balance: 1_000_000 });
+    const after = await eventually(() => u.account.getBalance(), (b) => b.reserved === 0);
+    expect(after).toMatchObject({ reserved: 0, balance: 1_000_000 });
   }, 20_000);
 
   it("upstream 4xx is passed through and nothing is charged", async () => {
@@ -71,6 +71,6 @@ describe("proxy bad input: provider-shaped errors, no reservation leaks", () => 
     const err = await openai(u.key).chat.completions.create(chatBody("[[fail:500]]") as never).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(502);
-    expect(await u.account.getBalance()).toMatchObject({ reserved: 0, balance: 1_000_000 });
+    expect(await eventually(() => u.account.getBalance(), (b) => b.reserved === 0)).toMatchObject({ reserved: 0, balance: 1_000_000 });
   });
 });
