@@ -43,6 +43,10 @@ ANTHROPIC_BASE_URL=http://127.0.0.1:54350
 VARS
 fi
 sed -i "s#^DATABASE_URL=.*#DATABASE_URL=$DATABASE_URL#" .dev.vars
+# A .dev.vars from an older checkout may lack newer settings: add the dev defaults that are missing.
+for kv in OPENAI_API_KEY=dev-stand-in OPENAI_BASE_URL=http://127.0.0.1:54350/v1 ANTHROPIC_API_KEY=dev-stand-in ANTHROPIC_BASE_URL=http://127.0.0.1:54350; do
+  grep -q "^${kv%%=*}=" .dev.vars || echo "$kv" >>.dev.vars
+done
 
 (cd app && vite build >/dev/null 2>&1)
 (cd app && setsid vite build --watch >"$OC_RUN/vite.log" 2>&1) & pids+=($!)

@@ -56,12 +56,15 @@ export class Ledger {
   }
 
   /**
-   * Replaces reservation `id` with the actual charge. Idempotent: the charge is posted once under
-   * `usage:<id>`, and a repeat (or a settle after the reservation expired) posts nothing twice.
+   * Replaces reservation `id` with the actual charge, never more than was held (so a balance cannot go
+   * below zero through an over-estimate). Idempotent: the charge is posted once under `usage:<id>`, and a
+   * repeat posts nothing twice. A settlement arriving after its hold expired is charged as reported.
    */
-  settle(id: string, amount: number) {
-    this.sql.exec("DELETE FROM reservations WHERE id = ?", id);
-    return amount > 0 ? this.post("debit:usage", -amount, `usage:${id}`) : { applied: false, balance: this.balance() };
+  settle(id: string, amount: number): { applied: boolean; balance: number; charged: number } {
+    const held = this.sql.exec<{ amount: number }>("DELETE FROM reservations WHERE id = ? RETURNING amount", id).toArray()[0]?.amount;
+    const charged = held === undefined ? amount : Math.min(amount, held);
+    if (charged <= 0) return { applied: false, balance: this.balance(), charged: 0 };
+    return { ...this.post("debit:usage", -charged, `usage:${id}`), charged };
   }
 
   /** Drops reservations whose request never settled (worker died); returns the next expiry to wake for. */

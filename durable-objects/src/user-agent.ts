@@ -119,8 +119,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
    */
   async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">): Promise<SettleResult> {
     const markupBps = this.markup();
-    const price = withMarkup(wholesale, markupBps);
-    const { applied, balance } = this.ledger.settle(reservationId, price);
+    const { applied, balance, charged: price } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
     if (applied) {
       this.protection.recordSpend(inbound, price);
       this.checkLowBalance(balance);

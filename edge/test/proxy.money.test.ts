@@ -79,6 +79,16 @@ describe("the ledger never overspends and never charges twice", () => {
     expect((await u.account.getBalance()).reserved).toBe(0);
   });
 
+  it("a charge is never more than its hold, so the balance cannot go below zero", async () => {
+    const u = await proxyUser(5_000);
+    const keyHash = await runInDurableObject(u.account, (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value);
+    const held = await u.account.authorize({ keyHash, reservationId: "r-over", maxWholesale: 1_000, call: { tier: "simple", background: false, fingerprint: "f2", inbound: "i2" } });
+    expect(held).toMatchObject({ ok: true, reserved: 1_200 });
+    const settled = await u.account.settle("r-over", 1_000_000, "i2"); // an estimate far above the hold
+    expect(settled.price).toBe(1_200);
+    expect(settled.balance).toBe(3_800);
+  });
+
   it("an unsettled reservation (a Worker that died) is released by the alarm", async () => {
     const u = await proxyUser(5_000);
     const held = await u.account.authorize({
