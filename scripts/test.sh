@@ -11,6 +11,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The pinned OpenClaw package (node-agent/image) validates generated configs; install it with Node 24.
+img=node-agent/image
+if [ ! -f $img/node_modules/.package-lock.json ] || [ $img/package-lock.json -nt $img/node_modules/.package-lock.json ]; then
+  (cd $img && PATH="$PWD/../../node_modules/.bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 source scripts/lib/services.sh
 start_postgres app_test fresh
 start_dockerd

@@ -15,6 +15,8 @@ export interface ContainerSpec {
   cpus: number;
   pidsLimit: number;
   network?: string;
+  /** uid:gid to run as (OpenClaw's image uses the non-root `node` user, 1000). */
+  user?: string;
   /** host path or named volume → container path */
   mounts?: { source: string; target: string; type: "volume" | "bind" }[];
   exposedPort?: number;
@@ -38,6 +40,9 @@ export interface DockerClient {
   remove(id: string): Promise<void>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   list(labelFilter?: string): Promise<ContainerInfo[]>;
+  /** The container's address on `network` (Linux hosts route to bridge networks directly). */
+  ipOn(id: string, network: string): Promise<string | undefined>;
+  connect(network: string, container: string): Promise<void>;
 }
 
 /** A minimal ustar writer: build contexts are a few small files, so no tar dependency is needed. */
@@ -118,6 +123,7 @@ export class DockerodeClient implements DockerClient {
       Cmd: spec.cmd,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
       Labels: spec.labels,
+      User: spec.user,
       ExposedPorts: spec.exposedPort ? { [`${spec.exposedPort}/tcp`]: {} } : undefined,
       HostConfig: {
         Memory: spec.memoryMb * 1024 * 1024,
@@ -156,6 +162,16 @@ export class DockerodeClient implements DockerClient {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
       throw e;
     }
+  }
+
+  async ipOn(id: string, network: string) {
+    const i = await this.docker.getContainer(id).inspect();
+    return i.NetworkSettings.Networks[network]?.IPAddress || undefined;
+  }
+
+  async connect(network: string, container: string) {
+    // 403 "already exists in network" is fine: connecting is idempotent for us.
+    await this.docker.getNetwork(network).connect({ Container: container }).catch(ignoreStatus(403));
   }
 
   async list(labelFilter?: string) {

@@ -1,0 +1,59 @@
+import { z } from "zod";
+
+/**
+ * The per-tenant openclaw.json. OpenClaw's schema is strict (an unknown key stops the gateway), so every
+ * shape produced here is checked by the real `openclaw config validate` in the tests. Choices, all from
+ * ../shared/reference/openclaw.md:
+ * - every model call goes to our metering proxy with the agent's own proxy key (`models.mode: "replace"`
+ *   drops the built-in catalogs, so nothing bypasses it); no upstream key ever enters a container;
+ * - the gateway binds `lan` (required behind a Docker bridge) with token auth; the token comes from the
+ *   OPENCLAW_GATEWAY_TOKEN env var, never the file;
+ * - tool-loop detection on, heartbeat and dreaming off by default (the documented runaway-cost sources),
+ *   memory embeddings metered through the proxy too, the admin terminal off.
+ */
+export const agentConfigInput = z.object({
+  /** Public hostname of the agent (Traefik routes it to the container). */
+  host: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a lowercase hostname"),
+  /** Origin of the edge (the metering proxy lives at <edgeUrl>/v1). */
+  edgeUrl: z.url(),
+  proxyKey: z.string().startsWith("ocx_"),
+  /** The model the agent asks for: "auto" (smart router) or a fixed model id. */
+  model: z.string().min(1).default("auto"),
+  openaiModels: z.array(z.object({ id: z.string(), contextWindow: z.number().int().positive(), maxTokens: z.number().int().positive() })).min(1),
+  anthropicModels: z.array(z.object({ id: z.string(), contextWindow: z.number().int().positive(), maxTokens: z.number().int().positive() })).default([]),
+  /** "0m" disables OpenClaw's heartbeat (it runs a paid model turn every 30 min by default). */
+  heartbeatEvery: z.string().regex(/^\d+[mh]$/).default("0m"),
+  dreaming: z.boolean().default(false),
+  disabledSkills: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
+});
+export type AgentConfigInput = z.input<typeof agentConfigInput>;
+
+export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
+  const i = agentConfigInput.parse(raw);
+  const origin = new URL(i.edgeUrl).origin;
+  const model = (m: { id: string; contextWindow: number; maxTokens: number }) => ({ id: m.id, name: m.id, contextWindow: m.contextWindow, maxTokens: m.maxTokens });
+  const providers: Record<string, unknown> = {
+    meter: { baseUrl: `${origin}/v1`, apiKey: i.proxyKey, api: "openai-completions", models: i.openaiModels.map(model) },
+  };
+  if (i.anthropicModels.length > 0)
+    providers["meter-anthropic"] = { baseUrl: origin, apiKey: i.proxyKey, api: "anthropic-messages", models: i.anthropicModels.map(model) };
+  const primary = i.anthropicModels.some((m) => m.id === i.model) ? `meter-anthropic/${i.model}` : `meter/${i.model}`;
+  const config: Record<string, unknown> = {
+    gateway: {
+      mode: "local",
+      port: 18789,
+      bind: "lan",
+      auth: { mode: "token" },
+      publicOrigin: `https://${i.host}`,
+      controlUi: { allowedOrigins: [`https://${i.host}`] },
+      terminal: { enabled: false },
+    },
+    models: { mode: "replace", providers },
+    agents: { defaults: { model: { primary }, heartbeat: { every: i.heartbeatEvery } } },
+    tools: { loopDetection: { enabled: true } },
+    memory: { search: { provider: "openai-compatible", model: "text-embedding-3-small", remote: { baseUrl: `${origin}/v1/`, apiKey: i.proxyKey } } },
+    plugins: { entries: { "memory-core": { config: { dreaming: { enabled: i.dreaming } } } } },
+  };
+  if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
+  return config;
+}

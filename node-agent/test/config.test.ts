@@ -1,0 +1,97 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openclawConfig, type AgentConfigInput } from "../src/openclaw-config";
+import { CERT_RESOLVER, ENTRYPOINT_SECURE, containerLabels, routerName, staticConfig } from "../src/traefik";
+
+const OPENCLAW = join(import.meta.dirname, "../image/node_modules/.bin/openclaw");
+
+/** Runs the real OpenClaw validator (the pinned package in node-agent/image) on a generated config. */
+function validate(config: unknown): { ok: boolean; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), "oc-config-"));
+  writeFileSync(join(dir, "openclaw.json"), JSON.stringify(config, null, 2));
+  try {
+    const output = execFileSync(OPENCLAW, ["config", "validate"], { env: { PATH: process.env.PATH, HOME: dir, OPENCLAW_STATE_DIR: dir }, encoding: "utf8", stdio: "pipe" });
+    return { ok: true, output };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+const base: AgentConfigInput = {
+  host: "usr-abc.agents.example.com",
+  edgeUrl: "https://cloud.example.com",
+  proxyKey: "ocx_usr_aaaaaaaaaaaaaaaaaaaaaaaa_secretsecretsecretsecret",
+  openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }, { id: "gpt-4.1-mini", contextWindow: 1_047_576, maxTokens: 32_768 }],
+  anthropicModels: [{ id: "claude-sonnet-4-5", contextWindow: 200_000, maxTokens: 64_000 }],
+};
+
+describe("openclaw.json generation (checked by the real OpenClaw validator)", () => {
+  it("the default tenant config is valid and routes every model call through the proxy", () => {
+    const config = openclawConfig(base);
+    const result = validate(config);
+    expect(result.output).toContain("Config valid");
+    expect(result.ok).toBe(true);
+    const text = JSON.stringify(config);
+    expect(config).toMatchObject({
+      gateway: { bind: "lan", port: 18789, auth: { mode: "token" }, terminal: { enabled: false } },
+      models: { mode: "replace" },
+      agents: { defaults: { model: { primary: "meter/auto" }, heartbeat: { every: "0m" } } },
+      tools: { loopDetection: { enabled: true } },
+    });
+    expect(text).toContain('"baseUrl":"https://cloud.example.com/v1"');
+    expect(text).not.toMatch(/api\.openai\.com|api\.anthropic\.com|sk-/); // no upstream endpoint or key
+    expect(text).not.toContain("OPENCLAW_GATEWAY_TOKEN"); // the token comes from the environment
+  });
+
+  it("a fixed Anthropic model, heartbeat, dreaming and disabled skills are valid too", () => {
+    const config = openclawConfig({ ...base, model: "claude-sonnet-4-5", heartbeatEvery: "2h", dreaming: true, disabledSkills: ["weather", "github"] });
+    expect(validate(config).ok).toBe(true);
+    expect(config).toMatchObject({ agents: { defaults: { model: { primary: "meter-anthropic/claude-sonnet-4-5" } } } });
+  });
+
+  it("the validator really rejects what OpenClaw would refuse to start with", () => {
+    const broken = { ...openclawConfig(base), gateway: { ...(openclawConfig(base).gateway as object), surprise: true } };
+    const result = validate(broken);
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('Unrecognized key: "surprise"');
+  });
+
+  it("refuses bad input before writing anything", () => {
+    expect(() => openclawConfig({ ...base, host: "Not A Host" })).toThrow(/hostname/);
+    expect(() => openclawConfig({ ...base, proxyKey: "sk-real-upstream-key" })).toThrow();
+  });
+});
+
+describe("Traefik labels and static config (Traefik's documented syntax)", () => {
+  const labels = containerLabels({ userId: "usr_abc123", host: "usr-abc123.agents.example.com", network: "oc-usr_abc123" });
+  const r = routerName("usr_abc123");
+
+  it("routes the agent's host to the gateway port over TLS", () => {
+    expect(r).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(labels["traefik.enable"]).toBe("true");
+    expect(labels[`traefik.http.routers.${r}.rule`]).toBe("Host(`usr-abc123.agents.example.com`)");
+    // Rule grammar: matcher(`value`), with backticks, as in Traefik's v2/v3 docs.
+    expect(labels[`traefik.http.routers.${r}.rule`]).toMatch(/^Host\(`[a-z0-9.-]+`\)$/);
+    expect(labels[`traefik.http.services.${r}.loadbalancer.server.port`]).toBe("18789");
+    expect(labels["traefik.docker.network"]).toBe("oc-usr_abc123");
+    for (const key of Object.keys(labels)) expect(key).toMatch(/^traefik\.(enable|docker\.network|http\.(routers|services)\.[A-Za-z0-9_-]+\.[a-z.]+)$/);
+  });
+
+  it("every entrypoint and resolver a label names exists in the static config", () => {
+    const s = staticConfig({ acmeEmail: "ops@example.com" });
+    expect(Object.keys(s.entryPoints)).toContain(labels[`traefik.http.routers.${r}.entrypoints`]);
+    expect(Object.keys(s.certificatesResolvers)).toContain(labels[`traefik.http.routers.${r}.tls.certresolver`]);
+    expect(s.providers.docker.exposedByDefault).toBe(false);
+    expect(s.entryPoints.web.http.redirections.entryPoint).toEqual({ to: ENTRYPOINT_SECURE, scheme: "https" });
+    expect(CERT_RESOLVER).toBe("le");
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s); // JSON, hence valid YAML for traefik.yml
+  });
+
+  it("refuses a host that would break the rule", () => {
+    expect(() => containerLabels({ userId: "u", host: "evil`) || Host(`x", network: "n" })).toThrow();
+  });
+});
