@@ -7,9 +7,12 @@ import type { TestProject } from "vitest/node";
 import { startBridge } from "../scripts/pg-ws-bridge.mjs";
 // @ts-expect-error plain ESM script without types
 import { runMigrations } from "../scripts/migrate.mjs";
+// @ts-expect-error plain ESM script without types
+import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
 
 export const E2E_PORT = 8788;
 const BRIDGE_PORT = 54361;
+const LLM_PORT = 54362;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -20,14 +23,18 @@ export default async function setup(project: TestProject) {
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run through `npm test`");
   await runMigrations(process.env.DATABASE_URL);
   const bridge = await startBridge({ port: BRIDGE_PORT });
+  const llm = await startLlmStandIn({ port: LLM_PORT, record: true });
   const vars = {
     ENVIRONMENT: "development",
     APP_URL: `http://localhost:${E2E_PORT}`,
     DATABASE_URL: process.env.DATABASE_URL,
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`,
     ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+    OPENAI_API_KEY: "sk-e2e-upstream",
+    OPENAI_BASE_URL: `http://127.0.0.1:${LLM_PORT}/v1`,
   };
-  const args = ["dev", "--port", String(E2E_PORT), "--ip", "127.0.0.1", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
+  // All interfaces: agent containers reach the edge through their bridge network's gateway address.
+  const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
@@ -45,14 +52,17 @@ export default async function setup(project: TestProject) {
     await new Promise((r) => setTimeout(r, 250));
   }
   project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
+  project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
   return async () => {
     process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
+    llm.close();
   };
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
+    llmUrl: string;
   }
 }

@@ -3,6 +3,7 @@
 # - docker.io: real Docker engine for node-agent tests (started by scripts/dockerd.sh)
 # - postgresql 15 + pgvector built from Debian trixie's source package (bookworm ships no pgvector)
 # - busybox-static: a static rootfs for a tiny locally built test image (no registry is reachable)
+# - debootstrap: the Debian rootfs of the OpenClaw agent image (node-agent/image/build.sh)
 # - chromium: headless browser for end-to-end tests
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -12,6 +13,7 @@ command -v dockerd >/dev/null || need+=(docker.io)
 [ -f /usr/include/postgresql/15/server/postgres.h ] || need+=(postgresql-server-dev-15)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || [ "${SKIP_CHROMIUM:-0}" = 1 ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq

@@ -20,6 +20,8 @@ fi
 source scripts/lib/services.sh
 start_postgres app_test fresh
 start_dockerd
+# The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~50 s the first time).
+bash node-agent/image/build.sh
 
 npm run --silent build:app >/dev/null
 npm run --silent typecheck

@@ -43,6 +43,8 @@ export interface DockerClient {
   /** The container's address on `network` (Linux hosts route to bridge networks directly). */
   ipOn(id: string, network: string): Promise<string | undefined>;
   connect(network: string, container: string): Promise<void>;
+  /** The host's address on a bridge network (how a container reaches services on this machine). */
+  networkGateway(network: string): Promise<string | undefined>;
 }
 
 /** A minimal ustar writer: build contexts are a few small files, so no tar dependency is needed. */
@@ -167,6 +169,11 @@ export class DockerodeClient implements DockerClient {
   async ipOn(id: string, network: string) {
     const i = await this.docker.getContainer(id).inspect();
     return i.NetworkSettings.Networks[network]?.IPAddress || undefined;
+  }
+
+  async networkGateway(network: string) {
+    const n = await this.docker.getNetwork(network).inspect();
+    return (n.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).find(Boolean);
   }
 
   async connect(network: string, container: string) {

@@ -47,6 +47,8 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       publicOrigin: `https://${i.host}`,
       controlUi: { allowedOrigins: [`https://${i.host}`] },
       terminal: { enabled: false },
+      // The platform delivers dashboard/API messages through the gateway's OpenAI-compatible endpoint.
+      http: { endpoints: { chatCompletions: { enabled: true } } },
     },
     models: { mode: "replace", providers },
     agents: { defaults: { model: { primary }, heartbeat: { every: i.heartbeatEvery } } },

@@ -23,10 +23,14 @@ function promptTokens(body) {
   return words(JSON.stringify(body.messages ?? body.input ?? "") + JSON.stringify(body.system ?? ""));
 }
 
-export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ?? 54350), host = "127.0.0.1", latencyMs = 0 } = {}) {
+/** With `record`, the bodies of the last 200 model calls are kept and served at GET /_requests (tests). */
+export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ?? 54350), host = "127.0.0.1", latencyMs = 0, record = false } = {}) {
+  const recorded = [];
   const server = http.createServer((req, res) => {
+    if (record && req.method === "GET" && req.url === "/_requests") return json(res, 200, recorded);
     let raw = "";
     req.on("data", (d) => (raw += d));
+    if (record) req.on("end", () => req.method === "POST" && (recorded.push({ path: req.url, body: raw }), recorded.length > 200 && recorded.shift()));
     req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs + (Number(raw.match(/\[\[delay:(\d+)\]\]/)?.[1]) || 0)));
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));

