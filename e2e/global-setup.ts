@@ -32,6 +32,9 @@ export default async function setup(project: TestProject) {
     ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
     OPENAI_API_KEY: "sk-e2e-upstream",
     OPENAI_BASE_URL: `http://127.0.0.1:${LLM_PORT}/v1`,
+    // Containers on this machine reach the edge through Docker's host-gateway alias.
+    AGENT_EDGE_URL: `http://host.docker.internal:${E2E_PORT}`,
+    AGENT_DOMAIN: "agents.example.com",
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];

@@ -6,7 +6,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
-import { openclawConfig } from "../node-agent/src/openclaw-config";
+import { openclawConfig } from "../contracts/src/openclaw-config";
 import { StateStore } from "../node-agent/src/state-store";
 
 /**

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "EMAIL_NOT_VERIFIED",
   "OAUTH_FAILED",
   "UPSTREAM_ERROR",
+  "NO_CAPACITY",
   "BAD_ENVIRONMENT",
   "INTERNAL",
 ] as const;

@@ -17,6 +17,22 @@ export const nodeMetrics = z.object({
 });
 export type NodeMetrics = z.infer<typeof nodeMetrics>;
 
+/** Everything a node needs to run one user's agent container. */
+export const agentSpec = z.object({
+  userId: z.string().regex(/^usr_[a-z2-7]{24}$/),
+  image: z.string().min(1).max(200),
+  host: z.string().min(1).max(253),
+  config: z.record(z.string(), z.unknown()),
+  gatewayToken: z.string().min(32).max(128),
+  memoryMb: z.number().int().min(256).max(65536),
+  cpus: z.number().positive().max(64),
+  pidsLimit: z.number().int().min(32).max(65536),
+  user: z.string().regex(/^\d+:\d+$/).optional(),
+});
+export type AgentSpecWire = z.infer<typeof agentSpec>;
+
+export const PROGRESS_STEPS = ["creating", "starting", "ready"] as const;
+
 /** Frames the node agent sends to the edge. */
 export const agentFrame = z.discriminatedUnion("type", [
   z.object({
@@ -26,6 +42,7 @@ export const agentFrame = z.discriminatedUnion("type", [
     metrics: nodeMetrics,
   }),
   z.object({ type: z.literal("heartbeat"), metrics: nodeMetrics }),
+  z.object({ type: z.literal("progress"), id: z.string().min(1).max(100), userId: z.string().max(64), step: z.enum(PROGRESS_STEPS) }),
   z.object({
     type: z.literal("result"),
     id: z.string().min(1).max(100),
@@ -45,6 +62,10 @@ export const edgeFrame = z.discriminatedUnion("type", [
     command: z.discriminatedUnion("kind", [
       z.object({ kind: z.literal("ping") }),
       z.object({ kind: z.literal("listContainers") }),
+      z.object({ kind: z.literal("provision"), spec: agentSpec }),
+      z.object({ kind: z.literal("wake"), spec: agentSpec }),
+      z.object({ kind: z.literal("sleep"), userId: z.string().max(64) }),
+      z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
     ]),
   }),
   z.object({ type: z.literal("error"), message: z.string() }),

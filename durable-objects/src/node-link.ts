@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
+import type { AgentStatus, UserAgent } from "./user-agent";
 import { agentFrame, edgeFrame, parseFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 
 export const HEARTBEAT_MS = 15_000;
@@ -24,7 +25,7 @@ interface Attachment {
  * nothing between heartbeats; everything that must survive hibernation is in SQLite or the socket attachment.
  * The edge route authenticates the agent before the upgrade reaches this object.
  */
-export class NodeLink extends DurableObject {
+export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgent> }> {
   private readonly meta: MetaTable;
 
   constructor(ctx: DurableObjectState, env: unknown) {
@@ -63,14 +64,29 @@ export class NodeLink extends DurableObject {
       if (frame.type === "hello") this.meta.set("agentVersion", frame.agentVersion);
       return;
     }
-    this.ctx.storage.sql.exec(
-      "UPDATE commands SET done_at = ?, ok = ?, result = ?, error = ? WHERE id = ? AND done_at IS NULL",
+    if (frame.type === "progress") return void (await this.userStatus(frame.userId, frame.step));
+    const updated = this.ctx.storage.sql.exec<{ command: string }>(
+      "UPDATE commands SET done_at = ?, ok = ?, result = ?, error = ? WHERE id = ? AND done_at IS NULL RETURNING command",
       Date.now(),
       frame.ok ? 1 : 0,
       frame.result === undefined ? null : JSON.stringify(frame.result),
       frame.error ?? null,
       frame.id,
-    );
+    ).toArray()[0];
+    if (updated) await this.onCommandDone(JSON.parse(updated.command) as NodeCommand, frame.ok, frame.error);
+  }
+
+  /** The user's Durable Object learns what became of a command about its agent. */
+  private async onCommandDone(command: NodeCommand, ok: boolean, error?: string) {
+    const userId = "spec" in command ? command.spec.userId : "userId" in command ? command.userId : undefined;
+    if (!userId) return;
+    const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", sleep: "sleeping", remove: "stopped" };
+    const status = ok ? done[command.kind] : "failed";
+    if (status) await this.userStatus(userId, status, ok ? undefined : error ?? "the node reported a failure");
+  }
+
+  private async userStatus(userId: string, status: AgentStatus, reason?: string) {
+    await this.env.USER_AGENT.getByName(userId).setStatus(status, reason);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -5,7 +5,8 @@ import { MetaTable } from "./meta-table";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
-export type AgentStatus = "none" | "provisioning" | "ready" | "sleeping" | "stopped" | "failed";
+/** The agent's life as the dashboard shows it: provisioning steps first, then ready / sleeping. */
+export type AgentStatus = "none" | "queued" | "placing" | "creating" | "starting" | "ready" | "sleeping" | "stopped" | "failed";
 
 export interface ActivityEvent {
   id: number;
@@ -227,7 +228,9 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     };
   }
 
+  /** Records a status change; repeating the current status (progress and result both saying "ready") is a no-op. */
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
+    if (this.meta.get("status") === status && !reason) return this.getSnapshot();
     this.meta.set("status", status);
     await this.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
     return this.getSnapshot();

@@ -17,10 +17,11 @@ describe("UserAgent Durable Object (per user, SQLite)", () => {
     expect(String(refused)).toMatch(/already belongs to usr_alice/);
     expect((await stub.init("usr_alice")).activityCount).toBe(1); // idempotent
 
-    await stub.setStatus("provisioning", "placing on a node");
+    await stub.setStatus("placing", "placing on a node");
+    await stub.setStatus("placing"); // the same status again records nothing
     const events = await stub.listActivity(10);
-    expect(events.map((e) => e.message)).toEqual(["Agent is provisioning: placing on a node", "Account created"]);
-    expect((await stub.getSnapshot()).status).toBe("provisioning");
+    expect(events.map((e) => e.message)).toEqual(["Agent is placing: placing on a node", "Account created"]);
+    expect((await stub.getSnapshot()).status).toBe("placing");
   });
 
   it("keeps state in SQLite storage and caps the activity log", async () => {

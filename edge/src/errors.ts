@@ -24,6 +24,7 @@ export const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   EMAIL_NOT_VERIFIED: 403,
   OAUTH_FAILED: 400,
   UPSTREAM_ERROR: 502,
+  NO_CAPACITY: 503,
   BAD_ENVIRONMENT: 500,
   INTERNAL: 500,
 };

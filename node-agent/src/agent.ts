@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame } from "../../contracts/src/wire";
+import type { AgentRuntime } from "./agents";
 import type { DockerClient } from "./docker";
 import { readMetrics } from "./metrics";
 
@@ -11,6 +12,8 @@ export interface AgentOptions {
   nodeId: string;
   secret: string;
   docker?: DockerClient;
+  /** Runs agent containers; without it, agent commands fail with a clear error. */
+  runtime?: AgentRuntime;
   version?: string;
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
@@ -109,16 +112,27 @@ export class NodeAgent {
 
   private async execute({ id, command }: Command): Promise<AgentFrame> {
     try {
-      switch (command.kind) {
-        case "ping":
-          return { type: "result", id, ok: true, result: { pong: true, at: Date.now() } };
-        case "listContainers": {
-          const list = this.opts.docker ? await this.opts.docker.list("openclaw.managed=true") : [];
-          return { type: "result", id, ok: true, result: list };
-        }
-      }
+      const result = await this.run(id, command);
+      return { type: "result", id, ok: true, result };
     } catch (e) {
       return { type: "result", id, ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private async run(id: string, command: Command["command"]): Promise<unknown> {
+    if (command.kind === "ping") return { pong: true, at: Date.now() };
+    if (command.kind === "listContainers") return this.opts.docker ? this.opts.docker.list("openclaw.managed=true") : [];
+    const runtime = this.opts.runtime;
+    if (!runtime) throw new Error("this node agent runs no agent containers (no Docker runtime configured)");
+    switch (command.kind) {
+      case "provision":
+        return runtime.provision(command.spec, (step) => this.send({ type: "progress", id, userId: command.spec.userId, step }));
+      case "wake":
+        return runtime.wake(command.spec);
+      case "sleep":
+        return runtime.sleep(command.userId);
+      case "remove":
+        return runtime.remove(command.userId);
     }
   }
 }

@@ -71,6 +71,8 @@ export class AgentRuntime {
         network,
         mounts: [{ type: "bind", source: this.stateDir(spec.userId), target: CONTAINER_STATE_DIR }],
         exposedPort: GATEWAY_PORT,
+        // Lets a node in development reach an edge on the same machine (AGENT_EDGE_URL=http://host.docker.internal:…).
+        extraHosts: ["host.docker.internal:host-gateway"],
       }));
     onProgress("starting");
     const started = Date.now();

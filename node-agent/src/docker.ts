@@ -20,6 +20,8 @@ export interface ContainerSpec {
   /** host path or named volume → container path */
   mounts?: { source: string; target: string; type: "volume" | "bind" }[];
   exposedPort?: number;
+  /** Extra /etc/hosts entries, e.g. "host.docker.internal:host-gateway". */
+  extraHosts?: string[];
 }
 
 export interface ContainerInfo {
@@ -139,6 +141,7 @@ export class DockerodeClient implements DockerClient {
         NetworkMode: spec.network,
         Mounts: spec.mounts?.map((m) => ({ Source: m.source, Target: m.target, Type: m.type })),
         RestartPolicy: { Name: "no" },
+        ExtraHosts: spec.extraHosts,
       },
     });
     return c.id;

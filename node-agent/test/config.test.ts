@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openclawConfig, type AgentConfigInput } from "../src/openclaw-config";
+import { openclawConfig, type AgentConfigInput } from "../../contracts/src/openclaw-config";
 import { CERT_RESOLVER, ENTRYPOINT_SECURE, containerLabels, routerName, staticConfig } from "../src/traefik";
 
 const OPENCLAW = join(import.meta.dirname, "../image/node_modules/.bin/openclaw");

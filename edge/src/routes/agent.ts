@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
+import { provisionAgent } from "../services/provisioning";
 import { issueProxyKey } from "../services/proxy-keys";
 import { json } from "./schemas";
 
@@ -13,6 +14,18 @@ const routes = {
     description: "Issues a new key for the metering proxy (/v1) and revokes the previous one. Shown once.",
     responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), baseUrl: z.string() })), ...errorResponses },
   }),
+  provision: createRoute({
+    method: "post", path: "/agent/provision", tags: ["agent"], middleware: auth,
+    description: "Creates the user's agent on the best node. Follow progress with GET /agent/status.",
+    responses: { 202: json(z.object({ agentId: z.string(), nodeId: z.string(), status: z.string() }), "Accepted: the node is creating the agent"), 503: errorResponses[500], ...errorResponses },
+  }),
+  status: createRoute({
+    method: "get", path: "/agent/status", tags: ["agent"], middleware: auth,
+    responses: {
+      200: json(z.object({ status: z.string(), lastActivityAt: z.number().nullable(), activity: z.array(z.object({ id: z.number(), at: z.number(), kind: z.string(), message: z.string() })) })),
+      ...errorResponses,
+    },
+  }),
   balance: createRoute({
     method: "get", path: "/agent/balance", tags: ["agent"], middleware: auth,
     responses: { 200: json(z.object({ balance: z.number().int(), reserved: z.number().int(), available: z.number().int(), unit: z.literal("micro_usd") })), ...errorResponses },
@@ -23,6 +36,12 @@ export function registerAgentRoutes(app: App) {
   app.openapi(routes.proxyKey, async (c) => {
     const { agentId, key } = await issueProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
     return c.json({ agentId, key, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
+  });
+  app.openapi(routes.provision, async (c) => c.json(await provisionAgent(c.get("services"), c.get("user").id, c.get("meta")), 202));
+  app.openapi(routes.status, async (c) => {
+    const account = c.get("services").env.USER_AGENT.getByName(c.get("user").id);
+    const [snap, activity] = await Promise.all([account.getSnapshot(), account.listActivity(20)]);
+    return c.json({ status: snap.status, lastActivityAt: snap.lastActivityAt, activity }, 200);
   });
   app.openapi(routes.balance, async (c) => {
     const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();

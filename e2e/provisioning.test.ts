@@ -1,0 +1,90 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import S3rver from "s3rver";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { NodeAgent } from "../node-agent/src/agent";
+import { AgentRuntime } from "../node-agent/src/agents";
+import { DockerodeClient } from "../node-agent/src/docker";
+import { StateStore } from "../node-agent/src/state-store";
+
+/**
+ * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), an API
+ * call to create the user's agent, placement on that node, the real OpenClaw container started by the node
+ * agent, and the progress reported back into the user's status.
+ */
+const base = inject("baseUrl");
+const docker = new DockerodeClient();
+const nodeId = `node_e2e_${randomBytes(4).toString("hex")}`;
+const secret = randomBytes(32).toString("base64url");
+let agent: NodeAgent;
+let runtime: AgentRuntime;
+let s3: S3rver;
+let userId = "";
+let cookie = "";
+
+beforeAll(async () => {
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'e2e node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
+  await db.end();
+  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-prov-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+  const { port } = await s3.run();
+  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot: mkdtempSync(join(tmpdir(), "oc-prov-states-")), readyTimeoutMs: 120_000 });
+  agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
+  agent.start();
+  for (let i = 0; i < 100 && !agent.connected; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(agent.connected).toBe(true);
+  await new Promise((r) => setTimeout(r, 500)); // the hello (with metrics) follows the open
+
+  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.7" }, body: JSON.stringify({ email: `prov-${Date.now()}@example.com`, password: "provisioning-password" }) });
+  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+  userId = ((await signup.json()) as { userId: string }).userId;
+}, 60_000);
+
+afterAll(async () => {
+  agent?.stop();
+  if (userId) await runtime?.remove(userId, { deleteState: true }).catch(() => {});
+  await s3?.close();
+});
+
+describe("provisioning an agent through the edge", () => {
+  it("places it on the connected node, which starts real OpenClaw and reports each step", async () => {
+    const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie } });
+    const body = (await res.json()) as { agentId: string; nodeId: string; status: string };
+    expect(res.status, JSON.stringify(body)).toBe(202);
+    expect(body.nodeId).toBe(nodeId);
+
+    let status = "";
+    let activity: { message: string }[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 150_000 && status !== "ready" && status !== "failed") {
+      await new Promise((r) => setTimeout(r, 500));
+      ({ status, activity } = (await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string; activity: { message: string }[] });
+    }
+    console.log(`[provisioning e2e] API call to ready: ${Date.now() - started} ms`);
+    expect(status, JSON.stringify(activity.slice(0, 3))).toBe("ready");
+    const steps = activity.map((a) => a.message).reverse().filter((m) => m.startsWith("Agent is"));
+    expect(steps).toEqual([`Agent is queued`, `Agent is placing: on ${nodeId}`, "Agent is creating", "Agent is starting", "Agent is ready"]);
+
+    const container = await docker.inspect(AgentRuntime.containerName(userId));
+    expect(container?.state).toBe("running");
+    expect(container?.labels["openclaw.user"]).toBe(userId);
+  }, 200_000);
+
+  it("with no node able to take it, the user is told clearly and the status says why", async () => {
+    agent.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.6" }, body: JSON.stringify({ email: `prov2-${Date.now()}@example.com`, password: "provisioning-password" }) });
+    const c2 = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+    const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2 } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NO_CAPACITY");
+    const st = (await fetch(`${base}/api/agent/status`, { headers: { cookie: c2 } }).then((r) => r.json())) as { status: string };
+    expect(st.status).toBe("failed");
+  }, 30_000);
+});

@@ -1,0 +1,69 @@
+import { and, eq } from "drizzle-orm";
+import { openclawConfig } from "../../../contracts/src/openclaw-config";
+import { AppError } from "../../../contracts/src/errors";
+import { agents, nodes } from "../db/schema";
+import { randomToken } from "../lib/crypto";
+import { MODELS } from "../proxy/catalog";
+import { audit } from "./audit";
+import type { RequestMeta, Services } from "./context";
+import { issueProxyKey } from "./proxy-keys";
+
+/** Container size per agent: OpenClaw idles at ~1 GiB and peaks above; its docs recommend 2 GB. */
+export const AGENT_MEMORY_MB = 2048;
+/** A node counts as healthy when its agent sent a heartbeat this recently. */
+const HEALTHY_MS = 60_000;
+
+/** The healthy, connected node with the most free RAM (as its own metrics report it). */
+export async function placeAgent(s: Services): Promise<string> {
+  const active = await s.db.select({ id: nodes.id }).from(nodes).where(eq(nodes.status, "active"));
+  const statuses = await Promise.all(active.map(async (n) => ({ id: n.id, st: await s.env.NODE_LINK.getByName(n.id).getStatus() })));
+  const usable = statuses
+    .filter(({ st }) => st.connected && st.metrics && st.lastHeartbeatAt && Date.now() - st.lastHeartbeatAt < HEALTHY_MS)
+    .map(({ id, st }) => ({ id, free: st.metrics!.ramTotalMb - st.metrics!.ramUsedMb }))
+    .filter((n) => n.free >= AGENT_MEMORY_MB)
+    .sort((a, b) => b.free - a.free);
+  if (!usable[0]) throw new AppError("NO_CAPACITY", "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.");
+  return usable[0].id;
+}
+
+/**
+ * Creates (or re-creates) the user's agent: picks a node, issues a fresh proxy key and gateway token,
+ * generates the OpenClaw config, and asks the node to run it. Progress (queued → placing → creating →
+ * starting → ready, or failed with a reason) lands in the user's Durable Object as the node reports it.
+ */
+export async function provisionAgent(s: Services, userId: string, meta: RequestMeta) {
+  const account = s.env.USER_AGENT.getByName(userId);
+  await account.init(userId);
+  await account.setStatus("queued");
+  let nodeId: string;
+  try {
+    nodeId = await placeAgent(s);
+  } catch (e) {
+    await account.setStatus("failed", e instanceof AppError ? e.message : "placement failed");
+    throw e;
+  }
+  await account.setStatus("placing", `on ${nodeId}`);
+  const { agentId, key } = await issueProxyKey(s, userId, meta);
+  const gatewayToken = randomToken(24);
+  const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
+  const model = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
+  const config = openclawConfig({
+    host,
+    edgeUrl: s.env.AGENT_EDGE_URL ?? s.env.APP_URL,
+    proxyKey: key,
+    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(model)],
+    anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(model),
+  });
+  await s.db
+    .update(agents)
+    .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
+    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
+  const command = { kind: "provision" as const, spec: { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" } };
+  const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`);
+  if (!sent.delivered) {
+    await account.setStatus("failed", "the chosen server went offline; please try again");
+    throw new AppError("NO_CAPACITY", "The chosen server went offline. Please try again.");
+  }
+  audit(s, meta, userId, "agent.provision", { agentId, nodeId });
+  return { agentId, nodeId, status: "placing" as const };
+}
