@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
 import { Ledger } from "./ledger";
 import { MetaTable } from "./meta-table";
+import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
@@ -42,6 +43,9 @@ export interface AgentSnapshot {
   activityCount: number;
 }
 
+/** Default minutes without interactive use before a running agent is put to sleep. */
+export const DEFAULT_IDLE_MINUTES = 30;
+
 /** How many activity events a user's object keeps; older ones are dropped (Postgres holds the history). */
 const ACTIVITY_KEEP = 500;
 
@@ -50,7 +54,7 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string }> {
+export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> }> {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
@@ -110,6 +114,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     if (!this.ledger.reserve(req.reservationId, maxPrice))
       return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
     this.protection.recordCall(req.call);
+    if (!req.call.background) this.meta.set("lastUseAt", String(Date.now())); // background work does not keep an agent awake
     await this.wakeBy(Date.now() + 15 * 60_000 + 1_000);
     return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId") };
   }
@@ -201,7 +206,12 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     }
     const { released, nextExpiry } = this.ledger.releaseExpired();
     if (released > 0) await this.recordActivity("billing", `Released ${released} unfinished request hold(s)`);
-    const next = [nextExpiry === null ? null : nextExpiry + 1_000, retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null].filter((t): t is number => t !== null);
+    await this.sleepIfIdle(Date.now());
+    const next = [
+      nextExpiry === null ? null : nextExpiry + 1_000,
+      retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null,
+      this.idleDeadline(),
+    ].filter((t): t is number => t !== null);
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 
@@ -228,10 +238,56 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     };
   }
 
+  // ── sleep on idle ─────────────────────────────────────────────────────────────────────────────────
+
+  /** The node the agent runs on (set at placement); the idle alarm sends `sleep` there. */
+  async setPlacement(nodeId: string): Promise<void> {
+    this.meta.set("nodeId", nodeId);
+  }
+
+  async setIdleTimeout(minutes: number): Promise<void> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) throw new Error("idle timeout must be 1 minute to 7 days");
+    this.meta.set("idleMinutes", String(minutes));
+    await this.scheduleIdleCheck();
+  }
+
+  /** Interactive use (an inbound message, the dashboard) keeps the agent awake. */
+  async touch(): Promise<void> {
+    this.meta.set("lastUseAt", String(Date.now()));
+    await this.scheduleIdleCheck();
+  }
+
+  /** When a running agent falls idle: last interactive use + idle timeout; null when not running. */
+  private idleDeadline(): number | null {
+    if (this.meta.get("status") !== "ready" || !this.meta.get("nodeId") || this.meta.get("sleepRequestedAt")) return null;
+    const minutes = Number(this.meta.get("idleMinutes") ?? DEFAULT_IDLE_MINUTES);
+    return Number(this.meta.get("lastUseAt") ?? Date.now()) + minutes * 60_000;
+  }
+
+  private async scheduleIdleCheck() {
+    const at = this.idleDeadline();
+    if (at !== null) await this.wakeBy(at);
+  }
+
+  /** Asks the agent's node to stop it and archive its state; the node's answer sets "sleeping". */
+  private async sleepIfIdle(now: number): Promise<void> {
+    const deadline = this.idleDeadline();
+    if (deadline === null || now < deadline || !this.env.NODE_LINK) return;
+    const userId = this.meta.get("userId")!;
+    this.meta.set("sleepRequestedAt", String(now));
+    await this.env.NODE_LINK.getByName(this.meta.get("nodeId")!).sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
+    await this.recordActivity("status", "Agent idle: going to sleep (it wakes on the next message)");
+  }
+
   /** Records a status change; repeating the current status (progress and result both saying "ready") is a no-op. */
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
     if (this.meta.get("status") === status && !reason) return this.getSnapshot();
     this.meta.set("status", status);
+    if (status === "ready") {
+      this.meta.set("sleepRequestedAt", "");
+      this.meta.set("lastUseAt", String(Date.now()));
+      await this.scheduleIdleCheck();
+    }
     await this.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
     return this.getSnapshot();
   }

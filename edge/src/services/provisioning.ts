@@ -42,6 +42,7 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
     await account.setStatus("failed", e instanceof AppError ? e.message : "placement failed");
     throw e;
   }
+  await account.setPlacement(nodeId);
   await account.setStatus("placing", `on ${nodeId}`);
   const { agentId, key } = await issueProxyKey(s, userId, meta);
   const gatewayToken = randomToken(24);
