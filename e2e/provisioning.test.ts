@@ -17,6 +17,7 @@ import { StateStore } from "../node-agent/src/state-store";
  * agent, and the progress reported back into the user's status.
  */
 const base = inject("baseUrl");
+const llm = inject("llmUrl");
 const docker = new DockerodeClient();
 const nodeId = `node_e2e_${randomBytes(4).toString("hex")}`;
 const secret = randomBytes(32).toString("base64url");
@@ -44,7 +45,22 @@ beforeAll(async () => {
   const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.7" }, body: JSON.stringify({ email: `prov-${Date.now()}@example.com`, password: "provisioning-password" }) });
   cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
   userId = ((await signup.json()) as { userId: string }).userId;
+  await fetch(`${base}/api/dev/credit`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 50_000_000 }) });
 }, 60_000);
+
+type Msg = { id: number; text: string; reply: string | null; error: string | null; state: string };
+const messages = async () => ((await fetch(`${base}/api/agent/messages`, { headers: { cookie } }).then((r) => r.json())) as { messages: Msg[] }).messages;
+const status = async () => ((await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string }).status;
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await read();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 300));
+    v = await read();
+  }
+  return v;
+}
+const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ text }) });
 
 afterAll(async () => {
   agent?.stop();
@@ -75,6 +91,34 @@ describe("provisioning an agent through the edge", () => {
     expect(container?.state).toBe("running");
     expect(container?.labels["openclaw.user"]).toBe(userId);
   }, 200_000);
+
+  it("delivers messages, sleeps, and wakes for the next ones, delivering them in order", async () => {
+    expect((await send("First: remember the number 42.")).status).toBe(202);
+    const first = await until(messages, (m) => m.every((x) => x.state === "answered" || x.state === "failed"), 120_000);
+    expect(first[0]).toMatchObject({ text: "First: remember the number 42.", state: "answered" });
+    expect(first[0]!.reply).toContain("[dev stand-in]");
+
+    expect(((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie } }).then((r) => r.json())) as { sleeping: boolean }).sleeping).toBe(true);
+    expect(await until(status, (st) => st === "sleeping", 60_000)).toBe("sleeping");
+    expect((await docker.inspect(AgentRuntime.containerName(userId)))?.state).toBe("exited");
+
+    const woke = Date.now();
+    await send("Second message while asleep");
+    await send("Third message while asleep");
+    const all = await until(messages, (m) => m.length === 3 && m.every((x) => x.state === "answered" || x.state === "failed"), 180_000);
+    console.log(`[provisioning e2e] message to a sleeping agent → answered: ${Date.now() - woke} ms (includes the wake)`);
+    const [third, second] = all;
+    expect(second).toMatchObject({ text: "Second message while asleep", state: "answered" });
+    expect(third).toMatchObject({ text: "Third message while asleep", state: "answered" });
+    expect(second!.reply).toContain("[dev stand-in]");
+    expect(third!.reply).toContain("[dev stand-in]");
+    // Delivery order, as the model saw it: the second message's turn reached the upstream before the third's.
+    const calls = (await fetch(`${llm}/_requests`).then((r) => r.json())) as { body: string }[];
+    const at = (text: string) => calls.findIndex((c) => c.body.includes(text));
+    expect(at("Second message while asleep")).toBeGreaterThanOrEqual(0);
+    expect(at("Second message while asleep")).toBeLessThan(at("Third message while asleep"));
+    expect(await status()).toBe("ready");
+  }, 300_000);
 
   it("with no node able to take it, the user is told clearly and the status says why", async () => {
     agent.stop();

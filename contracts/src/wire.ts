@@ -66,6 +66,7 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("wake"), spec: agentSpec }),
       z.object({ kind: z.literal("sleep"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
+      z.object({ kind: z.literal("deliver"), userId: z.string().max(64), session: z.string().min(1).max(200), text: z.string().min(1).max(100_000) }),
     ]),
   }),
   z.object({ type: z.literal("error"), message: z.string() }),

@@ -73,13 +73,17 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
       frame.error ?? null,
       frame.id,
     ).toArray()[0];
-    if (updated) await this.onCommandDone(JSON.parse(updated.command) as NodeCommand, frame.ok, frame.error);
+    if (updated) await this.onCommandDone(frame.id, JSON.parse(updated.command) as NodeCommand, frame.ok, frame.result, frame.error);
   }
 
   /** The user's Durable Object learns what became of a command about its agent. */
-  private async onCommandDone(command: NodeCommand, ok: boolean, error?: string) {
+  private async onCommandDone(id: string, command: NodeCommand, ok: boolean, result: unknown, error?: string) {
     const userId = "spec" in command ? command.spec.userId : "userId" in command ? command.userId : undefined;
     if (!userId) return;
+    if (command.kind === "deliver") {
+      const reply = (result as { reply?: string } | undefined)?.reply ?? null;
+      return void (await this.env.USER_AGENT.getByName(userId).onDelivered(id, ok, reply, error ?? null));
+    }
     const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", sleep: "sleeping", remove: "stopped" };
     const status = ok ? done[command.kind] : "failed";
     if (status) await this.userStatus(userId, status, ok ? undefined : error ?? "the node reported a failure");

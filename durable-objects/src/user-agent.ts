@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
 import { Ledger } from "./ledger";
+import { SecretBox } from "../../edge/src/lib/crypto";
 import { MetaTable } from "./meta-table";
 import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
@@ -54,7 +55,17 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> }> {
+export interface InboxMessage {
+  id: number;
+  at: number;
+  session: string;
+  text: string;
+  reply: string | null;
+  error: string | null;
+  state: "queued" | "sent" | "answered" | "failed";
+}
+
+export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> }> {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
@@ -69,6 +80,8 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
+      CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
+        command_id TEXT, reply TEXT, error TEXT, done_at INTEGER);
     `);
   }
 
@@ -272,11 +285,82 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   /** Asks the agent's node to stop it and archive its state; the node's answer sets "sleeping". */
   private async sleepIfIdle(now: number): Promise<void> {
     const deadline = this.idleDeadline();
-    if (deadline === null || now < deadline || !this.env.NODE_LINK) return;
+    if (deadline === null || now < deadline) return;
+    await this.requestSleep();
+  }
+
+  /** Puts a running agent to sleep now (idle alarm, or the user's Stop button). */
+  async requestSleep(): Promise<boolean> {
+    const now = Date.now();
+    if (this.meta.get("status") !== "ready" || !this.meta.get("nodeId") || this.meta.get("sleepRequestedAt") || !this.env.NODE_LINK) return false;
     const userId = this.meta.get("userId")!;
     this.meta.set("sleepRequestedAt", String(now));
     await this.env.NODE_LINK.getByName(this.meta.get("nodeId")!).sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
-    await this.recordActivity("status", "Agent idle: going to sleep (it wakes on the next message)");
+    await this.recordActivity("status", "Agent going to sleep (it wakes on the next message)");
+    return true;
+  }
+
+  // ── messages: queued while asleep, delivered in order once ready ──────────────────────────────────
+
+  /** The agent's spec (config with its proxy key and gateway token), sealed by the edge with ENCRYPTION_KEY. */
+  async setAgentSpec(sealed: string): Promise<void> {
+    this.meta.set("specSealed", sealed);
+  }
+
+  /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
+  async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
+    const id = this.ctx.storage.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;
+    this.meta.set("lastUseAt", String(Date.now()));
+    await this.pump();
+    return { id, state: this.inboxState(id) };
+  }
+
+  async listMessages(limit = 50): Promise<InboxMessage[]> {
+    return this.ctx.storage.sql
+      .exec<{ id: number; at: number; session: string; text: string; reply: string | null; error: string | null; command_id: string | null; done_at: number | null }>(
+        "SELECT * FROM inbox ORDER BY id DESC LIMIT ?",
+        Math.min(200, limit),
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
+  }
+
+  /** The node's answer to a `deliver` command. */
+  async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
+    const row = this.ctx.storage.sql
+      .exec<{ id: number }>("UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id", ok ? reply : null, ok ? null : error, Date.now(), commandId)
+      .toArray()[0];
+    if (row) await this.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
+  }
+
+  private inboxState(id: number): InboxMessage["state"] {
+    const r = this.ctx.storage.sql.exec<{ command_id: string | null; done_at: number | null; error: string | null; reply: string | null }>("SELECT command_id, done_at, error, reply FROM inbox WHERE id = ?", id).one();
+    return stateOf(r);
+  }
+
+  /** Moves queued messages along: delivers them in order when ready, wakes the agent when asleep. */
+  private async pump(): Promise<void> {
+    const nodeId = this.meta.get("nodeId");
+    const userId = this.meta.get("userId");
+    if (!nodeId || !userId || !this.env.NODE_LINK) return;
+    const queued = this.ctx.storage.sql.exec<{ id: number; session: string; text: string }>("SELECT id, session, text FROM inbox WHERE command_id IS NULL ORDER BY id").toArray();
+    if (queued.length === 0) return;
+    const status = this.meta.get("status");
+    const link = this.env.NODE_LINK.getByName(nodeId);
+    if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
+      for (const m of queued) {
+        const commandId = `deliver:${userId}:${m.id}`;
+        this.ctx.storage.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
+        await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
+      }
+    } else if (status === "sleeping" && !this.meta.get("wakeRequestedAt")) {
+      const sealed = this.meta.get("specSealed");
+      if (!sealed || !this.env.ENCRYPTION_KEY) return;
+      const spec = JSON.parse(await new SecretBox(this.env.ENCRYPTION_KEY).decrypt(sealed, `spec:${userId}`));
+      this.meta.set("wakeRequestedAt", String(Date.now()));
+      await this.setStatus("starting", "waking up for a new message");
+      await link.sendCommand({ kind: "wake", spec }, `wake:${userId}:${Date.now()}`);
+    }
   }
 
   /** Records a status change; repeating the current status (progress and result both saying "ready") is a no-op. */
@@ -285,10 +369,12 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     this.meta.set("status", status);
     if (status === "ready") {
       this.meta.set("sleepRequestedAt", "");
+      this.meta.set("wakeRequestedAt", "");
       this.meta.set("lastUseAt", String(Date.now()));
       await this.scheduleIdleCheck();
     }
     await this.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
+    if (status === "ready" || status === "sleeping") await this.pump(); // deliver what waited, or wake for it
     return this.getSnapshot();
   }
 
@@ -313,4 +399,10 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
       .toArray()
       .map((r) => ({ ...r }));
   }
+}
+
+function stateOf(r: { command_id: string | null; done_at: number | null; error: string | null; reply: string | null }): InboxMessage["state"] {
+  if (!r.command_id) return "queued";
+  if (!r.done_at) return "sent";
+  return r.error ? "failed" : "answered";
 }

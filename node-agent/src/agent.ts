@@ -133,6 +133,8 @@ export class NodeAgent {
         return runtime.sleep(command.userId);
       case "remove":
         return runtime.remove(command.userId);
+      case "deliver":
+        return runtime.deliver(command.userId, command.session, command.text);
     }
   }
 }

@@ -108,6 +108,36 @@ export class AgentRuntime {
     return { restoredFrom: key, readyMs };
   }
 
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Hands a message to the user's gateway (its OpenAI-compatible endpoint, reached on the private bridge
+   * network with the gateway token from the container's own environment) and returns the reply. Messages
+   * for one user are delivered strictly one after another, in the order they arrived.
+   */
+  deliver(userId: string, session: string, text: string): Promise<{ reply: string }> {
+    const run = async () => {
+      const name = AgentRuntime.containerName(userId);
+      const info = await this.docker.inspect(name);
+      if (!info || info.state !== "running") throw new Error("the agent is not running");
+      const ip = await this.docker.ipOn(info.id, AgentRuntime.networkName(userId));
+      const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
+      if (!ip || !token) throw new Error("the agent's gateway is not reachable");
+      const res = await fetch(`http://${ip}:${GATEWAY_PORT}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "openclaw", user: session, messages: [{ role: "user", content: text }] }),
+        signal: AbortSignal.timeout(10 * 60_000),
+      });
+      const body = (await res.json().catch(() => ({}))) as { choices?: { message?: { content?: string } }[]; error?: { message?: string } };
+      if (!res.ok) throw new Error(`the agent answered ${res.status}: ${body.error?.message ?? "no details"}`);
+      return { reply: body.choices?.[0]?.message?.content ?? "" };
+    };
+    const next = (this.queues.get(userId) ?? Promise.resolve()).then(run, run);
+    this.queues.set(userId, next.catch(() => {}));
+    return next;
+  }
+
   async remove(userId: string, opts: { deleteState?: boolean } = {}) {
     await this.docker.remove(AgentRuntime.containerName(userId));
     if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface ContainerInfo {
   name: string;
   state: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
   labels: Record<string, string>;
+  /** The container's environment (only from inspect). */
+  env?: Record<string, string>;
 }
 
 export interface DockerClient {
@@ -162,7 +164,8 @@ export class DockerodeClient implements DockerClient {
   async inspect(id: string): Promise<ContainerInfo | undefined> {
     try {
       const i = await this.docker.getContainer(id).inspect();
-      return { id: i.Id, name: i.Name.replace(/^\//, ""), state: i.State.Status as ContainerInfo["state"], labels: i.Config.Labels ?? {} };
+      const env = Object.fromEntries((i.Config.Env ?? []).map((e: string) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+      return { id: i.Id, name: i.Name.replace(/^\//, ""), state: i.State.Status as ContainerInfo["state"], labels: i.Config.Labels ?? {}, env };
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
       throw e;

@@ -58,7 +58,7 @@ function handle(req, res, raw) {
   const said = typeof body.input === "string" ? body.input : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model);
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
-  const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.slice(0, 500)}`;
+  const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.length > 500 ? `…${said.slice(-500)}` : said}`;
   const pieces = d.chunks ? Array.from({ length: d.chunks }, (_, i) => (i === 0 ? "[dev stand-in] " : "") + "word word word ") : (reply.match(/.{1,12}/gs) ?? [reply]);
   const inTok = promptTokens(body);
   const outTok = words(reply);

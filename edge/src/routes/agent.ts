@@ -4,7 +4,7 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { provisionAgent } from "../services/provisioning";
 import { issueProxyKey } from "../services/proxy-keys";
-import { json } from "./schemas";
+import { body, json } from "./schemas";
 
 const auth = [requireUser()];
 
@@ -26,6 +26,24 @@ const routes = {
       ...errorResponses,
     },
   }),
+  send: createRoute({
+    method: "post", path: "/agent/messages", tags: ["agent"], middleware: auth,
+    description: "Sends a message to the agent. A sleeping agent is woken first; messages are delivered in order.",
+    request: body(z.object({ text: z.string().trim().min(1).max(100_000), session: z.string().min(1).max(200).optional() })),
+    responses: { 202: json(z.object({ id: z.number(), state: z.enum(["queued", "sent", "answered", "failed"]) })), ...errorResponses },
+  }),
+  messages: createRoute({
+    method: "get", path: "/agent/messages", tags: ["agent"], middleware: auth,
+    responses: {
+      200: json(z.object({ messages: z.array(z.object({ id: z.number(), at: z.number(), session: z.string(), text: z.string(), reply: z.string().nullable(), error: z.string().nullable(), state: z.enum(["queued", "sent", "answered", "failed"]) })) })),
+      ...errorResponses,
+    },
+  }),
+  sleep: createRoute({
+    method: "post", path: "/agent/sleep", tags: ["agent"], middleware: auth,
+    description: "Puts the running agent to sleep now (its state goes to storage; the next message wakes it).",
+    responses: { 202: json(z.object({ sleeping: z.boolean() })), ...errorResponses },
+  }),
   balance: createRoute({
     method: "get", path: "/agent/balance", tags: ["agent"], middleware: auth,
     responses: { 200: json(z.object({ balance: z.number().int(), reserved: z.number().int(), available: z.number().int(), unit: z.literal("micro_usd") })), ...errorResponses },
@@ -43,6 +61,12 @@ export function registerAgentRoutes(app: App) {
     const [snap, activity] = await Promise.all([account.getSnapshot(), account.listActivity(20)]);
     return c.json({ status: snap.status, lastActivityAt: snap.lastActivityAt, activity }, 200);
   });
+  app.openapi(routes.send, async (c) => {
+    const { text, session } = c.req.valid("json");
+    return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).sendMessage(text, session), 202);
+  });
+  app.openapi(routes.messages, async (c) => c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(50) }, 200));
+  app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep() }, 202));
   app.openapi(routes.balance, async (c) => {
     const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();
     return c.json({ ...b, unit: "micro_usd" as const }, 200);
