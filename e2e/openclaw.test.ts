@@ -1,13 +1,8 @@
-import { S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { openclawConfig } from "../contracts/src/openclaw-config";
-import { StateStore } from "../node-agent/src/state-store";
+import { localRuntime } from "../node-agent/test/local-runtime";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -19,8 +14,7 @@ const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6";
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();
-const stateRoot = mkdtempSync(join(tmpdir(), "oc-e2e-states-"));
-let s3: S3rver;
+let closeStore: () => Promise<void>;
 let runtime: AgentRuntime;
 let spec: AgentSpec;
 let cookie = "";
@@ -52,10 +46,7 @@ async function upstreamCalls(): Promise<{ path: string; body: string }[]> {
 
 beforeAll(async () => {
   expect(await docker.hasImage(IMAGE), `image ${IMAGE} missing: run node-agent/image/build.sh (npm test does)`).toBe(true);
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-e2e-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
-  const { port } = await s3.run();
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-  runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot, readyTimeoutMs: 120_000 });
+  ({ runtime, close: closeStore } = await localRuntime());
 
   const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.8" }, body: JSON.stringify({ email: `openclaw-${Date.now()}@example.com`, password: "e2e-openclaw-password" }) });
   cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
@@ -82,7 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (userId) await runtime?.remove(userId, { deleteState: true }).catch(() => {});
-  await s3?.close();
+  await closeStore?.();
 });
 
 describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", () => {

@@ -1,15 +1,10 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
-import { StateStore } from "../node-agent/src/state-store";
+import { localRuntime } from "../node-agent/test/local-runtime";
 
 /**
  * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), an API
@@ -23,7 +18,7 @@ const nodeId = `node_e2e_${randomBytes(4).toString("hex")}`;
 const secret = randomBytes(32).toString("base64url");
 let agent: NodeAgent;
 let runtime: AgentRuntime;
-let s3: S3rver;
+let closeStore: () => Promise<void>;
 let userId = "";
 let cookie = "";
 
@@ -32,10 +27,7 @@ beforeAll(async () => {
   await db.connect();
   await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'e2e node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
   await db.end();
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-prov-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
-  const { port } = await s3.run();
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-  runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot: mkdtempSync(join(tmpdir(), "oc-prov-states-")), readyTimeoutMs: 120_000 });
+  ({ runtime, close: closeStore } = await localRuntime());
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
   agent.start();
   for (let i = 0; i < 100 && !agent.connected; i++) await new Promise((r) => setTimeout(r, 100));
@@ -65,7 +57,7 @@ const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "PO
 afterAll(async () => {
   agent?.stop();
   if (userId) await runtime?.remove(userId, { deleteState: true }).catch(() => {});
-  await s3?.close();
+  await closeStore?.();
 });
 
 describe("provisioning an agent through the edge", () => {

@@ -1,14 +1,11 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import Docker from "dockerode";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agents";
 import { DockerodeClient } from "../src/docker";
-import { StateStore } from "../src/state-store";
+import { localRuntime } from "./local-runtime";
 
 /**
  * The agent lifecycle on a real Docker engine with a local S3-compatible store (s3rver). The container runs a
@@ -19,8 +16,8 @@ import { StateStore } from "../src/state-store";
 const IMAGE = "openclaw-test/busybox:1";
 const docker = new DockerodeClient();
 const raw = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
-const root = mkdtempSync(join(tmpdir(), "oc-states-"));
-let s3: S3rver;
+let root = "";
+let close: () => Promise<void>;
 let runtime: AgentRuntime;
 const users: string[] = [];
 
@@ -45,16 +42,13 @@ const spec = (userId: string): AgentSpec => ({
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE)))
     await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
-  const { port } = (await s3.run()) as { port: number };
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-  runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot: root, readyTimeoutMs: 20_000 });
+  ({ runtime, stateRoot: root, close } = await localRuntime(20_000));
 }, 120_000);
 
 afterAll(async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
   for (const u of users) await raw.getNetwork(AgentRuntime.networkName(u)).remove().catch(() => {});
-  await s3?.close();
+  await close?.();
 });
 
 const newUser = () => {
