@@ -138,8 +138,10 @@ export class AgentRuntime {
     return next;
   }
 
+  /** Removes the container and its network (a node has a finite number of bridge networks). */
   async remove(userId: string, opts: { deleteState?: boolean } = {}) {
     await this.docker.remove(AgentRuntime.containerName(userId));
+    await this.docker.removeNetwork(AgentRuntime.networkName(userId));
     if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });
   }
 

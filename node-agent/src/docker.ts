@@ -47,6 +47,7 @@ export interface DockerClient {
   /** The container's address on `network` (Linux hosts route to bridge networks directly). */
   ipOn(id: string, network: string): Promise<string | undefined>;
   connect(network: string, container: string): Promise<void>;
+  removeNetwork(network: string): Promise<void>;
   /** The host's address on a bridge network (how a container reaches services on this machine). */
   networkGateway(network: string): Promise<string | undefined>;
 }
@@ -180,6 +181,10 @@ export class DockerodeClient implements DockerClient {
   async networkGateway(network: string) {
     const n = await this.docker.getNetwork(network).inspect();
     return (n.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).find(Boolean);
+  }
+
+  async removeNetwork(network: string) {
+    await this.docker.getNetwork(network).remove().catch(ignoreStatus(404));
   }
 
   async connect(network: string, container: string) {

@@ -47,5 +47,7 @@ describe("node agent Docker client (real engine)", () => {
     await docker.remove(id);
     expect(await docker.inspect(id)).toBeUndefined();
     await docker.remove(id); // removing twice is fine (idempotent commands)
+    await docker.removeNetwork(`${name}-net`);
+    await docker.removeNetwork(`${name}-net`); // and so is removing a network twice
   }, 120_000);
 });

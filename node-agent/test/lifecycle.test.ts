@@ -47,7 +47,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
-  for (const u of users) await raw.getNetwork(AgentRuntime.networkName(u)).remove().catch(() => {});
   await close?.();
 });
 
@@ -125,8 +124,9 @@ describe("agent lifecycle on a real Docker engine", () => {
     await writeFile(join(root, u, "cache", "big.bin"), "regenerable");
     await writeFile(join(root, u, "memory.md"), "the user likes green tea");
     const { key } = await runtime.sleep(u);
-    await runtime.remove(u, { deleteState: true }); // the node is gone: no container, no local state
+    await runtime.remove(u, { deleteState: true }); // the node is gone: no container, no network, no local state
     expect(existsSync(join(root, u))).toBe(false);
+    expect(await raw.listNetworks({ filters: { name: [AgentRuntime.networkName(u)] } })).toEqual([]);
 
     const woke = await runtime.wake(spec(u));
     expect(woke.restoredFrom).toBe(key);

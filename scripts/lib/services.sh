@@ -44,7 +44,10 @@ start_dockerd() {
   export DOCKER_HOST="unix://$sock"
   if docker info >/dev/null 2>&1; then return 0; fi
   command -v dockerd >/dev/null || { echo "dockerd not installed; skipping Docker" >&2; unset DOCKER_HOST; return 1; }
+  # One bridge network per agent: Docker's default pools allow only ~31 networks, so hand out /28s instead
+  # (4096 networks). Worker nodes need the same dockerd setting (node-agent README).
   setsid dockerd --host "$DOCKER_HOST" --data-root "$OC_RUN/docker-data" --exec-root "$OC_RUN/docker-exec" \
+    --default-address-pool base=10.213.0.0/16,size=28 \
     --pidfile "$OC_RUN/dockerd.pid" >"$OC_RUN/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 150); do docker info >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "dockerd did not start; see $OC_RUN/dockerd.log" >&2; tail -20 "$OC_RUN/dockerd.log" >&2; return 1
