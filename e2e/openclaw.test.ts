@@ -54,15 +54,14 @@ beforeAll(async () => {
   const { json: issued } = await api("/api/agent/proxy-key");
   await api("/api/dev/credit", { amountMicros: 50_000_000 });
 
-  const network = AgentRuntime.networkName(userId);
-  await docker.ensureNetwork(network);
-  const gateway = await docker.networkGateway(network);
   const host = `${userId.replace(/_/g, "-")}.agents.example.com`;
   spec = {
     userId,
     image: IMAGE,
     host,
-    config: openclawConfig({ host, edgeUrl: `http://${gateway}:8788`, proxyKey: issued.key, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+    // host.docker.internal (Docker's host-gateway alias, added to every agent container) stays valid when the
+    // agent's network is re-created after a loss; a bridge gateway IP would not.
+    config: openclawConfig({ host, edgeUrl: `http://host.docker.internal:8788`, proxyKey: issued.key, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
     gatewayToken,
     memoryMb: 2048,
     cpus: 2,

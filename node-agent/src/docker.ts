@@ -48,8 +48,6 @@ export interface DockerClient {
   ipOn(id: string, network: string): Promise<string | undefined>;
   connect(network: string, container: string): Promise<void>;
   removeNetwork(network: string): Promise<void>;
-  /** The host's address on a bridge network (how a container reaches services on this machine). */
-  networkGateway(network: string): Promise<string | undefined>;
 }
 
 /** A minimal ustar writer: build contexts are a few small files, so no tar dependency is needed. */
@@ -176,11 +174,6 @@ export class DockerodeClient implements DockerClient {
   async ipOn(id: string, network: string) {
     const i = await this.docker.getContainer(id).inspect();
     return i.NetworkSettings.Networks[network]?.IPAddress || undefined;
-  }
-
-  async networkGateway(network: string) {
-    const n = await this.docker.getNetwork(network).inspect();
-    return (n.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).find(Boolean);
   }
 
   async removeNetwork(network: string) {
