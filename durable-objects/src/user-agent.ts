@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
-import { Ledger } from "./ledger";
+import { Ledger, RESERVATION_TTL_MS } from "./ledger";
 import { SecretBox } from "../../edge/src/lib/crypto";
 import { MetaTable } from "./meta-table";
 import type { NodeLink } from "./node-link";
@@ -128,7 +128,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
       return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
     this.protection.recordCall(req.call);
     if (!req.call.background) this.meta.set("lastUseAt", String(Date.now())); // background work does not keep an agent awake
-    await this.wakeBy(Date.now() + 15 * 60_000 + 1_000);
+    await this.wakeBy(Date.now() + RESERVATION_TTL_MS + 1_000);
     return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId") };
   }
 
@@ -270,9 +270,14 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     await this.scheduleIdleCheck();
   }
 
+  /** Only a running, placed agent with no sleep already requested can be put to sleep. */
+  private canSleep(): boolean {
+    return this.meta.get("status") === "ready" && !!this.meta.get("nodeId") && !this.meta.get("sleepRequestedAt");
+  }
+
   /** When a running agent falls idle: last interactive use + idle timeout; null when not running. */
   private idleDeadline(): number | null {
-    if (this.meta.get("status") !== "ready" || !this.meta.get("nodeId") || this.meta.get("sleepRequestedAt")) return null;
+    if (!this.canSleep()) return null;
     const minutes = Number(this.meta.get("idleMinutes") ?? DEFAULT_IDLE_MINUTES);
     return Number(this.meta.get("lastUseAt") ?? Date.now()) + minutes * 60_000;
   }
@@ -292,7 +297,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   /** Puts a running agent to sleep now (idle alarm, or the user's Stop button). */
   async requestSleep(): Promise<boolean> {
     const now = Date.now();
-    if (this.meta.get("status") !== "ready" || !this.meta.get("nodeId") || this.meta.get("sleepRequestedAt") || !this.env.NODE_LINK) return false;
+    if (!this.canSleep() || !this.env.NODE_LINK) return false;
     const userId = this.meta.get("userId")!;
     this.meta.set("sleepRequestedAt", String(now));
     await this.env.NODE_LINK.getByName(this.meta.get("nodeId")!).sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
@@ -310,7 +315,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
   async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
     const id = this.ctx.storage.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;
-    this.meta.set("lastUseAt", String(Date.now()));
+    await this.touch();
     await this.pump();
     return { id, state: this.inboxState(id) };
   }

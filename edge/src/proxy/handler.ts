@@ -125,8 +125,8 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   }
 
   const settle = async (usage: Usage, complete: boolean) => {
-    const wholesale = used ? wholesaleMicros(used, usage) : 0;
     if (!used) return void (await account.settle(reservationId, 0, call.inbound));
+    const wholesale = wholesaleMicros(used, usage);
     await account.settle(reservationId, wholesale, call.inbound, {
       userId: key.userId,
       agentId: auth.agentId,
