@@ -31,6 +31,10 @@ export const agentSpec = z.object({
 });
 export type AgentSpecWire = z.infer<typeof agentSpec>;
 
+/** One managed container as the node sees it (for reconciliation after a reconnect). */
+export const containerReport = z.object({ userId: z.string().max(64), state: z.string().max(20) });
+export type ContainerReport = z.infer<typeof containerReport>;
+
 export const PROGRESS_STEPS = ["creating", "starting", "ready"] as const;
 
 /** Frames the node agent sends to the edge. */
@@ -40,6 +44,8 @@ export const agentFrame = z.discriminatedUnion("type", [
     protocol: z.literal(PROTOCOL_VERSION),
     agentVersion: z.string().max(64),
     metrics: nodeMetrics,
+    /** Every managed container on the node; the edge fixes drift from it. */
+    containers: z.array(containerReport).max(10_000).default([]),
   }),
   z.object({ type: z.literal("heartbeat"), metrics: nodeMetrics }),
   z.object({ type: z.literal("progress"), id: z.string().min(1).max(100), userId: z.string().max(64), step: z.enum(PROGRESS_STEPS) }),
@@ -65,6 +71,7 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("provision"), spec: agentSpec }),
       z.object({ kind: z.literal("wake"), spec: agentSpec }),
       z.object({ kind: z.literal("sleep"), userId: z.string().max(64) }),
+      z.object({ kind: z.literal("pause"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("deliver"), userId: z.string().max(64), session: z.string().min(1).max(200), text: z.string().min(1).max(100_000) }),
     ]),

@@ -1,9 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
 import type { AgentStatus, UserAgent } from "./user-agent";
-import { agentFrame, edgeFrame, parseFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
+import { agentFrame, edgeFrame, parseFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 
 export const HEARTBEAT_MS = 15_000;
+/** A command still unanswered this long after it was sent is given up (the node was offline too long). */
+export const COMMAND_EXPIRY_MS = 60 * 60_000;
+
+/** What the platform expects of a user's container on this node, after the node's last answer. */
+type Expected = "running" | "paused" | "sleeping";
+const EXPECTED_AFTER: Partial<Record<NodeCommand["kind"], Expected>> = { provision: "running", wake: "running", pause: "paused", sleep: "sleeping" };
 
 export interface NodeStatus {
   nodeId: string | null;
@@ -11,6 +17,8 @@ export interface NodeStatus {
   agentVersion: string | null;
   lastHeartbeatAt: number | null;
   metrics: NodeMetrics | null;
+  /** Managed containers the node reported that the platform did not place there (reported, never deleted). */
+  unknownContainers: ContainerReport[];
 }
 
 export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
@@ -34,6 +42,8 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
         done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
+      CREATE TABLE IF NOT EXISTS placements (user_id TEXT PRIMARY KEY, expected TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS drift (user_id TEXT PRIMARY KEY, state TEXT NOT NULL, seen_at INTEGER NOT NULL);
     `);
   }
 
@@ -61,7 +71,11 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     if (frame.type === "hello" || frame.type === "heartbeat") {
       this.meta.set("metrics", JSON.stringify(frame.metrics));
       this.meta.set("lastHeartbeatAt", String(Date.now()));
-      if (frame.type === "hello") this.meta.set("agentVersion", frame.agentVersion);
+      if (frame.type === "hello") {
+        this.meta.set("agentVersion", frame.agentVersion);
+        await this.resendPending(ws);
+        await this.reconcile(frame.containers);
+      }
       return;
     }
     if (frame.type === "progress") return void (await this.userStatus(frame.userId, frame.step));
@@ -78,15 +92,75 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
 
   /** The user's Durable Object learns what became of a command about its agent. */
   private async onCommandDone(id: string, command: NodeCommand, ok: boolean, result: unknown, error?: string) {
-    const userId = "spec" in command ? command.spec.userId : "userId" in command ? command.userId : undefined;
+    const userId = userOf(command);
     if (!userId) return;
+    const user = this.env.USER_AGENT.getByName(userId);
     if (command.kind === "deliver") {
       const reply = (result as { reply?: string } | undefined)?.reply ?? null;
-      return void (await this.env.USER_AGENT.getByName(userId).onDelivered(id, ok, reply, error ?? null));
+      return void (await user.onDelivered(id, ok, reply, error ?? null));
     }
-    const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", sleep: "sleeping", remove: "stopped" };
+    if (ok) this.expect(userId, command.kind === "remove" ? null : EXPECTED_AFTER[command.kind]);
+    // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
+    if (!ok && (command.kind === "sleep" || command.kind === "pause")) return void (await user.sleepFailed(error ?? "the node reported a failure"));
+    const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
     const status = ok ? done[command.kind] : "failed";
     if (status) await this.userStatus(userId, status, ok ? undefined : error ?? "the node reported a failure");
+  }
+
+  private expect(userId: string, expected: Expected | null | undefined) {
+    if (expected === undefined) return;
+    if (expected === null) this.ctx.storage.sql.exec("DELETE FROM placements WHERE user_id = ?", userId);
+    else
+      this.ctx.storage.sql.exec(
+        "INSERT INTO placements (user_id, expected, updated_at) VALUES (?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET expected = excluded.expected, updated_at = excluded.updated_at",
+        userId,
+        expected,
+        Date.now(),
+      );
+  }
+
+  /**
+   * After a reconnect: commands the node never answered are sent again (the node answers a repeat from its
+   * memory, or runs it idempotently after a restart), except those too old to still matter, which fail.
+   */
+  private async resendPending(ws: WebSocket) {
+    const pending = this.ctx.storage.sql
+      .exec<{ id: string; command: string; sent_at: number }>("SELECT id, command, sent_at FROM commands WHERE done_at IS NULL ORDER BY sent_at, rowid")
+      .toArray();
+    for (const row of pending) {
+      const command = JSON.parse(row.command) as NodeCommand;
+      if (Date.now() - row.sent_at > COMMAND_EXPIRY_MS) {
+        const error = "the server was offline too long; the request was given up";
+        this.ctx.storage.sql.exec("UPDATE commands SET done_at = ?, ok = 0, error = ? WHERE id = ?", Date.now(), error, row.id);
+        await this.onCommandDone(row.id, command, false, undefined, error);
+      } else this.send(ws, { type: "command", id: row.id, command });
+    }
+  }
+
+  /**
+   * Fixes drift between what the platform expects and what the node reports: an agent expected running (or
+   * paused) whose container is missing or stopped is woken again by its user's object (restored from S3 when
+   * the container is gone). Containers the platform did not place are recorded for the operator, not deleted.
+   */
+  private async reconcile(containers: ContainerReport[]) {
+    const reported = new Map(containers.map((c) => [c.userId, c.state]));
+    const busy = new Set(
+      this.ctx.storage.sql.exec<{ command: string }>("SELECT command FROM commands WHERE done_at IS NULL").toArray().map((r) => userOf(JSON.parse(r.command) as NodeCommand)),
+    );
+    const placed = this.ctx.storage.sql.exec<{ user_id: string; expected: Expected }>("SELECT user_id, expected FROM placements").toArray();
+    for (const { user_id: userId, expected } of placed) {
+      if (busy.has(userId) || expected === "sleeping") continue;
+      const state = reported.get(userId);
+      if (state === "running" || state === "paused") continue;
+      await this.env.USER_AGENT.getByName(userId).recover(state ? `its container was ${state} after the server reconnected` : "its container was missing after the server reconnected");
+    }
+    const known = new Set(placed.map((p) => p.user_id));
+    this.ctx.storage.sql.exec("DELETE FROM drift");
+    for (const c of containers)
+      if (!known.has(c.userId) && !busy.has(c.userId)) {
+        this.ctx.storage.sql.exec("INSERT OR REPLACE INTO drift (user_id, state, seen_at) VALUES (?, ?, ?)", c.userId, c.state, Date.now());
+        console.warn(`[node ${this.meta.get("nodeId")}] unknown container for ${c.userId} (${c.state}); left in place for the operator`);
+      }
   }
 
   private async userStatus(userId: string, status: AgentStatus, reason?: string) {
@@ -110,12 +184,18 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
       agentVersion: this.meta.get("agentVersion"),
       lastHeartbeatAt: hb ? Number(hb) : null,
       metrics: metrics ? (JSON.parse(metrics) as NodeMetrics) : null,
+      unknownContainers: this.ctx.storage.sql.exec<{ user_id: string; state: string }>("SELECT user_id, state FROM drift ORDER BY user_id").toArray().map((r) => ({ userId: r.user_id, state: r.state })),
     };
   }
 
-  /** Sends a command to the connected agent; the id makes a re-send after reconnect idempotent on the agent. */
-  async sendCommand(command: NodeCommand, id: string = crypto.randomUUID()): Promise<{ id: string; delivered: boolean }> {
+  /**
+   * Sends a command to the connected agent. With no agent connected it is kept and sent on the next
+   * reconnect, unless `onlyIfConnected` (provisioning picks another node instead). The id makes a re-send
+   * idempotent on the agent.
+   */
+  async sendCommand(command: NodeCommand, id: string = crypto.randomUUID(), opts: { onlyIfConnected?: boolean } = {}): Promise<{ id: string; delivered: boolean }> {
     const [ws] = this.ctx.getWebSockets("agent");
+    if (!ws && opts.onlyIfConnected) return { id, delivered: false };
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO commands (id, command, sent_at) VALUES (?, ?, ?)", id, JSON.stringify(command), Date.now());
     if (!ws) return { id, delivered: false };
     this.send(ws, { type: "command", id, command });
@@ -130,4 +210,8 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     if (!row || row.done_at === null) return { done: false };
     return { done: true, ok: row.ok === 1, resultJson: row.result, error: row.error };
   }
+}
+
+function userOf(command: NodeCommand): string | undefined {
+  return "spec" in command ? command.spec.userId : "userId" in command ? command.userId : undefined;
 }

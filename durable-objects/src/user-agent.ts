@@ -1,14 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
 import { Ledger, RESERVATION_TTL_MS } from "./ledger";
-import { SecretBox } from "../../edge/src/lib/crypto";
+import { AgentLifecycle, type AgentStatus, type InboxMessage } from "./lifecycle";
 import { MetaTable } from "./meta-table";
 import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
-/** The agent's life as the dashboard shows it: provisioning steps first, then ready / sleeping. */
-export type AgentStatus = "none" | "queued" | "placing" | "creating" | "starting" | "ready" | "sleeping" | "stopped" | "failed";
+export type { AgentStatus, InboxMessage } from "./lifecycle";
 
 export interface ActivityEvent {
   id: number;
@@ -44,9 +43,6 @@ export interface AgentSnapshot {
   activityCount: number;
 }
 
-/** Default minutes without interactive use before a running agent is put to sleep. */
-export const DEFAULT_IDLE_MINUTES = 30;
-
 /** How many activity events a user's object keeps; older ones are dropped (Postgres holds the history). */
 const ACTIVITY_KEEP = 500;
 
@@ -55,21 +51,12 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export interface InboxMessage {
-  id: number;
-  at: number;
-  session: string;
-  text: string;
-  reply: string | null;
-  error: string | null;
-  state: "queued" | "sent" | "answered" | "failed";
-}
-
 export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> }> {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
   private readonly protection: Protection;
+  private readonly life: AgentLifecycle;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -80,9 +67,14 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
-      CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
-        command_id TEXT, reply TEXT, error TEXT, done_at INTEGER);
     `);
+    this.life = new AgentLifecycle({
+      sql: ctx.storage.sql,
+      meta: this.meta,
+      env: this.env,
+      recordActivity: (kind, message) => this.recordActivity(kind, message),
+      wakeBy: (at) => this.wakeBy(at),
+    });
   }
 
   // ── proxy key and account state ──────────────────────────────────────────────────────────────────
@@ -219,11 +211,11 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     }
     const { released, nextExpiry } = this.ledger.releaseExpired();
     if (released > 0) await this.recordActivity("billing", `Released ${released} unfinished request hold(s)`);
-    await this.sleepIfIdle(Date.now());
+    await this.life.onAlarm(Date.now());
     const next = [
       nextExpiry === null ? null : nextExpiry + 1_000,
       retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null,
-      this.idleDeadline(),
+      this.life.idleDeadline(),
     ].filter((t): t is number => t !== null);
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
@@ -251,135 +243,51 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     };
   }
 
-  // ── sleep on idle ─────────────────────────────────────────────────────────────────────────────────
+  // ── the agent's running state (lifecycle.ts) ──────────────────────────────────────────────────────
 
-  /** The node the agent runs on (set at placement); the idle alarm sends `sleep` there. */
+  /** The node the agent runs on (set at placement); idle steps and wakes are sent there. */
   async setPlacement(nodeId: string): Promise<void> {
-    this.meta.set("nodeId", nodeId);
+    this.life.setPlacement(nodeId);
   }
 
-  async setIdleTimeout(minutes: number): Promise<void> {
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) throw new Error("idle timeout must be 1 minute to 7 days");
-    this.meta.set("idleMinutes", String(minutes));
-    await this.scheduleIdleCheck();
+  async setIdleTimeout(minutes: number, deepSleepMinutes?: number): Promise<void> {
+    await this.life.setIdleTimeout(minutes, deepSleepMinutes);
   }
 
-  /** Interactive use (an inbound message, the dashboard) keeps the agent awake. */
   async touch(): Promise<void> {
-    this.meta.set("lastUseAt", String(Date.now()));
-    await this.scheduleIdleCheck();
+    await this.life.touch();
   }
 
-  /** Only a running, placed agent with no sleep already requested can be put to sleep. */
-  private canSleep(): boolean {
-    return this.meta.get("status") === "ready" && !!this.meta.get("nodeId") && !this.meta.get("sleepRequestedAt");
+  async requestSleep(mode: "pause" | "deep" = "deep"): Promise<boolean> {
+    return this.life.requestSleep(mode);
   }
 
-  /** When a running agent falls idle: last interactive use + idle timeout; null when not running. */
-  private idleDeadline(): number | null {
-    if (!this.canSleep()) return null;
-    const minutes = Number(this.meta.get("idleMinutes") ?? DEFAULT_IDLE_MINUTES);
-    return Number(this.meta.get("lastUseAt") ?? Date.now()) + minutes * 60_000;
+  async sleepFailed(reason: string): Promise<void> {
+    await this.life.sleepFailed(reason);
   }
 
-  private async scheduleIdleCheck() {
-    const at = this.idleDeadline();
-    if (at !== null) await this.wakeBy(at);
+  async recover(reason: string): Promise<boolean> {
+    return this.life.recover(reason);
   }
 
-  /** Asks the agent's node to stop it and archive its state; the node's answer sets "sleeping". */
-  private async sleepIfIdle(now: number): Promise<void> {
-    const deadline = this.idleDeadline();
-    if (deadline === null || now < deadline) return;
-    await this.requestSleep();
-  }
-
-  /** Puts a running agent to sleep now (idle alarm, or the user's Stop button). */
-  async requestSleep(): Promise<boolean> {
-    const now = Date.now();
-    if (!this.canSleep() || !this.env.NODE_LINK) return false;
-    const userId = this.meta.get("userId")!;
-    this.meta.set("sleepRequestedAt", String(now));
-    await this.env.NODE_LINK.getByName(this.meta.get("nodeId")!).sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
-    await this.recordActivity("status", "Agent going to sleep (it wakes on the next message)");
-    return true;
-  }
-
-  // ── messages: queued while asleep, delivered in order once ready ──────────────────────────────────
-
-  /** The agent's spec (config with its proxy key and gateway token), sealed by the edge with ENCRYPTION_KEY. */
   async setAgentSpec(sealed: string): Promise<void> {
-    this.meta.set("specSealed", sealed);
+    this.life.setAgentSpec(sealed);
   }
 
-  /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
   async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
-    const id = this.ctx.storage.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;
-    await this.touch();
-    await this.pump();
-    return { id, state: this.inboxState(id) };
+    return this.life.sendMessage(text, session);
   }
 
   async listMessages(limit = 50): Promise<InboxMessage[]> {
-    return this.ctx.storage.sql
-      .exec<{ id: number; at: number; session: string; text: string; reply: string | null; error: string | null; command_id: string | null; done_at: number | null }>(
-        "SELECT * FROM inbox ORDER BY id DESC LIMIT ?",
-        Math.min(200, limit),
-      )
-      .toArray()
-      .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
+    return this.life.listMessages(limit);
   }
 
-  /** The node's answer to a `deliver` command. */
   async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
-    const row = this.ctx.storage.sql
-      .exec<{ id: number }>("UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id", ok ? reply : null, ok ? null : error, Date.now(), commandId)
-      .toArray()[0];
-    if (row) await this.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
+    await this.life.onDelivered(commandId, ok, reply, error);
   }
 
-  private inboxState(id: number): InboxMessage["state"] {
-    const r = this.ctx.storage.sql.exec<{ command_id: string | null; done_at: number | null; error: string | null; reply: string | null }>("SELECT command_id, done_at, error, reply FROM inbox WHERE id = ?", id).one();
-    return stateOf(r);
-  }
-
-  /** Moves queued messages along: delivers them in order when ready, wakes the agent when asleep. */
-  private async pump(): Promise<void> {
-    const nodeId = this.meta.get("nodeId");
-    const userId = this.meta.get("userId");
-    if (!nodeId || !userId || !this.env.NODE_LINK) return;
-    const queued = this.ctx.storage.sql.exec<{ id: number; session: string; text: string }>("SELECT id, session, text FROM inbox WHERE command_id IS NULL ORDER BY id").toArray();
-    if (queued.length === 0) return;
-    const status = this.meta.get("status");
-    const link = this.env.NODE_LINK.getByName(nodeId);
-    if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
-      for (const m of queued) {
-        const commandId = `deliver:${userId}:${m.id}`;
-        this.ctx.storage.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
-        await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
-      }
-    } else if (status === "sleeping" && !this.meta.get("wakeRequestedAt")) {
-      const sealed = this.meta.get("specSealed");
-      if (!sealed || !this.env.ENCRYPTION_KEY) return;
-      const spec = JSON.parse(await new SecretBox(this.env.ENCRYPTION_KEY).decrypt(sealed, `spec:${userId}`));
-      this.meta.set("wakeRequestedAt", String(Date.now()));
-      await this.setStatus("starting", "waking up for a new message");
-      await link.sendCommand({ kind: "wake", spec }, `wake:${userId}:${Date.now()}`);
-    }
-  }
-
-  /** Records a status change; repeating the current status (progress and result both saying "ready") is a no-op. */
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
-    if (this.meta.get("status") === status && !reason) return this.getSnapshot();
-    this.meta.set("status", status);
-    if (status === "ready") {
-      this.meta.set("sleepRequestedAt", "");
-      this.meta.set("wakeRequestedAt", "");
-      this.meta.set("lastUseAt", String(Date.now()));
-      await this.scheduleIdleCheck();
-    }
-    await this.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
-    if (status === "ready" || status === "sleeping") await this.pump(); // deliver what waited, or wake for it
+    await this.life.setStatus(status, reason);
     return this.getSnapshot();
   }
 
@@ -404,10 +312,4 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
       .toArray()
       .map((r) => ({ ...r }));
   }
-}
-
-function stateOf(r: { command_id: string | null; done_at: number | null; error: string | null; reply: string | null }): InboxMessage["state"] {
-  if (!r.command_id) return "queued";
-  if (!r.done_at) return "sent";
-  return r.error ? "failed" : "answered";
 }

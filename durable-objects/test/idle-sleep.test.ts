@@ -13,8 +13,8 @@ const idleFor = (stub: DurableObjectStub, ms: number) =>
     state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'lastUseAt'", String(Date.now() - ms));
   });
 
-describe("a running agent sleeps after its idle timeout", () => {
-  it("the alarm sends `sleep` to the agent's node once it has been idle long enough, and only once", async () => {
+describe("a running agent dozes, then sleeps, after its idle timeout", () => {
+  it("the alarm pauses the agent once it has been idle long enough, and only once", async () => {
     const userId = "usr_idlealarmidlealarmidle";
     const nodeId = "node_idle_1";
     const stub = env.USER_AGENT.getByName(userId);
@@ -29,13 +29,13 @@ describe("a running agent sleeps after its idle timeout", () => {
     await runDurableObjectAlarm(stub);
     expect(await commandsOn(nodeId)).toEqual([]);
 
-    // Idle for 6 minutes: the alarm asks the node to put it to sleep.
+    // Idle for 6 minutes: the alarm asks the node to freeze it (the first, instantly reversible step).
     await idleFor(stub, 6 * 60_000);
     await runDurableObjectAlarm(stub);
     const sent = await commandsOn(nodeId);
     expect(sent).toHaveLength(1);
-    expect(sent[0]!.command).toEqual({ kind: "sleep", userId });
-    expect((await stub.listActivity(1))[0]!.message).toContain("going to sleep");
+    expect(sent[0]!.command).toEqual({ kind: "pause", userId });
+    expect((await stub.listActivity(1))[0]!.message).toContain("dozing");
 
     // A later alarm does not ask again while the request is pending.
     await runDurableObjectAlarm(stub);
@@ -59,5 +59,79 @@ describe("a running agent sleeps after its idle timeout", () => {
     await idleFor(stub, 60 * 60_000);
     await runDurableObjectAlarm(stub);
     expect(await commandsOn(nodeId)).toEqual([]);
+  });
+});
+
+/** Backdates a meta timestamp of the user's object (what the alarm compares against). */
+const backdate = (stub: DurableObjectStub, key: string, ms: number) =>
+  runInDurableObject(stub, (_o, state) => {
+    state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = ?", String(Date.now() - ms), key);
+  });
+
+async function readyAgent(userId: string, nodeId: string) {
+  const stub = env.USER_AGENT.getByName(userId);
+  await stub.init(userId);
+  await stub.setPlacement(nodeId);
+  await stub.setAgentSpec(await sealSpec(userId));
+  await stub.setIdleTimeout(5, 60);
+  await stub.setStatus("ready");
+  return stub;
+}
+
+async function sealSpec(userId: string) {
+  const { SecretBox } = await import("../../edge/src/lib/crypto");
+  const spec = { userId, image: "openclaw-agent:test", host: "h.example.com", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 };
+  return new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify(spec), `spec:${userId}`);
+}
+
+describe("paused agents", () => {
+  it("a paused agent sleeps deeply after the deep-sleep delay; a message wakes it with its spec", async () => {
+    const userId = "usr_pausepausepausepausepa";
+    const nodeId = "node_pause_1";
+    const stub = await readyAgent(userId, nodeId);
+    await backdate(stub, "lastUseAt", 6 * 60_000);
+    await runDurableObjectAlarm(stub);
+    await stub.setStatus("paused"); // the node's answer to `pause`
+    expect((await stub.getSnapshot()).status).toBe("paused");
+
+    // Paused for 30 of 60 minutes: nothing; for 61: deep sleep (stop + archive).
+    await backdate(stub, "pausedAt", 30 * 60_000);
+    await runDurableObjectAlarm(stub);
+    expect((await commandsOn(nodeId)).map((c) => c.command.kind)).toEqual(["pause"]);
+    await backdate(stub, "pausedAt", 61 * 60_000);
+    await runDurableObjectAlarm(stub);
+    expect((await commandsOn(nodeId)).map((c) => c.command.kind)).toEqual(["pause", "sleep"]);
+  });
+
+  it("a message to a paused agent wakes it at once, then is delivered when it is ready", async () => {
+    const userId = "usr_pausewakepausewakepaus";
+    const nodeId = "node_pause_2";
+    const stub = await readyAgent(userId, nodeId);
+    await stub.requestSleep("pause");
+    await stub.setStatus("paused");
+    const msg = await stub.sendMessage("are you there?");
+    expect(msg.state).toBe("queued");
+    const wake = (await commandsOn(nodeId)).find((c) => c.command.kind === "wake")!;
+    expect(wake.command.spec.userId).toBe(userId);
+    expect((await stub.getSnapshot()).status).toBe("starting");
+    await stub.setStatus("ready"); // the node's answer to `wake`
+    const deliver = (await commandsOn(nodeId)).find((c) => c.command.kind === "deliver")!;
+    expect(deliver.command).toMatchObject({ text: "are you there?", userId });
+  });
+
+  it("when the node cannot store the archive the agent stays ready and tries again after another idle period", async () => {
+    const userId = "usr_s3failss3failss3failss";
+    const nodeId = "node_pause_3";
+    const stub = await readyAgent(userId, nodeId);
+    expect(await stub.requestSleep("deep")).toBe(true);
+    expect(await stub.requestSleep("deep")).toBe(false); // one request at a time
+    await stub.sleepFailed("S3 refused the upload");
+    const snap = await stub.getSnapshot();
+    expect(snap.status).toBe("ready");
+    expect((await stub.listActivity(1))[0]!.message).toMatch(/could not be put to sleep \(S3 refused the upload\)/);
+    // The idle clock restarted: the next idle step is due only after the full timeout again.
+    await runDurableObjectAlarm(stub);
+    expect((await commandsOn(nodeId)).filter((c) => c.command.kind !== "deliver")).toHaveLength(1);
+    expect(await stub.requestSleep("deep")).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { nodes } from "../../edge/src/db/schema";
 import { sha256Hex } from "../../edge/src/lib/crypto";
@@ -63,5 +64,79 @@ describe("NodeLink Durable Object (per node, WebSocket hibernation)", () => {
     await link.getStatus(); // the result frame is handled before the next call on the object
     expect(await link.getCommandResult("cmd-1")).toEqual({ done: true, ok: true, resultJson: '{"pong":true}', error: null });
     ws.close(1000, "done");
+  });
+});
+
+/** Connects as the node agent and collects every frame the edge sends. */
+async function agentSocket(id: string, secret: string) {
+  const { exports } = await import("cloudflare:workers");
+  const res = await exports.default.fetch(new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}` } }));
+  const ws = res.webSocket!;
+  const frames: any[] = [];
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  ws.accept();
+  return { ws, frames };
+}
+
+const settle = async (id: string) => {
+  for (let i = 0; i < 3; i++) await env.NODE_LINK.getByName(id).getStatus(); // frames are handled in order before these calls
+};
+
+describe("NodeLink after a reconnect", () => {
+  it("sends unanswered commands again, and gives up those older than the expiry", async () => {
+    const { id, secret } = await registerNode();
+    const link = env.NODE_LINK.getByName(id);
+    // Queued while the node was offline (a wake for a message, say) …
+    expect(await link.sendCommand({ kind: "ping" }, "while-offline")).toEqual({ id: "while-offline", delivered: false });
+    // … but provisioning asks for a connected node only, and is not kept.
+    expect(await link.sendCommand({ kind: "ping" }, "provision-like", { onlyIfConnected: true })).toEqual({ id: "provision-like", delivered: false });
+    await link.sendCommand({ kind: "sleep", userId: "usr_expiredexpiredexpiredex" }, "too-old");
+    await runInDurableObject(link, (_o, state) => void state.storage.sql.exec("UPDATE commands SET sent_at = ? WHERE id = 'too-old'", Date.now() - 2 * 60 * 60_000));
+
+    const { ws, frames } = await agentSocket(id, secret);
+    ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics, containers: [] }));
+    await settle(id);
+    expect(frames.filter((f) => f.type === "command").map((f) => f.id)).toEqual(["while-offline"]);
+    expect(await link.getCommandResult("provision-like")).toEqual({ done: false });
+    expect(await link.getCommandResult("too-old")).toMatchObject({ done: true, ok: false, error: expect.stringContaining("offline too long") });
+    ws.close(1000, "done");
+  });
+
+  it("wakes agents whose containers went missing and reports containers it never placed", async () => {
+    const { id, secret } = await registerNode();
+    const link = env.NODE_LINK.getByName(id);
+    const lost = `usr_${"lost".repeat(6)}`;
+    const fine = `usr_${"fine".repeat(6)}`;
+    const { SecretBox } = await import("../../edge/src/lib/crypto");
+    for (const u of [lost, fine]) {
+      const user = env.USER_AGENT.getByName(u);
+      await user.init(u);
+      await user.setPlacement(id);
+      const spec = { userId: u, image: "openclaw-agent:test", host: "h.example.com", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 };
+      await user.setAgentSpec(await new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify(spec), `spec:${u}`));
+    }
+    // Both were provisioned here (the node answered), then the node restarted and lost one container.
+    const first = await agentSocket(id, secret);
+    first.ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics }));
+    await settle(id);
+    for (const u of [lost, fine]) {
+      await link.sendCommand({ kind: "provision", spec: { userId: u, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } }, `prov-${u}`);
+      first.ws.send(JSON.stringify({ type: "result", id: `prov-${u}`, ok: true, result: {} }));
+    }
+    await settle(id);
+    expect((await env.USER_AGENT.getByName(lost).getSnapshot()).status).toBe("ready");
+    first.ws.close(1000, "restart");
+
+    const second = await agentSocket(id, secret);
+    second.ws.send(
+      JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.1", metrics, containers: [{ userId: fine, state: "running" }, { userId: "usr_strangerstrangerstrang", state: "running" }] }),
+    );
+    await settle(id);
+    const wakes = second.frames.filter((f) => f.type === "command" && f.command.kind === "wake");
+    expect(wakes.map((f) => f.command.spec.userId)).toEqual([lost]);
+    expect((await env.USER_AGENT.getByName(lost).listActivity(5)).map((a) => a.message).join("\n")).toMatch(/recovering: its container was missing/);
+    expect((await env.USER_AGENT.getByName(fine).getSnapshot()).status).toBe("ready");
+    expect((await link.getStatus()).unknownContainers).toEqual([{ userId: "usr_strangerstrangerstrang", state: "running" }]);
+    second.ws.close(1000, "done");
   });
 });

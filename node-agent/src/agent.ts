@@ -67,7 +67,8 @@ export class NodeAgent {
     ws.on("open", async () => {
       this.attempts = 0;
       this.connections.push(Date.now());
-      this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await readMetrics(this.opts.docker) });
+      const containers = (await this.opts.runtime?.inventory().catch((e: Error) => (this.log(`inventory failed: ${e.message}`), []))) ?? [];
+      this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await readMetrics(this.opts.docker), containers });
     });
     ws.on("message", (data) => this.onFrame(parseFrame(edgeFrame, data.toString())));
     ws.on("unexpected-response", (_req, res) => {
@@ -131,6 +132,8 @@ export class NodeAgent {
         return runtime.wake(command.spec);
       case "sleep":
         return runtime.sleep(command.userId);
+      case "pause":
+        return runtime.pause(command.userId);
       case "remove":
         return runtime.remove(command.userId);
       case "deliver":

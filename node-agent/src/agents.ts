@@ -34,7 +34,14 @@ export class AgentRuntime {
   constructor(
     private readonly docker: DockerClient,
     private readonly store: StateStore,
-    private readonly opts: { stateRoot: string; traefikContainer?: string; readyTimeoutMs?: number },
+    private readonly opts: {
+      stateRoot: string;
+      traefikContainer?: string;
+      readyTimeoutMs?: number;
+      /** Attempts to store an archive before giving up and restarting the agent (default 3). */
+      archiveAttempts?: number;
+      archiveRetryDelayMs?: number;
+    },
   ) {}
 
   static containerName = (userId: string) => `oc-${userId}`;
@@ -47,8 +54,8 @@ export class AgentRuntime {
     onProgress("creating");
     await this.docker.ensureNetwork(network);
     if (this.opts.traefikContainer) await this.docker.connect(network, this.opts.traefikContainer);
+    const existing = await this.owned(spec.userId);
     await this.writeConfig(spec);
-    const existing = await this.docker.inspect(name);
     const containerId =
       existing?.id ??
       (await this.docker.createContainer({
@@ -76,17 +83,61 @@ export class AgentRuntime {
       }));
     onProgress("starting");
     const started = Date.now();
-    await this.docker.start(containerId);
+    if (existing?.state === "paused") await this.docker.unpause(containerId);
+    else await this.docker.start(containerId);
     await this.waitReady(containerId, network);
     onProgress("ready");
     return { containerId, readyMs: Date.now() - started };
   }
 
-  /** Stops the gateway cleanly (SIGTERM; OpenClaw flushes SQLite in ~2 s), then archives its state to S3. */
+  /**
+   * Stops the gateway cleanly (SIGTERM; OpenClaw flushes SQLite in ~2 s), then archives its state to S3. The
+   * agent only counts as asleep once the archive is stored: if every upload attempt fails, the container is
+   * started again and the command fails, so the agent stays usable and no state is lost.
+   */
   async sleep(userId: string): Promise<{ key: string; bytes: number }> {
-    const name = AgentRuntime.containerName(userId);
-    if (await this.docker.inspect(name)) await this.docker.stop(name, 20);
-    return this.store.archive(userId, this.stateDir(userId));
+    const info = await this.owned(userId);
+    if (info?.state === "paused") await this.docker.unpause(info.id); // a frozen process cannot handle SIGTERM
+    if (info) await this.docker.stop(info.id, 20);
+    const attempts = this.opts.archiveAttempts ?? 3;
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return await this.store.archive(userId, this.stateDir(userId));
+      } catch (e) {
+        lastError = e;
+        if (i < attempts - 1) await new Promise((r) => setTimeout(r, (this.opts.archiveRetryDelayMs ?? 2_000) * 2 ** i));
+      }
+    }
+    if (info) await this.docker.start(info.id);
+    throw new Error(`could not store the agent's state (${lastError instanceof Error ? lastError.message : String(lastError)}); it stays awake`);
+  }
+
+  /**
+   * Dozing: the container is frozen in place. It uses no CPU and keeps its memory, and wakes in milliseconds,
+   * which a cold start of OpenClaw (~7-15 s) cannot do. Deep sleep (`sleep`) later frees the memory.
+   */
+  async pause(userId: string): Promise<{ paused: true }> {
+    const info = await this.owned(userId);
+    if (!info || (info.state !== "running" && info.state !== "paused")) throw new Error("the agent is not running");
+    await this.docker.pause(info.id);
+    return { paused: true };
+  }
+
+  /** What this node runs, as the edge needs it to reconcile after a reconnect. */
+  async inventory(): Promise<{ userId: string; state: string }[]> {
+    const all = await this.docker.list("openclaw.managed=true");
+    return all.filter((c) => c.labels["openclaw.user"]).map((c) => ({ userId: c.labels["openclaw.user"]!, state: c.state }));
+  }
+
+  /**
+   * The user's container, if any. Names derive from the user id, but the label is what proves ownership: a
+   * command naming one user never acts on a container that carries another user's label.
+   */
+  private async owned(userId: string) {
+    const info = await this.docker.inspect(AgentRuntime.containerName(userId));
+    if (info && info.labels["openclaw.user"] !== userId) throw new Error(`refused: container ${info.name} does not belong to ${userId}`);
+    return info;
   }
 
   /**
@@ -94,11 +145,11 @@ export class AgentRuntime {
    * node was lost) the newest archive is restored first and the container created again from `spec`.
    */
   async wake(spec: AgentSpec): Promise<{ restoredFrom?: string; readyMs: number }> {
-    const name = AgentRuntime.containerName(spec.userId);
-    const existing = await this.docker.inspect(name);
+    const existing = await this.owned(spec.userId);
     if (existing) {
       const started = Date.now();
-      await this.docker.start(existing.id);
+      if (existing.state === "paused") await this.docker.unpause(existing.id);
+      else await this.docker.start(existing.id);
       await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId));
       return { readyMs: Date.now() - started };
     }
@@ -117,8 +168,7 @@ export class AgentRuntime {
    */
   deliver(userId: string, session: string, text: string): Promise<{ reply: string }> {
     const run = async () => {
-      const name = AgentRuntime.containerName(userId);
-      const info = await this.docker.inspect(name);
+      const info = await this.owned(userId);
       if (!info || info.state !== "running") throw new Error("the agent is not running");
       const ip = await this.docker.ipOn(info.id, AgentRuntime.networkName(userId));
       const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
@@ -140,7 +190,8 @@ export class AgentRuntime {
 
   /** Removes the container and its network (a node has a finite number of bridge networks). */
   async remove(userId: string, opts: { deleteState?: boolean } = {}) {
-    await this.docker.remove(AgentRuntime.containerName(userId));
+    const info = await this.owned(userId);
+    if (info) await this.docker.remove(info.id);
     await this.docker.removeNetwork(AgentRuntime.networkName(userId));
     if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });
   }
@@ -173,8 +224,9 @@ export class AgentRuntime {
           .catch(() => false);
         if (ok) return;
       }
-      const state = (await this.docker.inspect(containerId))?.state;
-      if (state === "exited" || state === "dead") throw new Error(`the agent container stopped while starting (${state})`);
+      const info = await this.docker.inspect(containerId);
+      if (info?.oomKilled) throw new Error("the agent ran out of memory while starting (its plan's memory limit is too small)");
+      if (info?.state === "exited" || info?.state === "dead") throw new Error(`the agent container stopped while starting (${info.state})`);
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error("the agent did not become ready in time");

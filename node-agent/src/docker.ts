@@ -31,6 +31,8 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   /** The container's environment (only from inspect). */
   env?: Record<string, string>;
+  /** The kernel killed it for exceeding its memory limit (only from inspect). */
+  oomKilled?: boolean;
 }
 
 export interface DockerClient {
@@ -41,6 +43,9 @@ export interface DockerClient {
   createContainer(spec: ContainerSpec): Promise<string>;
   start(id: string): Promise<void>;
   stop(id: string, timeoutSeconds?: number): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer): no CPU, memory kept, resumes in milliseconds. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   list(labelFilter?: string): Promise<ContainerInfo[]>;
@@ -144,6 +149,11 @@ export class DockerodeClient implements DockerClient {
         RestartPolicy: { Name: "no" },
         ExtraHosts: spec.extraHosts,
       },
+    }).catch((e: { statusCode?: number; message?: string }) => {
+      // Nodes never pull from a registry at provisioning time, so a missing image is an operator error.
+      if (e.statusCode === 404) throw new Error(`the image ${spec.image} is not on this node (build or load it first)`);
+      if (e.statusCode === 409) throw new Error(`a container named ${spec.name} already exists`);
+      throw e;
     });
     return c.id;
   }
@@ -156,6 +166,18 @@ export class DockerodeClient implements DockerClient {
     await this.docker.getContainer(id).stop({ t: timeoutSeconds }).catch(ignoreStatus(304)); // 304: already stopped
   }
 
+  async pause(id: string) {
+    const c = this.docker.getContainer(id);
+    if ((await c.inspect()).State.Paused) return;
+    await c.pause();
+  }
+
+  async unpause(id: string) {
+    const c = this.docker.getContainer(id);
+    if (!(await c.inspect()).State.Paused) return;
+    await c.unpause();
+  }
+
   async remove(id: string) {
     await this.docker.getContainer(id).remove({ force: true, v: false }).catch(ignoreStatus(404));
   }
@@ -164,7 +186,7 @@ export class DockerodeClient implements DockerClient {
     try {
       const i = await this.docker.getContainer(id).inspect();
       const env = Object.fromEntries((i.Config.Env ?? []).map((e: string) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-      return { id: i.Id, name: i.Name.replace(/^\//, ""), state: i.State.Status as ContainerInfo["state"], labels: i.Config.Labels ?? {}, env };
+      return { id: i.Id, name: i.Name.replace(/^\//, ""), state: i.State.Status as ContainerInfo["state"], labels: i.Config.Labels ?? {}, env, oomKilled: i.State.OOMKilled };
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
       throw e;

@@ -134,4 +134,52 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(2); // history survived
     expect(existsSync(join(root, u, "cache"))).toBe(false); // cache was not archived
   }, 60_000);
+
+  it("pauses in place and wakes from the pause in milliseconds, with the same process", async () => {
+    const u = newUser();
+    await runtime.provision(spec(u));
+    await runtime.pause(u);
+    expect((await raw.getContainer(AgentRuntime.containerName(u)).inspect()).State.Paused).toBe(true);
+    await expect(runtime.deliver(u, "main", "hi")).rejects.toThrow(/not running/);
+    const woke = await runtime.wake(spec(u));
+    expect(woke.restoredFrom).toBeUndefined();
+    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(1); // not restarted
+    // A deep sleep from the paused state stops it cleanly and archives.
+    await runtime.pause(u);
+    expect((await runtime.sleep(u)).key).toMatch(new RegExp(`^state/${u}/`));
+    expect((await raw.getContainer(AgentRuntime.containerName(u)).inspect()).State.Status).toBe("exited");
+  }, 60_000);
+
+  it("when S3 refuses the archive the agent is started again and the sleep fails: never asleep without its archive", async () => {
+    const u = newUser();
+    await runtime.provision(spec(u));
+    const { S3Client } = await import("@aws-sdk/client-s3");
+    const { StateStore } = await import("../src/state-store");
+    // Nothing listens on port 9 (discard): every upload fails.
+    const deadStore = new StateStore({ bucket: "openclaw-state", client: new S3Client({ endpoint: "http://127.0.0.1:9", region: "us-east-1", forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: "x", secretAccessKey: "y" } }) });
+    const failing = new AgentRuntime(docker, deadStore, { stateRoot: root, archiveAttempts: 2, archiveRetryDelayMs: 10 });
+    await expect(failing.sleep(u)).rejects.toThrow(/could not store the agent's state .*stays awake/);
+    expect((await raw.getContainer(AgentRuntime.containerName(u)).inspect()).State.Status).toBe("running");
+    expect(existsSync(join(root, u, "boots.log"))).toBe(true); // local state untouched
+  }, 60_000);
+
+  it("refuses to act on a container labelled for another user, and names a missing image", async () => {
+    const owner = newUser();
+    const intruder = newUser();
+    // A container named for `intruder` that carries `owner`'s label (drift, or a forged name).
+    await docker.ensureNetwork(AgentRuntime.networkName(intruder));
+    await docker.createContainer({ name: AgentRuntime.containerName(intruder), image: IMAGE, cmd: ["sleep", "60"], labels: { "openclaw.managed": "true", "openclaw.user": owner }, memoryMb: 64, cpus: 0.1, pidsLimit: 16 });
+    for (const op of [() => runtime.sleep(intruder), () => runtime.pause(intruder), () => runtime.remove(intruder), () => runtime.deliver(intruder, "main", "x"), () => runtime.wake(spec(intruder))])
+      await expect(op()).rejects.toThrow(/does not belong to/);
+    await raw.getContainer(AgentRuntime.containerName(intruder)).remove({ force: true });
+
+    await expect(runtime.provision({ ...spec(newUser()), image: "openclaw-agent:does-not-exist" })).rejects.toThrow(/image openclaw-agent:does-not-exist is not on this node/);
+  }, 60_000);
+
+  it("an agent killed for exceeding its memory limit fails with a reason the user can act on", async () => {
+    const u = newUser();
+    const hungry = { ...spec(u), memoryMb: 16, cmd: ["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 60"] };
+    await expect(runtime.provision(hungry)).rejects.toThrow(/ran out of memory/);
+  }, 60_000);
 });
+

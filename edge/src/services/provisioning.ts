@@ -62,7 +62,7 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   const command = { kind: "provision" as const, spec: { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" } };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
-  const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`);
+  const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
   if (!sent.delivered) {
     await account.setStatus("failed", "the chosen server went offline; please try again");
     throw new AppError("NO_CAPACITY", "The chosen server went offline. Please try again.");

@@ -1,0 +1,236 @@
+import { SecretBox } from "../../edge/src/lib/crypto";
+import type { MetaTable } from "./meta-table";
+import type { NodeLink } from "./node-link";
+
+/** The agent's life as the dashboard shows it: provisioning steps first, then ready / paused / sleeping. */
+export type AgentStatus = "none" | "queued" | "placing" | "creating" | "starting" | "ready" | "paused" | "sleeping" | "stopped" | "failed";
+
+/** Default minutes without interactive use before a running agent dozes (is paused). */
+export const DEFAULT_IDLE_MINUTES = 30;
+/**
+ * Default minutes a paused agent keeps its memory before deep sleep (stop + archive to S3). A paused agent
+ * wakes in milliseconds but still holds ~1 GiB; a deep-sleeping one holds nothing but needs a cold start.
+ * 0 means "skip dozing, sleep deeply at once".
+ */
+export const DEFAULT_DEEP_SLEEP_MINUTES = 120;
+
+export interface InboxMessage {
+  id: number;
+  at: number;
+  session: string;
+  text: string;
+  reply: string | null;
+  error: string | null;
+  state: "queued" | "sent" | "answered" | "failed";
+}
+
+interface Host {
+  sql: SqlStorage;
+  meta: MetaTable;
+  env: { ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> };
+  recordActivity(kind: string, message: string): Promise<unknown>;
+  /** Makes sure the object's alarm fires no later than `at`. */
+  wakeBy(at: number): Promise<void>;
+}
+
+/**
+ * The running state of one user's agent: idle → paused → asleep, wake on a message (or to repair drift), and
+ * the inbox whose messages are delivered in order once the agent is ready. Lives inside the user's Durable
+ * Object, whose single-threaded execution keeps these transitions race-free.
+ */
+export class AgentLifecycle {
+  constructor(private readonly h: Host) {
+    h.sql.exec(`CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
+      command_id TEXT, reply TEXT, error TEXT, done_at INTEGER)`);
+  }
+
+  private get meta() {
+    return this.h.meta;
+  }
+
+  status(): AgentStatus {
+    return (this.meta.get("status") as AgentStatus | null) ?? "none";
+  }
+
+  /** Records a status change; repeating the current status (progress and result both saying "ready") is a no-op. */
+  async setStatus(status: AgentStatus, reason?: string): Promise<void> {
+    if (this.status() === status && !reason) return;
+    this.meta.set("status", status);
+    if (status === "ready" || status === "paused" || status === "sleeping") this.meta.set("sleepRequestedAt", "");
+    if (status === "ready" || status === "paused") this.meta.set("wakeRequestedAt", "");
+    if (status === "ready") this.meta.set("lastUseAt", String(Date.now()));
+    if (status === "paused") this.meta.set("pausedAt", String(Date.now()));
+    await this.scheduleIdleCheck();
+    await this.h.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
+    if (status === "ready" || status === "paused" || status === "sleeping") await this.pump(); // deliver what waited, or wake for it
+  }
+
+  // ── idle: ready → paused → sleeping ───────────────────────────────────────────────────────────────
+
+  setPlacement(nodeId: string) {
+    this.meta.set("nodeId", nodeId);
+  }
+
+  async setIdleTimeout(minutes: number, deepSleepMinutes?: number): Promise<void> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) throw new Error("idle timeout must be 1 minute to 7 days");
+    if (deepSleepMinutes !== undefined && (!Number.isInteger(deepSleepMinutes) || deepSleepMinutes < 0 || deepSleepMinutes > 7 * 24 * 60))
+      throw new Error("deep sleep delay must be 0 minutes to 7 days");
+    this.meta.set("idleMinutes", String(minutes));
+    if (deepSleepMinutes !== undefined) this.meta.set("deepSleepMinutes", String(deepSleepMinutes));
+    await this.scheduleIdleCheck();
+  }
+
+  /** Interactive use (an inbound message, the dashboard) keeps the agent awake. */
+  async touch(): Promise<void> {
+    this.meta.set("lastUseAt", String(Date.now()));
+    await this.scheduleIdleCheck();
+  }
+
+  private deepSleepMinutes() {
+    return Number(this.meta.get("deepSleepMinutes") ?? DEFAULT_DEEP_SLEEP_MINUTES);
+  }
+
+  /** Only a running or paused, placed agent with no sleep already requested can be put to sleep. */
+  private canSleep(): boolean {
+    const s = this.status();
+    return (s === "ready" || s === "paused") && !!this.meta.get("nodeId") && !this.meta.get("sleepRequestedAt");
+  }
+
+  /** When the next idle step is due: ready → last use + idle timeout; paused → paused at + deep-sleep delay. */
+  idleDeadline(): number | null {
+    if (!this.canSleep()) return null;
+    if (this.status() === "paused") return Number(this.meta.get("pausedAt") ?? Date.now()) + this.deepSleepMinutes() * 60_000;
+    const minutes = Number(this.meta.get("idleMinutes") ?? DEFAULT_IDLE_MINUTES);
+    return Number(this.meta.get("lastUseAt") ?? Date.now()) + minutes * 60_000;
+  }
+
+  private async scheduleIdleCheck() {
+    const at = this.idleDeadline();
+    if (at !== null) await this.h.wakeBy(at);
+  }
+
+  /** Called by the alarm: takes the next idle step when it is due. */
+  async onAlarm(now: number): Promise<void> {
+    const deadline = this.idleDeadline();
+    if (deadline === null || now < deadline) return;
+    await this.requestSleep(this.status() === "ready" && this.deepSleepMinutes() > 0 ? "pause" : "deep");
+  }
+
+  /**
+   * Puts a running agent to sleep now: `pause` freezes it in place (the idle alarm's first step), `deep`
+   * stops it and archives its state (the second step, and the user's Stop button). The node's answer sets
+   * the new status.
+   */
+  async requestSleep(mode: "pause" | "deep" = "deep"): Promise<boolean> {
+    const now = Date.now();
+    if (!this.canSleep() || !this.h.env.NODE_LINK) return false;
+    if (mode === "pause" && this.status() === "paused") return false;
+    const userId = this.meta.get("userId")!;
+    this.meta.set("sleepRequestedAt", String(now));
+    const link = this.h.env.NODE_LINK.getByName(this.meta.get("nodeId")!);
+    if (mode === "pause") await link.sendCommand({ kind: "pause", userId }, `pause:${userId}:${now}`);
+    else await link.sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
+    await this.h.recordActivity("status", mode === "pause" ? "Agent dozing (it answers again within a second)" : "Agent going to sleep (it wakes on the next message)");
+    return true;
+  }
+
+  /**
+   * The node could not put the agent to sleep (for instance S3 refused the archive): the node restarted it,
+   * so it is running again, and the idle clock starts over to retry later. Nothing was lost.
+   */
+  async sleepFailed(reason: string): Promise<void> {
+    this.meta.set("sleepRequestedAt", "");
+    await this.setStatus("ready", `it could not be put to sleep (${reason}); it stays awake and tries again later`);
+  }
+
+  /**
+   * The node lost a container the platform expected to be running (reported after a reconnect): wake it
+   * again, which restores from the newest archive when the container is gone.
+   */
+  async recover(reason: string): Promise<boolean> {
+    const s = this.status();
+    if ((s !== "ready" && s !== "paused") || this.meta.get("wakeRequestedAt")) return false;
+    return this.sendWake(`recovering: ${reason}`);
+  }
+
+  // ── messages: queued while asleep, delivered in order once ready ──────────────────────────────────
+
+  /** The agent's spec (config with its proxy key and gateway token), sealed by the edge with ENCRYPTION_KEY. */
+  setAgentSpec(sealed: string) {
+    this.meta.set("specSealed", sealed);
+  }
+
+  /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
+  async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
+    const id = this.h.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;
+    await this.touch();
+    await this.pump();
+    return { id, state: this.inboxState(id) };
+  }
+
+  listMessages(limit = 50): InboxMessage[] {
+    return this.h.sql
+      .exec<InboxRow & { at: number; session: string; text: string }>("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", Math.min(200, limit))
+      .toArray()
+      .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
+  }
+
+  /** The node's answer to a `deliver` command. */
+  async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
+    const row = this.h.sql
+      .exec<{ id: number }>("UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id", ok ? reply : null, ok ? null : error, Date.now(), commandId)
+      .toArray()[0];
+    if (row) await this.h.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
+  }
+
+  private inboxState(id: number): InboxMessage["state"] {
+    return stateOf(this.h.sql.exec<InboxRow>("SELECT id, command_id, done_at, error, reply FROM inbox WHERE id = ?", id).one());
+  }
+
+  /** Moves queued messages along: delivers them in order when ready, wakes the agent when paused or asleep. */
+  private async pump(): Promise<void> {
+    const nodeId = this.meta.get("nodeId");
+    const userId = this.meta.get("userId");
+    if (!nodeId || !userId || !this.h.env.NODE_LINK) return;
+    const queued = this.h.sql.exec<{ id: number; session: string; text: string }>("SELECT id, session, text FROM inbox WHERE command_id IS NULL ORDER BY id").toArray();
+    if (queued.length === 0) return;
+    const status = this.status();
+    if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
+      const link = this.h.env.NODE_LINK.getByName(nodeId);
+      for (const m of queued) {
+        const commandId = `deliver:${userId}:${m.id}`;
+        this.h.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
+        await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
+      }
+    } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt")) {
+      await this.sendWake("waking up for a new message");
+    }
+  }
+
+  /** Sends `wake` with the sealed spec: the node unpauses, starts, or restores from S3, whichever applies. */
+  private async sendWake(reason: string): Promise<boolean> {
+    const nodeId = this.meta.get("nodeId");
+    const userId = this.meta.get("userId");
+    const sealed = this.meta.get("specSealed");
+    if (!nodeId || !userId || !sealed || !this.h.env.ENCRYPTION_KEY || !this.h.env.NODE_LINK) return false;
+    const spec = JSON.parse(await new SecretBox(this.h.env.ENCRYPTION_KEY).decrypt(sealed, `spec:${userId}`));
+    this.meta.set("wakeRequestedAt", String(Date.now()));
+    await this.setStatus("starting", reason);
+    await this.h.env.NODE_LINK.getByName(nodeId).sendCommand({ kind: "wake", spec }, `wake:${userId}:${Date.now()}`);
+    return true;
+  }
+}
+
+type InboxRow = {
+  id: number;
+  command_id: string | null;
+  done_at: number | null;
+  error: string | null;
+  reply: string | null;
+};
+
+function stateOf(r: InboxRow): InboxMessage["state"] {
+  if (!r.command_id) return "queued";
+  if (!r.done_at) return "sent";
+  return r.error ? "failed" : "answered";
+}
