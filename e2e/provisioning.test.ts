@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { NodeAgent } from "../node-agent/src/agent";
@@ -19,6 +21,7 @@ const secret = randomBytes(32).toString("base64url");
 let agent: NodeAgent;
 let runtime: AgentRuntime;
 let closeStore: () => Promise<void>;
+let stateRoot = "";
 let userId = "";
 let cookie = "";
 
@@ -27,7 +30,7 @@ beforeAll(async () => {
   await db.connect();
   await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'e2e node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
   await db.end();
-  ({ runtime, close: closeStore } = await localRuntime());
+  ({ runtime, stateRoot, close: closeStore } = await localRuntime());
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
   agent.start();
   for (let i = 0; i < 100 && !agent.connected; i++) await new Promise((r) => setTimeout(r, 100));
@@ -111,6 +114,19 @@ describe("provisioning an agent through the edge", () => {
     expect(at("Second message while asleep")).toBeLessThan(at("Third message while asleep"));
     expect(await status()).toBe("ready");
   }, 300_000);
+
+  it("a rotated proxy key reaches the running agent's config, and its next message is metered with the new key", async () => {
+    const res = await fetch(`${base}/api/agent/proxy-key`, { method: "POST", headers: { cookie } });
+    const rotated = (await res.json()) as { key: string; appliedToAgent: boolean };
+    expect(rotated.appliedToAgent).toBe(true);
+    const config = () => Promise.resolve(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8"));
+    expect(await until(config, (c) => c.includes(rotated.key), 15_000)).toContain(rotated.key);
+    await send("Fourth, after the key rotation");
+    const all = await until(messages, (m) => m.length === 4 && m.every((x) => x.state === "answered" || x.state === "failed"), 120_000);
+    expect(all[0], all[0]?.error ?? "").toMatchObject({ text: "Fourth, after the key rotation", state: "answered" });
+    const calls = (await fetch(`${llm}/_requests`).then((r) => r.json())) as { body: string }[];
+    expect(calls.some((c) => c.body.includes("Fourth, after the key rotation"))).toBe(true);
+  }, 180_000);
 
   it("with no node able to take it, the user is told clearly and the status says why", async () => {
     agent.stop();

@@ -5,6 +5,7 @@
 # - busybox-static: a static rootfs for a tiny locally built test image (no registry is reachable)
 # - debootstrap: the Debian rootfs of the OpenClaw agent image (node-agent/image/build.sh)
 # - chromium: headless browser for end-to-end tests
+# - shellcheck: lints scripts/server-setup.sh (the worker VPS post-install script) in its test
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
@@ -15,6 +16,7 @@ command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || [ "${SKIP_CHROMIUM:-0}" = 1 ] || need+=(chromium)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -70,6 +70,7 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("listContainers") }),
       z.object({ kind: z.literal("provision"), spec: agentSpec }),
       z.object({ kind: z.literal("wake"), spec: agentSpec }),
+      z.object({ kind: z.literal("configure"), spec: agentSpec }),
       z.object({ kind: z.literal("sleep"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("pause"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),

@@ -160,6 +160,22 @@ export class AgentLifecycle {
     this.meta.set("specSealed", sealed);
   }
 
+  /**
+   * A new spec (a rotated proxy key, changed settings): kept for the next wake, and written into the
+   * container's config now. A running agent restarts on it, so messages wait ("starting") until it is ready.
+   */
+  async reconfigure(sealed: string): Promise<boolean> {
+    this.setAgentSpec(sealed);
+    const nodeId = this.meta.get("nodeId");
+    const userId = this.meta.get("userId");
+    if (!nodeId || !userId || !this.h.env.NODE_LINK || !this.h.env.ENCRYPTION_KEY) return false;
+    if (["none", "queued", "placing", "failed", "stopped"].includes(this.status())) return false;
+    const spec = JSON.parse(await new SecretBox(this.h.env.ENCRYPTION_KEY).decrypt(sealed, `spec:${userId}`));
+    if (this.status() === "ready" || this.status() === "paused") await this.setStatus("starting", "restarting with new settings");
+    await this.h.env.NODE_LINK.getByName(nodeId).sendCommand({ kind: "configure", spec }, `configure:${userId}:${Date.now()}`);
+    return true;
+  }
+
   /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
   async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
     const id = this.h.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;

@@ -274,6 +274,10 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     this.life.setAgentSpec(sealed);
   }
 
+  async reconfigure(sealed: string): Promise<boolean> {
+    return this.life.reconfigure(sealed);
+  }
+
   async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
     return this.life.sendMessage(text, session);
   }

@@ -1,11 +1,8 @@
-import { createRequire } from "node:module";
+import { WebSocket } from "ws";
 import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame } from "../../contracts/src/wire";
 import type { AgentRuntime } from "./agents";
 import type { DockerClient } from "./docker";
 import { readMetrics } from "./metrics";
-
-// require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
-const WebSocket = createRequire(import.meta.url)("ws") as typeof import("ws").WebSocket;
 
 export interface AgentOptions {
   edgeUrl: string;
@@ -130,6 +127,8 @@ export class NodeAgent {
         return runtime.provision(command.spec, (step) => this.send({ type: "progress", id, userId: command.spec.userId, step }));
       case "wake":
         return runtime.wake(command.spec);
+      case "configure":
+        return runtime.configure(command.spec);
       case "sleep":
         return runtime.sleep(command.userId);
       case "pause":

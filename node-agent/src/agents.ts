@@ -124,6 +124,23 @@ export class AgentRuntime {
     return { paused: true };
   }
 
+  /**
+   * Writes a changed config (a rotated proxy key, new settings) into the agent's state dir and restarts a
+   * running gateway on it. OpenClaw watches the file, but a provider key change was not picked up by its hot
+   * reload in our end-to-end test, so a clean restart (~10 s) is the reliable way; a stopped agent reads the
+   * file on its next start.
+   */
+  async configure(spec: AgentSpec): Promise<{ restarted: boolean }> {
+    const info = await this.owned(spec.userId);
+    await this.writeConfig(spec);
+    if (!info || (info.state !== "running" && info.state !== "paused")) return { restarted: false };
+    if (info.state === "paused") await this.docker.unpause(info.id);
+    await this.docker.stop(info.id, 20);
+    await this.docker.start(info.id);
+    await this.waitReady(info.id, AgentRuntime.networkName(spec.userId));
+    return { restarted: true };
+  }
+
   /** What this node runs, as the edge needs it to reconcile after a reconnect. */
   async inventory(): Promise<{ userId: string; state: string }[]> {
     const all = await this.docker.list("openclaw.managed=true");
@@ -147,6 +164,7 @@ export class AgentRuntime {
   async wake(spec: AgentSpec): Promise<{ restoredFrom?: string; readyMs: number }> {
     const existing = await this.owned(spec.userId);
     if (existing) {
+      await this.writeConfig(spec); // the spec may carry settings changed while it slept
       const started = Date.now();
       if (existing.state === "paused") await this.docker.unpause(existing.id);
       else await this.docker.start(existing.id);

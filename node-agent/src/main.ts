@@ -3,33 +3,54 @@ import { AgentRuntime } from "./agents";
 import { DockerodeClient } from "./docker";
 import { NodeAgent } from "./agent";
 import { StateStore, s3FromEnv } from "./state-store";
+import { staticConfig } from "./traefik";
 
-/** The daemon's env, checked at start so a misconfigured VPS says exactly what is missing. */
-const env = z
-  .object({
-    EDGE_URL: z.url(),
-    NODE_ID: z.string().min(1),
-    NODE_SECRET: z.string().min(16),
-    DOCKER_HOST: z.string().optional(),
-    /** Where agents' state dirs live on this node. */
-    AGENT_STATE_ROOT: z.string().default("/var/lib/openclaw/agents"),
-    /** The Traefik container to connect to every agent network. */
-    TRAEFIK_CONTAINER: z.string().optional(),
-    S3_BUCKET: z.string().default("openclaw-state"),
-  })
-  .safeParse(process.env);
+/**
+ * The node agent's entry point (bundled to one file by `npm run build:node-agent`, which server-setup.sh
+ * installs on each VPS).
+ *   node-agent.mjs                                  run the daemon (env below)
+ *   node-agent.mjs traefik-config <acme-email>      print Traefik's static config (JSON is valid YAML)
+ */
+const env = z.object({
+  EDGE_URL: z.url(),
+  NODE_ID: z.string().min(1),
+  NODE_SECRET: z.string().min(16),
+  DOCKER_HOST: z.string().optional(),
+  /** Where agents' state dirs live on this node. */
+  AGENT_STATE_ROOT: z.string().default("/var/lib/openclaw/agents"),
+  /** The Traefik container to connect to every agent network. */
+  TRAEFIK_CONTAINER: z.string().optional(),
+  S3_BUCKET: z.string().default("openclaw-state"),
+});
 
-if (!env.success) {
-  console.error(`[node-agent] invalid environment:\n  ${env.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ")}`);
-  process.exit(1);
+const [command, ...args] = process.argv.slice(2);
+if (command === "traefik-config") {
+  if (!args[0]?.includes("@")) {
+    console.error("usage: node-agent traefik-config <acme-email>");
+    process.exit(2);
+  }
+  console.log(JSON.stringify(staticConfig({ acmeEmail: args[0] }), null, 2));
+} else if (command === "--version") {
+  console.log(process.env.npm_package_version ?? "0.1.0");
+} else {
+  await runDaemon();
 }
 
-const docker = new DockerodeClient(env.data.DOCKER_HOST);
-const dockerUp = await docker.ping();
-console.log(`[node-agent] node ${env.data.NODE_ID} → ${env.data.EDGE_URL} (docker ${dockerUp ? "reachable" : "NOT reachable"})`);
-const runtime = dockerUp
-  ? new AgentRuntime(docker, new StateStore(s3FromEnv()), { stateRoot: env.data.AGENT_STATE_ROOT, traefikContainer: env.data.TRAEFIK_CONTAINER })
-  : undefined;
-const agent = new NodeAgent({ edgeUrl: env.data.EDGE_URL, nodeId: env.data.NODE_ID, secret: env.data.NODE_SECRET, docker: dockerUp ? docker : undefined, runtime });
-agent.start();
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (agent.stop(), process.exit(0)));
+async function runDaemon() {
+  // The daemon's env is checked at start so a misconfigured VPS says exactly what is missing.
+  const parsed = env.safeParse(process.env);
+  if (!parsed.success) {
+    console.error(`[node-agent] invalid environment:\n  ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ")}`);
+    process.exit(1);
+  }
+  const cfg = parsed.data;
+  const docker = new DockerodeClient(cfg.DOCKER_HOST);
+  const dockerUp = await docker.ping();
+  console.log(`[node-agent] node ${cfg.NODE_ID} → ${cfg.EDGE_URL} (docker ${dockerUp ? "reachable" : "NOT reachable"})`);
+  const runtime = dockerUp
+    ? new AgentRuntime(docker, new StateStore(s3FromEnv()), { stateRoot: cfg.AGENT_STATE_ROOT, traefikContainer: cfg.TRAEFIK_CONTAINER })
+    : undefined;
+  const agent = new NodeAgent({ edgeUrl: cfg.EDGE_URL, nodeId: cfg.NODE_ID, secret: cfg.NODE_SECRET, docker: dockerUp ? docker : undefined, runtime });
+  agent.start();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (agent.stop(), process.exit(0)));
+}

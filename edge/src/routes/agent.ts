@@ -2,8 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { provisionAgent } from "../services/provisioning";
-import { issueProxyKey } from "../services/proxy-keys";
+import { provisionAgent, rotateProxyKey } from "../services/provisioning";
 import { body, json } from "./schemas";
 
 const auth = [requireUser()];
@@ -11,8 +10,8 @@ const auth = [requireUser()];
 const routes = {
   proxyKey: createRoute({
     method: "post", path: "/agent/proxy-key", tags: ["agent"], middleware: auth,
-    description: "Issues a new key for the metering proxy (/v1) and revokes the previous one. Shown once.",
-    responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), baseUrl: z.string() })), ...errorResponses },
+    description: "Issues a new key for the metering proxy (/v1) and revokes the previous one. Shown once. A provisioned agent gets the new key in its config at once (appliedToAgent).",
+    responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), baseUrl: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
   }),
   provision: createRoute({
     method: "post", path: "/agent/provision", tags: ["agent"], middleware: auth,
@@ -52,8 +51,8 @@ const routes = {
 
 export function registerAgentRoutes(app: App) {
   app.openapi(routes.proxyKey, async (c) => {
-    const { agentId, key } = await issueProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
-    return c.json({ agentId, key, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
+    const { agentId, key, appliedToAgent } = await rotateProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
+    return c.json({ agentId, key, appliedToAgent, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
   });
   app.openapi(routes.provision, async (c) => c.json(await provisionAgent(c.get("services"), c.get("user").id, c.get("meta")), 202));
   app.openapi(routes.status, async (c) => {

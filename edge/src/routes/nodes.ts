@@ -5,6 +5,10 @@ import type { App } from "../app";
 import { nodes } from "../db/schema";
 import { errorResponses } from "../errors";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { requireAdmin, requireUser } from "../middleware/auth";
+import { rateLimit } from "../middleware/rate-limit";
+import { createRegistrationToken, listNodes, registerNode } from "../services/nodes";
+import { body, json } from "./schemas";
 
 /**
  * The node agent dials this route with its node secret; after the check the WebSocket upgrade is handed to
@@ -16,7 +20,55 @@ const connectRoute = createRoute({
   responses: { 101: { description: "WebSocket to the node's NodeLink" }, 426: errorResponses[400], ...errorResponses },
 });
 
+const createTokenRoute = createRoute({
+  method: "post", path: "/admin/nodes/registration-tokens", tags: ["nodes"], middleware: [requireUser(), requireAdmin()] as const,
+  description: "Operators: a one-time token for scripts/server-setup.sh on a new VPS. Shown once.",
+  request: body(z.object({ ttlMinutes: z.number().int().min(5).max(7 * 24 * 60).optional() })),
+  responses: { 201: json(z.object({ token: z.string(), expiresAt: z.string() })), ...errorResponses },
+});
+
+const registerRoute = createRoute({
+  method: "post", path: "/nodes/register", tags: ["nodes"], middleware: [rateLimit("node-register")] as const,
+  description: "Called by server-setup.sh: spends a registration token and returns the node's id and secret (once).",
+  request: body(
+    z.object({
+      token: z.string().startsWith("ocn_").max(100),
+      name: z.string().min(1).max(100),
+      publicIp: z.union([z.ipv4(), z.ipv6()]).optional(),
+      ramTotalMb: z.number().int().min(0).max(16_000_000).optional(),
+    }),
+  ),
+  responses: { 201: json(z.object({ nodeId: z.string(), secret: z.string() })), ...errorResponses },
+});
+
+const listRoute = createRoute({
+  method: "get", path: "/admin/nodes", tags: ["nodes"], middleware: [requireUser(), requireAdmin()] as const,
+  responses: {
+    200: json(
+      z.object({
+        nodes: z.array(
+          z.object({
+            id: z.string(), name: z.string(), status: z.string(), provider: z.string(), publicIp: z.string().nullable(), connected: z.boolean(),
+            lastHeartbeatAt: z.number().nullable(), agentVersion: z.string().nullable(), metrics: z.record(z.string(), z.number()).nullable(),
+            unknownContainers: z.array(z.object({ userId: z.string(), state: z.string() })),
+          }),
+        ),
+      }),
+    ),
+    ...errorResponses,
+  },
+});
+
 export function registerNodeRoutes(app: App) {
+  app.openapi(listRoute, async (c) => c.json({ nodes: await listNodes(c.get("services")) }, 200));
+
+  app.openapi(createTokenRoute, async (c) => {
+    const { token, expiresAt } = await createRegistrationToken(c.get("services"), { createdBy: c.get("user").id, ttlMinutes: c.req.valid("json").ttlMinutes });
+    return c.json({ token, expiresAt: expiresAt.toISOString() }, 201);
+  });
+
+  app.openapi(registerRoute, async (c) => c.json(await registerNode(c.get("services"), c.req.valid("json"), c.get("meta")), 201));
+
   app.openapi(connectRoute, async (c) => {
     const s = c.get("services");
     const { id } = c.req.valid("param");

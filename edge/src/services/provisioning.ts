@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { openclawConfig } from "../../../contracts/src/openclaw-config";
+import type { AgentSpecWire } from "../../../contracts/src/wire";
 import { AppError } from "../../../contracts/src/errors";
 import { agents, nodes } from "../db/schema";
 import { randomToken } from "../lib/crypto";
@@ -26,6 +27,35 @@ export async function placeAgent(s: Services): Promise<string> {
   return usable[0].id;
 }
 
+/** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
+export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string): AgentSpecWire {
+  const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
+  const model = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
+  const config = openclawConfig({
+    host,
+    edgeUrl: s.env.AGENT_EDGE_URL ?? s.env.APP_URL,
+    proxyKey,
+    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(model)],
+    anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(model),
+  });
+  return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" };
+}
+
+/**
+ * Issues a new proxy key and, when the agent exists, hands its node the config with the new key (OpenClaw
+ * hot-reloads its config file; a sleeping agent gets it on wake). The old key stops working at once.
+ */
+export async function rotateProxyKey(s: Services, userId: string, meta: RequestMeta) {
+  const { agentId, key } = await issueProxyKey(s, userId, meta);
+  const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc }).from(agents).where(eq(agents.id, agentId));
+  let appliedToAgent = false;
+  if (row?.nodeId && row.gatewayTokenEnc) {
+    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`));
+    appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
+  }
+  return { agentId, key, appliedToAgent };
+}
+
 /**
  * Creates (or re-creates) the user's agent: picks a node, issues a fresh proxy key and gateway token,
  * generates the OpenClaw config, and asks the node to run it. Progress (queued → placing → creating →
@@ -46,20 +76,11 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   await account.setStatus("placing", `on ${nodeId}`);
   const { agentId, key } = await issueProxyKey(s, userId, meta);
   const gatewayToken = randomToken(24);
-  const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
-  const model = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
-  const config = openclawConfig({
-    host,
-    edgeUrl: s.env.AGENT_EDGE_URL ?? s.env.APP_URL,
-    proxyKey: key,
-    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(model)],
-    anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(model),
-  });
   await s.db
     .update(agents)
     .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
     .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
-  const command = { kind: "provision" as const, spec: { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" } };
+  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken) };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
   const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });

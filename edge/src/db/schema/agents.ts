@@ -18,6 +18,22 @@ export const nodes = pgTable("nodes", {
   ...timestamps,
 });
 
+/**
+ * One-time tokens a new VPS presents to register itself (server-setup.sh). Only the SHA-256 is stored; a
+ * token works once and expires.
+ */
+export const nodeRegistrationTokens = pgTable("node_registration_tokens", {
+  id: text("id").primaryKey(),
+  tokenHash: text("token_hash").notNull().unique(),
+  createdBy: text("created_by"),
+  /** Why it was made: "operator" by hand, or the autoscaler's order reference. */
+  purpose: text("purpose").notNull().default("operator"),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  usedAt: timestamp("used_at", { withTimezone: true }),
+  nodeId: text("node_id"),
+  ...timestamps,
+});
+
 /** One OpenClaw agent per user. */
 export const agents = pgTable(
   "agents",

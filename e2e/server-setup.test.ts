@@ -1,0 +1,117 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { staticConfig } from "../node-agent/src/traefik";
+
+/**
+ * scripts/server-setup.sh, the post-install script of a new worker VPS: linted by shellcheck, and its steps
+ * that can run here run for real into a scratch ROOT: Docker's daemon.json, the node agent downloaded from
+ * the edge (wrangler dev serves the bundle with the app's assets) and checked against its SHA-256,
+ * registration with a one-time token, Traefik's static config and the systemd unit. The registered node's
+ * agent (the downloaded bundle, as systemd would start it) then dials the edge with its new secret.
+ */
+const run = promisify(execFile);
+const base = inject("baseUrl");
+const edge = base.replace("localhost", "127.0.0.1");
+let root = "";
+let adminCookie = "";
+
+async function setup(steps: string[], env: Record<string, string> = {}) {
+  return run("bash", ["scripts/server-setup.sh", ...steps], {
+    env: { ...process.env, ROOT: root, SKIP_SERVICES: "1", NODE_BIN: process.execPath, EDGE_URL: edge, NODE_NAME: "vps-test-1", ...env },
+  });
+}
+
+async function newToken() {
+  const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie: adminCookie, "content-type": "application/json" }, body: "{}" });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { token: string }).token;
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "oc-vps-"));
+  const email = `ops-${Date.now()}@example.com`;
+  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.21" }, body: JSON.stringify({ email, password: "operator-password" }) });
+  adminCookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  await db.query("UPDATE users SET role = 'admin' WHERE email = $1", [email]);
+  await db.end();
+}, 30_000);
+
+describe("scripts/server-setup.sh", () => {
+  it("passes shellcheck", async () => {
+    await expect(run("shellcheck", ["scripts/server-setup.sh"])).resolves.toBeDefined();
+  });
+
+  it("only operators can make registration tokens", async () => {
+    const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.22" }, body: JSON.stringify({ email: `user-${Date.now()}@example.com`, password: "ordinary-password" }) });
+    const cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+    const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as any).error.code).toBe("FORBIDDEN");
+  });
+
+  it("sets up a node: daemon.json, agent bundle, one-time registration, Traefik config, systemd unit; the agent then connects", async () => {
+    const token = await newToken();
+    const { stderr } = await setup(["docker_config", "node_agent", "register", "traefik", "service"], { REGISTRATION_TOKEN: token, ACME_EMAIL: "ops@example.com", S3_BUCKET: "states" });
+    expect(stderr).toContain("registered as node_");
+
+    const daemon = JSON.parse(readFileSync(join(root, "etc/docker/daemon.json"), "utf8"));
+    expect(daemon["default-address-pools"]).toEqual([{ base: "10.213.0.0/16", size: 28 }]);
+    expect(JSON.parse(readFileSync(join(root, "etc/traefik/traefik.yml"), "utf8"))).toEqual(staticConfig({ acmeEmail: "ops@example.com" }));
+    const unit = readFileSync(join(root, "etc/systemd/system/openclaw-node.service"), "utf8");
+    expect(unit).toContain("ExecStart=/opt/openclaw-node/node/bin/node /opt/openclaw-node/node-agent.mjs");
+    expect(unit).toContain("EnvironmentFile=/etc/openclaw-node/node.env");
+
+    const envFile = join(root, "etc/openclaw-node/node.env");
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    const nodeEnv = Object.fromEntries(readFileSync(envFile, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), S3_BUCKET: "states" });
+
+    // Running the step again does not register twice; the spent token is refused if presented again.
+    expect((await setup(["register"], { REGISTRATION_TOKEN: token })).stderr).toContain(`already registered as ${nodeEnv.NODE_ID}`);
+    const reused = await fetch(`${base}/api/nodes/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name: "thief" }) });
+    expect(reused.status).toBe(401);
+
+    // The installed bundle, started the way systemd starts it, dials the edge with the new secret.
+    const { spawn } = await import("node:child_process");
+    const agent = spawn(process.execPath, [join(root, "opt/openclaw-node/node-agent.mjs")], { env: { ...nodeEnv, DOCKER_HOST: "unix:///nonexistent.sock", PATH: process.env.PATH }, stdio: "pipe" });
+    let out = "";
+    agent.stdout.on("data", (d) => (out += d));
+    agent.stderr.on("data", (d) => (out += d));
+    try {
+      const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+      await db.connect();
+      const { rows } = await db.query("SELECT status, name, ram_total_mb FROM nodes WHERE id = $1", [nodeEnv.NODE_ID]);
+      await db.end();
+      expect(rows[0]).toMatchObject({ status: "active", name: "vps-test-1" });
+      expect(rows[0].ram_total_mb).toBeGreaterThan(0);
+      const live = async () =>
+        ((await fetch(`${base}/api/admin/nodes`, { headers: { cookie: adminCookie } }).then((r) => r.json())) as { nodes: { id: string; connected: boolean; metrics: unknown }[] }).nodes.find((n) => n.id === nodeEnv.NODE_ID);
+      let node = await live();
+      for (let i = 0; i < 100 && !(node?.connected && node.metrics); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        node = await live();
+      }
+      expect(node, out).toMatchObject({ connected: true, metrics: { ramTotalMb: expect.any(Number) } });
+      expect(out).toContain(`node ${nodeEnv.NODE_ID} →`);
+    } finally {
+      agent.kill("SIGTERM");
+    }
+  }, 60_000);
+
+  it("refuses an unknown token with a clear message and writes nothing", async () => {
+    const other = mkdtempSync(join(tmpdir(), "oc-vps-"));
+    const failed = await run("bash", ["scripts/server-setup.sh", "register"], {
+      env: { ...process.env, ROOT: other, SKIP_SERVICES: "1", NODE_BIN: process.execPath, EDGE_URL: edge, REGISTRATION_TOKEN: "ocn_forged" },
+    }).catch((e) => e);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/refused the registration \(HTTP 401\).*unknown, expired or already used/);
+    expect(() => statSync(join(other, "etc/openclaw-node/node.env"))).toThrow();
+  });
+});

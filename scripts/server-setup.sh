@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Post-install script for a new worker VPS (Hostinger's post-install script, or run by hand as root on
+# Debian/Ubuntu). It installs Docker, Node 24 and the node agent, registers the node with the edge using a
+# one-time registration token, starts Traefik as a container and the node agent as a systemd service.
+#
+#   EDGE_URL=https://app.example.com REGISTRATION_TOKEN=ocn_... ACME_EMAIL=ops@example.com \
+#   S3_ENDPOINT=... S3_BUCKET=... S3_ACCESS_KEY_ID=... S3_SECRET_ACCESS_KEY=... \
+#     bash server-setup.sh                 # every step, in order
+#     bash server-setup.sh register ...    # only the named steps (each is idempotent)
+#
+# ROOT prefixes every path it writes (tests run steps into a scratch dir), and SKIP_SERVICES=1 leaves
+# systemd and the Docker daemon alone.
+set -euo pipefail
+
+ROOT=${ROOT:-}
+SKIP_SERVICES=${SKIP_SERVICES:-0}
+PREFIX="$ROOT/opt/openclaw-node"
+CONF_DIR="$ROOT/etc/openclaw-node"
+NODE_VERSION=${NODE_VERSION:-24.21.0}
+NODE_DIST_URL=${NODE_DIST_URL:-https://nodejs.org/dist}
+NODE_BIN=${NODE_BIN:-$PREFIX/node/bin/node}
+TRAEFIK_IMAGE=${TRAEFIK_IMAGE:-traefik:v3.6}
+# Docker's default pools allow ~31 bridge networks per host; every agent has its own, so hand out /28s.
+ADDRESS_POOL=${ADDRESS_POOL:-10.213.0.0/16}
+ALL_STEPS=(packages docker_config node_runtime node_agent register traefik service)
+
+log() { printf '[server-setup] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+need() { [ -n "${!1:-}" ] || die "$1 is not set"; }
+
+packages() {
+  log "installing Docker and tools"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q docker.io curl ca-certificates xz-utils
+}
+
+docker_config() {
+  log "writing Docker's daemon.json (address pools, log rotation)"
+  mkdir -p "$ROOT/etc/docker"
+  cat >"$ROOT/etc/docker/daemon.json" <<JSON
+{
+  "default-address-pools": [{ "base": "$ADDRESS_POOL", "size": 28 }],
+  "log-driver": "json-file",
+  "log-opts": { "max-size": "10m", "max-file": "3" },
+  "live-restore": true
+}
+JSON
+  if [ "$SKIP_SERVICES" != 1 ]; then systemctl enable docker && systemctl restart docker; fi
+}
+
+node_runtime() {
+  log "installing Node $NODE_VERSION"
+  local arch tarball tmp
+  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) die "unsupported CPU $(uname -m)" ;; esac
+  tarball="node-v$NODE_VERSION-linux-$arch.tar.xz"
+  tmp=$(mktemp -d)
+  curl -fsSL "$NODE_DIST_URL/v$NODE_VERSION/$tarball" -o "$tmp/$tarball"
+  curl -fsSL "$NODE_DIST_URL/v$NODE_VERSION/SHASUMS256.txt" -o "$tmp/SHASUMS256.txt"
+  (cd "$tmp" && grep " $tarball\$" SHASUMS256.txt | sha256sum -c -) || die "Node tarball checksum mismatch"
+  rm -rf "$PREFIX/node" && mkdir -p "$PREFIX/node"
+  tar -xJf "$tmp/$tarball" -C "$PREFIX/node" --strip-components=1
+  rm -rf "$tmp"
+}
+
+node_agent() {
+  need EDGE_URL
+  log "installing the node agent from $EDGE_URL/downloads/node-agent.mjs"
+  local tmp
+  tmp=$(mktemp -d)
+  curl -fsSL "$EDGE_URL/downloads/node-agent.mjs" -o "$tmp/node-agent.mjs"
+  curl -fsSL "$EDGE_URL/downloads/node-agent.mjs.sha256" -o "$tmp/node-agent.mjs.sha256"
+  (cd "$tmp" && sha256sum -c node-agent.mjs.sha256 >/dev/null) || die "node agent checksum mismatch"
+  mkdir -p "$PREFIX"
+  install -m 0644 "$tmp/node-agent.mjs" "$PREFIX/node-agent.mjs"
+  rm -rf "$tmp"
+}
+
+# Reads one field of a JSON object on stdin (Node is installed by now; no jq needed).
+json_field() { "$NODE_BIN" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];if(v===undefined)process.exit(1);console.log(v)})' "$1"; }
+
+register() {
+  need EDGE_URL
+  if [ -f "$CONF_DIR/node.env" ] && grep -q '^NODE_ID=' "$CONF_DIR/node.env"; then
+    log "already registered as $(grep '^NODE_ID=' "$CONF_DIR/node.env" | cut -d= -f2)"
+    return 0
+  fi
+  need REGISTRATION_TOKEN
+  local name ram body response status
+  name=${NODE_NAME:-$(hostname)}
+  ram=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
+  body=$("$NODE_BIN" -e 'console.log(JSON.stringify({ token: process.argv[1], name: process.argv[2], ramTotalMb: Number(process.argv[3]) }))' "$REGISTRATION_TOKEN" "$name" "$ram")
+  response=$(mktemp)
+  status=$(curl -sS -o "$response" -w '%{http_code}' -X POST "$EDGE_URL/api/nodes/register" -H 'content-type: application/json' --data "$body")
+  if [ "$status" != 201 ]; then
+    log "the edge refused the registration (HTTP $status): $(cat "$response")"
+    rm -f "$response"
+    exit 1
+  fi
+  local node_id secret
+  node_id=$(json_field nodeId <"$response")
+  secret=$(json_field secret <"$response")
+  rm -f "$response"
+  mkdir -p "$CONF_DIR"
+  (
+    umask 077
+    cat >"$CONF_DIR/node.env" <<ENV
+EDGE_URL=$EDGE_URL
+NODE_ID=$node_id
+NODE_SECRET=$secret
+AGENT_STATE_ROOT=/var/lib/openclaw/agents
+TRAEFIK_CONTAINER=traefik
+S3_ENDPOINT=${S3_ENDPOINT:-}
+S3_REGION=${S3_REGION:-us-east-1}
+S3_BUCKET=${S3_BUCKET:-openclaw-state}
+S3_ACCESS_KEY_ID=${S3_ACCESS_KEY_ID:-}
+S3_SECRET_ACCESS_KEY=${S3_SECRET_ACCESS_KEY:-}
+ENV
+  )
+  log "registered as $node_id"
+}
+
+traefik() {
+  need ACME_EMAIL
+  log "writing Traefik's static config"
+  mkdir -p "$ROOT/etc/traefik" "$ROOT/var/lib/traefik"
+  "$NODE_BIN" "$PREFIX/node-agent.mjs" traefik-config "$ACME_EMAIL" >"$ROOT/etc/traefik/traefik.yml"
+  [ "$SKIP_SERVICES" = 1 ] && return 0
+  log "starting Traefik ($TRAEFIK_IMAGE)"
+  docker rm -f traefik >/dev/null 2>&1 || true
+  docker run -d --name traefik --restart unless-stopped -p 80:80 -p 443:443 \
+    -v /var/run/docker.sock:/var/run/docker.sock:ro \
+    -v /etc/traefik/traefik.yml:/etc/traefik/traefik.yml:ro \
+    -v /var/lib/traefik:/letsencrypt \
+    "$TRAEFIK_IMAGE" >/dev/null
+}
+
+service() {
+  log "installing the openclaw-node systemd service"
+  mkdir -p "$ROOT/etc/systemd/system" "$ROOT/var/lib/openclaw/agents"
+  cat >"$ROOT/etc/systemd/system/openclaw-node.service" <<UNIT
+[Unit]
+Description=OpenClaw node agent (dials the edge, runs agent containers)
+After=network-online.target docker.service
+Wants=network-online.target
+Requires=docker.service
+
+[Service]
+EnvironmentFile=/etc/openclaw-node/node.env
+ExecStart=/opt/openclaw-node/node/bin/node /opt/openclaw-node/node-agent.mjs
+Restart=always
+RestartSec=3
+# SIGTERM lets the agent close its socket; containers keep running and are reconciled on reconnect.
+KillSignal=SIGTERM
+TimeoutStopSec=30
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  [ "$SKIP_SERVICES" = 1 ] && return 0
+  systemctl daemon-reload
+  systemctl enable --now openclaw-node
+}
+
+main() {
+  local steps=("$@")
+  [ ${#steps[@]} -gt 0 ] || steps=("${ALL_STEPS[@]}")
+  for step in "${steps[@]}"; do
+    case " ${ALL_STEPS[*]} " in *" $step "*) "$step" ;; *) die "unknown step: $step (steps: ${ALL_STEPS[*]})" ;; esac
+  done
+  log "done: ${steps[*]}"
+}
+
+main "$@"
