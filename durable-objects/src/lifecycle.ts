@@ -218,7 +218,8 @@ export class AgentLifecycle {
         this.h.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
         await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
       }
-    } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt")) {
+    } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt") && !this.meta.get("suspended")) {
+      // A suspended account (subscription ended) keeps its messages queued but is not woken.
       await this.sendWake("waking up for a new message");
     }
   }

@@ -11,7 +11,8 @@ export interface ProtectionSettings {
   timezone: string;
   dailyCap: number | null;
   monthlyCap: number | null;
-  autoTopUp: { enabled: boolean; threshold: number };
+  /** Below `threshold` (micro-USD) the saved card is charged for `packId` (contracts/src/plans.ts). */
+  autoTopUp: { enabled: boolean; threshold: number; packId?: string };
   /** Single pass for background jobs: model calls one background trigger may make. */
   backgroundMaxCalls: number;
 }

@@ -31,6 +31,8 @@ export type AuthorizeResult =
 
 export interface SettleResult {
   applied: boolean;
+  /** This settlement took the balance below the auto top-up threshold (billing's job should run). */
+  lowBalance: boolean;
   price: number;
   markupBps: number;
   balance: number;
@@ -131,15 +133,16 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">): Promise<SettleResult> {
     const markupBps = this.markup();
     const { applied, balance, charged: price } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
+    let lowBalance = false;
     if (applied) {
       this.protection.recordSpend(inbound, price);
-      this.checkLowBalance(balance);
+      lowBalance = this.checkLowBalance(balance);
       if (usage) {
         this.outbox.add({ ...usage, id: reservationId, costMicros: wholesale, priceMicros: price, markupBps, createdAt: new Date() });
         await this.wakeBy(Date.now() + FLUSH_DELAY_MS);
       }
     }
-    return { applied, price, markupBps, balance };
+    return { applied, lowBalance, price, markupBps, balance };
   }
 
   /** Makes sure the alarm fires no later than `at`. */
@@ -171,12 +174,16 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     return this.ledger.entries(Math.min(200, limit));
   }
 
-  /** Raises one low_balance event per crossing below the auto top-up threshold (billing consumes it). */
-  private checkLowBalance(balance: number) {
+  /**
+   * Raises one low_balance event per crossing below the threshold (billing consumes it: a warning mail, or
+   * an auto top-up when enabled). Returns whether it raised one now.
+   */
+  private checkLowBalance(balance: number): boolean {
     const { autoTopUp } = this.protection.settings();
-    if (!autoTopUp.enabled || balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return;
+    if (balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return false;
     this.meta.set("lowBalanceRaised", "1");
     this.ctx.storage.sql.exec("INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)", Date.now(), JSON.stringify({ balance, threshold: autoTopUp.threshold }));
+    return true;
   }
 
   /** Hands pending events to a consumer (the billing issue's auto top-up) and marks them taken. */

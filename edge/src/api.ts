@@ -4,6 +4,7 @@ import { init } from "./middleware/init";
 import { requestId } from "./middleware/request-id";
 import { registerAgentRoutes } from "./routes/agent";
 import { registerAuthRoutes } from "./routes/auth";
+import { registerBillingRoutes } from "./routes/billing";
 import { registerNodeRoutes } from "./routes/nodes";
 import { registerOAuthRoutes } from "./routes/oauth";
 import { registerSecurityRoutes } from "./routes/security";
@@ -20,6 +21,7 @@ registerOAuthRoutes(api);
 registerSecurityRoutes(api);
 registerNodeRoutes(api);
 registerAgentRoutes(api);
+registerBillingRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

@@ -50,6 +50,14 @@ export const envSchema = z
     AGENT_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,63}$/).default("agents.localhost.example"),
     /** How agent containers reach the edge (its metering proxy); defaults to APP_URL. */
     AGENT_EDGE_URL: z.url().optional(),
+    /** Stripe (billing). STRIPE_API_BASE points the SDK at a local stand-in in dev and tests only. */
+    STRIPE_SECRET_KEY: z.string().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_API_BASE: z.url().optional(),
+    /** Stripe price ids of the monthly plans (contracts/src/plans.ts); dev/test default to price_<plan>. */
+    STRIPE_PRICE_STARTER: z.string().optional(),
+    STRIPE_PRICE_PRO: z.string().optional(),
+    STRIPE_PRICE_MAX: z.string().optional(),
     USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),
     NODE_LINK: binding<DurableObjectNamespace<NodeLink>>("NODE_LINK"),
     AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
@@ -61,7 +69,8 @@ export const envSchema = z
     if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
     if (env.NEON_LOCAL_WSPROXY)
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
-    for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] as const)
+    if (env.STRIPE_API_BASE) ctx.addIssue({ code: "custom", path: ["STRIPE_API_BASE"], message: "must not be set in production" });
+    for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_MAX"] as const)
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required in production" });
     if (!env.APP_URL.startsWith("https://"))
       ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });

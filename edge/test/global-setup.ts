@@ -5,6 +5,8 @@ import { startBridge } from "../../scripts/pg-ws-bridge.mjs";
 import { runMigrations } from "../../scripts/migrate.mjs";
 // @ts-expect-error plain ESM script without types
 import { startLlmStandIn } from "../../scripts/dev/llm-stand-in.mjs";
+// @ts-expect-error plain ESM script without types
+import { startStripeStandIn } from "../../scripts/dev/stripe-stand-in.mjs";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";
 import { startGoogleStandIn } from "./stand-ins/google-oauth";
 import { startResendStandIn } from "./stand-ins/resend";
@@ -17,8 +19,11 @@ export default async function setup(_project: TestProject) {
   const resend = await startResendStandIn(TEST_PORTS.resend, TEST_SECRETS.resendKey);
   const google = await startGoogleStandIn(TEST_PORTS.google, TEST_SECRETS.googleClientId, TEST_SECRETS.googleClientSecret);
   const llm = await startLlmStandIn({ port: TEST_PORTS.llm });
+  // No webhook URL: the Worker under test is not on a port, so tests sign and deliver Stripe's events themselves.
+  const stripe = await startStripeStandIn({ port: TEST_PORTS.stripe, apiKey: TEST_SECRETS.stripeKey, prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 } });
   return async () => {
     llm.close();
+    stripe.close();
     bridge.close();
     resend.close();
     google.close();

@@ -8,6 +8,7 @@ import { UsageMeter, usageOfJson } from "./meter";
 import { maxWholesaleMicros, wholesaleMicros, type Usage } from "./pricing";
 import { route, type RouteDecision } from "./router";
 import { apiOf, callUpstream, type Endpoint } from "./upstream";
+import { lowBalanceJob } from "../services/billing/jobs";
 
 /** Largest request body the proxy accepts (OpenClaw's requests are ~60 KB; long contexts can be MBs). */
 export const MAX_PROXY_BODY = 8 * 1024 * 1024;
@@ -127,7 +128,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const settle = async (usage: Usage, complete: boolean) => {
     if (!used) return void (await account.settle(reservationId, 0, call.inbound));
     const wholesale = wholesaleMicros(used, usage);
-    await account.settle(reservationId, wholesale, call.inbound, {
+    const settled = await account.settle(reservationId, wholesale, call.inbound, {
       userId: key.userId,
       agentId: auth.agentId,
       model: used.id,
@@ -140,6 +141,8 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
       latencyMs: Date.now() - started,
       background: background ? "background" : "interactive",
     });
+    // The balance just fell below the user's threshold: warn, or top up automatically (off the hot path).
+    if (settled.lowBalance) ctx.waitUntil(lowBalanceJob(env, key.userId));
   };
 
   if (!upstream || !used) {

@@ -75,4 +75,40 @@ export const templates = {
       url,
     }),
   }),
+  receipt: (what: string, amount: string, billingUrl: string) => ({
+    template: "receipt",
+    subject: `Receipt: ${what} (${amount})`,
+    text: `Thank you! We received ${amount} for ${what}.\n\nYour invoices are on the billing page:\n${billingUrl}`,
+    html: layout("Payment received", `We received ${amount} for ${what}. Your invoices are on the billing page.`, { label: "Open billing", url: billingUrl }),
+  }),
+  lowBalance: (balance: string, billingUrl: string) => ({
+    template: "low_balance",
+    subject: "Your OpenClaw Cloud token balance is low",
+    text: `Your agent has ${balance} of tokens left. When it runs out, your agent pauses model calls until you top up.\n\nTop up or turn on auto top-up:\n${billingUrl}`,
+    html: layout("Your token balance is low", `Your agent has ${balance} of tokens left. Top up or turn on auto top-up so it never stops.`, { label: "Top up", url: billingUrl }),
+  }),
+  topUpFailed: (reason: string, billingUrl: string) => ({
+    template: "top_up_failed",
+    subject: "Your automatic top-up did not go through",
+    text: `We tried to top up your token balance automatically, but the payment failed: ${reason}\n\nWe will not try again until you act. Update your card or buy tokens here:\n${billingUrl}`,
+    html: layout("Automatic top-up failed", `The payment failed: ${reason}. We will not retry on our own. Update your card or buy tokens on the billing page.`, { label: "Open billing", url: billingUrl }),
+  }),
+  agentFailed: (reason: string, dashboardUrl: string) => ({
+    template: "agent_failed",
+    subject: "Your agent could not start yet",
+    text: `Your payment went through, but your agent could not start: ${reason}\n\nWe are on it; you can also retry from the dashboard:\n${dashboardUrl}`,
+    html: layout("Your agent could not start yet", `Your payment went through, but your agent could not start: ${reason}. You can retry from the dashboard.`, { label: "Open dashboard", url: dashboardUrl }),
+  }),
+  planChanged: (from: string, to: string, billingUrl: string) => ({
+    template: "plan_changed",
+    subject: `Your plan changed: ${from} → ${to}`,
+    text: `Your OpenClaw Cloud plan is now ${to} (was ${from}). Any difference was prorated on your next invoice.\n\n${billingUrl}`,
+    html: layout("Your plan changed", `Your plan is now ${to} (was ${from}). Any difference was prorated.`, { label: "Open billing", url: billingUrl }),
+  }),
+  subscriptionEnded: (graceDays: number, billingUrl: string) => ({
+    template: "subscription_ended",
+    subject: "Your OpenClaw Cloud subscription has ended",
+    text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.\n\n${billingUrl}`,
+    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.`, { label: "Subscribe again", url: billingUrl }),
+  }),
 };

@@ -19,9 +19,11 @@ export const users = pgTable(
     referralCode: text("referral_code").notNull(),
     referredBy: text("referred_by"),
     timezone: text("timezone").notNull().default("UTC"),
+    /** Stripe customer, created at the first checkout. */
+    stripeCustomerId: text("stripe_customer_id"),
     ...timestamps,
   },
-  (t) => [uniqueIndex("users_email_uq").on(t.email), uniqueIndex("users_referral_code_uq").on(t.referralCode)],
+  (t) => [uniqueIndex("users_email_uq").on(t.email), uniqueIndex("users_referral_code_uq").on(t.referralCode), uniqueIndex("users_stripe_customer_uq").on(t.stripeCustomerId)],
 );
 
 export const sessions = pgTable(

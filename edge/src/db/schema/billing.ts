@@ -1,36 +1,39 @@
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { users } from "./accounts";
 import { timestamps } from "./util";
 
-/** Money is integer micro-units (1 USD = 1_000_000) everywhere: never floats. */
-export const plans = pgTable("plans", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  priceMonthlyMicros: bigint("price_monthly_micros", { mode: "number" }).notNull(),
-  ramMb: integer("ram_mb").notNull(),
-  includedTokensMicros: bigint("included_tokens_micros", { mode: "number" }).notNull(),
-  markupBps: integer("markup_bps").notNull(),
-  features: jsonb("features").$type<string[]>().notNull().default([]),
-  skillsLimit: integer("skills_limit").notNull(),
-  stripePriceId: text("stripe_price_id"),
-  ...timestamps,
-});
-
+/**
+ * Money is integer micro-units (1 USD = 1_000_000) everywhere: never floats. Plans and packs are code
+ * (contracts/src/plans.ts); a subscription row mirrors the user's Stripe subscription.
+ */
 export const subscriptions = pgTable(
   "subscriptions",
   {
     id: text("id").primaryKey(),
     userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    planId: text("plan_id").notNull().references(() => plans.id),
+    planId: text("plan_id").notNull(),
     status: text("status", { enum: ["incomplete", "active", "past_due", "canceled"] }).notNull(),
     stripeCustomerId: text("stripe_customer_id"),
     stripeSubscriptionId: text("stripe_subscription_id"),
     currentPeriodEnd: timestamp("current_period_end", { withTimezone: true }),
     cancelAtPeriodEnd: timestamp("cancel_at_period_end", { withTimezone: true }),
+    /** `created` of the newest Stripe event applied: older events arriving late change nothing. */
+    stripeEventAt: timestamp("stripe_event_at", { withTimezone: true }),
+    /** After cancellation the agent's data is kept until then. */
+    graceUntil: timestamp("grace_until", { withTimezone: true }),
     ...timestamps,
   },
-  (t) => [index("subscriptions_user_idx").on(t.userId), uniqueIndex("subscriptions_stripe_uq").on(t.stripeSubscriptionId)],
+  (t) => [uniqueIndex("subscriptions_user_uq").on(t.userId), uniqueIndex("subscriptions_stripe_uq").on(t.stripeSubscriptionId)],
 );
+
+/** Every Stripe webhook event applied, once: the primary key makes a redelivery a no-op. */
+export const stripeEvents = pgTable("stripe_events", {
+  id: text("id").primaryKey(),
+  type: text("type").notNull(),
+  userId: text("user_id"),
+  outcome: text("outcome").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /**
  * The durable copy of the ledger held by each user's Durable Object. `sourceId` is unique per source, so a
@@ -41,7 +44,7 @@ export const ledgerEntries = pgTable(
   {
     id: text("id").primaryKey(),
     userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["credit_plan", "credit_pack", "credit_referral", "credit_adjustment", "debit_usage"] }).notNull(),
+    kind: text("kind", { enum: ["credit_plan", "credit_pack", "credit_topup", "credit_referral", "credit_adjustment", "debit_usage"] }).notNull(),
     amountMicros: bigint("amount_micros", { mode: "number" }).notNull(),
     source: text("source").notNull(),
     sourceId: text("source_id").notNull(),
