@@ -9,10 +9,13 @@ import { startBridge } from "../scripts/pg-ws-bridge.mjs";
 import { runMigrations } from "../scripts/migrate.mjs";
 // @ts-expect-error plain ESM script without types
 import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
+// @ts-expect-error plain ESM script without types
+import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
 
 export const E2E_PORT = 8788;
 const BRIDGE_PORT = 54361;
 const LLM_PORT = 54362;
+const STRIPE_PORT = 54363;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -24,6 +27,14 @@ export default async function setup(project: TestProject) {
   await runMigrations(process.env.DATABASE_URL);
   const bridge = await startBridge({ port: BRIDGE_PORT });
   const llm = await startLlmStandIn({ port: LLM_PORT, record: true });
+  // Stripe's side of a payment: hosted Checkout page, then signed webhooks to the edge, like Stripe.
+  const stripe = await startStripeStandIn({
+    port: STRIPE_PORT,
+    apiKey: "sk_test_e2e",
+    webhookUrl: `http://127.0.0.1:${E2E_PORT}/api/webhooks/stripe`,
+    webhookSecret: "whsec_e2e",
+    prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
+  });
   const vars = {
     ENVIRONMENT: "development",
     APP_URL: `http://localhost:${E2E_PORT}`,
@@ -35,6 +46,9 @@ export default async function setup(project: TestProject) {
     // Containers on this machine reach the edge through Docker's host-gateway alias.
     AGENT_EDGE_URL: `http://host.docker.internal:${E2E_PORT}`,
     AGENT_DOMAIN: "agents.example.com",
+    STRIPE_SECRET_KEY: "sk_test_e2e",
+    STRIPE_WEBHOOK_SECRET: "whsec_e2e",
+    STRIPE_API_BASE: `http://127.0.0.1:${STRIPE_PORT}`,
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
@@ -56,10 +70,12 @@ export default async function setup(project: TestProject) {
   }
   project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
   project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
+  project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
   return async () => {
     process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
     llm.close();
+    stripe.close();
   };
 }
 
@@ -67,5 +83,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
     llmUrl: string;
+    stripeUrl: string;
   }
 }

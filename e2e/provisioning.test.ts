@@ -9,12 +9,14 @@ import { DockerodeClient } from "../node-agent/src/docker";
 import { localRuntime } from "../node-agent/test/local-runtime";
 
 /**
- * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), an API
- * call to create the user's agent, placement on that node, the real OpenClaw container started by the node
+ * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), a paid
+ * Stripe Checkout (the stand-in's hosted page, then its signed webhook to the edge) that creates the user's
+ * agent, placement on that node, the real OpenClaw container started by the node
  * agent, and the progress reported back into the user's status.
  */
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
+const stripeUrl = inject("stripeUrl");
 const docker = new DockerodeClient();
 const nodeId = `node_e2e_${randomBytes(4).toString("hex")}`;
 const secret = randomBytes(32).toString("base64url");
@@ -64,11 +66,15 @@ afterAll(async () => {
 });
 
 describe("provisioning an agent through the edge", () => {
-  it("places it on the connected node, which starts real OpenClaw and reports each step", async () => {
-    const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie } });
-    const body = (await res.json()) as { agentId: string; nodeId: string; status: string };
-    expect(res.status, JSON.stringify(body)).toBe(202);
-    expect(body.nodeId).toBe(nodeId);
+  it("a paid checkout places it on the connected node, which starts real OpenClaw and reports each step", async () => {
+    const res = await fetch(`${base}/api/billing/checkout`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ plan: "starter" }) });
+    const checkout = (await res.json()) as { id: string; url: string };
+    expect(res.status, JSON.stringify(checkout)).toBe(200);
+    expect(checkout.url).toBe(`${stripeUrl}/checkout/${checkout.id}`);
+    // The user pays on the hosted page; Stripe redirects back and sends its signed webhooks to the edge.
+    const paid = await fetch(`${checkout.url}/pay`, { method: "POST", redirect: "manual" });
+    expect(paid.status).toBe(303);
+    expect(paid.headers.get("location")).toBe(`${base}/dashboard/billing?checkout=success`);
 
     let status = "";
     let activity: { message: string }[] = [];
@@ -84,6 +90,9 @@ describe("provisioning an agent through the edge", () => {
 
     const container = await docker.inspect(AgentRuntime.containerName(userId));
     expect(container?.state).toBe("running");
+    const billing = (await fetch(`${base}/api/billing`, { headers: { cookie } }).then((r) => r.json())) as { subscription: { planId: string; status: string }; balance: { balance: number } };
+    expect(billing.subscription).toMatchObject({ planId: "starter", status: "active" });
+    expect(billing.balance.balance).toBe(50_000_000 + 3_000_000); // the dev credit + the plan's included month
     expect(container?.labels["openclaw.user"]).toBe(userId);
   }, 200_000);
 

@@ -40,22 +40,30 @@ OPENAI_API_KEY=dev-stand-in
 OPENAI_BASE_URL=http://127.0.0.1:54350/v1
 ANTHROPIC_API_KEY=dev-stand-in
 ANTHROPIC_BASE_URL=http://127.0.0.1:54350
+# DEV ONLY: the local Stripe stand-in (scripts/dev/stripe-stand-in.mjs); nothing is charged.
+STRIPE_SECRET_KEY=sk_test_dev
+STRIPE_WEBHOOK_SECRET=whsec_dev
+STRIPE_API_BASE=http://127.0.0.1:54360
+# Agent containers reach this machine's edge through Docker's host-gateway alias.
+AGENT_EDGE_URL=http://host.docker.internal:8787
 VARS
 fi
 sed -i "s#^DATABASE_URL=.*#DATABASE_URL=$DATABASE_URL#" .dev.vars
 # A .dev.vars from an older checkout may lack newer settings: add the dev defaults that are missing.
-for kv in OPENAI_API_KEY=dev-stand-in OPENAI_BASE_URL=http://127.0.0.1:54350/v1 ANTHROPIC_API_KEY=dev-stand-in ANTHROPIC_BASE_URL=http://127.0.0.1:54350; do
+for kv in OPENAI_API_KEY=dev-stand-in OPENAI_BASE_URL=http://127.0.0.1:54350/v1 ANTHROPIC_API_KEY=dev-stand-in ANTHROPIC_BASE_URL=http://127.0.0.1:54350 \
+  STRIPE_SECRET_KEY=sk_test_dev STRIPE_WEBHOOK_SECRET=whsec_dev STRIPE_API_BASE=http://127.0.0.1:54360 AGENT_EDGE_URL=http://host.docker.internal:8787; do
   grep -q "^${kv%%=*}=" .dev.vars || echo "$kv" >>.dev.vars
 done
 
 (cd app && vite build >/dev/null 2>&1)
 (cd app && setsid vite build --watch >"$OC_RUN/vite.log" 2>&1) & pids+=($!)
-WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false setsid wrangler dev --port 8787 --ip 127.0.0.1 </dev/null >"$OC_RUN/wrangler.log" 2>&1 & pids+=($!)
+WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false setsid wrangler dev --port 8787 --ip 0.0.0.0 </dev/null >"$OC_RUN/wrangler.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 120); do curl -sf http://127.0.0.1:8787/api/health >/dev/null && break; sleep 0.5; done
 curl -sf http://127.0.0.1:8787/api/health >/dev/null || { echo "edge did not start; see $OC_RUN/wrangler.log"; tail -30 "$OC_RUN/wrangler.log"; exit 1; }
 
 eval "$(node scripts/dev/register-node.mjs)"
-EDGE_URL=http://127.0.0.1:8787 NODE_ID=$NODE_ID NODE_SECRET=$NODE_SECRET setsid tsx node-agent/src/main.ts >"$OC_RUN/node-agent.log" 2>&1 & pids+=($!)
+EDGE_URL=http://127.0.0.1:8787 NODE_ID=$NODE_ID NODE_SECRET=$NODE_SECRET AGENT_STATE_ROOT="$OC_RUN/agents" \
+  S3_ENDPOINT=http://127.0.0.1:54340 S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER setsid tsx node-agent/src/main.ts >"$OC_RUN/node-agent.log" 2>&1 & pids+=($!)
 
 cat <<MSG
 
@@ -68,6 +76,7 @@ cat <<MSG
   S3 (s3rver)        http://127.0.0.1:54340  bucket openclaw-state
   LLM proxy          http://localhost:8787/v1  (key: POST /api/agent/proxy-key; test balance: POST /api/dev/credit)
   LLM upstream       http://127.0.0.1:54350/v1  DEV-ONLY stand-in, not a model
+  Stripe             http://127.0.0.1:54360  DEV-ONLY stand-in (Checkout has a "Pay (test card)" button; nothing is charged)
   Docker             $docker_state
   Node agent         $NODE_ID  (log: $OC_RUN/node-agent.log)
   Logs               $OC_RUN/*.log

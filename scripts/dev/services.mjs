@@ -1,15 +1,24 @@
 // DEV ONLY: the local stand-ins `npm run dev` needs, in one process: the Neon WebSocket bridge, a local
-// S3-compatible store (s3rver) for agent state archives, and the LLM upstream stand-in.
+// S3-compatible store (s3rver) for agent state archives, the LLM upstream stand-in, and the Stripe stand-in
+// (its Checkout page has a "Pay (test card)" button; it sends signed webhooks to the local edge).
 import { mkdirSync } from "node:fs";
 import S3rver from "s3rver";
 import { startBridge } from "../pg-ws-bridge.mjs";
 import { startLlmStandIn } from "./llm-stand-in.mjs";
+import { startStripeStandIn } from "./stripe-stand-in.mjs";
 
 const run = process.env.OC_RUN ?? "/tmp/openclaw-run";
-const ports = { bridge: 54330, s3: 54340, llm: 54350 };
+const ports = { bridge: 54330, s3: 54340, llm: 54350, stripe: 54360 };
 
 await startBridge({ port: ports.bridge });
 mkdirSync(`${run}/s3`, { recursive: true });
 await new S3rver({ port: ports.s3, address: "127.0.0.1", silent: true, directory: `${run}/s3`, configureBuckets: [{ name: "openclaw-state" }] }).run();
 await startLlmStandIn({ port: ports.llm });
-console.log(`[dev-services] neon bridge ws://127.0.0.1:${ports.bridge} · S3 http://127.0.0.1:${ports.s3} (bucket openclaw-state) · LLM stand-in (DEV ONLY) http://127.0.0.1:${ports.llm}/v1`);
+await startStripeStandIn({
+  port: ports.stripe,
+  apiKey: "sk_test_dev",
+  webhookUrl: "http://127.0.0.1:8787/api/webhooks/stripe",
+  webhookSecret: "whsec_dev",
+  prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
+});
+console.log(`[dev-services] neon bridge ws://127.0.0.1:${ports.bridge} · S3 http://127.0.0.1:${ports.s3} (bucket openclaw-state) · LLM stand-in (DEV ONLY) http://127.0.0.1:${ports.llm}/v1 · Stripe stand-in (DEV ONLY) http://127.0.0.1:${ports.stripe}`);
