@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { provisionAgent, rotateProxyKey } from "../services/provisioning";
+import { getRouterModel, provisionAgent, rotateProxyKey, setRouterModel } from "../services/provisioning";
 import { body, json } from "./schemas";
 
 const auth = [requireUser()];
@@ -43,6 +43,19 @@ const routes = {
     description: "Puts the running agent to sleep now (its state goes to storage; the next message wakes it).",
     responses: { 202: json(z.object({ sleeping: z.boolean() })), ...errorResponses },
   }),
+  getRouter: createRoute({
+    method: "get", path: "/agent/router", tags: ["agent"], middleware: auth,
+    responses: {
+      200: json(z.object({ model: z.string(), options: z.array(z.object({ id: z.string(), format: z.string(), bestFor: z.string(), inputPer1M: z.number(), outputPer1M: z.number() })) })),
+      ...errorResponses,
+    },
+  }),
+  setRouter: createRoute({
+    method: "put", path: "/agent/router", tags: ["agent"], middleware: auth,
+    description: "Smart Router: \"auto\" (cheapest capable model per request) or one fixed model. A running agent restarts on it.",
+    request: body(z.object({ model: z.string().min(1).max(60) })),
+    responses: { 200: json(z.object({ model: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
+  }),
   balance: createRoute({
     method: "get", path: "/agent/balance", tags: ["agent"], middleware: auth,
     responses: { 200: json(z.object({ balance: z.number().int(), reserved: z.number().int(), available: z.number().int(), unit: z.literal("micro_usd") })), ...errorResponses },
@@ -66,6 +79,8 @@ export function registerAgentRoutes(app: App) {
   });
   app.openapi(routes.messages, async (c) => c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(50) }, 200));
   app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep() }, 202));
+  app.openapi(routes.getRouter, async (c) => c.json(await getRouterModel(c.get("services"), c.get("user").id), 200));
+  app.openapi(routes.setRouter, async (c) => c.json(await setRouterModel(c.get("services"), c.get("user").id, c.req.valid("json").model, c.get("meta")), 200));
   app.openapi(routes.balance, async (c) => {
     const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();
     return c.json({ ...b, unit: "micro_usd" as const }, 200);

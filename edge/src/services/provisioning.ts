@@ -7,7 +7,7 @@ import { randomToken } from "../lib/crypto";
 import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import { issueProxyKey } from "./proxy-keys";
+import { ensureAgent, issueProxyKey } from "./proxy-keys";
 
 /** Container size per agent: OpenClaw idles at ~1 GiB and peaks above; its docs recommend 2 GB. */
 export const AGENT_MEMORY_MB = 2048;
@@ -28,15 +28,16 @@ export async function placeAgent(s: Services): Promise<string> {
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
-export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string): AgentSpecWire {
+export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, model = "auto"): AgentSpecWire {
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
-  const model = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
+  const entry = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
   const config = openclawConfig({
     host,
     edgeUrl: s.env.AGENT_EDGE_URL ?? s.env.APP_URL,
     proxyKey,
-    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(model)],
-    anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(model),
+    model,
+    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(entry)],
+    anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" };
 }
@@ -47,10 +48,10 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
  */
 export async function rotateProxyKey(s: Services, userId: string, meta: RequestMeta) {
   const { agentId, key } = await issueProxyKey(s, userId, meta);
-  const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc }).from(agents).where(eq(agents.id, agentId));
+  const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc, routerMode: agents.routerMode }).from(agents).where(eq(agents.id, agentId));
   let appliedToAgent = false;
   if (row?.nodeId && row.gatewayTokenEnc) {
-    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`));
+    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), row.routerMode);
     appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
   }
   return { agentId, key, appliedToAgent };
@@ -76,11 +77,12 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   await account.setStatus("placing", `on ${nodeId}`);
   const { agentId, key } = await issueProxyKey(s, userId, meta);
   const gatewayToken = randomToken(24);
-  await s.db
+  const [row] = await s.db
     .update(agents)
     .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
-    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
-  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken) };
+    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)))
+    .returning({ routerMode: agents.routerMode });
+  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, row?.routerMode) };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
   const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
@@ -90,4 +92,28 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   }
   audit(s, meta, userId, "agent.provision", { agentId, nodeId });
   return { agentId, nodeId, status: "placing" as const };
+}
+
+/**
+ * The Smart Router setting: "auto" (the router picks the cheapest capable model per request) or one fixed
+ * model. It lives in the agent's config (the model OpenClaw asks for), so a running agent gets it at once;
+ * applying it re-issues the agent's internal proxy key with the new config.
+ */
+export async function setRouterModel(s: Services, userId: string, model: string, meta: RequestMeta) {
+  if (model !== "auto" && !MODELS.some((m) => m.id === model))
+    throw new AppError("VALIDATION_FAILED", `Unknown model "${model}". Use "auto" or one of: ${MODELS.map((m) => m.id).join(", ")}.`);
+  const agentId = await ensureAgent(s, userId);
+  await s.db.update(agents).set({ routerMode: model, updatedAt: new Date() }).where(eq(agents.id, agentId));
+  const [row] = await s.db.select({ nodeId: agents.nodeId }).from(agents).where(eq(agents.id, agentId));
+  const appliedToAgent = row?.nodeId ? (await rotateProxyKey(s, userId, meta)).appliedToAgent : false;
+  audit(s, meta, userId, "agent.router_changed", { model });
+  return { model, appliedToAgent };
+}
+
+export async function getRouterModel(s: Services, userId: string) {
+  const [row] = await s.db.select({ routerMode: agents.routerMode }).from(agents).where(eq(agents.userId, userId));
+  return {
+    model: row?.routerMode ?? "auto",
+    options: MODELS.map((m) => ({ id: m.id, format: m.api, bestFor: m.maxTier, inputPer1M: m.inputPer1M, outputPer1M: m.outputPer1M })),
+  };
 }
