@@ -11,11 +11,13 @@ import { runMigrations } from "../scripts/migrate.mjs";
 import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
 // @ts-expect-error plain ESM script without types
 import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
+import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
 
 export const E2E_PORT = 8788;
 const BRIDGE_PORT = 54361;
 const LLM_PORT = 54362;
 const STRIPE_PORT = 54363;
+const HOSTINGER_PORT = 54364;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -35,6 +37,7 @@ export default async function setup(project: TestProject) {
     webhookSecret: "whsec_e2e",
     prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
   });
+  const hostinger = await startHostingerStandIn(HOSTINGER_PORT, "hostinger-e2e-token");
   const vars = {
     ENVIRONMENT: "development",
     APP_URL: `http://localhost:${E2E_PORT}`,
@@ -49,6 +52,11 @@ export default async function setup(project: TestProject) {
     STRIPE_SECRET_KEY: "sk_test_e2e",
     STRIPE_WEBHOOK_SECRET: "whsec_e2e",
     STRIPE_API_BASE: `http://127.0.0.1:${STRIPE_PORT}`,
+    HOSTINGER_API_TOKEN: "hostinger-e2e-token",
+    HOSTINGER_API_BASE: `http://127.0.0.1:${HOSTINGER_PORT}`,
+    HOSTINGER_PAYMENT_METHOD_ID: "4242",
+    // The fleet simulation loses a node on purpose; waiting the production 3 minutes would only slow it.
+    NODE_DOWN_AFTER_MS: "1500",
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
@@ -71,11 +79,13 @@ export default async function setup(project: TestProject) {
   project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
   project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
   project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
+  project.provide("hostingerUrl", `http://127.0.0.1:${HOSTINGER_PORT}`);
   return async () => {
     process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
     llm.close();
     stripe.close();
+    hostinger.close();
   };
 }
 
@@ -84,5 +94,6 @@ declare module "vitest" {
     baseUrl: string;
     llmUrl: string;
     stripeUrl: string;
+    hostingerUrl: string;
   }
 }

@@ -89,7 +89,7 @@ describe("scripts/server-setup.sh", () => {
       await db.connect();
       const { rows } = await db.query("SELECT status, name, ram_total_mb FROM nodes WHERE id = $1", [nodeEnv.NODE_ID]);
       await db.end();
-      expect(rows[0]).toMatchObject({ status: "active", name: "vps-test-1" });
+      expect(rows[0]).toMatchObject({ status: "registering", name: "vps-test-1" });
       expect(rows[0].ram_total_mb).toBeGreaterThan(0);
       const live = async () =>
         ((await fetch(`${base}/api/admin/nodes`, { headers: { cookie: adminCookie } }).then((r) => r.json())) as { nodes: { id: string; connected: boolean; metrics: unknown }[] }).nodes.find((n) => n.id === nodeEnv.NODE_ID);
@@ -100,6 +100,9 @@ describe("scripts/server-setup.sh", () => {
       }
       expect(node, out).toMatchObject({ connected: true, metrics: { ramTotalMb: expect.any(Number) } });
       expect(out).toContain(`node ${nodeEnv.NODE_ID} →`);
+      // Healthy and connected: the fleet check makes it active (placeable).
+      const check = (await fetch(`${base}/api/admin/fleet/check`, { method: "POST", headers: { cookie: adminCookie } }).then((r) => r.json())) as { transitions: { nodeId: string; to: string }[] };
+      expect(check.transitions).toContainEqual(expect.objectContaining({ nodeId: nodeEnv.NODE_ID, to: "active" }));
     } finally {
       agent.kill("SIGTERM");
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bundles the node agent into one file that needs only Node 24 on a worker VPS. It is published with the
-# app's static assets at /downloads/node-agent.mjs (plus .sha256), where scripts/server-setup.sh fetches it.
+# app's static assets at /downloads/node-agent.mjs (plus .sha256), where scripts/server-setup.sh fetches it;
+# the setup script itself is published at /downloads/server-setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=app/static/downloads
@@ -9,4 +10,6 @@ mkdir -p "$out"
 esbuild node-agent/src/main.ts --bundle --platform=node --format=esm --target=node24 --minify-syntax --log-level=warning \
   --external:cpu-features --loader:.node=empty --outfile="$out/node-agent.mjs" \
   --banner:js="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = import.meta.dirname;"
+# New VPSs fetch the setup script from the edge too (the autoscaler's post-install bootstrap does).
+cp scripts/server-setup.sh "$out/server-setup.sh"
 (cd "$out" && sha256sum node-agent.mjs >node-agent.mjs.sha256)

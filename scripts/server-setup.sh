@@ -97,9 +97,15 @@ register() {
     rm -f "$response"
     exit 1
   fi
-  local node_id secret
+  local node_id secret s3_endpoint s3_region s3_bucket s3_key s3_secret
   node_id=$(json_field nodeId <"$response")
   secret=$(json_field secret <"$response")
+  # The edge may hand over the fleet's S3 settings; the script's own S3_* variables win when set.
+  s3_endpoint=${S3_ENDPOINT:-$(json_field s3Endpoint <"$response" || true)}
+  s3_region=${S3_REGION:-$(json_field s3Region <"$response" || echo us-east-1)}
+  s3_bucket=${S3_BUCKET:-$(json_field s3Bucket <"$response" || echo openclaw-state)}
+  s3_key=${S3_ACCESS_KEY_ID:-$(json_field s3AccessKeyId <"$response" || true)}
+  s3_secret=${S3_SECRET_ACCESS_KEY:-$(json_field s3SecretAccessKey <"$response" || true)}
   rm -f "$response"
   mkdir -p "$CONF_DIR"
   (
@@ -110,11 +116,11 @@ NODE_ID=$node_id
 NODE_SECRET=$secret
 AGENT_STATE_ROOT=/var/lib/openclaw/agents
 TRAEFIK_CONTAINER=traefik
-S3_ENDPOINT=${S3_ENDPOINT:-}
-S3_REGION=${S3_REGION:-us-east-1}
-S3_BUCKET=${S3_BUCKET:-openclaw-state}
-S3_ACCESS_KEY_ID=${S3_ACCESS_KEY_ID:-}
-S3_SECRET_ACCESS_KEY=${S3_SECRET_ACCESS_KEY:-}
+S3_ENDPOINT=$s3_endpoint
+S3_REGION=$s3_region
+S3_BUCKET=$s3_bucket
+S3_ACCESS_KEY_ID=$s3_key
+S3_SECRET_ACCESS_KEY=$s3_secret
 ENV
   )
   log "registered as $node_id"

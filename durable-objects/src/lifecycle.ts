@@ -153,6 +153,21 @@ export class AgentLifecycle {
     return this.sendWake(`recovering: ${reason}`);
   }
 
+  /**
+   * The platform moved this agent to another node (its node was lost or is being retired). A running or
+   * paused agent is woken there at once, restored from its newest archive; a sleeping one wakes there on
+   * its next message.
+   */
+  async relocate(nodeId: string, reason: string): Promise<void> {
+    const was = this.status();
+    this.meta.set("nodeId", nodeId);
+    this.meta.set("sleepRequestedAt", "");
+    this.meta.set("wakeRequestedAt", "");
+    await this.h.recordActivity("status", `Agent moved to another server: ${reason}`);
+    if (was === "ready" || was === "paused" || was === "starting" || was === "creating") await this.sendWake(`restoring on the new server`);
+    else if (was === "sleeping") await this.pump();
+  }
+
   // ── messages: queued while asleep, delivered in order once ready ──────────────────────────────────
 
   /** The agent's spec (config with its proxy key and gateway token), sealed by the edge with ENCRYPTION_KEY. */

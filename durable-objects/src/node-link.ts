@@ -19,6 +19,11 @@ export interface NodeStatus {
   metrics: NodeMetrics | null;
   /** Managed containers the node reported that the platform did not place there (reported, never deleted). */
   unknownContainers: ContainerReport[];
+  /** Memory limits of the agents placed here that hold memory (running, paused, or being started). */
+  committedMb: number;
+  agents: { running: number; paused: number; sleeping: number };
+  /** Failed provision/wake commands in the last 24 h, newest first (operator console). */
+  recentFailures: { userId: string; kind: string; error: string; at: number }[];
 }
 
 export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
@@ -42,7 +47,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
         done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
-      CREATE TABLE IF NOT EXISTS placements (user_id TEXT PRIMARY KEY, expected TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS placements (user_id TEXT PRIMARY KEY, expected TEXT NOT NULL, updated_at INTEGER NOT NULL, memory_mb INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS drift (user_id TEXT PRIMARY KEY, state TEXT NOT NULL, seen_at INTEGER NOT NULL);
     `);
   }
@@ -100,6 +105,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
       return void (await user.onDelivered(id, ok, reply, error ?? null));
     }
     if (ok) this.expect(userId, command.kind === "remove" ? null : EXPECTED_AFTER[command.kind]);
+    else if (command.kind === "provision") this.expect(userId, null); // nothing runs here: release the memory
     // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
     if (!ok && (command.kind === "sleep" || command.kind === "pause")) return void (await user.sleepFailed(error ?? "the node reported a failure"));
     const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
@@ -109,16 +115,41 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     if (status) await this.userStatus(userId, status, ok ? undefined : error ?? "the node reported a failure");
   }
 
-  private expect(userId: string, expected: Expected | null | undefined) {
+  private expect(userId: string, expected: Expected | null | undefined, memoryMb?: number) {
     if (expected === undefined) return;
     if (expected === null) this.ctx.storage.sql.exec("DELETE FROM placements WHERE user_id = ?", userId);
     else
       this.ctx.storage.sql.exec(
-        "INSERT INTO placements (user_id, expected, updated_at) VALUES (?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET expected = excluded.expected, updated_at = excluded.updated_at",
+        `INSERT INTO placements (user_id, expected, updated_at, memory_mb) VALUES (?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET
+           expected = excluded.expected, updated_at = excluded.updated_at, memory_mb = CASE WHEN ? THEN excluded.memory_mb ELSE memory_mb END`,
         userId,
         expected,
         Date.now(),
+        memoryMb ?? 0,
+        memoryMb === undefined ? 0 : 1,
       );
+  }
+
+  /**
+   * The platform moved these users' agents elsewhere (this node was lost or drained): stop expecting them
+   * here and drop their unanswered commands. If the node comes back, their old containers show up as
+   * unknown for the operator instead of being woken twice.
+   */
+  async forget(userIds: string[]): Promise<void> {
+    for (const userId of userIds) {
+      this.ctx.storage.sql.exec("DELETE FROM placements WHERE user_id = ?", userId);
+      for (const row of this.ctx.storage.sql.exec<{ id: string; command: string }>("SELECT id, command FROM commands WHERE done_at IS NULL").toArray())
+        if (userOf(JSON.parse(row.command) as NodeCommand) === userId)
+          this.ctx.storage.sql.exec("UPDATE commands SET done_at = ?, ok = 0, error = 'moved to another server' WHERE id = ?", Date.now(), row.id);
+    }
+  }
+
+  /** Users placed here, with what is expected of their container. */
+  async placements(): Promise<{ userId: string; expected: string; memoryMb: number }[]> {
+    return this.ctx.storage.sql
+      .exec<{ user_id: string; expected: string; memory_mb: number }>("SELECT user_id, expected, memory_mb FROM placements ORDER BY user_id")
+      .toArray()
+      .map((r) => ({ userId: r.user_id, expected: r.expected, memoryMb: r.memory_mb }));
   }
 
   /**
@@ -187,6 +218,23 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
       lastHeartbeatAt: hb ? Number(hb) : null,
       metrics: metrics ? (JSON.parse(metrics) as NodeMetrics) : null,
       unknownContainers: this.ctx.storage.sql.exec<{ user_id: string; state: string }>("SELECT user_id, state FROM drift ORDER BY user_id").toArray().map((r) => ({ userId: r.user_id, state: r.state })),
+      committedMb: this.ctx.storage.sql.exec<{ n: number | null }>("SELECT SUM(memory_mb) AS n FROM placements WHERE expected IN ('running', 'paused')").one().n ?? 0,
+      agents: {
+        running: this.countExpected("running"),
+        paused: this.countExpected("paused"),
+        sleeping: this.countExpected("sleeping"),
+      },
+      recentFailures: this.ctx.storage.sql
+        .exec<{ command: string; error: string | null; done_at: number }>(
+          "SELECT command, error, done_at FROM commands WHERE ok = 0 AND done_at > ? ORDER BY done_at DESC LIMIT 20",
+          Date.now() - 86_400_000,
+        )
+        .toArray()
+        .map((r) => {
+          const c = JSON.parse(r.command) as NodeCommand;
+          return { userId: userOf(c) ?? "", kind: c.kind, error: r.error ?? "", at: r.done_at };
+        })
+        .filter((f) => f.kind === "provision" || f.kind === "wake"),
     };
   }
 
@@ -198,10 +246,16 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
   async sendCommand(command: NodeCommand, id: string = crypto.randomUUID(), opts: { onlyIfConnected?: boolean } = {}): Promise<{ id: string; delivered: boolean }> {
     const [ws] = this.ctx.getWebSockets("agent");
     if (!ws && opts.onlyIfConnected) return { id, delivered: false };
+    // Starting an agent commits its memory here at once, so concurrent placements see it.
+    if (command.kind === "provision" || command.kind === "wake") this.expect(command.spec.userId, "running", command.spec.memoryMb);
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO commands (id, command, sent_at) VALUES (?, ?, ?)", id, JSON.stringify(command), Date.now());
     if (!ws) return { id, delivered: false };
     this.send(ws, { type: "command", id, command });
     return { id, delivered: true };
+  }
+
+  private countExpected(expected: Expected) {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE expected = ?", expected).one().n;
   }
 
   /** The result crosses RPC as JSON text: the agent's result is arbitrary JSON, parsed by the caller. */

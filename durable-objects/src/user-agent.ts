@@ -273,6 +273,10 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     await this.life.sleepFailed(reason);
   }
 
+  async relocate(nodeId: string, reason: string): Promise<void> {
+    await this.life.relocate(nodeId, reason);
+  }
+
   async recover(reason: string): Promise<boolean> {
     return this.life.recover(reason);
   }

@@ -3,6 +3,7 @@ import { limitBody, requireJson } from "./middleware/body";
 import { init } from "./middleware/init";
 import { requestId } from "./middleware/request-id";
 import { registerAgentRoutes } from "./routes/agent";
+import { registerAdminRoutes } from "./routes/admin";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
 import { registerNodeRoutes } from "./routes/nodes";
@@ -22,6 +23,7 @@ registerSecurityRoutes(api);
 registerNodeRoutes(api);
 registerAgentRoutes(api);
 registerBillingRoutes(api);
+registerAdminRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { NodeLink, UserAgent } from "../../durable-objects/src/index";
+import type { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
 
 /**
  * The one env schema. Every variable the Worker reads is declared here, checked once per isolate, and
@@ -58,8 +58,33 @@ export const envSchema = z
     STRIPE_PRICE_STARTER: z.string().optional(),
     STRIPE_PRICE_PRO: z.string().optional(),
     STRIPE_PRICE_MAX: z.string().optional(),
+    /** Autoscaling (edge/src/services/fleet/): grow the fleet past this share of committed RAM. */
+    FLEET_SCALE_AT: z.coerce.number().min(0.1).max(1).default(0.85),
+    FLEET_MAX_NODES: z.coerce.number().int().min(1).max(10_000).default(20),
+    FLEET_MAX_MONTHLY_SPEND_CENTS: z.coerce.number().int().min(0).default(50_000),
+    /** What one node costs per month (for the spend cap). */
+    NODE_MONTHLY_COST_CENTS: z.coerce.number().int().min(0).default(2_599),
+    /** A node whose agent has been disconnected this long is marked down and its agents move. */
+    NODE_DOWN_AFTER_MS: z.coerce.number().int().min(1000).default(180_000),
+    /** Hostinger VPS API (official SDK). Without a token the fleet never orders; the console says it would. */
+    HOSTINGER_API_TOKEN: z.string().optional(),
+    /** Points the Hostinger SDK at a local stand-in in tests only. */
+    HOSTINGER_API_BASE: z.url().optional(),
+    HOSTINGER_ITEM_ID: z.string().default("hostingercom-vps-kvm8-usd-1m"),
+    HOSTINGER_TEMPLATE_ID: z.coerce.number().int().default(1077),
+    HOSTINGER_DATA_CENTER_ID: z.coerce.number().int().default(17),
+    HOSTINGER_PAYMENT_METHOD_ID: z.coerce.number().int().optional(),
+    /** S3 settings handed to each node at registration, for agent state archives. */
+    NODE_S3_ENDPOINT: z.string().optional(),
+    NODE_S3_REGION: z.string().default("us-east-1"),
+    NODE_S3_BUCKET: z.string().optional(),
+    NODE_S3_ACCESS_KEY_ID: z.string().optional(),
+    NODE_S3_SECRET_ACCESS_KEY: z.string().optional(),
+    /** Let's Encrypt account email for Traefik on new nodes. */
+    ACME_EMAIL: z.email().default("ops@example.com"),
     USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),
     NODE_LINK: binding<DurableObjectNamespace<NodeLink>>("NODE_LINK"),
+    FLEET: binding<DurableObjectNamespace<FleetScheduler>>("FLEET"),
     AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
     ASSETS: binding<Fetcher>("ASSETS").optional(),
   })
@@ -69,6 +94,7 @@ export const envSchema = z
     if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
     if (env.NEON_LOCAL_WSPROXY)
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
+    if (env.HOSTINGER_API_BASE) ctx.addIssue({ code: "custom", path: ["HOSTINGER_API_BASE"], message: "must not be set in production" });
     if (env.STRIPE_API_BASE) ctx.addIssue({ code: "custom", path: ["STRIPE_API_BASE"], message: "must not be set in production" });
     for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_MAX"] as const)
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required in production" });

@@ -1,8 +1,11 @@
 import sveltekit from "../../app/.svelte-kit/cloudflare/_worker.js";
 import { api } from "./api";
 import { proxyFetch } from "./proxy/index";
+import { loadEnv } from "./env";
+import { buildServices } from "./services/build";
+import { checkFleet } from "./services/fleet/fleet";
 
-export { NodeLink, UserAgent } from "../../durable-objects/src/index";
+export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
 
 /**
  * The single Worker entry: /v1 is the metering LLM proxy, /api goes to Hono, everything else to the SvelteKit app (dashboard and
@@ -14,5 +17,17 @@ export default {
     if (pathname.startsWith("/v1/")) return proxyFetch(request, env, ctx);
     if (pathname === "/api" || pathname.startsWith("/api/")) return api.fetch(request, env, ctx);
     return sveltekit.fetch(request, env, ctx);
+  },
+  /** Cron (wrangler.toml [triggers]): the fleet check every minute. */
+  async scheduled(_controller, rawEnv, ctx) {
+    const { env } = loadEnv(rawEnv);
+    if (!env) return;
+    const { services, finish } = buildServices(env, "cron:fleet");
+    ctx.waitUntil(
+      checkFleet(services)
+        .then((r) => console.log(`[fleet] ${r.decision.action}: ${r.decision.reason}`))
+        .catch((e) => console.error("[fleet] check failed", e))
+        .finally(finish),
+    );
   },
 } satisfies ExportedHandler<Record<string, unknown>>;

@@ -2,7 +2,7 @@
 declare namespace Cloudflare {
   interface GlobalProps {
     mainModule: typeof import("../src/worker");
-    durableNamespaces: "UserAgent" | "NodeLink";
+    durableNamespaces: "UserAgent" | "NodeLink" | "FleetScheduler";
   }
   interface Env {
     DATABASE_URL: string;
@@ -10,5 +10,6 @@ declare namespace Cloudflare {
     ENCRYPTION_KEY: string;
     USER_AGENT: DurableObjectNamespace<import("../../durable-objects/src/index").UserAgent>;
     NODE_LINK: DurableObjectNamespace<import("../../durable-objects/src/index").NodeLink>;
+    FLEET: DurableObjectNamespace<import("../../durable-objects/src/index").FleetScheduler>;
   }
 }

@@ -10,6 +10,7 @@ import { startStripeStandIn } from "../../scripts/dev/stripe-stand-in.mjs";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";
 import { startGoogleStandIn } from "./stand-ins/google-oauth";
 import { startResendStandIn } from "./stand-ins/resend";
+import { startHostingerStandIn } from "./stand-ins/hostinger";
 
 /** Runs in Node before the workerd tests: real PostgreSQL migrated, the Neon bridge and API stand-ins up. */
 export default async function setup(_project: TestProject) {
@@ -21,7 +22,9 @@ export default async function setup(_project: TestProject) {
   const llm = await startLlmStandIn({ port: TEST_PORTS.llm });
   // No webhook URL: the Worker under test is not on a port, so tests sign and deliver Stripe's events themselves.
   const stripe = await startStripeStandIn({ port: TEST_PORTS.stripe, apiKey: TEST_SECRETS.stripeKey, prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 } });
+  const hostinger = await startHostingerStandIn(TEST_PORTS.hostinger, TEST_SECRETS.hostingerToken);
   return async () => {
+    hostinger.close();
     llm.close();
     stripe.close();
     bridge.close();

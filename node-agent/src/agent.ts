@@ -1,5 +1,5 @@
 import { WebSocket } from "ws";
-import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame } from "../../contracts/src/wire";
+import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 import type { AgentRuntime } from "./agents";
 import type { DockerClient } from "./docker";
 import { readMetrics } from "./metrics";
@@ -12,6 +12,8 @@ export interface AgentOptions {
   /** Runs agent containers; without it, agent commands fail with a clear error. */
   runtime?: AgentRuntime;
   version?: string;
+  /** Where metrics come from (default: this machine); the fleet simulation reports chosen sizes. */
+  metrics?: () => Promise<NodeMetrics>;
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -52,6 +54,10 @@ export class NodeAgent {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  private readMetrics() {
+    return this.opts.metrics ? this.opts.metrics() : readMetrics(this.opts.docker);
+  }
+
   private log(msg: string) {
     (this.opts.log ?? ((m) => console.log(`[node-agent] ${m}`)))(msg);
   }
@@ -65,7 +71,7 @@ export class NodeAgent {
       this.attempts = 0;
       this.connections.push(Date.now());
       const containers = (await this.opts.runtime?.inventory().catch((e: Error) => (this.log(`inventory failed: ${e.message}`), []))) ?? [];
-      this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await readMetrics(this.opts.docker), containers });
+      this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await this.readMetrics(), containers });
     });
     ws.on("message", (data) => this.onFrame(parseFrame(edgeFrame, data.toString())));
     ws.on("unexpected-response", (_req, res) => {
@@ -95,7 +101,7 @@ export class NodeAgent {
     if (!frame) return this.log("ignored a malformed frame from the edge");
     if (frame.type === "welcome") {
       clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(async () => this.send({ type: "heartbeat", metrics: await readMetrics(this.opts.docker) }), frame.heartbeatMs);
+      this.heartbeat = setInterval(async () => this.send({ type: "heartbeat", metrics: await this.readMetrics() }), frame.heartbeatMs);
       return;
     }
     if (frame.type === "error") return this.log(`edge says: ${frame.message}`);

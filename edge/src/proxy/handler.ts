@@ -9,6 +9,7 @@ import { maxWholesaleMicros, wholesaleMicros, type Usage } from "./pricing";
 import { route, type RouteDecision } from "./router";
 import { apiOf, callUpstream, type Endpoint } from "./upstream";
 import { lowBalanceJob } from "../services/billing/jobs";
+import { recordStop } from "../services/fleet/console";
 
 /** Largest request body the proxy accepts (OpenClaw's requests are ~60 KB; long contexts can be MBs). */
 export const MAX_PROXY_BODY = 8 * 1024 * 1024;
@@ -104,7 +105,11 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const tAuth = performance.now();
   const auth = await account.authorize({ keyHash: key.keyHash, reservationId, maxWholesale, call });
   const authMs = performance.now() - tAuth;
-  if (!auth.ok) return fail(REFUSAL_KIND[auth.code], auth.message, auth.code);
+  if (!auth.ok) {
+    // Runaway work stopped by token protection is counted for the operator console.
+    if (REFUSAL_KIND[auth.code] === "stopped") ctx.waitUntil(recordStop(env, key.userId, auth.code, auth.message));
+    return fail(REFUSAL_KIND[auth.code], auth.message, auth.code);
+  }
 
   // Forward, falling back to the next candidate on 5xx/429/timeouts.
   const tUp = performance.now();

@@ -38,7 +38,15 @@ const registerRoute = createRoute({
       ramTotalMb: z.number().int().min(0).max(16_000_000).optional(),
     }),
   ),
-  responses: { 201: json(z.object({ nodeId: z.string(), secret: z.string() })), ...errorResponses },
+  responses: {
+    201: json(
+      z.object({
+        nodeId: z.string(), secret: z.string(),
+        s3Endpoint: z.string().optional(), s3Region: z.string().optional(), s3Bucket: z.string().optional(), s3AccessKeyId: z.string().optional(), s3SecretAccessKey: z.string().optional(),
+      }),
+    ),
+    ...errorResponses,
+  },
 });
 
 const listRoute = createRoute({
@@ -50,6 +58,8 @@ const listRoute = createRoute({
           z.object({
             id: z.string(), name: z.string(), status: z.string(), provider: z.string(), publicIp: z.string().nullable(), connected: z.boolean(),
             lastHeartbeatAt: z.number().nullable(), agentVersion: z.string().nullable(), metrics: z.record(z.string(), z.number()).nullable(),
+            committedMb: z.number(), agents: z.object({ running: z.number(), paused: z.number(), sleeping: z.number() }),
+            recentFailures: z.array(z.object({ userId: z.string(), kind: z.string(), error: z.string(), at: z.number() })),
             unknownContainers: z.array(z.object({ userId: z.string(), state: z.string() })),
           }),
         ),

@@ -35,18 +35,27 @@ export async function registerNode(s: Services, input: { token: string; name: st
     .returning({ id: nodeRegistrationTokens.id, purpose: nodeRegistrationTokens.purpose });
   if (!spent) throw new AppError("UNAUTHORIZED", "This registration token is unknown, expired or already used. Ask for a new one.");
   const secret = randomToken(32);
+  // A token made for an autoscaler order is "<provider>:<orderId>": registering closes that order.
+  const [provider, orderId] = spent.purpose.includes(":") ? [spent.purpose.split(":")[0]!, spent.purpose.slice(spent.purpose.indexOf(":") + 1)] : ["manual", null];
   await s.db.insert(nodes).values({
     id: nodeId,
     name: input.name,
-    provider: spent.purpose === "operator" ? "manual" : spent.purpose.split(":")[0]!,
-    providerRef: spent.purpose.includes(":") ? spent.purpose.slice(spent.purpose.indexOf(":") + 1) : null,
-    status: "active",
+    provider,
+    providerRef: orderId,
+    // Placeable once its agent is connected and healthy (the fleet check makes it active).
+    status: "registering",
     secretHash: await sha256Hex(secret),
     publicIp: input.publicIp ?? null,
     ramTotalMb: input.ramTotalMb ?? 0,
   });
+  if (orderId) await s.env.FLEET.getByName("fleet").orderRegistered(orderId, nodeId);
   audit(s, meta, null, "node.register", { nodeId, tokenId: spent.id });
-  return { nodeId, secret };
+  // The node's S3 settings for agent state archives travel only here, to a node holding a valid token.
+  const e = s.env;
+  const s3 = e.NODE_S3_BUCKET
+    ? { s3Endpoint: e.NODE_S3_ENDPOINT ?? "", s3Region: e.NODE_S3_REGION, s3Bucket: e.NODE_S3_BUCKET, s3AccessKeyId: e.NODE_S3_ACCESS_KEY_ID ?? "", s3SecretAccessKey: e.NODE_S3_SECRET_ACCESS_KEY ?? "" }
+    : {};
+  return { nodeId, secret, ...s3 };
 }
 
 /** Every node with what its NodeLink knows live (connection, heartbeat, metrics, drift), for operators. */
@@ -55,7 +64,17 @@ export async function listNodes(s: Services) {
   return Promise.all(
     rows.map(async (n) => {
       const live = await s.env.NODE_LINK.getByName(n.id).getStatus();
-      return { ...n, connected: live.connected, lastHeartbeatAt: live.lastHeartbeatAt, agentVersion: live.agentVersion, metrics: live.metrics, unknownContainers: live.unknownContainers };
+      return {
+        ...n,
+        connected: live.connected,
+        lastHeartbeatAt: live.lastHeartbeatAt,
+        agentVersion: live.agentVersion,
+        metrics: live.metrics,
+        committedMb: live.committedMb,
+        agents: live.agents,
+        recentFailures: live.recentFailures,
+        unknownContainers: live.unknownContainers,
+      };
     }),
   );
 }

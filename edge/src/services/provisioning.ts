@@ -2,33 +2,37 @@ import { and, eq } from "drizzle-orm";
 import { openclawConfig } from "../../../contracts/src/openclaw-config";
 import type { AgentSpecWire } from "../../../contracts/src/wire";
 import { AppError } from "../../../contracts/src/errors";
-import { agents, nodes } from "../db/schema";
+import { planById } from "../../../contracts/src/plans";
+import { agents, subscriptions } from "../db/schema";
+import { checkFleet, fleetView } from "./fleet/fleet";
+import { AGENT_MEMORY_MB, placeable } from "./fleet/capacity";
 import { randomToken } from "../lib/crypto";
 import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
 
-/** Container size per agent: OpenClaw idles at ~1 GiB and peaks above; its docs recommend 2 GB. */
-export const AGENT_MEMORY_MB = 2048;
-/** A node counts as healthy when its agent sent a heartbeat this recently. */
-const HEALTHY_MS = 60_000;
+/**
+ * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
+ * already committed there). With none, the fleet check is nudged to buy one and the user is told.
+ */
+export async function placeAgent(s: Services, memoryMb = AGENT_MEMORY_MB): Promise<string> {
+  const [best] = placeable(await fleetView(s), memoryMb);
+  if (!best) {
+    s.defer(checkFleet(s));
+    throw new AppError("NO_CAPACITY", "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.");
+  }
+  return best.id;
+}
 
-/** The healthy, connected node with the most free RAM (as its own metrics report it). */
-export async function placeAgent(s: Services): Promise<string> {
-  const active = await s.db.select({ id: nodes.id }).from(nodes).where(eq(nodes.status, "active"));
-  const statuses = await Promise.all(active.map(async (n) => ({ id: n.id, st: await s.env.NODE_LINK.getByName(n.id).getStatus() })));
-  const usable = statuses
-    .filter(({ st }) => st.connected && st.metrics && st.lastHeartbeatAt && Date.now() - st.lastHeartbeatAt < HEALTHY_MS)
-    .map(({ id, st }) => ({ id, free: st.metrics!.ramTotalMb - st.metrics!.ramUsedMb }))
-    .filter((n) => n.free >= AGENT_MEMORY_MB)
-    .sort((a, b) => b.free - a.free);
-  if (!usable[0]) throw new AppError("NO_CAPACITY", "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.");
-  return usable[0].id;
+/** The agent's memory limit: its plan's, or the default before any plan. */
+async function memoryFor(s: Services, userId: string) {
+  const [sub] = await s.db.select({ planId: subscriptions.planId }).from(subscriptions).where(eq(subscriptions.userId, userId));
+  return (sub && planById(sub.planId)?.ramMb) || AGENT_MEMORY_MB;
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
-export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, model = "auto"): AgentSpecWire {
+export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, model = "auto", memoryMb = AGENT_MEMORY_MB): AgentSpecWire {
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
   const entry = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
   const config = openclawConfig({
@@ -39,7 +43,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(entry)],
     anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
   });
-  return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb: AGENT_MEMORY_MB, cpus: 2, pidsLimit: 512, user: "1000:1000" };
+  return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000" };
 }
 
 /**
@@ -51,7 +55,7 @@ export async function rotateProxyKey(s: Services, userId: string, meta: RequestM
   const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc, routerMode: agents.routerMode }).from(agents).where(eq(agents.id, agentId));
   let appliedToAgent = false;
   if (row?.nodeId && row.gatewayTokenEnc) {
-    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), row.routerMode);
+    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), row.routerMode, await memoryFor(s, userId));
     appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
   }
   return { agentId, key, appliedToAgent };
@@ -66,9 +70,10 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   const account = s.env.USER_AGENT.getByName(userId);
   await account.init(userId);
   await account.setStatus("queued");
+  const memoryMb = await memoryFor(s, userId);
   let nodeId: string;
   try {
-    nodeId = await placeAgent(s);
+    nodeId = await placeAgent(s, memoryMb);
   } catch (e) {
     await account.setStatus("failed", e instanceof AppError ? e.message : "placement failed");
     throw e;
@@ -82,7 +87,7 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
     .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
     .where(and(eq(agents.id, agentId), eq(agents.userId, userId)))
     .returning({ routerMode: agents.routerMode });
-  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, row?.routerMode) };
+  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, row?.routerMode, memoryMb) };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
   const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });

@@ -1,0 +1,41 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app";
+import { errorResponses } from "../errors";
+import { requireAdmin, requireUser } from "../middleware/auth";
+import { operatorOverview } from "../services/fleet/console";
+import { checkFleet, drainNode } from "../services/fleet/fleet";
+import { json } from "./schemas";
+
+/** The operator console's API (admins only): fleet, orders, failures, money, spenders, stopped loops. */
+const admin = [requireUser(), requireAdmin()];
+const anyJson = json(z.record(z.string(), z.unknown()));
+
+const routes = {
+  overview: createRoute({ method: "get", path: "/admin/overview", tags: ["admin"], middleware: admin, responses: { 200: anyJson, ...errorResponses } }),
+  check: createRoute({
+    method: "post", path: "/admin/fleet/check", tags: ["admin"], middleware: admin,
+    description: "Runs the fleet check now (it also runs every minute): node lifecycle, moving agents off lost nodes, buying a node past the threshold.",
+    responses: { 200: anyJson, ...errorResponses },
+  }),
+  drain: createRoute({
+    method: "post", path: "/admin/nodes/{id}/drain", tags: ["admin"], middleware: admin,
+    request: { params: z.object({ id: z.string().min(1).max(64) }) },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
+  cancelOrder: createRoute({
+    method: "post", path: "/admin/fleet/orders/{id}/cancel", tags: ["admin"], middleware: admin,
+    description: "Closes an open node order (e.g. the VPS never came up), so the scheduler may order again.",
+    request: { params: z.object({ id: z.string().min(1).max(64) }) },
+    responses: { 200: json(z.object({ ok: z.literal(true) })), ...errorResponses },
+  }),
+};
+
+export function registerAdminRoutes(app: App) {
+  app.openapi(routes.overview, async (c) => c.json(await operatorOverview(c.get("services")), 200));
+  app.openapi(routes.check, async (c) => c.json((await checkFleet(c.get("services"))) as unknown as Record<string, unknown>, 200));
+  app.openapi(routes.cancelOrder, async (c) => {
+    await c.get("services").env.FLEET.getByName("fleet").orderFailed(c.req.valid("param").id, "cancelled by an operator");
+    return c.json({ ok: true as const }, 200);
+  });
+  app.openapi(routes.drain, async (c) => c.json((await drainNode(c.get("services"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200));
+}

@@ -1,0 +1,76 @@
+import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { PLANS } from "../../../../contracts/src/plans";
+import { auditLog, subscriptions, usageRecords, users } from "../../db/schema";
+import type { Env } from "../../env";
+import { newId } from "../../lib/ids";
+import { buildServices } from "../build";
+import type { Services } from "../context";
+import { policyOf, fleetView } from "./fleet";
+import { utilisation } from "./capacity";
+
+const STOPPED = "proxy.runaway_stopped";
+
+/** Called from the proxy (waitUntil) when token protection stops a loop or an over-budget message. */
+export async function recordStop(env: Env, userId: string, code: string, message: string) {
+  const { services, finish } = buildServices(env, `stop:${userId}`);
+  try {
+    await services.db.insert(auditLog).values({ id: newId("aud"), userId, actor: "proxy", action: STOPPED, meta: JSON.stringify({ code, message }) });
+  } catch (e) {
+    console.error("[console] could not record a stopped loop", e);
+  } finally {
+    await finish();
+  }
+}
+
+/**
+ * The operator console in one call: fleet load and orders, provisioning failures, revenue against upstream
+ * token cost (30 days), top spenders, and runaway loops that token protection stopped.
+ */
+export async function operatorOverview(s: Services) {
+  const since = new Date(Date.now() - 30 * 86_400_000);
+  const [view, orders, tokens, spenders, mrr, stops] = await Promise.all([
+    fleetView(s),
+    s.env.FLEET.getByName("fleet").listOrders(10),
+    s.db
+      .select({ revenue: sql<string>`coalesce(sum(${usageRecords.priceMicros}), 0)`, cost: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`, calls: sql<string>`count(*)` })
+      .from(usageRecords)
+      .where(gte(usageRecords.createdAt, since)),
+    s.db
+      .select({ userId: usageRecords.userId, email: users.email, spentMicros: sql<string>`sum(${usageRecords.priceMicros})`, calls: sql<string>`count(*)` })
+      .from(usageRecords)
+      .innerJoin(users, eq(users.id, usageRecords.userId))
+      .where(gte(usageRecords.createdAt, since))
+      .groupBy(usageRecords.userId, users.email)
+      .orderBy(desc(sql`sum(${usageRecords.priceMicros})`))
+      .limit(10),
+    s.db.select({ planId: subscriptions.planId, n: sql<string>`count(*)` }).from(subscriptions).where(inArray(subscriptions.status, ["active", "past_due"])).groupBy(subscriptions.planId),
+    s.db
+      .select({ userId: auditLog.userId, meta: auditLog.meta, at: auditLog.createdAt })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, STOPPED), gte(auditLog.createdAt, since)))
+      .orderBy(desc(auditLog.createdAt))
+      .limit(20),
+  ]);
+  const u = utilisation(view);
+  const revenue = Number(tokens[0]?.revenue ?? 0);
+  const cost = Number(tokens[0]?.cost ?? 0);
+  return {
+    fleet: {
+      utilisation: u,
+      scaleAt: policyOf(s.env).scaleAt,
+      nodes: view.map((n) => ({ id: n.id, status: n.status, connected: n.live.connected, committedMb: n.live.committedMb, ramTotalMb: n.live.metrics?.ramTotalMb ?? 0, agents: n.live.agents })),
+      orders,
+    },
+    provisioningFailures: view.flatMap((n) => n.live.recentFailures.map((f) => ({ ...f, nodeId: n.id }))).sort((a, b) => b.at - a.at).slice(0, 20),
+    money: {
+      tokenRevenueMicros: revenue,
+      upstreamCostMicros: cost,
+      marginMicros: revenue - cost,
+      calls: Number(tokens[0]?.calls ?? 0),
+      subscriptionMrrCents: mrr.reduce((sum, r) => sum + (PLANS.find((p) => p.id === r.planId)?.priceCents ?? 0) * Number(r.n), 0),
+      subscriptions: Object.fromEntries(mrr.map((r) => [r.planId, Number(r.n)])),
+    },
+    topSpenders: spenders.map((r) => ({ userId: r.userId, email: r.email, spentMicros: Number(r.spentMicros), calls: Number(r.calls) })),
+    stoppedLoops: stops.map((r) => ({ userId: r.userId, at: r.at.toISOString(), ...(JSON.parse(r.meta ?? "{}") as { code?: string; message?: string }) })),
+  };
+}
