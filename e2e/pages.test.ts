@@ -60,3 +60,25 @@ describe("every dashboard page renders", () => {
     });
   }
 });
+
+describe("the operator console", () => {
+  it("is for operators only, and shows the fleet, money and failures to them", async () => {
+    await page.context().clearCookies();
+    const email = `console-${Date.now()}@example.com`;
+    await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "console-password" } });
+    await page.goto(`${base}/admin`);
+    await page.getByText("Operators only.").waitFor();
+    const { default: pg } = await import("pg");
+    const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    await db.query("UPDATE users SET role = 'admin' WHERE email = $1", [email]);
+    await db.end();
+    await page.goto(`${base}/admin`);
+    await page.getByRole("heading", { name: "Fleet", level: 2 }).waitFor();
+    await page.getByRole("heading", { name: "Money (30 days)" }).waitFor();
+    await page.getByRole("button", { name: "Check fleet now" }).click();
+    await page.getByText(/Committed RAM/).waitFor();
+    await page.screenshot({ path: `${shots}/admin-console.png`, fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+});
