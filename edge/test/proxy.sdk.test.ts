@@ -5,7 +5,7 @@ import { usageRecords } from "../src/db/schema";
 import { findModel } from "../src/proxy/catalog";
 import { wholesaleMicros } from "../src/proxy/pricing";
 import { withDb } from "./helpers";
-import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
+import { anthropic, debits, eventually, openai, proxyUser } from "./proxy-helpers";
 
 const price = (model: string, input: number, output: number, cached = 0) =>
   withMarkup(wholesaleMicros(findModel(model)!, { inputTokens: input, outputTokens: output, cachedTokens: cached }), 2000);
@@ -111,5 +111,69 @@ describe("official SDKs against the metering proxy", () => {
       .withResponse();
     expect(raw.response.headers.get("x-oc-model")).toBe("gpt-4.1-mini");
     expect(raw.data.choices[0]!.message.content).toContain("You said");
+  });
+});
+
+describe("cross-provider fallback (a whole provider is down)", () => {
+  it("an OpenAI-format conversation is answered by Anthropic, translated both ways, and metered at Anthropic's price", async () => {
+    const u = await proxyUser();
+    const raw = await openai(u.key)
+      .chat.completions.create({ model: "auto", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there [[fail-api:openai:503]]" }] })
+      .withResponse();
+    expect(raw.response.headers.get("x-oc-model")).toBe("claude-haiku-4-5");
+    expect(raw.data.object).toBe("chat.completion");
+    expect(raw.data.choices[0]!.message.content).toContain("[dev stand-in] You said: hello there");
+    expect(raw.data.choices[0]!.finish_reason).toBe("stop");
+    expect(raw.data.usage!.completion_tokens).toBeGreaterThan(0);
+    const [debit] = await debits(u.account, 1);
+    const rows = await eventually(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, 10_000);
+    expect(rows[0]!.model).toBe("claude-haiku-4-5");
+    expect(rows[0]!.provider).toBe("anthropic");
+    expect(-debit!.amount).toBe(rows[0]!.priceMicros);
+  });
+
+  it("streams across formats too: OpenAI chunks out of an Anthropic stream, with usage", async () => {
+    const u = await proxyUser();
+    const stream = await openai(u.key).chat.completions.create({ model: "auto", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "stream please [[chunks:4]] [[fail-api:openai:503]]" }] });
+    let text = "";
+    let usage: { completion_tokens: number } | undefined;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe("[dev stand-in] " + "word word word ".repeat(4));
+    expect(finish).toBe("stop");
+    expect(usage!.completion_tokens).toBeGreaterThan(0);
+    await debits(u.account, 1);
+  });
+
+  it("an Anthropic-format conversation is answered by OpenAI, streamed and not", async () => {
+    const u = await proxyUser();
+    const msg = await anthropic(u.key).messages.create({ model: "claude-haiku-4-5", max_tokens: 100, system: "Be brief.", messages: [{ role: "user", content: "hi from claude land [[fail-api:anthropic:503]]" }] });
+    expect(msg.type).toBe("message");
+    expect(msg.model).toMatch(/^gpt-/);
+    expect(msg.content[0]).toMatchObject({ type: "text", text: expect.stringContaining("You said: hi from claude land") });
+    expect(msg.stop_reason).toBe("end_turn");
+
+    const stream = anthropic(u.key).messages.stream({ model: "claude-haiku-4-5", max_tokens: 100, messages: [{ role: "user", content: "again [[chunks:3]] [[fail-api:anthropic:503]]" }] });
+    const final = await stream.finalMessage();
+    expect(final.content[0]).toMatchObject({ type: "text", text: "[dev stand-in] " + "word word word ".repeat(3) });
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+    await debits(u.account, 2);
+  });
+
+  it("requests with tools never cross (their semantics differ): the outage is reported as such", async () => {
+    const u = await proxyUser();
+    const err = await openai(u.key)
+      .chat.completions.create({
+        model: "auto",
+        messages: [{ role: "user", content: "use a tool [[fail-api:openai:503]]" }],
+        tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: {} } } }],
+      })
+      .catch((e) => e);
+    expect(err.status).toBe(502);
+    expect(err.message).toContain("model providers are unavailable");
   });
 });

@@ -10,6 +10,7 @@ import { route, type RouteDecision } from "./router";
 import { apiOf, callUpstream, type Endpoint } from "./upstream";
 import { lowBalanceJob } from "../services/billing/jobs";
 import { recordStop } from "../services/fleet/console";
+import { StreamTranslator, translatable, translateRequest, translateResponse } from "./translate";
 
 /** Largest request body the proxy accepts (OpenClaw's requests are ~60 KB; long contexts can be MBs). */
 export const MAX_PROXY_BODY = 8 * 1024 * 1024;
@@ -86,12 +87,13 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const decision: RouteDecision | undefined =
     endpoint === "embeddings"
       ? embeddingRoute(body.model as string)
-      : route(api, body.model as string, body as Parameters<typeof route>[2]);
+      : route(api, body.model as string, body as Parameters<typeof route>[2], (endpoint === "chat" || endpoint === "messages") && translatable(body));
   if (!decision) return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
 
   const stream = body.stream === true && endpoint !== "embeddings";
   const maxOut = (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens) as number | undefined;
-  const maxWholesale = Math.max(...decision.candidates.map((m) => maxWholesaleMicros(m, bytes.length, typeof maxOut === "number" ? maxOut : undefined)));
+  // The hold covers the client's own format; a cross-provider fallback is fitted into it (see below).
+  const maxWholesale = Math.max(...decision.candidates.filter((m) => m.api === api).map((m) => maxWholesaleMicros(m, bytes.length, typeof maxOut === "number" ? maxOut : undefined)));
   const said = lastUserText(body);
   const background = request.headers.get("x-oc-background") === "1" || BACKGROUND.test(said);
   const call = {
@@ -117,10 +119,18 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   let used: ModelInfo | undefined;
   let upstream: Response | undefined;
   let failure: { status: number; body: unknown; retryable: boolean; timeout?: boolean } | undefined;
+  let failedAcross = false;
   for (const model of decision.candidates) {
-    const forwarded: Record<string, unknown> = { ...body, model: model.id };
-    if (stream && endpoint === "chat") forwarded.stream_options = { ...(body.stream_options as object), include_usage: true };
-    const r = await callUpstream(env, endpoint, forwarded, abort.signal);
+    // The other provider's model (cross-provider fallback) gets the request translated to its format.
+    const across = model.api !== api;
+    const target: Endpoint = across ? (model.api === "anthropic" ? "messages" : "chat") : endpoint;
+    const crossMax = across ? affordableOutput(model, bytes.length, maxWholesale, typeof maxOut === "number" ? maxOut : undefined) : 0;
+    // Skip it when the hold cannot pay for a useful answer (fewer tokens than asked for, and under 256).
+    if (across && crossMax < Math.min(256, typeof maxOut === "number" ? maxOut : 256)) continue;
+    const forwarded: Record<string, unknown> = across ? translateRequest(model.api, body, model.id, crossMax) : { ...body, model: model.id };
+    if (stream && target === "chat") forwarded.stream_options = { ...(forwarded.stream_options as object), include_usage: true };
+    const r = await callUpstream(env, target, forwarded, abort.signal);
+    failedAcross = across;
     if (r.ok) {
       used = model;
       upstream = r.response;
@@ -153,7 +163,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   if (!upstream || !used) {
     ctx.waitUntil(settle({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 }, true));
     if (failure?.timeout) return fail("timeout", "The model provider did not answer in time. Please retry.");
-    if (failure && !failure.retryable && failure.body) {
+    if (failure && !failure.retryable && failure.body && !failedAcross) {
       return new Response(JSON.stringify(failure.body), { status: failure.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
     }
     return fail("upstream", "The model providers are unavailable right now. Please retry in a moment.", "upstream_unavailable");
@@ -170,10 +180,12 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const estimatedInput = Math.ceil(bytes.length / 4);
 
   if (!stream) {
-    const text = await upstream.text();
+    let text = await upstream.text();
     let usage: Usage | undefined;
     try {
-      usage = usageOfJson(api, JSON.parse(text));
+      const parsed = JSON.parse(text);
+      usage = usageOfJson(used.api, parsed);
+      if (used.api !== api) text = JSON.stringify(translateResponse(used.api, parsed));
     } catch {
       /* not JSON: estimate below */
     }
@@ -182,7 +194,9 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   }
 
   headers.set("cache-control", "no-cache");
-  const meter = new UsageMeter(api, estimatedInput);
+  // Usage is read from the upstream's own stream; a cross-provider answer is rewritten for the client after.
+  const meter = new UsageMeter(used.api, estimatedInput);
+  const translator = used.api !== api ? new StreamTranslator(used.api, used.id) : undefined;
   const reader = upstream.body!.getReader();
   let finished: (() => void) | undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
@@ -204,7 +218,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
           return;
         }
         meter.push(value);
-        controller.enqueue(value);
+        controller.enqueue(translator ? translator.push(value) : value);
       } catch (e) {
         finish(); // the upstream broke mid-stream: charge what was streamed
         controller.error(e);
@@ -217,6 +231,17 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
     },
   });
   return new Response(out, { status: upstream.status, headers });
+}
+
+/**
+ * Output tokens the other provider's model may produce so that its worst-case price stays within the hold
+ * already reserved for the client's own models: the fallback never needs a second reservation.
+ */
+function affordableOutput(m: ModelInfo, bodyBytes: number, heldWholesale: number, requested: number | undefined): number {
+  const inputCost = maxWholesaleMicros(m, bodyBytes, 0);
+  const perToken = m.outputPer1M / 1_000_000;
+  const affordable = perToken > 0 ? Math.floor((heldWholesale - inputCost) / perToken) : m.maxOutput;
+  return Math.max(0, Math.min(requested ?? m.maxOutput, m.maxOutput, affordable));
 }
 
 function embeddingRoute(model: string): RouteDecision | undefined {

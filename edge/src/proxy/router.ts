@@ -66,16 +66,20 @@ export interface RouteDecision {
 
 /**
  * `auto` routes by tier. A named model is used as asked, with cheaper-or-equal models of the same tier as
- * fallbacks; an unknown model returns undefined.
+ * fallbacks; an unknown model returns undefined. With `crossProvider` (a plain text conversation, see
+ * translate.ts) the last fallback is the cheapest capable model of the other provider, so an outage of one
+ * provider does not stop the agent.
  */
-export function route(api: Api, requested: string, body: Parameters<typeof extractFeatures>[0]): RouteDecision | undefined {
+export function route(api: Api, requested: string, body: Parameters<typeof extractFeatures>[0], crossProvider = false): RouteDecision | undefined {
   const { tier, reason } = classify(extractFeatures(body));
+  const other = (t: Tier) => (crossProvider ? candidatesFor(api === "openai" ? "anthropic" : "openai", t).slice(0, 1) : []);
   if (requested === "auto") {
-    const candidates = candidatesFor(api, tier).slice(0, 3);
+    const candidates = [...candidatesFor(api, tier).slice(0, 3), ...other(tier)];
     return { tier, reason: `auto: ${reason} → ${tier}`, candidates };
   }
   const chosen = findModel(requested);
   if (!chosen || chosen.api !== api) return undefined;
-  const fallbacks = candidatesFor(api, tierRank(chosen.maxTier) >= tierRank(tier) ? tier : chosen.maxTier).filter((m) => m.id !== chosen.id).slice(0, 1);
-  return { tier, reason: `requested ${chosen.id}`, candidates: [chosen, ...fallbacks] };
+  const fallbackTier = tierRank(chosen.maxTier) >= tierRank(tier) ? tier : chosen.maxTier;
+  const fallbacks = candidatesFor(api, fallbackTier).filter((m) => m.id !== chosen.id).slice(0, 1);
+  return { tier, reason: `requested ${chosen.id}`, candidates: [chosen, ...fallbacks, ...other(fallbackTier)] };
 }
