@@ -199,9 +199,15 @@ export class AgentLifecycle {
     return { id, state: this.inboxState(id) };
   }
 
-  listMessages(limit = 50): InboxMessage[] {
+  /** Newest first; `search` matches the message or the reply (case-insensitive). */
+  listMessages(limit = 50, search?: string): InboxMessage[] {
+    const like = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : "%";
     return this.h.sql
-      .exec<InboxRow & { at: number; session: string; text: string }>("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", Math.min(200, limit))
+      .exec<InboxRow & { at: number; session: string; text: string }>(
+        "SELECT * FROM inbox WHERE text LIKE ?1 ESCAPE '\\' OR coalesce(reply, '') LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2",
+        like,
+        Math.min(200, limit),
+      )
       .toArray()
       .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
   }

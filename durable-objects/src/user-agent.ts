@@ -293,8 +293,8 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     return this.life.sendMessage(text, session);
   }
 
-  async listMessages(limit = 50): Promise<InboxMessage[]> {
-    return this.life.listMessages(limit);
+  async listMessages(limit = 50, search?: string): Promise<InboxMessage[]> {
+    return this.life.listMessages(limit, search);
   }
 
   async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
@@ -314,6 +314,14 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     this.ctx.storage.sql.exec("DELETE FROM activity WHERE id <= ?", row.id - ACTIVITY_KEEP);
     this.meta.set("lastActivityAt", String(at));
     return { id: row.id, at, kind, message };
+  }
+
+  /** Events newer than `afterId`, oldest first (the live feed's next page). */
+  async activityAfter(afterId: number, limit = 100): Promise<ActivityEvent[]> {
+    return this.ctx.storage.sql
+      .exec<{ id: number; at: number; kind: string; message: string }>("SELECT id, at, kind, message FROM activity WHERE id > ? ORDER BY id LIMIT ?", afterId, Math.min(200, limit))
+      .toArray()
+      .map((r) => ({ ...r }));
   }
 
   async listActivity(limit = 50, beforeId?: number): Promise<ActivityEvent[]> {

@@ -4,6 +4,8 @@ import { init } from "./middleware/init";
 import { requestId } from "./middleware/request-id";
 import { registerAgentRoutes } from "./routes/agent";
 import { registerAdminRoutes } from "./routes/admin";
+import { registerAgentSettingsRoutes } from "./routes/agent-settings";
+import { registerInsightRoutes } from "./routes/insights";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
 import { registerNodeRoutes } from "./routes/nodes";
@@ -24,6 +26,8 @@ registerNodeRoutes(api);
 registerAgentRoutes(api);
 registerBillingRoutes(api);
 registerAdminRoutes(api);
+registerAgentSettingsRoutes(api);
+registerInsightRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

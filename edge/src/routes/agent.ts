@@ -3,6 +3,7 @@ import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { getRouterModel, provisionAgent, rotateProxyKey, setRouterModel } from "../services/provisioning";
+import { liveEvents } from "./live-events";
 import { body, json } from "./schemas";
 
 const auth = [requireUser()];
@@ -33,6 +34,7 @@ const routes = {
   }),
   messages: createRoute({
     method: "get", path: "/agent/messages", tags: ["agent"], middleware: auth,
+    request: { query: z.object({ q: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }) },
     responses: {
       200: json(z.object({ messages: z.array(z.object({ id: z.number(), at: z.number(), session: z.string(), text: z.string(), reply: z.string().nullable(), error: z.string().nullable(), state: z.enum(["queued", "sent", "answered", "failed"]) })) })),
       ...errorResponses,
@@ -56,6 +58,11 @@ const routes = {
     request: body(z.object({ model: z.string().min(1).max(60) })),
     responses: { 200: json(z.object({ model: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
   }),
+  events: createRoute({
+    method: "get", path: "/agent/events", tags: ["agent"], middleware: auth,
+    description: "Server-sent events: `activity` for each new activity event and `status` when the agent's status changes. Reconnect with Last-Event-ID.",
+    responses: { 200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } }, ...errorResponses },
+  }),
   balance: createRoute({
     method: "get", path: "/agent/balance", tags: ["agent"], middleware: auth,
     responses: { 200: json(z.object({ balance: z.number().int(), reserved: z.number().int(), available: z.number().int(), unit: z.literal("micro_usd") })), ...errorResponses },
@@ -77,7 +84,11 @@ export function registerAgentRoutes(app: App) {
     const { text, session } = c.req.valid("json");
     return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).sendMessage(text, session), 202);
   });
-  app.openapi(routes.messages, async (c) => c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(50) }, 200));
+  app.openapi(routes.messages, async (c) => {
+    const { q, limit } = c.req.valid("query");
+    return c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(limit, q || undefined) }, 200);
+  });
+  app.openapi(routes.events, (c) => liveEvents(c, c.get("services").env.USER_AGENT.getByName(c.get("user").id), Number(c.req.header("last-event-id") ?? 0) || 0));
   app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep() }, 202));
   app.openapi(routes.getRouter, async (c) => c.json(await getRouterModel(c.get("services"), c.get("user").id), 200));
   app.openapi(routes.setRouter, async (c) => c.json(await setRouterModel(c.get("services"), c.get("user").id, c.req.valid("json").model, c.get("meta")), 200));

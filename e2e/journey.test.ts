@@ -1,0 +1,101 @@
+import { createHash, randomBytes } from "node:crypto";
+import pg from "pg";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { NodeAgent } from "../node-agent/src/agent";
+import type { AgentRuntime } from "../node-agent/src/agents";
+import { DockerodeClient } from "../node-agent/src/docker";
+import { localRuntime } from "../node-agent/test/local-runtime";
+import { launch } from "./browser";
+
+/**
+ * The main customer journey in a real browser (Debian's Chromium): sign up, confirm the email, pay on the
+ * (stand-in) Stripe Checkout page, watch the agent being set up live on the Control Center, send it a
+ * message (a real OpenClaw container on a real node answers through the metering proxy), and see that
+ * usage on Token Analytics.
+ */
+const base = inject("baseUrl");
+const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
+const email = `journey-${Date.now()}@example.com`;
+const nodeId = `node_journey_${randomBytes(4).toString("hex")}`;
+const secret = randomBytes(32).toString("base64url");
+let browser: BrowserContext;
+let page: Page;
+let agent: NodeAgent;
+let runtime: AgentRuntime;
+let closeStore: () => Promise<void>;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'journey node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
+  await db.end();
+  ({ runtime, close: closeStore } = await localRuntime());
+  agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker: new DockerodeClient(), runtime, log: () => {} });
+  agent.start();
+  browser = await launch();
+  page = await browser.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+}, 60_000);
+
+afterAll(async () => {
+  agent?.stop();
+  await browser?.close();
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  const { rows } = await db.query("SELECT id FROM users WHERE email = $1", [email]);
+  await db.query("UPDATE nodes SET status = 'retired' WHERE id = $1", [nodeId]);
+  await db.end();
+  if (rows[0]) await runtime?.remove(rows[0].id, { deleteState: true }).catch(() => {});
+  await closeStore?.();
+});
+
+describe("the customer journey", () => {
+  it("sign up → confirm email → pay → agent set up live → message answered → usage on Token Analytics", async () => {
+    await page.goto(`${base}/signup`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password (10+ characters)").fill("journey-password-1");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForURL(`${base}/dashboard`);
+
+    const outbox = (await (await page.request.get(`${base}/api/dev/outbox`)).json()) as { emails: { to: string; text: string }[] };
+    const link = outbox.emails.find((m) => m.to === email)!.text.match(/https?:\/\/\S+verify-email\S*/)![0];
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
+
+    // No plan yet: the Control Center sends the user to choose one.
+    await page.goto(`${base}/dashboard`);
+    await page.getByRole("link", { name: "Choose a plan to start your agent" }).click();
+    await page.waitForURL(`${base}/dashboard/billing`);
+    await page.getByRole("button", { name: "Choose Starter" }).click();
+    await page.getByRole("heading", { name: "Pay $12.00" }).waitFor(); // the Checkout page
+    await page.getByRole("button", { name: "Pay (test card)" }).click();
+    await page.waitForURL(`${base}/dashboard/billing?checkout=success`);
+    await page.getByText("Payment received").waitFor();
+
+    // The Control Center follows provisioning live (server-sent events) until the agent runs.
+    await page.goto(`${base}/dashboard`);
+    await page.getByTestId("agent-status").filter({ hasText: "Running" }).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: `${shots}/journey-ready.png`, fullPage: true });
+
+    await page.getByLabel("Message").fill("Hello agent, please remember that I like tea.");
+    await page.getByRole("button", { name: "Send" }).click();
+    const reply = page.getByTestId("reply").first();
+    await reply.waitFor({ timeout: 120_000 });
+    expect(await reply.textContent()).toContain("[dev stand-in]");
+
+    // The agent's model calls went through the metering proxy: Token Analytics shows them.
+    let calls = 0;
+    for (let i = 0; i < 30 && calls === 0; i++) {
+      await page.goto(`${base}/dashboard/usage`);
+      calls = Number(await page.getByTestId("calls").textContent());
+      if (calls === 0) await page.waitForTimeout(500); // usage records reach Postgres a moment after the call
+    }
+    expect(calls).toBeGreaterThan(0);
+    expect(await page.getByTestId("spent").textContent()).toMatch(/^\$0\.\d+/);
+    await page.getByRole("figure", { name: "USD spent per day, last 30 days" }).locator("svg").first().waitFor();
+    await page.screenshot({ path: `${shots}/journey-usage.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 240_000);
+});
