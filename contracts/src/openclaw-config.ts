@@ -25,8 +25,16 @@ export const agentConfigInput = z.object({
   heartbeatEvery: z.string().regex(/^\d+[mh]$/).default("0m"),
   dreaming: z.boolean().default(false),
   disabledSkills: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
+  /**
+   * Telegram in webhook mode: the edge receives Telegram's updates at webhookUrl and forwards them to the
+   * container's listener (0.0.0.0:8787/telegram-webhook) with the same secret token.
+   */
+  telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });
 export type AgentConfigInput = z.input<typeof agentConfigInput>;
+
+/** Where OpenClaw's Telegram webhook listener runs inside the container. */
+export const TELEGRAM_LISTENER = { port: 8787, path: "/telegram-webhook" } as const;
 
 export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
   const i = agentConfigInput.parse(raw);
@@ -56,6 +64,20 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
     memory: { search: { provider: "openai-compatible", model: "text-embedding-3-small", remote: { baseUrl: `${origin}/v1/`, apiKey: i.proxyKey } } },
     plugins: { entries: { "memory-core": { config: { dreaming: { enabled: i.dreaming } } } } },
   };
+  if (i.telegram)
+    config.channels = {
+      telegram: {
+        enabled: true,
+        botToken: i.telegram.botToken,
+        // Unknown senders get a pairing code the owner approves, so a leaked bot name cannot spend tokens.
+        dmPolicy: "pairing",
+        webhookUrl: i.telegram.webhookUrl,
+        webhookSecret: i.telegram.webhookSecret,
+        webhookHost: "0.0.0.0",
+        webhookPort: TELEGRAM_LISTENER.port,
+        webhookPath: TELEGRAM_LISTENER.path,
+      },
+    };
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;
 }

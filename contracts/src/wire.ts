@@ -75,6 +75,15 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("pause"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("deliver"), userId: z.string().max(64), session: z.string().min(1).max(200), text: z.string().min(1).max(100_000) }),
+      /** A raw channel update (e.g. Telegram's webhook body) for the container's own listener. */
+      z.object({
+        kind: z.literal("forward"),
+        userId: z.string().max(64),
+        port: z.number().int().min(1).max(65535),
+        path: z.string().regex(/^\/[\w./-]*$/).max(200),
+        headers: z.record(z.string(), z.string().max(2000)),
+        body: z.string().max(1_000_000),
+      }),
     ]),
   }),
   z.object({ type: z.literal("error"), message: z.string() }),

@@ -24,6 +24,22 @@ export interface InboxMessage {
   state: "queued" | "sent" | "answered" | "failed";
 }
 
+/** Where a bridged channel's reply goes (the platform sends it with the channel's own API). */
+export interface ReplyTarget {
+  channel: "slack" | "whatsapp" | "discord";
+  /** Slack channel id, WhatsApp phone number, Discord interaction token. */
+  to: string;
+  thread?: string;
+}
+
+/** A raw update for the container's channel listener (port and path inside the container). */
+export interface ForwardTarget {
+  port: number;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
 interface Host {
   sql: SqlStorage;
   meta: MetaTable;
@@ -42,6 +58,11 @@ export class AgentLifecycle {
   constructor(private readonly h: Host) {
     h.sql.exec(`CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
       command_id TEXT, reply TEXT, error TEXT, done_at INTEGER)`);
+    // Channel traffic shares the inbox (one order for everything the agent receives): a `forward` row is a
+    // raw webhook update for the container's own channel listener; `reply_to` says where a bridged reply goes.
+    addColumn(h.sql, "inbox", "kind", "TEXT NOT NULL DEFAULT 'message'");
+    addColumn(h.sql, "inbox", "payload", "TEXT");
+    addColumn(h.sql, "inbox", "reply_to", "TEXT");
   }
 
   private get meta() {
@@ -192,8 +213,10 @@ export class AgentLifecycle {
   }
 
   /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
-  async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
-    const id = this.h.sql.exec<{ id: number }>("INSERT INTO inbox (at, session, text) VALUES (?, ?, ?) RETURNING id", Date.now(), session, text).one().id;
+  async sendMessage(text: string, session = "main", replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }> {
+    const id = this.h.sql
+      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, reply_to) VALUES (?, ?, ?, ?) RETURNING id", Date.now(), session, text, replyTo ? JSON.stringify(replyTo) : null)
+      .one().id;
     await this.touch();
     await this.pump();
     return { id, state: this.inboxState(id) };
@@ -204,7 +227,7 @@ export class AgentLifecycle {
     const like = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : "%";
     return this.h.sql
       .exec<InboxRow & { at: number; session: string; text: string }>(
-        "SELECT * FROM inbox WHERE text LIKE ?1 ESCAPE '\\' OR coalesce(reply, '') LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2",
+        "SELECT * FROM inbox WHERE kind = 'message' AND (text LIKE ?1 ESCAPE '\\' OR coalesce(reply, '') LIKE ?1 ESCAPE '\\') ORDER BY id DESC LIMIT ?2",
         like,
         Math.min(200, limit),
       )
@@ -212,12 +235,37 @@ export class AgentLifecycle {
       .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
   }
 
-  /** The node's answer to a `deliver` command. */
-  async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
+  /**
+   * A raw channel update (Telegram's webhook body) for the container's own listener, queued in the same
+   * order as messages: a sleeping agent is woken first, and updates are forwarded one by one.
+   */
+  async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
+    const id = this.h.sql
+      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, kind, payload) VALUES (?, ?, ?, 'forward', ?) RETURNING id", Date.now(), channel, `${channel} update`, JSON.stringify(target))
+      .one().id;
+    await this.touch();
+    await this.pump();
+    return { id };
+  }
+
+  /** The node's answer to a `deliver` or `forward` command. Returns where a bridged reply should go. */
+  async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<{ replyTo: ReplyTarget | null }> {
     const row = this.h.sql
-      .exec<{ id: number }>("UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id", ok ? reply : null, ok ? null : error, Date.now(), commandId)
+      .exec<{ id: number; kind: string; reply_to: string | null }>(
+        "UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id, kind, reply_to",
+        ok ? reply : null,
+        ok ? null : error,
+        Date.now(),
+        commandId,
+      )
       .toArray()[0];
-    if (row) await this.h.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
+    if (!row) return { replyTo: null };
+    if (row.kind === "forward") {
+      if (!ok) await this.h.recordActivity("channel", `A channel update could not be handed to the agent: ${error}`);
+      return { replyTo: null };
+    }
+    await this.h.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
+    return { replyTo: ok && row.reply_to ? (JSON.parse(row.reply_to) as ReplyTarget) : null };
   }
 
   private inboxState(id: number): InboxMessage["state"] {
@@ -229,15 +277,18 @@ export class AgentLifecycle {
     const nodeId = this.meta.get("nodeId");
     const userId = this.meta.get("userId");
     if (!nodeId || !userId || !this.h.env.NODE_LINK) return;
-    const queued = this.h.sql.exec<{ id: number; session: string; text: string }>("SELECT id, session, text FROM inbox WHERE command_id IS NULL ORDER BY id").toArray();
+    const queued = this.h.sql
+      .exec<{ id: number; session: string; text: string; kind: string; payload: string | null }>("SELECT id, session, text, kind, payload FROM inbox WHERE command_id IS NULL ORDER BY id")
+      .toArray();
     if (queued.length === 0) return;
     const status = this.status();
     if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
       const link = this.h.env.NODE_LINK.getByName(nodeId);
       for (const m of queued) {
-        const commandId = `deliver:${userId}:${m.id}`;
+        const commandId = `${m.kind === "forward" ? "forward" : "deliver"}:${userId}:${m.id}`;
         this.h.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
-        await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
+        if (m.kind === "forward") await link.sendCommand({ kind: "forward", userId, ...(JSON.parse(m.payload!) as ForwardTarget) }, commandId);
+        else await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
       }
     } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt") && !this.meta.get("suspended")) {
       // A suspended account (subscription ended) keeps its messages queued but is not woken.
@@ -271,4 +322,10 @@ function stateOf(r: InboxRow): InboxMessage["state"] {
   if (!r.command_id) return "queued";
   if (!r.done_at) return "sent";
   return r.error ? "failed" : "answered";
+}
+
+/** Adds a column to a table created by an earlier version of this object (SQLite has no IF NOT EXISTS here). */
+function addColumn(sql: SqlStorage, table: string, column: string, definition: string) {
+  const has = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().some((c) => c.name === column);
+  if (!has) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }

@@ -100,7 +100,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     const userId = userOf(command);
     if (!userId) return;
     const user = this.env.USER_AGENT.getByName(userId);
-    if (command.kind === "deliver") {
+    if (command.kind === "deliver" || command.kind === "forward") {
       const reply = (result as { reply?: string } | undefined)?.reply ?? null;
       return void (await user.onDelivered(id, ok, reply, error ?? null));
     }

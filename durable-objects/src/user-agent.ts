@@ -1,13 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
 import { Ledger, RESERVATION_TTL_MS } from "./ledger";
-import { AgentLifecycle, type AgentStatus, type InboxMessage } from "./lifecycle";
+import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-replies";
+import { AgentLifecycle, type AgentStatus, type ForwardTarget, type InboxMessage, type ReplyTarget } from "./lifecycle";
+import { SecretBox } from "../../edge/src/lib/crypto";
 import { MetaTable } from "./meta-table";
 import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
-export type { AgentStatus, InboxMessage } from "./lifecycle";
+export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "./lifecycle";
 
 export interface ActivityEvent {
   id: number;
@@ -53,7 +55,7 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> }> {
+export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> } & ReplyEnv> {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
@@ -289,16 +291,34 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     return this.life.reconfigure(sealed);
   }
 
-  async sendMessage(text: string, session = "main"): Promise<{ id: number; state: InboxMessage["state"] }> {
-    return this.life.sendMessage(text, session);
+  async sendMessage(text: string, session = "main", replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }> {
+    return this.life.sendMessage(text, session, replyTo);
+  }
+
+  async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
+    return this.life.forwardUpdate(channel, target);
+  }
+
+  /** Bridged channels' credentials (sealed by the edge with ENCRYPTION_KEY); null removes them. */
+  async setBridge(sealed: string | null): Promise<void> {
+    this.meta.set("bridgeSealed", sealed ?? "");
   }
 
   async listMessages(limit = 50, search?: string): Promise<InboxMessage[]> {
     return this.life.listMessages(limit, search);
   }
 
+  /** A message was answered; a bridged one (Slack, WhatsApp, Discord) gets the answer sent back there. */
   async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
-    await this.life.onDelivered(commandId, ok, reply, error);
+    const { replyTo } = await this.life.onDelivered(commandId, ok, reply, error);
+    const sealed = this.meta.get("bridgeSealed");
+    if (!replyTo || !sealed || !this.env.ENCRYPTION_KEY) return;
+    try {
+      const creds = JSON.parse(await new SecretBox(this.env.ENCRYPTION_KEY).decrypt(sealed, `bridge:${this.meta.get("userId")}`)) as BridgeCredentials;
+      await sendReply(this.env, creds, replyTo, reply ?? "");
+    } catch (e) {
+      await this.recordActivity("channel", `The reply could not be sent to ${replyTo.channel}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {

@@ -8,6 +8,7 @@ import { registerAgentSettingsRoutes } from "./routes/agent-settings";
 import { registerInsightRoutes } from "./routes/insights";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
+import { registerChannelRoutes } from "./routes/channels";
 import { registerNodeRoutes } from "./routes/nodes";
 import { registerOAuthRoutes } from "./routes/oauth";
 import { registerSecurityRoutes } from "./routes/security";
@@ -28,6 +29,7 @@ registerBillingRoutes(api);
 registerAdminRoutes(api);
 registerAgentSettingsRoutes(api);
 registerInsightRoutes(api);
+registerChannelRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

@@ -80,6 +80,11 @@ export const envSchema = z
     NODE_S3_BUCKET: z.string().optional(),
     NODE_S3_ACCESS_KEY_ID: z.string().optional(),
     NODE_S3_SECRET_ACCESS_KEY: z.string().optional(),
+    /** Chat platforms' APIs (the defaults are the real ones; tests point them at local stand-ins). */
+    TELEGRAM_API_BASE: z.url().default("https://api.telegram.org"),
+    SLACK_API_BASE: z.url().default("https://slack.com/api"),
+    WHATSAPP_API_BASE: z.url().default("https://graph.facebook.com/v21.0"),
+    DISCORD_API_BASE: z.url().default("https://discord.com/api/v10"),
     /** Let's Encrypt account email for Traefik on new nodes. */
     ACME_EMAIL: z.email().default("ops@example.com"),
     USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),

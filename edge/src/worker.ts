@@ -1,5 +1,6 @@
 import sveltekit from "../../app/.svelte-kit/cloudflare/_worker.js";
 import { api } from "./api";
+import { hooks } from "./hooks";
 import { proxyFetch } from "./proxy/index";
 import { loadEnv } from "./env";
 import { buildServices } from "./services/build";
@@ -16,6 +17,7 @@ export default {
     const { pathname } = new URL(request.url);
     if (pathname.startsWith("/v1/")) return proxyFetch(request, env, ctx);
     if (pathname === "/api" || pathname.startsWith("/api/")) return api.fetch(request, env, ctx);
+    if (pathname.startsWith("/hooks/")) return hooks.fetch(request, env, ctx);
     return sveltekit.fetch(request, env, ctx);
   },
   /** Cron (wrangler.toml [triggers]): the fleet check every minute. */

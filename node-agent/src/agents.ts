@@ -179,18 +179,31 @@ export class AgentRuntime {
 
   private readonly queues = new Map<string, Promise<unknown>>();
 
+  /** Runs `job` after every earlier message or update for this user: one ordered line per user. */
+  private inOrder<T>(userId: string, job: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(userId) ?? Promise.resolve()).then(job, job);
+    this.queues.set(userId, next.catch(() => {}));
+    return next;
+  }
+
+  /** The running container's address on its network and its gateway token. */
+  private async target(userId: string) {
+    const info = await this.owned(userId);
+    if (!info || info.state !== "running") throw new Error("the agent is not running");
+    const ip = await this.docker.ipOn(info.id, AgentRuntime.networkName(userId));
+    const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
+    if (!ip || !token) throw new Error("the agent's gateway is not reachable");
+    return { ip, token };
+  }
+
   /**
    * Hands a message to the user's gateway (its OpenAI-compatible endpoint, reached on the private bridge
    * network with the gateway token from the container's own environment) and returns the reply. Messages
-   * for one user are delivered strictly one after another, in the order they arrived.
+   * and channel updates for one user are handed over strictly one after another, in the order they arrived.
    */
   deliver(userId: string, session: string, text: string): Promise<{ reply: string }> {
-    const run = async () => {
-      const info = await this.owned(userId);
-      if (!info || info.state !== "running") throw new Error("the agent is not running");
-      const ip = await this.docker.ipOn(info.id, AgentRuntime.networkName(userId));
-      const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
-      if (!ip || !token) throw new Error("the agent's gateway is not reachable");
+    return this.inOrder(userId, async () => {
+      const { ip, token } = await this.target(userId);
       const res = await fetch(`http://${ip}:${GATEWAY_PORT}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -200,10 +213,22 @@ export class AgentRuntime {
       const body = (await res.json().catch(() => ({}))) as { choices?: { message?: { content?: string } }[]; error?: { message?: string } };
       if (!res.ok) throw new Error(`the agent answered ${res.status}: ${body.error?.message ?? "no details"}`);
       return { reply: body.choices?.[0]?.message?.content ?? "" };
-    };
-    const next = (this.queues.get(userId) ?? Promise.resolve()).then(run, run);
-    this.queues.set(userId, next.catch(() => {}));
-    return next;
+    });
+  }
+
+  /**
+   * Passes a raw channel update (Telegram's webhook body with its secret header) to the container's own
+   * channel listener, in order with everything else for this user. OpenClaw commits the update to its
+   * ingress queue before it answers 2xx, so a 2xx means the update is safe.
+   */
+  forward(userId: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number }> {
+    return this.inOrder(userId, async () => {
+      const { ip } = await this.target(userId);
+      const res = await fetch(`http://${ip}:${port}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal: AbortSignal.timeout(30_000) });
+      await res.arrayBuffer().catch(() => undefined);
+      if (!res.ok) throw new Error(`the agent's channel listener answered ${res.status}`);
+      return { status: res.status };
+    });
   }
 
   /** Removes the container and its network (a node has a finite number of bridge networks). */

@@ -47,6 +47,13 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(text).not.toContain("OPENCLAW_GATEWAY_TOKEN"); // the token comes from the environment
   });
 
+  it("Telegram in webhook mode (behind the edge) is valid", () => {
+    const config = openclawConfig({ ...base, telegram: { botToken: "123456:ABC-def_ghi", webhookUrl: "https://cloud.example.com/hooks/telegram/agt_x", webhookSecret: "s3cret-token_value" } });
+    expect(config.channels).toMatchObject({ telegram: { webhookHost: "0.0.0.0", webhookPort: 8787, webhookPath: "/telegram-webhook", dmPolicy: "pairing" } });
+    const r = validate(config);
+    expect(r.ok, r.output).toBe(true);
+  });
+
   it("a fixed Anthropic model, heartbeat, dreaming and disabled skills are valid too", () => {
     const config = openclawConfig({ ...base, model: "claude-sonnet-4-5", heartbeatEvery: "2h", dreaming: true, disabledSkills: ["weather", "github"] });
     expect(validate(config).ok).toBe(true);

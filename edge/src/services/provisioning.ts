@@ -11,6 +11,7 @@ import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
+import { telegramSettings } from "./channels/connect";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -31,8 +32,21 @@ async function memoryFor(s: Services, userId: string) {
   return (sub && planById(sub.planId)?.ramMb) || AGENT_MEMORY_MB;
 }
 
+/** The user's settings that shape the agent's config: router model, plan memory, connected Telegram bot. */
+export interface SpecSettings {
+  model: string;
+  memoryMb: number;
+  telegram?: { botToken: string; webhookUrl: string; webhookSecret: string };
+}
+
+export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
+  const [row] = await s.db.select({ routerMode: agents.routerMode }).from(agents).where(eq(agents.id, agentId));
+  return { model: row?.routerMode ?? "auto", memoryMb: await memoryFor(s, userId), telegram: await telegramSettings(s, agentId) };
+}
+
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
-export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, model = "auto", memoryMb = AGENT_MEMORY_MB): AgentSpecWire {
+export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB }): AgentSpecWire {
+  const { model, memoryMb } = settings;
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
   const entry = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
   const config = openclawConfig({
@@ -42,6 +56,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     model,
     openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(entry)],
     anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
+    telegram: settings.telegram,
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000" };
 }
@@ -52,10 +67,10 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
  */
 export async function rotateProxyKey(s: Services, userId: string, meta: RequestMeta) {
   const { agentId, key } = await issueProxyKey(s, userId, meta);
-  const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc, routerMode: agents.routerMode }).from(agents).where(eq(agents.id, agentId));
+  const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc }).from(agents).where(eq(agents.id, agentId));
   let appliedToAgent = false;
   if (row?.nodeId && row.gatewayTokenEnc) {
-    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), row.routerMode, await memoryFor(s, userId));
+    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), await specSettings(s, userId, agentId));
     appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
   }
   return { agentId, key, appliedToAgent };
@@ -70,10 +85,10 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   const account = s.env.USER_AGENT.getByName(userId);
   await account.init(userId);
   await account.setStatus("queued");
-  const memoryMb = await memoryFor(s, userId);
+  const settings = await specSettings(s, userId, await ensureAgent(s, userId));
   let nodeId: string;
   try {
-    nodeId = await placeAgent(s, memoryMb);
+    nodeId = await placeAgent(s, settings.memoryMb);
   } catch (e) {
     await account.setStatus("failed", e instanceof AppError ? e.message : "placement failed");
     throw e;
@@ -82,12 +97,11 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   await account.setStatus("placing", `on ${nodeId}`);
   const { agentId, key } = await issueProxyKey(s, userId, meta);
   const gatewayToken = randomToken(24);
-  const [row] = await s.db
+  await s.db
     .update(agents)
     .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
-    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)))
-    .returning({ routerMode: agents.routerMode });
-  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, row?.routerMode, memoryMb) };
+    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
+  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, settings) };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
   const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });

@@ -1,0 +1,79 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app";
+import { errorResponses } from "../errors";
+import { requireUser } from "../middleware/auth";
+import { connectDiscord, connectSlack, connectTelegram, connectWhatsApp, disconnectChannel, listChannels, syncBridge, type ChannelKind } from "../services/channels/connect";
+import { rotateProxyKey } from "../services/provisioning";
+import { body, json, ok } from "./schemas";
+
+/** Channel Manager: connect and disconnect Telegram, Slack, WhatsApp (Cloud API) and Discord. */
+const auth = [requireUser()];
+const connected = json(z.record(z.string(), z.unknown()));
+
+const routes = {
+  list: createRoute({
+    method: "get", path: "/channels", tags: ["channels"], middleware: auth,
+    responses: { 200: json(z.object({ channels: z.array(z.object({ kind: z.string(), connected: z.boolean(), since: z.string().nullable(), webhookUrl: z.string(), wake: z.string() })) })), ...errorResponses },
+  }),
+  telegram: createRoute({
+    method: "post", path: "/channels/telegram", tags: ["channels"], middleware: auth,
+    description: "Connects a Telegram bot (token from @BotFather): the edge becomes its webhook and the agent's config gets the bot.",
+    request: body(z.object({ botToken: z.string().min(10).max(200) })),
+    responses: { 200: connected, ...errorResponses },
+  }),
+  slack: createRoute({
+    method: "post", path: "/channels/slack", tags: ["channels"], middleware: auth,
+    request: body(z.object({ botToken: z.string().startsWith("xoxb-").max(300), signingSecret: z.string().min(16).max(200) })),
+    responses: { 200: connected, ...errorResponses },
+  }),
+  whatsapp: createRoute({
+    method: "post", path: "/channels/whatsapp", tags: ["channels"], middleware: auth,
+    request: body(z.object({ accessToken: z.string().min(10).max(1000), phoneNumberId: z.string().regex(/^\d{5,30}$/), appSecret: z.string().min(16).max(200) })),
+    responses: { 200: connected, ...errorResponses },
+  }),
+  discord: createRoute({
+    method: "post", path: "/channels/discord", tags: ["channels"], middleware: auth,
+    request: body(z.object({ applicationId: z.string().regex(/^\d{5,30}$/), publicKey: z.string().max(64) })),
+    responses: { 200: connected, ...errorResponses },
+  }),
+  disconnect: createRoute({
+    method: "delete", path: "/channels/{kind}", tags: ["channels"], middleware: auth,
+    request: { params: z.object({ kind: z.enum(["telegram", "slack", "whatsapp", "discord"]) }) },
+    responses: { 200: json(ok), ...errorResponses },
+  }),
+};
+
+export function registerChannelRoutes(app: App) {
+  app.openapi(routes.list, async (c) => c.json({ channels: await listChannels(c.get("services"), c.get("user").id) }, 200));
+  // Telegram lives in the agent's config: a running agent restarts on it (rotateProxyKey re-applies the spec).
+  app.openapi(routes.telegram, async (c) => {
+    const s = c.get("services");
+    const r = await connectTelegram(s, c.get("user").id, c.req.valid("json").botToken, c.get("meta"));
+    const { appliedToAgent } = await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    return c.json({ ...r, appliedToAgent }, 200);
+  });
+  // Bridged channels only need the reply credentials in the user's Durable Object.
+  app.openapi(routes.slack, async (c) => {
+    const r = await connectSlack(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
+    await syncBridge(c.get("services"), c.get("user").id);
+    return c.json(r, 200);
+  });
+  app.openapi(routes.whatsapp, async (c) => {
+    const r = await connectWhatsApp(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
+    await syncBridge(c.get("services"), c.get("user").id);
+    return c.json(r, 200);
+  });
+  app.openapi(routes.discord, async (c) => {
+    const r = await connectDiscord(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
+    await syncBridge(c.get("services"), c.get("user").id);
+    return c.json(r, 200);
+  });
+  app.openapi(routes.disconnect, async (c) => {
+    const s = c.get("services");
+    const kind = c.req.valid("param").kind as ChannelKind;
+    await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
+    if (kind === "telegram") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    else await syncBridge(s, c.get("user").id);
+    return c.json({ ok: true as const }, 200);
+  });
+}

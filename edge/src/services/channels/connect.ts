@@ -1,0 +1,145 @@
+import { and, eq } from "drizzle-orm";
+import { AppError } from "../../../../contracts/src/errors";
+import { channels } from "../../db/schema";
+import { newId } from "../../lib/ids";
+import { randomToken, sha256Hex } from "../../lib/crypto";
+import { audit } from "../audit";
+import type { RequestMeta, Services } from "../context";
+import { ensureAgent } from "../proxy-keys";
+
+/**
+ * The Channel Manager. Telegram runs natively in OpenClaw (webhook mode): the edge registers itself as the
+ * bot's webhook and forwards each update to the container. Slack, WhatsApp (Cloud API) and Discord
+ * interactions are bridged: the edge verifies and turns each message into an agent message, and the reply
+ * goes back through the platform's API. Credentials are stored AES-256-GCM encrypted.
+ */
+export type ChannelKind = "telegram" | "slack" | "whatsapp" | "discord";
+
+export interface ChannelCredentials {
+  telegram: { botToken: string; webhookSecret: string };
+  slack: { botToken: string; signingSecret: string };
+  whatsapp: { accessToken: string; phoneNumberId: string; appSecret: string; verifyToken: string };
+  discord: { applicationId: string; publicKey: string };
+}
+
+const context = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
+export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
+
+export async function loadChannel<K extends ChannelKind>(s: Services, agentId: string, kind: K) {
+  const [row] = await s.db.select().from(channels).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
+  if (!row || row.status !== "connected") return undefined;
+  return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, context(agentId, kind))) as ChannelCredentials[K] };
+}
+
+/** The Telegram part of the agent's config (see provisioning's specSettings). */
+export async function telegramSettings(s: Services, agentId: string) {
+  const tg = await loadChannel(s, agentId, "telegram");
+  return tg ? { botToken: tg.creds.botToken, webhookSecret: tg.creds.webhookSecret, webhookUrl: hookUrl(s, "telegram", agentId) } : undefined;
+}
+
+async function save<K extends ChannelKind>(s: Services, agentId: string, kind: K, creds: ChannelCredentials[K], secretHash: string | null) {
+  const credentialsEnc = await s.secrets.encrypt(JSON.stringify(creds), context(agentId, kind));
+  await s.db
+    .insert(channels)
+    .values({ id: newId("chn"), agentId, kind, credentialsEnc, webhookSecretHash: secretHash, status: "connected" })
+    .onConflictDoUpdate({ target: [channels.agentId, channels.kind], set: { credentialsEnc, webhookSecretHash: secretHash, status: "connected", updatedAt: new Date() } });
+}
+
+/** Calls an official HTTP API and returns its JSON; `what` names it in the error the user sees. */
+async function callApi(what: string, url: string, init: RequestInit): Promise<any> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  } catch {
+    throw new AppError("UPSTREAM_ERROR", `${what} could not be reached. Please try again.`);
+  }
+  const json = (await res.json().catch(() => ({}))) as any;
+  return { status: res.status, json };
+}
+
+export async function connectTelegram(s: Services, userId: string, botToken: string, meta: RequestMeta) {
+  if (!/^\d+:[\w-]{20,}$/.test(botToken)) throw new AppError("VALIDATION_FAILED", "That does not look like a Telegram bot token (it looks like 123456:ABC…, from @BotFather).");
+  const agentId = await ensureAgent(s, userId);
+  const api = `${s.env.TELEGRAM_API_BASE}/bot${botToken}`;
+  const me = await callApi("Telegram", `${api}/getMe`, {});
+  if (!me.json.ok) throw new AppError("VALIDATION_FAILED", "Telegram did not accept this bot token. Copy it again from @BotFather.");
+  const webhookSecret = randomToken(24);
+  const set = await callApi("Telegram", `${api}/setWebhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ url: hookUrl(s, "telegram", agentId), secret_token: webhookSecret, drop_pending_updates: false }),
+  });
+  if (!set.json.ok) throw new AppError("UPSTREAM_ERROR", `Telegram refused the webhook: ${set.json.description ?? set.status}`);
+  await save(s, agentId, "telegram", { botToken, webhookSecret }, await sha256Hex(webhookSecret));
+  audit(s, meta, userId, "channel.connected", { kind: "telegram" });
+  return { kind: "telegram" as const, bot: `@${me.json.result?.username ?? "bot"}` };
+}
+
+export async function connectSlack(s: Services, userId: string, creds: ChannelCredentials["slack"], meta: RequestMeta) {
+  const agentId = await ensureAgent(s, userId);
+  const auth = await callApi("Slack", `${s.env.SLACK_API_BASE}/auth.test`, { method: "POST", headers: { authorization: `Bearer ${creds.botToken}` } });
+  if (!auth.json.ok) throw new AppError("VALIDATION_FAILED", `Slack did not accept this bot token (${auth.json.error ?? auth.status}).`);
+  await save(s, agentId, "slack", creds, null);
+  audit(s, meta, userId, "channel.connected", { kind: "slack" });
+  return { kind: "slack" as const, requestUrl: hookUrl(s, "slack", agentId), team: auth.json.team ?? null };
+}
+
+export async function connectWhatsApp(s: Services, userId: string, creds: Omit<ChannelCredentials["whatsapp"], "verifyToken">, meta: RequestMeta) {
+  const agentId = await ensureAgent(s, userId);
+  const phone = await callApi("WhatsApp", `${s.env.WHATSAPP_API_BASE}/${creds.phoneNumberId}`, { headers: { authorization: `Bearer ${creds.accessToken}` } });
+  if (phone.status !== 200) throw new AppError("VALIDATION_FAILED", `WhatsApp did not accept these credentials (${phone.json.error?.message ?? phone.status}).`);
+  const verifyToken = randomToken(18);
+  await save(s, agentId, "whatsapp", { ...creds, verifyToken }, null);
+  audit(s, meta, userId, "channel.connected", { kind: "whatsapp" });
+  return { kind: "whatsapp" as const, callbackUrl: hookUrl(s, "whatsapp", agentId), verifyToken, number: phone.json.display_phone_number ?? null };
+}
+
+export async function connectDiscord(s: Services, userId: string, creds: ChannelCredentials["discord"], meta: RequestMeta) {
+  if (!/^[0-9a-f]{64}$/i.test(creds.publicKey)) throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
+  const agentId = await ensureAgent(s, userId);
+  await save(s, agentId, "discord", creds, null);
+  audit(s, meta, userId, "channel.connected", { kind: "discord" });
+  return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId) };
+}
+
+export async function disconnectChannel(s: Services, userId: string, kind: ChannelKind, meta: RequestMeta) {
+  const agentId = await ensureAgent(s, userId);
+  const current = await loadChannel(s, agentId, kind);
+  if (!current) throw new AppError("NOT_FOUND", `${kind} is not connected.`);
+  if (kind === "telegram") {
+    const tg = current.creds as ChannelCredentials["telegram"];
+    await callApi("Telegram", `${s.env.TELEGRAM_API_BASE}/bot${tg.botToken}/deleteWebhook`, { method: "POST" }).catch(() => undefined);
+  }
+  await s.db.update(channels).set({ status: "disconnected", updatedAt: new Date() }).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
+  audit(s, meta, userId, "channel.disconnected", { kind });
+}
+
+/** What the Channel Manager page shows, including the policy for each kind (who keeps the agent awake). */
+export async function listChannels(s: Services, userId: string) {
+  const agentId = await ensureAgent(s, userId);
+  const rows = await s.db.select({ kind: channels.kind, status: channels.status, updatedAt: channels.updatedAt }).from(channels).where(eq(channels.agentId, agentId));
+  return (["telegram", "slack", "whatsapp", "discord"] as const).map((kind) => {
+    const row = rows.find((r) => r.kind === kind);
+    return { kind, connected: row?.status === "connected", since: row?.status === "connected" ? row.updatedAt.toISOString() : null, webhookUrl: hookUrl(s, kind, agentId), wake: WAKE_POLICY[kind] };
+  });
+}
+
+/** How each channel reaches a sleeping agent (shown on the Channel Manager page). */
+export const WAKE_POLICY: Record<ChannelKind, string> = {
+  telegram: "Webhook: a message wakes your agent (first reply after a few seconds when it was asleep).",
+  slack: "Events API over HTTP: a message wakes your agent.",
+  whatsapp: "WhatsApp Cloud API webhook: a message wakes your agent. (OpenClaw's QR login to WhatsApp Web needs an always-on agent.)",
+  discord: "Slash commands (interactions) wake your agent. A Discord bot that reads every message needs an always-on agent.",
+};
+
+/** The bridged channels' reply credentials, sealed for the user's Durable Object. */
+export async function syncBridge(s: Services, userId: string) {
+  const agentId = await ensureAgent(s, userId);
+  const [slack, whatsapp, discord] = await Promise.all([loadChannel(s, agentId, "slack"), loadChannel(s, agentId, "whatsapp"), loadChannel(s, agentId, "discord")]);
+  const bridge = {
+    slack: slack ? { botToken: slack.creds.botToken } : undefined,
+    whatsapp: whatsapp ? { accessToken: whatsapp.creds.accessToken, phoneNumberId: whatsapp.creds.phoneNumberId } : undefined,
+    discord: discord ? { applicationId: discord.creds.applicationId } : undefined,
+  };
+  await s.env.USER_AGENT.getByName(userId).setBridge(await s.secrets.encrypt(JSON.stringify(bridge), `bridge:${userId}`));
+}
