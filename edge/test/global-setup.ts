@@ -11,6 +11,7 @@ import { TEST_PORTS, TEST_SECRETS } from "./ports";
 import { startGoogleStandIn } from "./stand-ins/google-oauth";
 import { startResendStandIn } from "./stand-ins/resend";
 import { startHostingerStandIn } from "./stand-ins/hostinger";
+import { startChatStandIn } from "./stand-ins/chat-platforms";
 
 /** Runs in Node before the workerd tests: real PostgreSQL migrated, the Neon bridge and API stand-ins up. */
 export default async function setup(_project: TestProject) {
@@ -23,7 +24,9 @@ export default async function setup(_project: TestProject) {
   // No webhook URL: the Worker under test is not on a port, so tests sign and deliver Stripe's events themselves.
   const stripe = await startStripeStandIn({ port: TEST_PORTS.stripe, apiKey: TEST_SECRETS.stripeKey, prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 } });
   const hostinger = await startHostingerStandIn(TEST_PORTS.hostinger, TEST_SECRETS.hostingerToken);
+  const chat = await startChatStandIn(TEST_PORTS.chat);
   return async () => {
+    chat.close();
     hostinger.close();
     llm.close();
     stripe.close();
