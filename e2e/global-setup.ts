@@ -12,12 +12,14 @@ import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
 // @ts-expect-error plain ESM script without types
 import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
 import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
+import { startChatStandIn } from "../edge/test/stand-ins/chat-platforms";
 
 export const E2E_PORT = 8788;
 const BRIDGE_PORT = 54361;
 const LLM_PORT = 54362;
 const STRIPE_PORT = 54363;
 const HOSTINGER_PORT = 54364;
+const CHAT_PORT = 54365;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -38,6 +40,7 @@ export default async function setup(project: TestProject) {
     prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
   });
   const hostinger = await startHostingerStandIn(HOSTINGER_PORT, "hostinger-e2e-token");
+  const chat = await startChatStandIn(CHAT_PORT);
   const vars = {
     ENVIRONMENT: "development",
     APP_URL: `http://localhost:${E2E_PORT}`,
@@ -57,6 +60,7 @@ export default async function setup(project: TestProject) {
     HOSTINGER_PAYMENT_METHOD_ID: "4242",
     // The fleet simulation loses a node on purpose; waiting the production 3 minutes would only slow it.
     NODE_DOWN_AFTER_MS: "1500",
+    TELEGRAM_API_BASE: `http://127.0.0.1:${CHAT_PORT}/telegram`,
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
@@ -80,12 +84,14 @@ export default async function setup(project: TestProject) {
   project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
   project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
   project.provide("hostingerUrl", `http://127.0.0.1:${HOSTINGER_PORT}`);
+  project.provide("chatUrl", `http://127.0.0.1:${CHAT_PORT}`);
   return async () => {
     process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
     llm.close();
     stripe.close();
     hostinger.close();
+    chat.close();
   };
 }
 
@@ -95,5 +101,6 @@ declare module "vitest" {
     llmUrl: string;
     stripeUrl: string;
     hostingerUrl: string;
+    chatUrl: string;
   }
 }

@@ -17,6 +17,7 @@ export async function localRuntime(readyTimeoutMs = 120_000) {
   const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
   const docker = new DockerodeClient();
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-states-"));
-  const runtime = new AgentRuntime(docker, new StateStore({ client, bucket: "openclaw-state" }), { stateRoot, readyTimeoutMs });
-  return { docker, runtime, stateRoot, close: () => s3.close() };
+  const store = new StateStore({ client, bucket: "openclaw-state" });
+  const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs });
+  return { docker, store, runtime, stateRoot, close: () => s3.close() };
 }
