@@ -13,6 +13,8 @@ export const DEFAULT_IDLE_MINUTES = 30;
  * 0 means "skip dozing, sleep deeply at once".
  */
 export const DEFAULT_DEEP_SLEEP_MINUTES = 120;
+/** A sleeping agent with a scheduled job is woken this long before it is due (OpenClaw needs ~10 s to start). */
+export const CRON_PREWAKE_MS = 120_000;
 
 export interface InboxMessage {
   id: number;
@@ -111,14 +113,28 @@ export class AgentLifecycle {
     return Number(this.meta.get("deepSleepMinutes") ?? DEFAULT_DEEP_SLEEP_MINUTES);
   }
 
-  /** Only a running or paused, placed agent with no sleep already requested can be put to sleep. */
-  private canSleep(): boolean {
+  /**
+   * Only a running or paused, placed agent with no sleep already requested can be put to sleep, and never
+   * one set to stay on (socket channels such as a Discord bot or WhatsApp Web need a live connection).
+   */
+  private canSleep(byUser = false): boolean {
     const s = this.status();
-    return (s === "ready" || s === "paused") && !!this.meta.get("nodeId") && !this.meta.get("sleepRequestedAt");
+    return (s === "ready" || s === "paused") && !!this.meta.get("nodeId") && !this.meta.get("sleepRequestedAt") && (byUser || !this.meta.get("alwaysOn"));
   }
 
-  /** When the next idle step is due: ready → last use + idle timeout; paused → paused at + deep-sleep delay. */
+  /** Always on: the agent never dozes or sleeps on its own (the user's Stop button still works). */
+  async setAlwaysOn(on: boolean): Promise<void> {
+    this.meta.set("alwaysOn", on ? "1" : "");
+    await this.scheduleIdleCheck();
+  }
+
+  /**
+   * When the alarm must next look at the agent: ready → last use + idle timeout; paused → paused at +
+   * deep-sleep delay; asleep with a scheduled job → shortly before it is due.
+   */
   idleDeadline(): number | null {
+    const cron = Number(this.meta.get("nextCronAt") ?? 0);
+    if (this.status() === "sleeping" && cron > 0) return cron - CRON_PREWAKE_MS;
     if (!this.canSleep()) return null;
     if (this.status() === "paused") return Number(this.meta.get("pausedAt") ?? Date.now()) + this.deepSleepMinutes() * 60_000;
     const minutes = Number(this.meta.get("idleMinutes") ?? DEFAULT_IDLE_MINUTES);
@@ -130,10 +146,15 @@ export class AgentLifecycle {
     if (at !== null) await this.h.wakeBy(at);
   }
 
-  /** Called by the alarm: takes the next idle step when it is due. */
+  /** Called by the alarm: takes the next idle step when it is due, or pre-wakes for a scheduled job. */
   async onAlarm(now: number): Promise<void> {
     const deadline = this.idleDeadline();
     if (deadline === null || now < deadline) return;
+    if (this.status() === "sleeping") {
+      this.meta.set("nextCronAt", "");
+      if (!this.meta.get("wakeRequestedAt") && !this.meta.get("suspended")) await this.sendWake("a scheduled task is due");
+      return;
+    }
     await this.requestSleep(this.status() === "ready" && this.deepSleepMinutes() > 0 ? "pause" : "deep");
   }
 
@@ -142,9 +163,10 @@ export class AgentLifecycle {
    * stops it and archives its state (the second step, and the user's Stop button). The node's answer sets
    * the new status.
    */
-  async requestSleep(mode: "pause" | "deep" = "deep"): Promise<boolean> {
+  async requestSleep(mode: "pause" | "deep" = "deep", byUser = false): Promise<boolean> {
     const now = Date.now();
-    if (!this.canSleep() || !this.h.env.NODE_LINK) return false;
+    // The user's Stop button wins over "always on"; only the idle alarm respects it.
+    if (!this.canSleep(byUser) || !this.h.env.NODE_LINK) return false;
     if (mode === "pause" && this.status() === "paused") return false;
     const userId = this.meta.get("userId")!;
     this.meta.set("sleepRequestedAt", String(now));
@@ -153,6 +175,13 @@ export class AgentLifecycle {
     else await link.sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
     await this.h.recordActivity("status", mode === "pause" ? "Agent dozing (it answers again within a second)" : "Agent going to sleep (it wakes on the next message)");
     return true;
+  }
+
+  /** The node archived the agent; `nextCronAt` is when its next scheduled job is due, if any. */
+  async onSlept(nextCronAt: number | null): Promise<void> {
+    this.meta.set("nextCronAt", nextCronAt ? String(nextCronAt) : "");
+    await this.setStatus("sleeping");
+    if (nextCronAt) await this.h.recordActivity("status", `Agent will wake at ${new Date(nextCronAt - CRON_PREWAKE_MS).toISOString()} for a scheduled task`);
   }
 
   /**

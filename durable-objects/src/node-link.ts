@@ -108,6 +108,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     else if (command.kind === "provision") this.expect(userId, null); // nothing runs here: release the memory
     // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
     if (!ok && (command.kind === "sleep" || command.kind === "pause")) return void (await user.sleepFailed(error ?? "the node reported a failure"));
+    if (ok && command.kind === "sleep") return void (await user.onSlept((result as { nextCronAt?: number } | undefined)?.nextCronAt ?? null));
     const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
     // `configure` restarts a running agent (ready again afterwards) and only rewrites a sleeping one's config.
     if (command.kind === "configure" && ok) done.configure = (result as { restarted?: boolean } | undefined)?.restarted ? "ready" : undefined;

@@ -267,8 +267,16 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     await this.life.touch();
   }
 
-  async requestSleep(mode: "pause" | "deep" = "deep"): Promise<boolean> {
-    return this.life.requestSleep(mode);
+  async requestSleep(mode: "pause" | "deep" = "deep", byUser = false): Promise<boolean> {
+    return this.life.requestSleep(mode, byUser);
+  }
+
+  async setAlwaysOn(on: boolean): Promise<void> {
+    await this.life.setAlwaysOn(on);
+  }
+
+  async onSlept(nextCronAt: number | null): Promise<void> {
+    await this.life.onSlept(nextCronAt);
   }
 
   async sleepFailed(reason: string): Promise<void> {

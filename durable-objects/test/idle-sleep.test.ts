@@ -135,3 +135,37 @@ describe("paused agents", () => {
     expect(await stub.requestSleep("deep")).toBe(true);
   });
 });
+
+describe("cron-aware wake", () => {
+  it("a sleeping agent with a scheduled job is woken two minutes before it is due", async () => {
+    const userId = "usr_croncroncroncroncroncr";
+    const nodeId = "node_cron_1";
+    const stub = await readyAgent(userId, nodeId);
+    const due = Date.now() + 60 * 60_000;
+    await stub.onSlept(due);
+    expect((await stub.getSnapshot()).status).toBe("sleeping");
+    await runDurableObjectAlarm(stub); // an earlier alarm (from when it ran): nothing to do yet, and the next is set
+    expect((await commandsOn(nodeId)).filter((c) => c.command.kind === "wake")).toHaveLength(0);
+    expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBe(due - 120_000);
+    await backdate(stub, "nextCronAt", -2 * 60_000 + 1_000); // now it is due in under two minutes
+    await runDurableObjectAlarm(stub);
+    const wakes = (await commandsOn(nodeId)).filter((c) => c.command.kind === "wake");
+    expect(wakes).toHaveLength(1);
+    expect((await stub.listActivity(3)).map((a) => a.message).join("\n")).toContain("a scheduled task is due");
+  });
+});
+
+describe("always on (socket channels)", () => {
+  it("an always-on agent never dozes by itself, but the user's Stop button still puts it to sleep", async () => {
+    const userId = "usr_alwaysonalwaysonalways";
+    const nodeId = "node_always_1";
+    const stub = await readyAgent(userId, nodeId);
+    await stub.setAlwaysOn(true);
+    await backdate(stub, "lastUseAt", 60 * 60_000);
+    await runDurableObjectAlarm(stub);
+    expect(await commandsOn(nodeId)).toEqual([]);
+    expect(await stub.requestSleep("pause")).toBe(false);
+    expect(await stub.requestSleep("deep", true)).toBe(true);
+    expect((await commandsOn(nodeId)).map((c) => c.command.kind)).toEqual(["sleep"]);
+  });
+});

@@ -41,7 +41,7 @@ describe("dashboard APIs", () => {
     expect(badZone.body.error.message).toContain('Unknown time zone "Mars/Olympus"');
     const badTime = await call("/api/agent/protection", { method: "PUT", body: { quietHours: { enabled: true, start: "25:00", end: "06:00" } }, cookie: u.cookie });
     expect(badTime.body.error.code).toBe("VALIDATION_FAILED");
-    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 10, deepSleepMinutes: 0 }, cookie: u.cookie })).body).toEqual({ idleMinutes: 10, deepSleepMinutes: 0 });
+    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 10, deepSleepMinutes: 0 }, cookie: u.cookie })).body).toEqual({ idleMinutes: 10, deepSleepMinutes: 0, alwaysOn: false });
   });
 
   it("conversation history is searchable (text or reply, case-insensitive, % is literal)", async () => {

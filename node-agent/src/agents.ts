@@ -1,6 +1,7 @@
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DockerClient } from "./docker";
+import { nextCronRun } from "./cron";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, containerLabels } from "./traefik";
 
@@ -95,7 +96,7 @@ export class AgentRuntime {
    * agent only counts as asleep once the archive is stored: if every upload attempt fails, the container is
    * started again and the command fails, so the agent stays usable and no state is lost.
    */
-  async sleep(userId: string): Promise<{ key: string; bytes: number }> {
+  async sleep(userId: string): Promise<{ key: string; bytes: number; nextCronAt?: number }> {
     const info = await this.owned(userId);
     if (info?.state === "paused") await this.docker.unpause(info.id); // a frozen process cannot handle SIGTERM
     if (info) await this.docker.stop(info.id, 20);
@@ -103,7 +104,9 @@ export class AgentRuntime {
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
       try {
-        return await this.store.archive(userId, this.stateDir(userId));
+        const archived = await this.store.archive(userId, this.stateDir(userId));
+        // The edge wakes the agent shortly before its next scheduled job (a stopped gateway runs none).
+        return { ...archived, nextCronAt: nextCronRun(this.stateDir(userId)) };
       } catch (e) {
         lastError = e;
         if (i < attempts - 1) await new Promise((r) => setTimeout(r, (this.opts.archiveRetryDelayMs ?? 2_000) * 2 ** i));

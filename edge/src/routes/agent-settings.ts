@@ -31,8 +31,8 @@ const routes = {
   idle: createRoute({
     method: "put", path: "/agent/idle", tags: ["agent"], middleware: auth,
     description: "Minutes without use before the agent dozes (wakes in under a second), and minutes dozing before it sleeps deeply (0: at once).",
-    request: body(z.object({ idleMinutes: z.number().int().min(1).max(7 * 24 * 60), deepSleepMinutes: z.number().int().min(0).max(7 * 24 * 60) })),
-    responses: { 200: json(z.object({ idleMinutes: z.number(), deepSleepMinutes: z.number() })), ...errorResponses },
+    request: body(z.object({ idleMinutes: z.number().int().min(1).max(7 * 24 * 60), deepSleepMinutes: z.number().int().min(0).max(7 * 24 * 60), alwaysOn: z.boolean().default(false) })),
+    responses: { 200: json(z.object({ idleMinutes: z.number(), deepSleepMinutes: z.number(), alwaysOn: z.boolean() })), ...errorResponses },
   }),
 };
 
@@ -50,8 +50,10 @@ export function registerAgentSettingsRoutes(app: App) {
     return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).updateProtection(patch), 200);
   });
   app.openapi(routes.idle, async (c) => {
-    const { idleMinutes, deepSleepMinutes } = c.req.valid("json");
-    await c.get("services").env.USER_AGENT.getByName(c.get("user").id).setIdleTimeout(idleMinutes, deepSleepMinutes);
-    return c.json({ idleMinutes, deepSleepMinutes }, 200);
+    const { idleMinutes, deepSleepMinutes, alwaysOn } = c.req.valid("json");
+    const account = c.get("services").env.USER_AGENT.getByName(c.get("user").id);
+    await account.setIdleTimeout(idleMinutes, deepSleepMinutes);
+    await account.setAlwaysOn(alwaysOn);
+    return c.json({ idleMinutes, deepSleepMinutes, alwaysOn }, 200);
   });
 }

@@ -89,7 +89,7 @@ export function registerAgentRoutes(app: App) {
     return c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(limit, q || undefined) }, 200);
   });
   app.openapi(routes.events, (c) => liveEvents(c, c.get("services").env.USER_AGENT.getByName(c.get("user").id), Number(c.req.header("last-event-id") ?? 0) || 0));
-  app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep() }, 202));
+  app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep("deep", true) }, 202));
   app.openapi(routes.getRouter, async (c) => c.json(await getRouterModel(c.get("services"), c.get("user").id), 200));
   app.openapi(routes.setRouter, async (c) => c.json(await setRouterModel(c.get("services"), c.get("user").id, c.req.valid("json").model, c.get("meta")), 200));
   app.openapi(routes.balance, async (c) => {
