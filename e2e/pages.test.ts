@@ -82,3 +82,25 @@ describe("the operator console", () => {
     expect(consoleErrors).toEqual([]);
   });
 });
+
+describe("Channel Manager in the browser", () => {
+  it("connects a Telegram bot and shows how each channel wakes the agent", async () => {
+    await page.context().clearCookies();
+    await page.request.post(`${base}/api/auth/signup`, { data: { email: `channels-page-${Date.now()}@example.com`, password: "channels-password" } });
+    await page.goto(`${base}/dashboard/channels`);
+    await page.getByRole("heading", { name: "Channel Manager", level: 1 }).waitFor();
+    await page.getByText("Webhook: a message wakes your agent (first reply").waitFor();
+    await page.getByRole("button", { name: "Connect Telegram" }).click();
+    await page.getByLabel("Bot token").fill("not a token");
+    await page.getByRole("button", { name: "Save and connect" }).click();
+    await page.getByRole("alert").filter({ hasText: "does not look like a Telegram bot token" }).waitFor();
+    // The browser logs the refused request (HTTP 400) itself; that one is expected.
+    consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !e.includes("status of 400")));
+    await page.getByLabel("Bot token").fill("555666:CCCCCCCCCCCCCCCCCCCCCCCCCCCC");
+    await page.getByRole("button", { name: "Save and connect" }).click();
+    await page.getByText("Message @stand_in_bot on Telegram").waitFor();
+    await page.getByText(/Connected since/).waitFor();
+    await page.screenshot({ path: `${shots}/dashboard-channels-connected.png`, fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+});
