@@ -102,12 +102,13 @@ afterAll(async () => {
 describe("fleet simulation: 3 nodes, 7 users", () => {
   const users: { userId: string; cookie: string }[] = [];
   let n1: Awaited<ReturnType<typeof startNode>>;
+  let n2: Awaited<ReturnType<typeof startNode>>;
   let n3: Awaited<ReturnType<typeof startNode>>;
 
   it("fills two 8 GB nodes past 85% and buys exactly one node, however many checks run at once", async () => {
     const token = async () => (await api("/admin/nodes/registration-tokens", { body: {}, cookie: admin })).body.token as string;
     n1 = await startNode(await token(), 8192);
-    await startNode(await token(), 8192);
+    n2 = await startNode(await token(), 8192);
     await until(check, (r) => r.transitions.length === 0 && r.utilisation.usableMb === 2 * 7168);
     for (const id of nodeIds) expect((await nodeOf(id)).status).toBe("active");
 
@@ -182,5 +183,15 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     const o = await overview();
     expect(o.fleet.nodes.find((n: any) => n.id === n1.nodeId)).toMatchObject({ status: "active", committedMb: 0 });
     expect(o.money).toMatchObject({ marginMicros: expect.any(Number) });
+  }, 60_000);
+
+  it("draining a node moves its agents to the others, then retires it", async () => {
+    const onN2 = users.filter((u) => n2.runtime.containers.has(u.userId)).map((u) => u.userId);
+    expect(onN2).toHaveLength(3);
+    const drained = (await api(`/admin/nodes/${n2.nodeId}/drain`, { method: "POST", cookie: admin })).body;
+    expect(drained.moved.map((m: any) => m.userId).sort()).toEqual([...onN2].sort());
+    expect(drained.transitions).toContainEqual({ nodeId: n2.nodeId, from: "draining", to: "retired" });
+    for (const m of drained.moved) expect(m.to).not.toBe(n2.nodeId);
+    expect((await api(`/admin/nodes/${n2.nodeId}/drain`, { method: "POST", cookie: admin })).status).toBe(404); // already retired
   }, 60_000);
 });

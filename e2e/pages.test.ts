@@ -104,3 +104,18 @@ describe("Channel Manager in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 });
+
+describe("the development mail outbox page", () => {
+  it("lists the mails the platform would have sent, with working links", async () => {
+    await page.context().clearCookies();
+    const email = `outbox-${Date.now()}@example.com`;
+    await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "outbox-password" } });
+    await page.goto(`${base}/outbox`);
+    await page.getByRole("heading", { name: "Mail outbox" }).waitFor();
+    const mail = page.getByRole("listitem").filter({ hasText: `to ${email}` });
+    await mail.getByRole("button", { name: "Confirm your email for OpenClaw Cloud" }).click();
+    await mail.getByRole("link", { name: /verify-email\?token=/ }).click();
+    await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
+    expect(consoleErrors).toEqual([]);
+  });
+});

@@ -71,7 +71,7 @@ cat <<MSG
   ───────────────────────────────────────────────
   Dashboard + site   http://localhost:8787
   API + OpenAPI      http://localhost:8787/api/openapi.json
-  Mail outbox        http://localhost:8787/api/dev/outbox   (no RESEND_API_KEY: mails are kept, not sent)
+  Mail outbox        http://localhost:8787/outbox   (no RESEND_API_KEY: mails are kept, not sent)
   Database           $db_kind  ($DATABASE_URL)
   S3 (s3rver)        http://127.0.0.1:54340  bucket openclaw-state
   LLM proxy          http://localhost:8787/v1  (key: POST /api/agent/proxy-key; test balance: POST /api/dev/credit)

@@ -55,6 +55,13 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
   }
   for (const n of view.filter((x) => x.status === "down" || x.status === "draining")) moved.push(...(await moveAgentsOff(s, n, view)));
   if (moved.length > 0) view = await fleetView(s);
+  // A draining node with nothing left on it is retired (its agent may be stopped and the VPS cancelled).
+  for (const n of view.filter((x) => x.status === "draining"))
+    if ((await s.env.NODE_LINK.getByName(n.id).placements()).length === 0) {
+      await s.db.update(nodes).set({ status: "retired", updatedAt: new Date() }).where(eq(nodes.id, n.id));
+      transitions.push({ nodeId: n.id, from: "draining", to: "retired" });
+      n.status = "retired";
+    }
 
   const u = utilisation(view, now);
   const decision = await s.env.FLEET.getByName("fleet").evaluate(
