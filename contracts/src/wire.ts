@@ -28,6 +28,8 @@ export const agentSpec = z.object({
   cpus: z.number().positive().max(64),
   pidsLimit: z.number().int().min(32).max(65536),
   user: z.string().regex(/^\d+:\d+$/).optional(),
+  /** Files seeded into the agent's workspace (persona files from the Personality Editor). */
+  files: z.record(z.string().regex(/^workspace\/[A-Za-z0-9_-]+\.md$/), z.string().max(20_000)).optional(),
 });
 export type AgentSpecWire = z.infer<typeof agentSpec>;
 

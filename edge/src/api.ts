@@ -9,6 +9,7 @@ import { registerInsightRoutes } from "./routes/insights";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
 import { registerChannelRoutes } from "./routes/channels";
+import { registerCustomizeRoutes } from "./routes/customize";
 import { registerNodeRoutes } from "./routes/nodes";
 import { registerOAuthRoutes } from "./routes/oauth";
 import { registerSecurityRoutes } from "./routes/security";
@@ -30,6 +31,7 @@ registerAdminRoutes(api);
 registerAgentSettingsRoutes(api);
 registerInsightRoutes(api);
 registerChannelRoutes(api);
+registerCustomizeRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

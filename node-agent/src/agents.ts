@@ -22,6 +22,8 @@ export interface AgentSpec {
   user?: string;
   /** Overrides the image's command (tests run a stand-in gateway). */
   cmd?: string[];
+  /** Workspace files to write (persona files), relative to the state dir: `workspace/SOUL.md`. */
+  files?: Record<string, string>;
 }
 
 export type ProgressStep = "creating" | "starting" | "ready";
@@ -253,6 +255,17 @@ export class AgentRuntime {
       await chown(file, uid!, gid ?? uid!);
     }
     await chmod(file, 0o600);
+    for (const [rel, content] of Object.entries(spec.files ?? {})) {
+      // The wire schema allows only workspace/<NAME>.md; checked again here because this writes to disk.
+      if (!/^workspace\/[A-Za-z0-9_-]+\.md$/.test(rel)) throw new Error(`refused to write ${rel}`);
+      await mkdir(join(dir, "workspace"), { recursive: true });
+      await writeFile(join(dir, rel), content);
+      if (spec.user) {
+        const [uid, gid] = spec.user.split(":").map(Number);
+        await chown(join(dir, "workspace"), uid!, gid ?? uid!);
+        await chown(join(dir, rel), uid!, gid ?? uid!);
+      }
+    }
   }
 
   /**

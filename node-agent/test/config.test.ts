@@ -102,3 +102,13 @@ describe("Traefik labels and static config (Traefik's documented syntax)", () =>
     expect(() => containerLabels({ userId: "u", host: "evil`) || Host(`x", network: "n" })).toThrow();
   });
 });
+
+describe("the bundled skills list", () => {
+  it("matches the pinned OpenClaw package (run scripts/extract-skills.mjs after changing the pin)", async () => {
+    const { BUNDLED_SKILLS } = await import("../../contracts/src/bundled-skills");
+    // @ts-expect-error plain ESM script without types
+    const { bundledSkills } = await import("../../scripts/extract-skills.mjs");
+    expect(BUNDLED_SKILLS).toEqual(bundledSkills());
+    expect(BUNDLED_SKILLS.length).toBeGreaterThan(40);
+  });
+});

@@ -60,7 +60,7 @@ describe("agent lifecycle on a real Docker engine", () => {
   it("provisions a hardened, isolated container with its config, labels and limits", async () => {
     const u = newUser();
     const steps: string[] = [];
-    const { containerId } = await runtime.provision(spec(u), (s) => steps.push(s));
+    const { containerId } = await runtime.provision({ ...spec(u), files: { "workspace/SOUL.md": "# SOUL\n\nBe kind.\n" } }, (s) => steps.push(s));
     expect(steps).toEqual(["creating", "starting", "ready"]);
     const info = await raw.getContainer(containerId).inspect();
     expect(info.HostConfig.Privileged).toBe(false);
@@ -73,6 +73,7 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect(Object.values(info.Config.Labels)).toContain(`Host(\`${u.replace(/_/g, "-")}.agents.example.com\`)`);
     expect(info.Config.Env).toContain(`OPENCLAW_GATEWAY_TOKEN=${"t".repeat(32)}`);
     expect(JSON.parse(readFileSync(join(root, u, "openclaw.json"), "utf8")).gateway.bind).toBe("lan");
+    expect(readFileSync(join(root, u, "workspace", "SOUL.md"), "utf8")).toBe("# SOUL\n\nBe kind.\n"); // persona files seeded
 
     // Provisioning again (a repeated command) converges on the same container.
     expect((await runtime.provision(spec(u))).containerId).toBe(containerId);

@@ -12,6 +12,7 @@ import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
 import { telegramSettings } from "./channels/connect";
+import { disabledSkills, personaFiles } from "./customize";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -37,11 +38,19 @@ export interface SpecSettings {
   model: string;
   memoryMb: number;
   telegram?: { botToken: string; webhookUrl: string; webhookSecret: string };
+  disabledSkills?: string[];
+  files?: Record<string, string>;
 }
 
 export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
-  const [row] = await s.db.select({ routerMode: agents.routerMode }).from(agents).where(eq(agents.id, agentId));
-  return { model: row?.routerMode ?? "auto", memoryMb: await memoryFor(s, userId), telegram: await telegramSettings(s, agentId) };
+  const [row] = await s.db.select({ routerMode: agents.routerMode, personality: agents.personality }).from(agents).where(eq(agents.id, agentId));
+  return {
+    model: row?.routerMode ?? "auto",
+    memoryMb: await memoryFor(s, userId),
+    telegram: await telegramSettings(s, agentId),
+    disabledSkills: await disabledSkills(s, agentId),
+    files: personaFiles(row?.personality ?? {}),
+  };
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
@@ -57,8 +66,9 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(entry)],
     anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
     telegram: settings.telegram,
+    disabledSkills: settings.disabledSkills ?? [],
   });
-  return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000" };
+  return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000", files: settings.files };
 }
 
 /**
