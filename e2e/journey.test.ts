@@ -96,6 +96,22 @@ describe("the customer journey", () => {
     expect(await page.getByTestId("spent").textContent()).toMatch(/^\$0\.\d+/);
     await page.getByRole("figure", { name: "USD spent per day, last 30 days" }).locator("svg").first().waitFor();
     await page.screenshot({ path: `${shots}/journey-usage.png`, fullPage: true });
+
+    // Memory Manager: what the user asks the agent to remember lands in its own MEMORY.md, and is found by meaning.
+    await page.goto(`${base}/dashboard/memory`);
+    await page.getByLabel("Tell your agent something to remember").fill("My sister Ada's birthday is on 3 March");
+    await page.getByRole("button", { name: "Remember" }).click();
+    await page.getByText("Remembered. Your agent has it now.").waitFor();
+    await page.getByText("- My sister Ada's birthday is on 3 March").waitFor(); // the MEMORY.md section
+    await page.getByLabel("Search by meaning").fill("My sister Ada's birthday");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByText(/match \d+%/).first().waitFor();
+
+    // File Manager: the agent's workspace on its node, with the persona and memory files.
+    await page.goto(`${base}/dashboard/files`);
+    await page.getByRole("button", { name: "MEMORY.md" }).click();
+    await page.getByText("Things my owner asked me to remember").waitFor();
+    await page.screenshot({ path: `${shots}/journey-files.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 240_000);
 });

@@ -77,6 +77,15 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("pause"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("deliver"), userId: z.string().max(64), session: z.string().min(1).max(200), text: z.string().min(1).max(100_000) }),
+      /** The agent's workspace files (File Manager, Memory Manager); paths are relative to the workspace. */
+      z.object({
+        kind: z.literal("files"),
+        userId: z.string().max(64),
+        op: z.enum(["list", "read", "write", "delete"]),
+        path: z.string().max(500),
+        /** base64, for `write` (at most 1 MiB of content: results and commands live in Durable Object storage). */
+        content: z.string().max(1_400_000).optional(),
+      }),
       /** A raw channel update (e.g. Telegram's webhook body) for the container's own listener. */
       z.object({
         kind: z.literal("forward"),

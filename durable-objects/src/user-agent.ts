@@ -255,6 +255,11 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   // ── the agent's running state (lifecycle.ts) ──────────────────────────────────────────────────────
 
   /** The node the agent runs on (set at placement); idle steps and wakes are sent there. */
+  /** The node the agent is placed on, if any. */
+  async placement(): Promise<string | null> {
+    return this.meta.get("nodeId") || null;
+  }
+
   async setPlacement(nodeId: string): Promise<void> {
     this.life.setPlacement(nodeId);
   }

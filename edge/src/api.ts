@@ -10,6 +10,7 @@ import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
 import { registerChannelRoutes } from "./routes/channels";
 import { registerCustomizeRoutes } from "./routes/customize";
+import { registerWorkspaceRoutes } from "./routes/workspace";
 import { registerNodeRoutes } from "./routes/nodes";
 import { registerOAuthRoutes } from "./routes/oauth";
 import { registerSecurityRoutes } from "./routes/security";
@@ -32,6 +33,7 @@ registerAgentSettingsRoutes(api);
 registerInsightRoutes(api);
 registerChannelRoutes(api);
 registerCustomizeRoutes(api);
+registerWorkspaceRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

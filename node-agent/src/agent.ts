@@ -143,6 +143,8 @@ export class NodeAgent {
         return runtime.remove(command.userId);
       case "deliver":
         return runtime.deliver(command.userId, command.session, command.text);
+      case "files":
+        return runtime.files(command.userId, command.op, command.path, command.content);
       case "forward":
         return runtime.forward(command.userId, command.port, command.path, command.headers, command.body);
     }

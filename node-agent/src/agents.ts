@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DockerClient } from "./docker";
 import { nextCronRun } from "./cron";
+import { Workspace, type FileOp } from "./workspace";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, containerLabels } from "./traefik";
 
@@ -144,6 +145,11 @@ export class AgentRuntime {
     await this.docker.start(info.id);
     await this.waitReady(info.id, AgentRuntime.networkName(spec.userId));
     return { restarted: true };
+  }
+
+  /** File Manager / Memory Manager access to the agent's workspace (works while it sleeps, too). */
+  files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
+    return new Workspace(join(this.stateDir(userId), "workspace")).run(op, path, content);
   }
 
   /** What this node runs, as the edge needs it to reconcile after a reconnect. */

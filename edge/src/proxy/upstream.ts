@@ -52,3 +52,9 @@ export async function callUpstream(env: Env, endpoint: Endpoint, body: Record<st
 }
 
 export const apiOf = (endpoint: Endpoint): Api => (endpoint === "messages" ? "anthropic" : "openai");
+
+/** Embeddings for the platform's own use (Memory Manager search), through the official OpenAI SDK. */
+export async function embed(env: Env, input: string[], dimensions = 1536): Promise<number[][]> {
+  const res = await clients(env).openai.embeddings.create({ model: "text-embedding-3-small", input, dimensions });
+  return res.data.sort((a, b) => a.index - b.index).map((d) => d.embedding);
+}

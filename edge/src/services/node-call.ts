@@ -1,0 +1,25 @@
+import { AppError } from "../../../contracts/src/errors";
+import type { NodeCommand } from "../../../durable-objects/src/index";
+import type { Services } from "./context";
+
+/**
+ * Runs one command on the node that holds the user's agent and waits for its answer (File Manager and
+ * Memory Manager requests are small and quick). The node's own error message is passed on as the reason.
+ */
+export async function callNode<T>(s: Services, userId: string, command: NodeCommand, timeoutMs = 10_000): Promise<T> {
+  const nodeId = await s.env.USER_AGENT.getByName(userId).placement();
+  if (!nodeId) throw new AppError("NOT_FOUND", "Your agent has not been created yet.");
+  const link = s.env.NODE_LINK.getByName(nodeId);
+  const { id, delivered } = await link.sendCommand(command, `${command.kind}:${userId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
+  if (!delivered) throw new AppError("UPSTREAM_ERROR", "Your agent's server is not reachable right now. Please try again in a minute.");
+  const end = Date.now() + timeoutMs;
+  for (let wait = 20; Date.now() < end; wait = Math.min(wait * 2, 250)) {
+    const r = await link.getCommandResult(id);
+    if (r.done) {
+      if (!r.ok) throw new AppError("BAD_REQUEST", r.error ?? "The server could not do that.");
+      return (r.resultJson ? JSON.parse(r.resultJson) : undefined) as T;
+    }
+    await new Promise((res) => setTimeout(res, wait));
+  }
+  throw new AppError("UPSTREAM_ERROR", "Your agent's server did not answer in time. Please try again.");
+}
