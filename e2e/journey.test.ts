@@ -112,6 +112,22 @@ describe("the customer journey", () => {
     await page.getByRole("button", { name: "MEMORY.md" }).click();
     await page.getByText("Things my owner asked me to remember").waitFor();
     await page.screenshot({ path: `${shots}/journey-files.png`, fullPage: true });
+
+    // Cron Scheduler: a task created here lives in OpenClaw's own schedule (its CLI, in the container).
+    await page.goto(`${base}/dashboard/cron`);
+    await page.getByRole("heading", { name: "New task" }).waitFor().catch(async (e) => {
+      const st = await (await page.request.get(`${base}/api/agent/status`)).json();
+      throw new Error(`${e.message}\npage says: ${(await page.locator("main").textContent())?.slice(0, 300)}\nstatus: ${JSON.stringify(st).slice(0, 1500)}`);
+    });
+    await page.getByLabel("Name").fill("Morning summary");
+    await page.getByLabel("What should your agent do?").fill("Summarise my day");
+    await page.getByRole("button", { name: "Add task" }).click();
+    const row = page.getByRole("row").filter({ hasText: "Morning summary" });
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.textContent()).toContain("0 8 * * *");
+    await page.screenshot({ path: `${shots}/journey-cron.png`, fullPage: true });
+    await row.getByRole("button", { name: "Delete" }).click();
+    await row.waitFor({ state: "detached", timeout: 60_000 });
     expect(errors).toEqual([]);
   }, 240_000);
 });

@@ -86,6 +86,14 @@ export const edgeFrame = z.discriminatedUnion("type", [
         /** base64, for `write` (at most 1 MiB of content: results and commands live in Durable Object storage). */
         content: z.string().max(1_400_000).optional(),
       }),
+      /** The agent's scheduled jobs (Cron Scheduler), managed with OpenClaw's own CLI inside the container. */
+      z.object({
+        kind: z.literal("cron"),
+        userId: z.string().max(64),
+        op: z.enum(["list", "add", "rm"]),
+        id: z.string().regex(/^[\w-]{1,100}$/).optional(),
+        job: z.object({ name: z.string().min(1).max(80), cron: z.string().min(9).max(100), message: z.string().min(1).max(2000), tz: z.string().max(64).optional() }).optional(),
+      }),
       /** A raw channel update (e.g. Telegram's webhook body) for the container's own listener. */
       z.object({
         kind: z.literal("forward"),

@@ -109,6 +109,8 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
     if (!ok && (command.kind === "sleep" || command.kind === "pause")) return void (await user.sleepFailed(error ?? "the node reported a failure"));
     if (ok && command.kind === "sleep") return void (await user.onSlept((result as { nextCronAt?: number } | undefined)?.nextCronAt ?? null));
+    // Only a failed lifecycle step changes the agent's status; a failed file or schedule request is the caller's answer.
+    if (!ok && !["provision", "wake", "configure", "remove"].includes(command.kind)) return;
     const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
     // `configure` restarts a running agent (ready again afterwards) and only rewrites a sleeping one's config.
     if (command.kind === "configure" && ok) done.configure = (result as { restarted?: boolean } | undefined)?.restarted ? "ready" : undefined;

@@ -140,3 +140,28 @@ describe("NodeLink after a reconnect", () => {
     second.ws.close(1000, "done");
   });
 });
+
+describe("NodeLink results and the agent's status", () => {
+  it("a failed file or schedule request does not mark the agent failed; a failed wake does", async () => {
+    const { id, secret } = await registerNode();
+    const userId = `usr_${"stat".repeat(6)}`;
+    const user = env.USER_AGENT.getByName(userId);
+    await user.init(userId);
+    await user.setStatus("ready");
+    const { ws } = await agentSocket(id, secret);
+    ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics }));
+    const link = env.NODE_LINK.getByName(id);
+    await link.sendCommand({ kind: "files", userId, op: "read", path: "MEMORY.md" }, "files-1");
+    await link.sendCommand({ kind: "cron", userId, op: "list" }, "cron-1");
+    ws.send(JSON.stringify({ type: "result", id: "files-1", ok: false, error: "no such file: MEMORY.md" }));
+    ws.send(JSON.stringify({ type: "result", id: "cron-1", ok: false, error: "the agent is asleep" }));
+    await settle(id);
+    expect((await user.getSnapshot()).status).toBe("ready");
+    expect(await link.getCommandResult("files-1")).toMatchObject({ done: true, ok: false, error: "no such file: MEMORY.md" });
+    await link.sendCommand({ kind: "wake", spec: { userId, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } }, "wake-1");
+    ws.send(JSON.stringify({ type: "result", id: "wake-1", ok: false, error: "image missing" }));
+    await settle(id);
+    expect((await user.getSnapshot()).status).toBe("failed");
+    ws.close(1000, "done");
+  });
+});

@@ -143,6 +143,8 @@ export class NodeAgent {
         return runtime.remove(command.userId);
       case "deliver":
         return runtime.deliver(command.userId, command.session, command.text);
+      case "cron":
+        return runtime.cron(command.userId, command.op, { id: command.id, job: command.job });
       case "files":
         return runtime.files(command.userId, command.op, command.path, command.content);
       case "forward":

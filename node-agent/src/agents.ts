@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DockerClient } from "./docker";
 import { nextCronRun } from "./cron";
+import { runCron, type CronJobInput } from "./cron-jobs";
 import { Workspace, type FileOp } from "./workspace";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, containerLabels } from "./traefik";
@@ -75,7 +76,7 @@ export class AgentRuntime {
           OPENCLAW_CONFIG_PATH: `${CONTAINER_STATE_DIR}/openclaw.json`,
           OPENCLAW_WORKSPACE_DIR: `${CONTAINER_STATE_DIR}/workspace`,
         },
-        labels: { ...containerLabels({ userId: spec.userId, host: spec.host, network }), "openclaw.managed": "true", "openclaw.user": spec.userId },
+        labels: { ...containerLabels({ userId: spec.userId, host: spec.host, network }), "openclaw.managed": "true", "openclaw.user": spec.userId, "openclaw.run-as": spec.user ?? "" },
         memoryMb: spec.memoryMb,
         cpus: spec.cpus,
         pidsLimit: spec.pidsLimit,
@@ -150,6 +151,15 @@ export class AgentRuntime {
   /** File Manager / Memory Manager access to the agent's workspace (works while it sleeps, too). */
   files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
     return new Workspace(join(this.stateDir(userId), "workspace")).run(op, path, content);
+  }
+
+  /** Cron Scheduler: the agent's jobs through OpenClaw's CLI in its running container. */
+  async cron(userId: string, op: "list" | "add" | "rm", args: { id?: string; job?: CronJobInput }) {
+    const info = await this.owned(userId);
+    if (!info || info.state !== "running") throw new Error("the agent is asleep: send it a message to wake it, then manage its schedule");
+    const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
+    if (!token) throw new Error("the agent's gateway token is missing");
+    return runCron(this.docker, info.id, token, info.labels["openclaw.run-as"] || undefined, op, args);
   }
 
   /** What this node runs, as the edge needs it to reconcile after a reconnect. */

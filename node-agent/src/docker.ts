@@ -52,6 +52,8 @@ export interface DockerClient {
   /** The container's address on `network` (Linux hosts route to bridge networks directly). */
   ipOn(id: string, network: string): Promise<string | undefined>;
   connect(network: string, container: string): Promise<void>;
+  /** Runs a command (argv, never a shell string) in a running container; collects its output. */
+  exec(id: string, cmd: string[], opts?: { user?: string; timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   removeNetwork(network: string): Promise<void>;
 }
 
@@ -205,6 +207,25 @@ export class DockerodeClient implements DockerClient {
   async connect(network: string, container: string) {
     // 403 "already exists in network" is fine: connecting is idempotent for us.
     await this.docker.getNetwork(network).connect({ Container: container }).catch(ignoreStatus(403));
+  }
+
+  async exec(id: string, cmd: string[], opts: { user?: string; timeoutMs?: number } = {}) {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: opts.user });
+    const stream = await exec.start({});
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stdout = "";
+    let stderr = "";
+    out.on("data", (d) => (stdout += d));
+    err.on("data", (d) => (stderr += d));
+    this.docker.modem.demuxStream(stream, out, err);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => (stream.destroy(), reject(new Error(`${cmd[0]} did not finish in time`))), opts.timeoutMs ?? 60_000);
+      stream.on("end", () => (clearTimeout(timer), resolve()));
+      stream.on("error", (e) => (clearTimeout(timer), reject(e)));
+    });
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? -1, stdout, stderr };
   }
 
   async list(labelFilter?: string) {

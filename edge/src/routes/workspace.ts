@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
+import { addCronJob, listCronJobs, removeCronJob } from "../services/cron";
 import { addMemory, deleteMemory, listMemories, readMemoryFile } from "../services/memory";
 import type { Services } from "../services/context";
 import { callNode } from "../services/node-call";
 import { body, json } from "./schemas";
 
-/** File Manager and Memory Manager: the agent's workspace, through the node agent. */
+/** File Manager, Memory Manager and Cron Scheduler: the agent's workspace and schedule, through the node agent. */
 const auth = [requireUser()];
 const path = z.string().max(500).default("");
 const anyJson = json(z.record(z.string(), z.unknown()));
@@ -32,6 +33,13 @@ const routes = {
   }),
   addMemory: createRoute({ method: "post", path: "/agent/memories", tags: ["workspace"], middleware: auth, request: body(z.object({ content: z.string().trim().min(1).max(2000) })), responses: { 201: anyJson, ...errorResponses } }),
   deleteMemory: createRoute({ method: "delete", path: "/agent/memories/{id}", tags: ["workspace"], middleware: auth, request: { params: z.object({ id: z.string().max(64) }) }, responses: { 200: anyJson, ...errorResponses } }),
+  cron: createRoute({ method: "get", path: "/agent/cron", tags: ["workspace"], middleware: auth, responses: { 200: anyJson, ...errorResponses } }),
+  addCron: createRoute({
+    method: "post", path: "/agent/cron", tags: ["workspace"], middleware: auth,
+    request: body(z.object({ name: z.string().trim().min(1).max(80), cron: z.string().trim().min(9).max(100), message: z.string().trim().min(1).max(2000), tz: z.string().max(64).optional() })),
+    responses: { 201: anyJson, ...errorResponses },
+  }),
+  removeCron: createRoute({ method: "delete", path: "/agent/cron/{id}", tags: ["workspace"], middleware: auth, request: { params: z.object({ id: z.string().regex(/^[\w-]{1,100}$/) }) }, responses: { 200: anyJson, ...errorResponses } }),
 };
 
 export function registerWorkspaceRoutes(app: App) {
@@ -51,6 +59,12 @@ export function registerWorkspaceRoutes(app: App) {
     return c.json(await files(c.get("services"), c.get("user").id, "write", p, contentBase64), 200);
   });
   app.openapi(routes.remove, async (c) => c.json(await files(c.get("services"), c.get("user").id, "delete", c.req.valid("query").path), 200));
+  app.openapi(routes.cron, async (c) => c.json({ jobs: await listCronJobs(c.get("services"), c.get("user").id) }, 200));
+  app.openapi(routes.addCron, async (c) => c.json({ job: await addCronJob(c.get("services"), c.get("user").id, c.req.valid("json")) }, 201));
+  app.openapi(routes.removeCron, async (c) => {
+    await removeCronJob(c.get("services"), c.get("user").id, c.req.valid("param").id);
+    return c.json({ ok: true }, 200);
+  });
   app.openapi(routes.memories, async (c) => {
     const s = c.get("services");
     const q = c.req.valid("query").q;
