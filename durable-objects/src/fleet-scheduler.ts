@@ -54,7 +54,7 @@ export class FleetScheduler extends DurableObject {
   async evaluate(snap: FleetSnapshot, policy: FleetPolicy): Promise<FleetDecision> {
     const now = Date.now();
     this.ctx.storage.sql.exec(
-      "UPDATE orders SET status = 'expired', error = 'the node never registered', updated_at = ? WHERE status IN ('ordering', 'booting') AND created_at < ?",
+      "UPDATE orders SET status = 'expired', error = 'the node never registered', updated_at = ? WHERE status IN ('ordering', 'booting') AND created_at <= ?",
       now,
       now - policy.orderTimeoutMs,
     );
