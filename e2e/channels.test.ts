@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { until } from "./until";
 import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
@@ -48,18 +49,12 @@ let close: () => Promise<void>;
 let cookie = "";
 let userId = "";
 
+/** The agent's status with its recent activity, for failure messages. */
+const statusWithActivity = async () => JSON.stringify(await api("/agent/status")).slice(0, 1500);
+
 async function api(path: string, init: { method?: string; body?: unknown } = {}) {
   const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   return res.json() as Promise<any>;
-}
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await read();
-  }
-  return v;
 }
 
 beforeAll(async () => {
@@ -96,17 +91,17 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
   it("a burst of updates wakes the agent and reaches its listener once each, in order", async () => {
     const placed = await api("/agent/provision", { method: "POST" });
     expect(placed.nodeId, JSON.stringify(placed)).toBe(nodeId);
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000)).toBe("ready");
+    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000), await statusWithActivity()).toBe("ready");
 
     const connected = await api("/channels/telegram", { body: { botToken: "987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB" } });
     expect(connected).toMatchObject({ kind: "telegram", appliedToAgent: true });
     const received = (await fetch(`${chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
     const hook = received.filter((r) => r.path.endsWith("/bot987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB/setWebhook")).at(-1)!.body;
     // The restart on the new config finishes, then the agent is put to sleep (stopped, state archived).
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000)).toBe("ready");
+    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000), await statusWithActivity()).toBe("ready");
     expect(JSON.parse(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8")).channels.telegram).toMatchObject({ webhookSecret: hook.secret_token, webhookUrl: hook.url });
     await api("/agent/sleep", { method: "POST" });
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "sleeping", 60_000)).toBe("sleeping");
+    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "sleeping", 60_000), await statusWithActivity()).toBe("sleeping");
 
     const started = Date.now();
     const acked: number[] = [];
@@ -126,6 +121,7 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
       (v) => v.length >= 5,
       60_000,
     );
+    expect(ids.length, await statusWithActivity()).toBe(5);
     console.log(`[channels e2e] 5 Telegram updates to a sleeping agent → all at its listener: ${Date.now() - started} ms`);
     expect(ids).toEqual([100, 101, 102, 103, 104]); // each once, in the order Telegram sent them
     expect(readFileSync(log, "utf8")).toContain(`x-telegram-bot-api-secret-token: ${hook.secret_token}`);

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { until } from "./until";
 import type { NodeMetrics } from "../contracts/src/wire";
 import { NodeAgent } from "../node-agent/src/agent";
 import type { AgentRuntime, AgentSpec } from "../node-agent/src/agents";
@@ -67,15 +68,6 @@ function connectNode(nodeId: string, secret: string, ramMb: number, runtime: Ret
 const check = async () => (await api("/admin/fleet/check", { method: "POST", cookie: admin })).body;
 const overview = async () => (await api("/admin/overview", { cookie: admin })).body;
 const purchases = async () => ((await fetch(`${hostinger}/_received`).then((r) => r.json())) as { path: string; body: any }[]).filter((r) => r.path === "/api/vps/v1/virtual-machines");
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await read();
-  }
-  return v;
-}
 const nodeOf = async (id: string) => ((await api("/admin/nodes", { cookie: admin })).body.nodes as any[]).find((n) => n.id === id);
 
 beforeAll(async () => {

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { until } from "./until";
 import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
@@ -48,15 +49,6 @@ beforeAll(async () => {
 type Msg = { id: number; text: string; reply: string | null; error: string | null; state: string };
 const messages = async () => ((await fetch(`${base}/api/agent/messages`, { headers: { cookie } }).then((r) => r.json())) as { messages: Msg[] }).messages;
 const status = async () => ((await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string }).status;
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 300));
-    v = await read();
-  }
-  return v;
-}
 const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ text }) });
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { addCronJob, listCronJobs, removeCronJob } from "../services/cron";
 import { addMemory, deleteMemory, listMemories, readMemoryFile } from "../services/memory";
+import { fromBase64 } from "../lib/crypto";
 import type { Services } from "../services/context";
 import { callNode } from "../services/node-call";
 import { body, json } from "./schemas";
@@ -50,7 +51,7 @@ export function registerWorkspaceRoutes(app: App) {
     const p = c.req.valid("query").path;
     const r = (await files(c.get("services"), c.get("user").id, "read", p)) as { content: string };
     const name = p.split("/").pop()!.replace(/[^\w.-]/g, "_");
-    return new Response(Uint8Array.from(atob(r.content), (ch) => ch.charCodeAt(0)), {
+    return new Response(fromBase64(r.content), {
       headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${name}"` },
     }) as never;
   });

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { TELEGRAM_LISTENER } from "../../../../contracts/src/openclaw-config";
 import { AppError } from "../../../../contracts/src/errors";
 import { agents } from "../../db/schema";
-import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
+import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "../../lib/crypto";
 import type { Services } from "../context";
 import { loadChannel } from "./connect";
 
@@ -18,11 +18,6 @@ async function ownerOf(s: Services, agentId: string) {
   return row?.userId;
 }
 
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-async function hmacHex(secret: string, data: string) {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)));
-}
 
 /**
  * Telegram (webhook mode): the secret token header must match the one set with setWebhook. An update for a
@@ -48,7 +43,7 @@ export async function slackEvent(s: Services, agentId: string, headers: { signat
   if (!ch) throw new AppError("NOT_FOUND", "Slack is not connected to this agent.");
   const ts = Number(headers.timestamp);
   if (!Number.isFinite(ts) || Math.abs(Date.now() / 1000 - ts) > SLACK_WINDOW_S) throw new AppError("INVALID_SIGNATURE", "Stale or missing Slack timestamp.");
-  const expected = `v0=${await hmacHex(ch.creds.signingSecret, `v0:${headers.timestamp}:${body}`)}`;
+  const expected = `v0=${await hmacSha256Hex(ch.creds.signingSecret, `v0:${headers.timestamp}:${body}`)}`;
   if (!headers.signature || !timingSafeEqual(expected, headers.signature)) throw new AppError("INVALID_SIGNATURE", "Slack signature does not match.");
   const payload = JSON.parse(body) as { type: string; challenge?: string; event?: { type: string; text?: string; channel?: string; ts?: string; thread_ts?: string; bot_id?: string; subtype?: string } };
   if (payload.type === "url_verification") return { challenge: payload.challenge ?? "" };
@@ -73,7 +68,7 @@ export async function whatsappVerify(s: Services, agentId: string, mode: string 
 export async function whatsappWebhook(s: Services, agentId: string, signature: string | undefined, body: string) {
   const ch = await loadChannel(s, agentId, "whatsapp");
   if (!ch) return { accepted: 0 };
-  const expected = `sha256=${await hmacHex(ch.creds.appSecret, body)}`;
+  const expected = `sha256=${await hmacSha256Hex(ch.creds.appSecret, body)}`;
   if (!signature || !timingSafeEqual(expected, signature)) throw new AppError("INVALID_SIGNATURE", "X-Hub-Signature-256 does not match.");
   const userId = await ownerOf(s, agentId);
   if (!userId) return { accepted: 0 };
@@ -110,11 +105,10 @@ export async function discordInteraction(s: Services, agentId: string, signature
 }
 
 async function verifyEd25519(publicKeyHex: string, signatureHex: string, message: string): Promise<boolean> {
-  const bytes = (h: string) => new Uint8Array((h.match(/../g) ?? []).map((b) => parseInt(b, 16)));
   if (!/^[0-9a-f]{128}$/i.test(signatureHex)) return false;
   try {
-    const key = await crypto.subtle.importKey("raw", bytes(publicKeyHex), { name: "Ed25519" }, false, ["verify"]);
-    return await crypto.subtle.verify("Ed25519", key, bytes(signatureHex), new TextEncoder().encode(message));
+    const key = await crypto.subtle.importKey("raw", fromHex(publicKeyHex), { name: "Ed25519" }, false, ["verify"]);
+    return await crypto.subtle.verify("Ed25519", key, fromHex(signatureHex), new TextEncoder().encode(message));
   } catch {
     return false;
   }
