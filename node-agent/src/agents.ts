@@ -46,6 +46,8 @@ export class AgentRuntime {
       /** Attempts to store an archive before giving up and restarting the agent (default 3). */
       archiveAttempts?: number;
       archiveRetryDelayMs?: number;
+      /** Waits between attempts to hand a channel update to the container (default 0.1–1.6 s, 5 retries). */
+      forwardRetryDelaysMs?: number[];
     },
   ) {}
 
@@ -242,13 +244,26 @@ export class AgentRuntime {
    * channel listener, in order with everything else for this user. OpenClaw commits the update to its
    * ingress queue before it answers 2xx, so a 2xx means the update is safe.
    */
-  forward(userId: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number }> {
+  forward(userId: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; attempts: number }> {
     return this.inOrder(userId, async () => {
-      const { ip } = await this.target(userId);
-      const res = await fetch(`http://${ip}:${port}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal: AbortSignal.timeout(30_000) });
-      await res.arrayBuffer().catch(() => undefined);
-      if (!res.ok) throw new Error(`the agent's channel listener answered ${res.status}`);
-      return { status: res.status };
+      // A listener that is between connections or still starting refuses for a moment: retry (OpenClaw drops
+      // a repeated Telegram update by its update_id, so a retry never doubles one). Later updates wait, so
+      // the order holds.
+      const delays = this.opts.forwardRetryDelaysMs ?? [100, 200, 400, 800, 1600];
+      const send = async () => {
+        const { ip } = await this.target(userId);
+        const res = await fetch(`http://${ip}:${port}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal: AbortSignal.timeout(30_000) });
+        await res.arrayBuffer().catch(() => undefined);
+        return res.status;
+      };
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await send().then((status) => ({ status }), (e: Error) => ({ error: e.message }));
+        if ("status" in outcome && outcome.status < 300) return { status: outcome.status, attempts: attempt };
+        // A 4xx is the listener refusing this update: another attempt would get the same answer.
+        const final = ("status" in outcome && outcome.status < 500) || attempt > delays.length;
+        if (final) throw new Error("status" in outcome ? `the agent's channel listener answered ${outcome.status}` : outcome.error);
+        await new Promise((r) => setTimeout(r, delays[attempt - 1]));
+      }
     });
   }
 

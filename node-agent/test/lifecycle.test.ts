@@ -184,3 +184,21 @@ describe("agent lifecycle on a real Docker engine", () => {
   }, 60_000);
 });
 
+
+describe("channel updates to the container", () => {
+  it("a listener that is briefly not listening gets the update on a retry, and the updates keep their order", async () => {
+    const u = newUser();
+    // A listener that only starts listening 600 ms after the agent is ready.
+    const late = [
+      "/bin/sh",
+      "-c",
+      `(while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 14\\r\\nConnection: close\\r\\n\\r\\n{"ready":true}' | nc -l -p 18789 >/dev/null 2>&1; done) &
+sleep 0.6; while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n' | nc -l -p 8787 >> /home/node/.openclaw/in.log 2>&1; done`,
+    ];
+    await runtime.provision({ ...spec(u), cmd: late });
+    const results = await Promise.all([1, 2, 3, 4].map((n) => runtime.forward(u, 8787, "/telegram-webhook", { "x-telegram-bot-api-secret-token": "s" }, JSON.stringify({ update_id: n }))));
+    expect(results[0]!.attempts).toBeGreaterThan(1); // the first one had to wait for the listener
+    const ids = [...readFileSync(join(root, u, "in.log"), "utf8").matchAll(/"update_id":(\d+)/g)].map((m) => Number(m[1]));
+    expect(ids).toEqual([1, 2, 3, 4]);
+  }, 60_000);
+});
