@@ -17,3 +17,7 @@ export const STATUS_TEXT: Record<string, string> = {
   stopped: "Stopped",
   failed: "Needs attention",
 };
+
+/** What the user is told after a settings change: a running agent restarts on it, a stopped one uses it later. */
+export const savedNote = (appliedToAgent: boolean) =>
+  appliedToAgent ? "Saved. Your agent restarts with it (about 10 seconds)." : "Saved. Your agent uses it from its next start.";
