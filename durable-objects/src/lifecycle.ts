@@ -189,7 +189,6 @@ export class AgentLifecycle {
    * so it is running again, and the idle clock starts over to retry later. Nothing was lost.
    */
   async sleepFailed(reason: string): Promise<void> {
-    this.meta.set("sleepRequestedAt", "");
     await this.setStatus("ready", `it could not be put to sleep (${reason}); it stays awake and tries again later`);
   }
 

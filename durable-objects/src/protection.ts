@@ -1,3 +1,4 @@
+import { isTimeZone } from "../../contracts/src/time";
 import type { MetaTable } from "./meta-table";
 
 export type Tier = "simple" | "standard" | "complex" | "reasoning";
@@ -83,7 +84,7 @@ export class Protection {
 
   update(patch: Partial<ProtectionSettings>): ProtectionSettings {
     const next = { ...this.settings(), ...patch };
-    new Intl.DateTimeFormat("en", { timeZone: next.timezone }); // throws RangeError on an unknown zone
+    if (!isTimeZone(next.timezone)) throw new RangeError(`unknown time zone: ${next.timezone}`);
     this.meta.set("protection", JSON.stringify(next));
     return next;
   }

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AppError } from "../../../contracts/src/errors";
+import { isTimeZone } from "../../../contracts/src/time";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
@@ -40,13 +41,8 @@ export function registerAgentSettingsRoutes(app: App) {
   app.openapi(routes.get, async (c) => c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getProtection(), 200));
   app.openapi(routes.put, async (c) => {
     const patch = c.req.valid("json");
-    if (patch.timezone) {
-      try {
-        new Intl.DateTimeFormat("en", { timeZone: patch.timezone });
-      } catch {
-        throw new AppError("VALIDATION_FAILED", `Unknown time zone "${patch.timezone}": use an IANA name such as Europe/Paris.`);
-      }
-    }
+    if (patch.timezone && !isTimeZone(patch.timezone))
+      throw new AppError("VALIDATION_FAILED", `Unknown time zone "${patch.timezone}": use an IANA name such as Europe/Paris.`);
     return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).updateProtection(patch), 200);
   });
   app.openapi(routes.idle, async (c) => {

@@ -1,4 +1,5 @@
 import { AppError } from "../../../contracts/src/errors";
+import { isTimeZone } from "../../../contracts/src/time";
 import type { Services } from "./context";
 import { callNode } from "./node-call";
 
@@ -36,13 +37,7 @@ export async function listCronJobs(s: Services, userId: string): Promise<CronJob
 
 export async function addCronJob(s: Services, userId: string, job: { name: string; cron: string; message: string; tz?: string }) {
   if (!/^(\S+\s+){4,5}\S+$/.test(job.cron.trim())) throw new AppError("VALIDATION_FAILED", "A schedule has 5 fields, like `0 8 * * 1-5` (8:00 on weekdays).");
-  if (job.tz) {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: job.tz });
-    } catch {
-      throw new AppError("VALIDATION_FAILED", `Unknown time zone "${job.tz}".`);
-    }
-  }
+  if (job.tz && !isTimeZone(job.tz)) throw new AppError("VALIDATION_FAILED", `Unknown time zone "${job.tz}".`);
   const r = await callNode<any>(s, userId, { kind: "cron", userId, op: "add", job: { ...job, cron: job.cron.trim() } }, SLOW);
   return normalise(r.job ?? r);
 }
