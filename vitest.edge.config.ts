@@ -44,6 +44,8 @@ export default defineConfig({
           SLACK_API_BASE: `http://127.0.0.1:${TEST_PORTS.chat}/slack`,
           WHATSAPP_API_BASE: `http://127.0.0.1:${TEST_PORTS.chat}/graph`,
           DISCORD_API_BASE: `http://127.0.0.1:${TEST_PORTS.chat}/discord`,
+          BROWSERLESS_API_KEY: TEST_SECRETS.browserlessToken,
+          BROWSERLESS_API_BASE: `http://127.0.0.1:${TEST_PORTS.browserless}`,
         },
       },
     }),

@@ -12,6 +12,8 @@ import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
 // @ts-expect-error plain ESM script without types
 import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
 import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
+// @ts-expect-error plain ESM script without types
+import { startBrowserlessStandIn } from "../scripts/dev/browserless-stand-in.mjs";
 import { startChatStandIn } from "../edge/test/stand-ins/chat-platforms";
 
 export const E2E_PORT = 8788;
@@ -20,6 +22,7 @@ const LLM_PORT = 54362;
 const STRIPE_PORT = 54363;
 const HOSTINGER_PORT = 54364;
 const CHAT_PORT = 54365;
+const BROWSERLESS_PORT = 54366;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -41,6 +44,12 @@ export default async function setup(project: TestProject) {
   });
   const hostinger = await startHostingerStandIn(HOSTINGER_PORT, "hostinger-e2e-token");
   const chat = await startChatStandIn(CHAT_PORT);
+  const browserless = await startBrowserlessStandIn({
+    port: BROWSERLESS_PORT,
+    token: "browserless-e2e-token",
+    // Agents name the edge host.docker.internal; the stand-in's browser runs on this host.
+    hostRules: "MAP host.docker.internal 127.0.0.1",
+  });
   const vars = {
     ENVIRONMENT: "development",
     APP_URL: `http://localhost:${E2E_PORT}`,
@@ -61,6 +70,8 @@ export default async function setup(project: TestProject) {
     // The fleet simulation loses a node on purpose; waiting the production 3 minutes would only slow it.
     NODE_DOWN_AFTER_MS: "1500",
     TELEGRAM_API_BASE: `http://127.0.0.1:${CHAT_PORT}/telegram`,
+    BROWSERLESS_API_KEY: "browserless-e2e-token",
+    BROWSERLESS_API_BASE: `http://127.0.0.1:${BROWSERLESS_PORT}`,
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
@@ -92,6 +103,7 @@ export default async function setup(project: TestProject) {
     stripe.close();
     hostinger.close();
     chat.close();
+    browserless.close();
   };
 }
 

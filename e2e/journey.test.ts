@@ -7,6 +7,7 @@ import type { AgentRuntime } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { localRuntime } from "../node-agent/test/local-runtime";
 import { launch } from "./browser";
+import { until } from "./until";
 
 /**
  * The main customer journey in a real browser (Debian's Chromium): sign up, confirm the email, pay on the
@@ -128,6 +129,34 @@ describe("the customer journey", () => {
     await page.screenshot({ path: `${shots}/journey-cron.png`, fullPage: true });
     await row.getByRole("button", { name: "Delete" }).click();
     await row.waitFor({ state: "detached", timeout: 60_000 });
+
+    // Browser Agent Viewer: the owner turns the browser on (the agent restarts with it in its config), the
+    // agent's real OpenClaw opens a tab through the edge's CDP relay into its Browserless session, and the
+    // owner sees that tab.
+    await page.goto(`${base}/dashboard/browser`);
+    await page.getByRole("button", { name: "Turn on the browser" }).click();
+    await page.getByText("Browser on").waitFor();
+    const status = () => page.request.get(`${base}/api/agent/status`).then((r) => r.json());
+    // The PUT set the agent "starting" (restarting with new settings); it is ready again once OpenClaw is.
+    expect((await until(status, (st) => st.status === "ready", 90_000, 500)).status).toBe("ready");
+    const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    const { rows } = await db.query("SELECT id FROM users WHERE email = $1", [email]);
+    await db.end();
+    // No internet here, so the agent opens the platform's own pricing page: the edge's host is the one name
+    // its browser policy trusts besides public hosts.
+    const url = `${base.replace("localhost", "host.docker.internal")}/#pricing`;
+    const open = await until(
+      () => new DockerodeClient().exec(`oc-${rows[0].id}`, ["openclaw", "browser", "--json", "open", url], { user: "1000:1000", timeoutMs: 60_000 }),
+      (r) => r.exitCode === 0,
+      60_000,
+      2000,
+    );
+    expect(open.exitCode, `${open.stdout}\n${open.stderr}`).toBe(0);
+    const viewer = await until(() => page.request.get(`${base}/api/agent/browser`).then((r) => r.json()), (b) => b.tabs?.some((t: { url: string }) => t.url === url), 20_000, 500);
+    expect(viewer.tabs.map((t: { url: string }) => t.url), JSON.stringify(viewer)).toContain(url);
+    await page.getByRole("img", { name: /What your agent sees: OpenClaw Cloud/ }).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: `${shots}/journey-browser.png`, fullPage: true });
     expect(errors).toEqual([]);
-  }, 240_000);
+  }, 360_000);
 });

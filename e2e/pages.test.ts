@@ -105,6 +105,34 @@ describe("Channel Manager in the browser", () => {
   });
 });
 
+describe("Browser Agent Viewer in the browser", () => {
+  it("turns the browser on, shows the tab the agent opened, and opens the live view", async () => {
+    await page.context().clearCookies();
+    await page.request.post(`${base}/api/auth/signup`, { data: { email: `viewer-${Date.now()}@example.com`, password: "viewer-password" } });
+    await page.goto(`${base}/dashboard/browser`);
+    await page.getByRole("button", { name: "Turn on the browser" }).click();
+    await page.getByText("No tabs open.").waitFor();
+
+    // The agent's side, as its OpenClaw does it: CDP over the edge's relay, with the agent's proxy key.
+    const { key } = await (await page.request.post(`${base}/api/agent/proxy-key`)).json();
+    const { webSocketDebuggerUrl } = await (await page.request.get(`${base}/browser/json/version?token=${key}`)).json();
+    const { WebSocket } = await import("ws");
+    const ws = new WebSocket(`${webSocketDebuggerUrl}?token=${key}`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    ws.send(JSON.stringify({ id: 1, method: "Target.createTarget", params: { url: "data:text/html,<title>Train times</title><h1>Next train 08:12</h1>" } }));
+    const created = await new Promise<{ result: { targetId: string } }>((resolve) => ws.on("message", (d) => resolve(JSON.parse(String(d)))));
+    expect(created.result.targetId).toMatch(/^[A-F0-9]+$/);
+
+    await page.getByRole("combobox", { name: "Tab" }).getByRole("option", { name: "Train times" }).waitFor({ state: "attached" });
+    await page.getByRole("img", { name: /What your agent sees/ }).waitFor();
+    await page.getByRole("button", { name: "Watch live and take over" }).click();
+    await page.frameLocator('iframe[title="Live view of your agent\'s browser"]').getByText("DEV ONLY: Browserless stand-in live view").waitFor();
+    await page.screenshot({ path: `${shots}/dashboard-browser-live.png`, fullPage: true });
+    ws.close();
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
 describe("the development mail outbox page", () => {
   it("lists the mails the platform would have sent, with working links", async () => {
     await page.context().clearCookies();

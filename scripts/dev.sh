@@ -8,7 +8,7 @@ export OC_RUN=${OC_RUN:-/tmp/openclaw-run}
 mkdir -p "$OC_RUN"
 
 # System packages (Docker, PostgreSQL + pgvector) when we may install them; everything works without.
-if [ "$(id -u)" = 0 ] && [ "${OC_SKIP_SYSTEM:-0}" != 1 ]; then SKIP_CHROMIUM=1 bash scripts/install-system-deps.sh || true; fi
+if [ "$(id -u)" = 0 ] && [ "${OC_SKIP_SYSTEM:-0}" != 1 ]; then bash scripts/install-system-deps.sh || true; fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
@@ -44,6 +44,9 @@ ANTHROPIC_BASE_URL=http://127.0.0.1:54350
 STRIPE_SECRET_KEY=sk_test_dev
 STRIPE_WEBHOOK_SECRET=whsec_dev
 STRIPE_API_BASE=http://127.0.0.1:54360
+# DEV ONLY: the local Browserless stand-in (scripts/dev/browserless-stand-in.mjs, local Chromium).
+BROWSERLESS_API_KEY=dev-browserless
+BROWSERLESS_API_BASE=http://127.0.0.1:54355
 # Agent containers reach this machine's edge through Docker's host-gateway alias.
 AGENT_EDGE_URL=http://host.docker.internal:8787
 VARS
@@ -51,7 +54,7 @@ fi
 sed -i "s#^DATABASE_URL=.*#DATABASE_URL=$DATABASE_URL#" .dev.vars
 # A .dev.vars from an older checkout may lack newer settings: add the dev defaults that are missing.
 for kv in OPENAI_API_KEY=dev-stand-in OPENAI_BASE_URL=http://127.0.0.1:54350/v1 ANTHROPIC_API_KEY=dev-stand-in ANTHROPIC_BASE_URL=http://127.0.0.1:54350 \
-  STRIPE_SECRET_KEY=sk_test_dev STRIPE_WEBHOOK_SECRET=whsec_dev STRIPE_API_BASE=http://127.0.0.1:54360 AGENT_EDGE_URL=http://host.docker.internal:8787; do
+  STRIPE_SECRET_KEY=sk_test_dev STRIPE_WEBHOOK_SECRET=whsec_dev STRIPE_API_BASE=http://127.0.0.1:54360 BROWSERLESS_API_KEY=dev-browserless BROWSERLESS_API_BASE=http://127.0.0.1:54355 AGENT_EDGE_URL=http://host.docker.internal:8787; do
   grep -q "^${kv%%=*}=" .dev.vars || echo "$kv" >>.dev.vars
 done
 
@@ -77,6 +80,7 @@ cat <<MSG
   LLM proxy          http://localhost:8787/v1  (key: POST /api/agent/proxy-key; test balance: POST /api/dev/credit)
   LLM upstream       http://127.0.0.1:54350/v1  DEV-ONLY stand-in, not a model
   Stripe             http://127.0.0.1:54360  DEV-ONLY stand-in (Checkout has a "Pay (test card)" button; nothing is charged)
+  Browserless        http://127.0.0.1:54355  DEV-ONLY stand-in (local Chromium; the Browser Agent Viewer uses it)
   Docker             $docker_state
   Node agent         $NODE_ID  (log: $OC_RUN/node-agent.log)
   Logs               $OC_RUN/*.log

@@ -4,7 +4,7 @@
 # - postgresql 15 + pgvector built from Debian trixie's source package (bookworm ships no pgvector)
 # - busybox-static: a static rootfs for a tiny locally built test image (no registry is reachable)
 # - debootstrap: the Debian rootfs of the OpenClaw agent image (node-agent/image/build.sh)
-# - chromium: headless browser for end-to-end tests
+# - chromium: headless browser for end-to-end tests and the local Browserless stand-in
 # - shellcheck: lints scripts/server-setup.sh (the worker VPS post-install script) in its test
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive

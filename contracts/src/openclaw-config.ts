@@ -29,6 +29,11 @@ export const agentConfigInput = z.object({
    * Telegram in webhook mode: the edge receives Telegram's updates at webhookUrl and forwards them to the
    * container's listener (0.0.0.0:8787/telegram-webhook) with the same secret token.
    */
+  /**
+   * The agent's remote browser: a CDP endpoint on the edge (the relay to its Browserless session). A
+   * `/devtools/browser/<id>` path makes OpenClaw open the WebSocket directly instead of probing /json/version.
+   */
+  browserCdpUrl: z.url().regex(/^wss?:\/\/[^/]+\/browser\/devtools\/browser\/[\w-]+\?token=ocx_/, "must be the edge's CDP relay URL").optional(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });
 export type AgentConfigInput = z.input<typeof agentConfigInput>;
@@ -77,6 +82,15 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
         webhookPort: TELEGRAM_LISTENER.port,
         webhookPath: TELEGRAM_LISTENER.path,
       },
+    };
+  if (i.browserCdpUrl)
+    // A remote browser only: OpenClaw never launches one inside the container.
+    // Strict SSRF mode checks CDP endpoints too; the edge is trusted by name (it is a private address in dev).
+    config.browser = {
+      enabled: true,
+      defaultProfile: "remote",
+      profiles: { remote: { cdpUrl: i.browserCdpUrl, attachOnly: true } },
+      ssrfPolicy: { allowedHostnames: [new URL(i.browserCdpUrl).hostname] },
     };
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;

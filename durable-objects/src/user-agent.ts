@@ -89,6 +89,16 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     if (agentId) this.meta.set("agentId", agentId);
   }
 
+  /**
+   * Whether `keyHash` is the agent's current proxy key on an account that is not suspended: the check for
+   * the agent's other edge services (its browser relay), which must not cost a model-call reservation.
+   */
+  async checkKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }> {
+    const current = this.meta.get("proxyKeyHash");
+    if (!current || current !== keyHash || this.meta.get("suspended")) return { ok: false };
+    return { ok: true, agentId: this.meta.get("agentId") || undefined };
+  }
+
   async setSuspended(suspended: boolean, reason = ""): Promise<void> {
     this.meta.set("suspended", suspended ? reason || "suspended" : "");
     await this.recordActivity("account", suspended ? `Account suspended: ${reason}` : "Account reactivated");

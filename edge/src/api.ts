@@ -8,6 +8,7 @@ import { registerAgentSettingsRoutes } from "./routes/agent-settings";
 import { registerInsightRoutes } from "./routes/insights";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerBillingRoutes } from "./routes/billing";
+import { registerBrowserRoutes } from "./routes/browser";
 import { registerChannelRoutes } from "./routes/channels";
 import { registerCustomizeRoutes } from "./routes/customize";
 import { registerWorkspaceRoutes } from "./routes/workspace";
@@ -34,6 +35,7 @@ registerInsightRoutes(api);
 registerChannelRoutes(api);
 registerCustomizeRoutes(api);
 registerWorkspaceRoutes(api);
+registerBrowserRoutes(api);
 
 api.doc31("/openapi.json", {
   openapi: "3.1.0",

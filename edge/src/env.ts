@@ -85,6 +85,14 @@ export const envSchema = z
     SLACK_API_BASE: z.url().default("https://slack.com/api"),
     WHATSAPP_API_BASE: z.url().default("https://graph.facebook.com/v21.0"),
     DISCORD_API_BASE: z.url().default("https://discord.com/api/v10"),
+    /**
+     * Browserless (the agents' remote browser, through its Session API). Without a key the Browser Agent Viewer
+     * says the browser is not offered. The base points at a local stand-in in dev and tests.
+     */
+    BROWSERLESS_API_KEY: z.string().optional(),
+    BROWSERLESS_API_BASE: z.url().default("https://production-sfo.browserless.io"),
+    /** How long one Browserless session lives; the edge starts a fresh one when it is nearly over. */
+    BROWSER_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
     /** Let's Encrypt account email for Traefik on new nodes. */
     ACME_EMAIL: z.email().default("ops@example.com"),
     USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),

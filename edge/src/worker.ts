@@ -1,5 +1,6 @@
 import sveltekit from "../../app/.svelte-kit/cloudflare/_worker.js";
 import { api } from "./api";
+import { browserRelay } from "./browser-relay";
 import { hooks } from "./hooks";
 import { proxyFetch } from "./proxy/index";
 import { loadEnv } from "./env";
@@ -9,7 +10,8 @@ import { checkFleet } from "./services/fleet/fleet";
 export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
 
 /**
- * The single Worker entry: /v1 is the metering LLM proxy, /api goes to Hono, everything else to the SvelteKit app (dashboard and
+ * The single Worker entry: /v1 is the metering LLM proxy, /api goes to Hono, /hooks takes chat platforms'
+ * deliveries, /browser is the agents' CDP relay, everything else to the SvelteKit app (dashboard and
  * marketing site), whose static assets the platform serves before the Worker runs.
  */
 export default {
@@ -18,6 +20,7 @@ export default {
     if (pathname.startsWith("/v1/")) return proxyFetch(request, env, ctx);
     if (pathname === "/api" || pathname.startsWith("/api/")) return api.fetch(request, env, ctx);
     if (pathname.startsWith("/hooks/")) return hooks.fetch(request, env, ctx);
+    if (pathname.startsWith("/browser/")) return browserRelay.fetch(request, env, ctx);
     return sveltekit.fetch(request, env, ctx);
   },
   /** Cron (wrangler.toml [triggers]): the fleet check every minute. */

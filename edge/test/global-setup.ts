@@ -7,6 +7,8 @@ import { runMigrations } from "../../scripts/migrate.mjs";
 import { startLlmStandIn } from "../../scripts/dev/llm-stand-in.mjs";
 // @ts-expect-error plain ESM script without types
 import { startStripeStandIn } from "../../scripts/dev/stripe-stand-in.mjs";
+// @ts-expect-error plain ESM script without types
+import { startBrowserlessStandIn } from "../../scripts/dev/browserless-stand-in.mjs";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";
 import { startGoogleStandIn } from "./stand-ins/google-oauth";
 import { startResendStandIn } from "./stand-ins/resend";
@@ -25,7 +27,9 @@ export default async function setup(_project: TestProject) {
   const stripe = await startStripeStandIn({ port: TEST_PORTS.stripe, apiKey: TEST_SECRETS.stripeKey, prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 } });
   const hostinger = await startHostingerStandIn(TEST_PORTS.hostinger, TEST_SECRETS.hostingerToken);
   const chat = await startChatStandIn(TEST_PORTS.chat);
+  const browserless = await startBrowserlessStandIn({ port: TEST_PORTS.browserless, token: TEST_SECRETS.browserlessToken });
   return async () => {
+    browserless.close();
     chat.close();
     hostinger.close();
     llm.close();

@@ -54,6 +54,20 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(r.ok, r.output).toBe(true);
   });
 
+  it("the remote browser (the edge's CDP relay) is valid and never names Browserless or its token", () => {
+    const cdpUrl = `wss://cloud.example.com/browser/devtools/browser/agt_x?token=${base.proxyKey}`;
+    const config = openclawConfig({ ...base, browserCdpUrl: cdpUrl });
+    expect(config.browser).toEqual({
+      enabled: true,
+      defaultProfile: "remote",
+      profiles: { remote: { cdpUrl, attachOnly: true } },
+      ssrfPolicy: { allowedHostnames: ["cloud.example.com"] },
+    });
+    const r = validate(config);
+    expect(r.ok, r.output).toBe(true);
+    expect(() => openclawConfig({ ...base, browserCdpUrl: "wss://production-sfo.browserless.io?token=operator-secret" })).toThrow(/CDP relay/);
+  });
+
   it("a fixed Anthropic model, heartbeat, dreaming and disabled skills are valid too", () => {
     const config = openclawConfig({ ...base, model: "claude-sonnet-4-5", heartbeatEvery: "2h", dreaming: true, disabledSkills: ["weather", "github"] });
     expect(validate(config).ok).toBe(true);

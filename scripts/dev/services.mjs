@@ -1,14 +1,17 @@
 // DEV ONLY: the local stand-ins `npm run dev` needs, in one process: the Neon WebSocket bridge, a local
 // S3-compatible store (s3rver) for agent state archives, the LLM upstream stand-in, and the Stripe stand-in
-// (its Checkout page has a "Pay (test card)" button; it sends signed webhooks to the local edge).
+// (its Checkout page has a "Pay (test card)" button; it sends signed webhooks to the local edge), and the
+// Browserless stand-in (Debian's Chromium behind Browserless's Session API) when Chromium is installed.
+import { existsSync } from "node:fs";
 import { mkdirSync } from "node:fs";
 import S3rver from "s3rver";
 import { startBridge } from "../pg-ws-bridge.mjs";
 import { startLlmStandIn } from "./llm-stand-in.mjs";
 import { startStripeStandIn } from "./stripe-stand-in.mjs";
+import { startBrowserlessStandIn } from "./browserless-stand-in.mjs";
 
 const run = process.env.OC_RUN ?? "/tmp/openclaw-run";
-const ports = { bridge: 54330, s3: 54340, llm: 54350, stripe: 54360 };
+const ports = { bridge: 54330, s3: 54340, llm: 54350, stripe: 54360, browserless: 54355 };
 
 await startBridge({ port: ports.bridge });
 mkdirSync(`${run}/s3`, { recursive: true });
@@ -21,4 +24,8 @@ await startStripeStandIn({
   webhookSecret: "whsec_dev",
   prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
 });
+const chromium = existsSync(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium");
+// Agents name the edge host.docker.internal; this browser runs on this machine.
+if (chromium) await startBrowserlessStandIn({ port: ports.browserless, token: "dev-browserless", hostRules: "MAP host.docker.internal 127.0.0.1" });
+else console.log("[dev-services] no Chromium: the agent browser (Browser Agent Viewer) is off; apt-get install chromium to try it");
 console.log(`[dev-services] neon bridge ws://127.0.0.1:${ports.bridge} · S3 http://127.0.0.1:${ports.s3} (bucket openclaw-state) · LLM stand-in (DEV ONLY) http://127.0.0.1:${ports.llm}/v1 · Stripe stand-in (DEV ONLY) http://127.0.0.1:${ports.stripe}`);

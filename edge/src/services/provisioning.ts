@@ -13,6 +13,7 @@ import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
 import { telegramSettings } from "./channels/connect";
 import { disabledSkills, personaFiles } from "./customize";
+import { browserEnabled } from "./browser";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -40,6 +41,8 @@ export interface SpecSettings {
   telegram?: { botToken: string; webhookUrl: string; webhookSecret: string };
   disabledSkills?: string[];
   files?: Record<string, string>;
+  /** Set when the owner turned the agent's remote browser on (services/browser.ts). */
+  browser?: { agentId: string };
 }
 
 export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
@@ -50,23 +53,32 @@ export async function specSettings(s: Services, userId: string, agentId: string)
     telegram: await telegramSettings(s, agentId),
     disabledSkills: await disabledSkills(s, agentId),
     files: personaFiles(row?.personality ?? {}),
+    browser: (await browserEnabled(s, agentId)) ? { agentId } : undefined,
   };
+}
+
+/** Where the agent's OpenClaw opens its remote browser: the edge's CDP relay (edge/src/browser-relay.ts). */
+export function browserRelayUrl(edgeUrl: string, agentId: string, proxyKey: string) {
+  const u = new URL(edgeUrl);
+  return `${u.protocol === "https:" ? "wss:" : "ws:"}//${u.host}/browser/devtools/browser/${agentId}?token=${proxyKey}`;
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
 export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB }): AgentSpecWire {
   const { model, memoryMb } = settings;
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
+  const edgeUrl = s.env.AGENT_EDGE_URL ?? s.env.APP_URL;
   const entry = (m: (typeof MODELS)[number]) => ({ id: m.id, contextWindow: m.contextWindow, maxTokens: Math.min(m.maxOutput, 8192) });
   const config = openclawConfig({
     host,
-    edgeUrl: s.env.AGENT_EDGE_URL ?? s.env.APP_URL,
+    edgeUrl,
     proxyKey,
     model,
     openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 8192 }, ...MODELS.filter((m) => m.api === "openai").map(entry)],
     anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
     telegram: settings.telegram,
     disabledSkills: settings.disabledSkills ?? [],
+    browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, proxyKey) : undefined,
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000", files: settings.files };
 }

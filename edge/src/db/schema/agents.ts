@@ -124,3 +124,23 @@ export const templates = pgTable("templates", {
   uses: bigint("uses", { mode: "number" }).notNull().default(0),
   ...timestamps,
 });
+
+/**
+ * The agent's remote browser: one Browserless session (Session API) per agent, so the agent and the owner's
+ * Browser Agent Viewer look at the same browser. The session's URLs carry the operator's Browserless token,
+ * so they are sealed here and never reach the container (it connects through the edge's CDP relay).
+ */
+export const browserSessions = pgTable(
+  "browser_sessions",
+  {
+    agentId: text("agent_id")
+      .primaryKey()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    sessionId: text("session_id").notNull(),
+    /** AES-256-GCM sealed JSON: { connect, stop }. */
+    urlsEnc: text("urls_enc").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    ...timestamps,
+  },
+  (t) => [index("browser_sessions_expires_idx").on(t.expiresAt)],
+);

@@ -1,0 +1,134 @@
+import { env, exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { agents, browserSessions } from "../src/db/schema";
+import { TEST_PORTS, TEST_SECRETS } from "./ports";
+import { proxyUser } from "./proxy-helpers";
+import { call, withDb } from "./helpers";
+
+/**
+ * The agent's remote browser and the Browser Agent Viewer, against the Browserless stand-in (real Chromium
+ * behind Browserless's Session API and CDP): the agent drives the browser through the edge's CDP relay with
+ * its proxy key, and its owner sees the same tabs, a snapshot and a live view.
+ */
+const standIn = `http://127.0.0.1:${TEST_PORTS.browserless}`;
+const sessionsAtBrowserless = async () => (await fetch(`${standIn}/_sessions?token=${TEST_SECRETS.browserlessToken}`).then((r) => r.json())) as { id: string }[];
+
+async function agentIdOf(userId: string) {
+  return withDb(async (db) => (await db.select({ id: agents.id }).from(agents).where(eq(agents.userId, userId)))[0]!.id);
+}
+
+/** Opens the relay like OpenClaw does (WebSocket, key in the query string) and returns a tiny CDP client. */
+async function relay(agentId: string, key: string) {
+  const res = await exports.default.fetch(`http://localhost/browser/devtools/browser/${agentId}?token=${encodeURIComponent(key)}`, { headers: { Upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (!ws) return { status: res.status, body: await res.json<{ error: { code: string; message: string } }>() };
+  ws.accept();
+  let next = 0;
+  const waiting = new Map<number, (m: { result?: any; error?: { message: string } }) => void>();
+  ws.addEventListener("message", (e) => {
+    const m = JSON.parse(String(e.data));
+    waiting.get(m.id)?.(m);
+  });
+  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string) =>
+    new Promise<{ result?: any; error?: { message: string } }>((resolve) => {
+      const id = ++next;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params, sessionId }));
+    });
+  return { status: 101, send, close: () => ws.close() };
+}
+
+describe("Browser Agent Viewer", () => {
+  it("is off until the owner turns it on; then the agent browses through the relay and the owner watches", async () => {
+    const u = await proxyUser(0);
+    const agentId = await agentIdOf(u.userId);
+    expect((await call("/api/agent/browser", { cookie: u.cookie })).body).toEqual({ offered: true, enabled: false, tabs: [] });
+    const off = await call("/api/agent/browser/snapshot", { cookie: u.cookie });
+    expect(off.status).toBe(409);
+    expect(off.body.error).toMatchObject({ code: "CONFLICT", message: "Your agent's browser is off. Turn it on first." });
+    expect((await relay(agentId, u.key)).status).toBe(409);
+
+    const before = (await sessionsAtBrowserless()).length;
+    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie })).body).toEqual({ enabled: true, appliedToAgent: false });
+    expect((await sessionsAtBrowserless()).length).toBe(before + 1);
+    // The session URLs carry the operator's Browserless token: sealed at rest.
+    const [row] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
+    expect(row!.urlsEnc).not.toContain(TEST_SECRETS.browserlessToken);
+
+    // The agent (as OpenClaw would) opens a tab through the relay.
+    const agent = await relay(agentId, u.key);
+    if (!("send" in agent)) throw new Error(`relay refused: ${JSON.stringify(agent.body)}`);
+    const page = `data:text/html,<title>Flight search</title><h1 style="font-size:80px">Agent at work</h1>`;
+    const created = await agent.send("Target.createTarget", { url: page });
+    expect(created.result.targetId).toMatch(/^[A-F0-9]+$/);
+
+    // The title arrives once the page has loaded.
+    const viewer = () => call("/api/agent/browser", { cookie: u.cookie }).then((r) => r.body);
+    await expect.poll(async () => (await viewer()).tabs).toContainEqual({ id: created.result.targetId, title: "Flight search", url: page });
+    expect(await viewer()).toMatchObject({ offered: true, enabled: true, unreachable: false });
+
+    const shot = await exports.default.fetch(
+      new Request(`http://localhost/api/agent/browser/snapshot?tab=${created.result.targetId}`, { headers: { cookie: u.cookie!, "cf-connecting-ip": "10.9.9.9" } }),
+    );
+    expect(shot.status).toBe(200);
+    expect(shot.headers.get("content-type")).toBe("image/jpeg");
+    const jpeg = new Uint8Array(await shot.arrayBuffer());
+    expect([jpeg[0], jpeg[1]]).toEqual([0xff, 0xd8]);
+    expect(jpeg.length).toBeGreaterThan(2000);
+
+    const live = await call("/api/agent/browser/live", { body: { tab: created.result.targetId }, cookie: u.cookie });
+    expect(live.status).toBe(200);
+    expect(live.body.tab).toEqual({ id: created.result.targetId, title: "Flight search", url: page });
+    expect(live.body.liveURL).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${TEST_PORTS.browserless}/live/`));
+    const frame = await fetch(`${live.body.liveURL}/frame`);
+    expect(frame.headers.get("content-type")).toBe("image/jpeg");
+    agent.close();
+
+    expect((await call("/api/agent/browser/live", { body: { tab: "ABCDEF0123456789" }, cookie: u.cookie })).status).toBe(404);
+    expect((await call("/api/agent/browser/snapshot?tab=../etc", { cookie: u.cookie })).status).toBe(400);
+  });
+
+  it("the relay admits only the agent's current key, and only to its own browser", async () => {
+    const a = await proxyUser(0);
+    const b = await proxyUser(0);
+    const agentA = await agentIdOf(a.userId);
+    await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: a.cookie });
+    expect(await relay(agentA, "ocx_usr_aaaaaaaaaaaaaaaaaaaaaaaa_forgedforgedforgedforged")).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
+    expect(await relay(agentA, b.key)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
+    const plain = await call(`/browser/devtools/browser/${agentA}?token=${a.key}`);
+    expect(plain.status).toBe(400);
+    const version = await call(`/browser/json/version?token=${a.key}`);
+    expect(version.body.webSocketDebuggerUrl).toBe(`ws://localhost/browser/devtools/browser/${agentA}`);
+
+    // A replaced key stops working at once.
+    const rotated = await call("/api/agent/proxy-key", { method: "POST", cookie: a.cookie });
+    expect((await relay(agentA, a.key)).status).toBe(401);
+    const fresh = await relay(agentA, rotated.body.key);
+    expect(fresh.status).toBe(101);
+    if ("send" in fresh) {
+      expect((await fresh.send("Browser.getVersion")).result.product).toMatch(/Chrome/);
+      fresh.close();
+    }
+  });
+
+  it("replaces a session near its end, and turning the browser off ends it at Browserless", async () => {
+    const u = await proxyUser(0);
+    const agentId = await agentIdOf(u.userId);
+    await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie });
+    const [first] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
+    await withDb((db) => db.update(browserSessions).set({ expiresAt: new Date(Date.now() + 60_000) }).where(eq(browserSessions.agentId, agentId)));
+    const status = (await call("/api/agent/browser", { cookie: u.cookie })).body;
+    expect(status.unreachable).toBe(false);
+    const [second] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
+    expect(second!.sessionId).not.toBe(first!.sessionId);
+    expect(second!.expiresAt.getTime()).toBeGreaterThan(Date.now() + Number(env.BROWSER_SESSION_TTL_MS ?? 7 * 86_400_000) - 60_000);
+    const live = async () => (await sessionsAtBrowserless()).map((s) => s.id);
+    await expect.poll(live).not.toContain(first!.sessionId);
+    expect(await live()).toContain(second!.sessionId);
+
+    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: false }, cookie: u.cookie })).body).toEqual({ enabled: false, appliedToAgent: false });
+    await expect.poll(live).not.toContain(second!.sessionId);
+    expect((await relay(agentId, u.key)).status).toBe(409);
+  });
+});
