@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { agents, browserSessions } from "../src/db/schema";
@@ -11,6 +11,7 @@ import { call, withDb } from "./helpers";
  * behind Browserless's Session API and CDP): the agent drives the browser through the edge's CDP relay with
  * its proxy key, and its owner sees the same tabs, a snapshot and a live view.
  */
+const SEVEN_DAYS = 7 * 86_400_000; // BROWSER_SESSION_TTL_MS's default
 const standIn = `http://127.0.0.1:${TEST_PORTS.browserless}`;
 const sessionsAtBrowserless = async () => (await fetch(`${standIn}/_sessions?token=${TEST_SECRETS.browserlessToken}`).then((r) => r.json())) as { id: string }[];
 
@@ -18,8 +19,11 @@ async function agentIdOf(userId: string) {
   return withDb(async (db) => (await db.select({ id: agents.id }).from(agents).where(eq(agents.userId, userId)))[0]!.id);
 }
 
+type Cdp = (method: string, params?: Record<string, unknown>, sessionId?: string) => Promise<{ result?: any; error?: { message: string } }>;
+type Relay = { status: 101; send: Cdp; close: () => void } | { status: number; body: { error: { code: string; message: string } }; send?: never };
+
 /** Opens the relay like OpenClaw does (WebSocket, key in the query string) and returns a tiny CDP client. */
-async function relay(agentId: string, key: string) {
+async function relay(agentId: string, key: string): Promise<Relay> {
   const res = await exports.default.fetch(`http://localhost/browser/devtools/browser/${agentId}?token=${encodeURIComponent(key)}`, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (!ws) return { status: res.status, body: await res.json<{ error: { code: string; message: string } }>() };
@@ -30,13 +34,19 @@ async function relay(agentId: string, key: string) {
     const m = JSON.parse(String(e.data));
     waiting.get(m.id)?.(m);
   });
-  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string) =>
+  const send: Cdp = (method, params = {}, sessionId) =>
     new Promise<{ result?: any; error?: { message: string } }>((resolve) => {
       const id = ++next;
       waiting.set(id, resolve);
       ws.send(JSON.stringify({ id, method, params, sessionId }));
     });
   return { status: 101, send, close: () => ws.close() };
+}
+
+async function openRelay(agentId: string, key: string) {
+  const r = await relay(agentId, key);
+  if (!r.send) throw new Error(`relay refused: ${JSON.stringify(r)}`);
+  return r;
 }
 
 describe("Browser Agent Viewer", () => {
@@ -57,8 +67,7 @@ describe("Browser Agent Viewer", () => {
     expect(row!.urlsEnc).not.toContain(TEST_SECRETS.browserlessToken);
 
     // The agent (as OpenClaw would) opens a tab through the relay.
-    const agent = await relay(agentId, u.key);
-    if (!("send" in agent)) throw new Error(`relay refused: ${JSON.stringify(agent.body)}`);
+    const agent = await openRelay(agentId, u.key);
     const page = `data:text/html,<title>Flight search</title><h1 style="font-size:80px">Agent at work</h1>`;
     const created = await agent.send("Target.createTarget", { url: page });
     expect(created.result.targetId).toMatch(/^[A-F0-9]+$/);
@@ -104,12 +113,9 @@ describe("Browser Agent Viewer", () => {
     // A replaced key stops working at once.
     const rotated = await call("/api/agent/proxy-key", { method: "POST", cookie: a.cookie });
     expect((await relay(agentA, a.key)).status).toBe(401);
-    const fresh = await relay(agentA, rotated.body.key);
-    expect(fresh.status).toBe(101);
-    if ("send" in fresh) {
-      expect((await fresh.send("Browser.getVersion")).result.product).toMatch(/Chrome/);
-      fresh.close();
-    }
+    const fresh = await openRelay(agentA, rotated.body.key);
+    expect((await fresh.send("Browser.getVersion")).result.product).toMatch(/Chrome/);
+    fresh.close();
   });
 
   it("replaces a session near its end, and turning the browser off ends it at Browserless", async () => {
@@ -122,7 +128,7 @@ describe("Browser Agent Viewer", () => {
     expect(status.unreachable).toBe(false);
     const [second] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
     expect(second!.sessionId).not.toBe(first!.sessionId);
-    expect(second!.expiresAt.getTime()).toBeGreaterThan(Date.now() + Number(env.BROWSER_SESSION_TTL_MS ?? 7 * 86_400_000) - 60_000);
+    expect(second!.expiresAt.getTime()).toBeGreaterThan(Date.now() + SEVEN_DAYS - 60_000);
     const live = async () => (await sessionsAtBrowserless()).map((s) => s.id);
     await expect.poll(live).not.toContain(first!.sessionId);
     expect(await live()).toContain(second!.sessionId);

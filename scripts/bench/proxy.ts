@@ -10,8 +10,11 @@ import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
 import { startBridge } from "../pg-ws-bridge.mjs";
 // @ts-expect-error plain ESM script without types
 import { runMigrations } from "../migrate.mjs";
+import { profileWorker } from "./profile";
 
-const UPSTREAM_PORT = 54370, EDGE_PORT = 54371, PORTKEY_PORT = 54372, BRIDGE_PORT = 54373;
+const UPSTREAM_PORT = 54370, EDGE_PORT = 54371, PORTKEY_PORT = 54372, BRIDGE_PORT = 54373, INSPECTOR_PORT = 54374;
+/** BENCH_PROFILE=1: only a CPU profile of the Worker under load (see profile.ts), no comparison table. */
+const PROFILE = process.env.BENCH_PROFILE === "1";
 const UPSTREAM_LATENCY_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 20);
 const N = Number(process.env.BENCH_N ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -115,7 +118,7 @@ async function main() {
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`, ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
     OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
   };
-  const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
+  const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", "--inspector-port", String(INSPECTOR_PORT), "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   spawnDetached("node_modules/.bin/wrangler", args, { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" }, "wrangler.log");
   spawnDetached(systemNode(), ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"], { NODE_ENV: "production" }, "portkey.log", true);
@@ -133,6 +136,24 @@ async function main() {
   };
   const key = await fundedKey(0);
   const manyKeys = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => fundedKey(i + 1)));
+
+  if (PROFILE) {
+    const ours: Target = { name: "ours", url: `http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } };
+    for (let i = 0; i < 200; i++) await once(ours, false); // warm-up (JIT)
+    const out = join(LOG_DIR, "worker.cpuprofile");
+    let calls = 0;
+    const r = await profileWorker(INSPECTOR_PORT, out, async () => {
+      const end = performance.now() + THROUGHPUT_SECONDS * 1000;
+      await Promise.all(manyKeys.map(async (k) => { while (performance.now() < end) { await once({ ...ours, headers: { authorization: `Bearer ${k}` } }, false); calls++; } }));
+    });
+    console.log(`\nWorker CPU profile · ${calls} calls in ${THROUGHPUT_SECONDS}s · busy ${r.busyMs.toFixed(0)} ms of ${r.totalMs.toFixed(0)} ms sampled · ${(r.busyMs / calls).toFixed(2)} ms CPU per call`);
+    for (const t of r.top) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
+    console.log(`\nprofile: ${out} (open in Chrome DevTools → Performance)`);
+    upstream.close();
+    bridge.close();
+    stopAll();
+    process.exit(0);
+  }
 
   const targets: Target[] = [
     { name: "upstream (direct)", url: `http://127.0.0.1:${UPSTREAM_PORT}/v1/chat/completions`, headers: {} },
