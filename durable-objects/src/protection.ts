@@ -45,9 +45,15 @@ function minutesOfDay(hhmm: string) {
   return (h ?? 0) * 60 + (m ?? 0);
 }
 
+/** Building an Intl.DateTimeFormat costs more than the rest of a model call's checks: one per time zone. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** Local date parts in the user's time zone. */
 export function localParts(now: number, timeZone: string) {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+  let format = formatters.get(timeZone);
+  if (!format)
+    formatters.set(timeZone, (format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })));
+  const parts = format
     .formatToParts(new Date(now))
     .reduce<Record<string, string>>((acc, p) => ((acc[p.type] = p.value), acc), {});
   return { day: `${parts.year}-${parts.month}-${parts.day}`, month: `${parts.year}-${parts.month}`, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
@@ -65,6 +71,11 @@ export function inQuietHours(q: ProtectionSettings["quietHours"], minutes: numbe
  * (for loop detection) and spend per day, month and inbound message (for caps and budgets).
  */
 export class Protection {
+  /** Old call and per-message rows are swept at most once a minute, not on every call. */
+  private sweptCallsAt = 0;
+  private sweptSpendAt = 0;
+  private parsed: { raw: string; settings: ProtectionSettings } | undefined;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly meta: MetaTable,
@@ -79,7 +90,9 @@ export class Protection {
 
   settings(): ProtectionSettings {
     const raw = this.meta.get("protection");
-    return raw ? { ...DEFAULT_PROTECTION, ...(JSON.parse(raw) as Partial<ProtectionSettings>) } : DEFAULT_PROTECTION;
+    if (!raw) return DEFAULT_PROTECTION;
+    if (this.parsed?.raw !== raw) this.parsed = { raw, settings: { ...DEFAULT_PROTECTION, ...(JSON.parse(raw) as Partial<ProtectionSettings>) } };
+    return this.parsed.settings;
   }
 
   update(patch: Partial<ProtectionSettings>): ProtectionSettings {
@@ -105,7 +118,10 @@ export class Protection {
     if (this.spent(`msg:${call.inbound}`) >= s.perMessageBudget[call.tier])
       return { code: "message_budget", message: `Message budget limit reached: this message already used its ${call.tier} budget.` };
 
-    this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(s.loop.windowSec * 1000, 3_600_000));
+    if (Math.abs(now - this.sweptCallsAt) >= 60_000) {
+      this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(s.loop.windowSec * 1000, 3_600_000));
+      this.sweptCallsAt = now;
+    }
     const repeats = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE fingerprint = ? AND at >= ?", call.fingerprint, now - s.loop.windowSec * 1000).one().n;
     if (repeats >= s.loop.maxRepeats)
       return { code: "loop_detected", message: `Loop detected: the same request was repeated ${repeats} times in ${s.loop.windowSec}s, so further calls are stopped.` };
@@ -130,6 +146,9 @@ export class Protection {
         amount,
         now,
       );
-    this.sql.exec("DELETE FROM spend WHERE bucket LIKE 'msg:%' AND updated_at < ?", now - 86_400_000);
+    if (Math.abs(now - this.sweptSpendAt) >= 60_000) {
+      this.sql.exec("DELETE FROM spend WHERE bucket LIKE 'msg:%' AND updated_at < ?", now - 86_400_000);
+      this.sweptSpendAt = now;
+    }
   }
 }

@@ -8,9 +8,12 @@ const commandsOn = (nodeId: string) =>
     state.storage.sql.exec<{ id: string; command: string }>("SELECT id, command FROM commands").toArray().map((r) => ({ id: r.id, command: JSON.parse(r.command) })),
   );
 
+/** The object's own settings table (its reads are served from memory, so tests write through it too). */
+const metaOf = (o: unknown) => (o as { meta: { set(k: string, v: string): void } }).meta;
+
 const idleFor = (stub: DurableObjectStub, ms: number) =>
-  runInDurableObject(stub, (_o, state) => {
-    state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'lastUseAt'", String(Date.now() - ms));
+  runInDurableObject(stub, (o) => {
+    metaOf(o).set("lastUseAt", String(Date.now() - ms));
   });
 
 describe("a running agent dozes, then sleeps, after its idle timeout", () => {
@@ -64,8 +67,8 @@ describe("a running agent dozes, then sleeps, after its idle timeout", () => {
 
 /** Backdates a meta timestamp of the user's object (what the alarm compares against). */
 const backdate = (stub: DurableObjectStub, key: string, ms: number) =>
-  runInDurableObject(stub, (_o, state) => {
-    state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = ?", String(Date.now() - ms), key);
+  runInDurableObject(stub, (o) => {
+    metaOf(o).set(key, String(Date.now() - ms));
   });
 
 async function readyAgent(userId: string, nodeId: string) {

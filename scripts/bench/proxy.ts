@@ -1,7 +1,7 @@
 // `npm run bench:proxy`: added latency and throughput of our metering proxy (wrangler dev / workerd) against
 // Portkey's open-source gateway, both in front of the same fake upstream on loopback, measured in one run.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
+import { execSync, spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // @ts-expect-error plain ESM script without types
@@ -118,7 +118,7 @@ async function main() {
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`, ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
     OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
   };
-  const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", "--inspector-port", String(INSPECTOR_PORT), "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
+  const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", ...(PROFILE ? ["--inspector-port", String(INSPECTOR_PORT)] : []), "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   spawnDetached("node_modules/.bin/wrangler", args, { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" }, "wrangler.log");
   spawnDetached(systemNode(), ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"], { NODE_ENV: "production" }, "portkey.log", true);
@@ -140,15 +140,29 @@ async function main() {
   if (PROFILE) {
     const ours: Target = { name: "ours", url: `http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } };
     for (let i = 0; i < 200; i++) await once(ours, false); // warm-up (JIT)
+    // Where a sequential call's time goes, from the proxy's own Server-Timing (I/O waits inside workerd).
+    const timing: Record<string, number[]> = { total: [] };
+    for (let i = 0; i < 100; i++) {
+      const start = performance.now();
+      const res = await fetch(ours.url, { method: "POST", headers: { "content-type": "application/json", ...ours.headers }, body: body(false) });
+      await res.arrayBuffer();
+      timing.total!.push(performance.now() - start);
+      for (const m of (res.headers.get("server-timing") ?? "").matchAll(/(\w+);dur=([\d.]+)/g)) (timing[m[1]!] ??= []).push(Number(m[2]));
+    }
+    console.log(`sequential p50 (ms): ${Object.entries(timing).map(([k, xs]) => `${k} ${pct(xs, 50).toFixed(2)}`).join(" · ")}`);
     const out = join(LOG_DIR, "worker.cpuprofile");
     let calls = 0;
     const r = await profileWorker(INSPECTOR_PORT, out, async () => {
       const end = performance.now() + THROUGHPUT_SECONDS * 1000;
-      await Promise.all(manyKeys.map(async (k) => { while (performance.now() < end) { await once({ ...ours, headers: { authorization: `Bearer ${k}` } }, false); calls++; } }));
+      const clients = process.env.BENCH_PROFILE_SEQUENTIAL === "1" ? manyKeys.slice(0, 1) : manyKeys;
+      await Promise.all(clients.map(async (k) => { while (performance.now() < end) { await once({ ...ours, headers: { authorization: `Bearer ${k}` } }, false); calls++; } }));
     });
     console.log(`\nWorker CPU profile · ${calls} calls in ${THROUGHPUT_SECONDS}s · busy ${r.busyMs.toFixed(0)} ms of ${r.totalMs.toFixed(0)} ms sampled · ${(r.busyMs / calls).toFixed(2)} ms CPU per call`);
     for (const t of r.top) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
-    console.log(`\nprofile: ${out} (open in Chrome DevTools → Performance)`);
+    // The profile's line numbers point into wrangler dev's bundle, which it deletes on exit: keep a copy.
+    const bundle = execSync("ls -td .wrangler/tmp/dev-*/ 2>/dev/null | head -1").toString().trim();
+    if (bundle && existsSync(`${bundle}worker.js`)) copyFileSync(`${bundle}worker.js`, join(LOG_DIR, "worker.js"));
+    console.log(`\nprofile: ${out} (open in Chrome DevTools → Performance; bundle: ${join(LOG_DIR, "worker.js")})`);
     upstream.close();
     bridge.close();
     stopAll();
