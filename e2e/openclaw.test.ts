@@ -10,7 +10,7 @@ import { localRuntime } from "../node-agent/test/local-runtime";
  * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
  * the recording LLM stand-in, which is how the test sees the conversation history survive.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r2";
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();
@@ -109,4 +109,17 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
     expect(turn, "the new question reached the upstream").toBeDefined();
     expect(turn!.body).toContain("my favourite colour is teal"); // earlier history came back from the archive
   }, 240_000);
+
+  it("has the WhatsApp plugin baked in: QR login runs through the gateway's web.login RPC", async () => {
+    const withWhatsApp = { ...spec, config: openclawConfig({ host: spec.host, edgeUrl: `http://host.docker.internal:8788`, proxyKey: (spec.config as any).models.providers.meter.apiKey, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }], whatsappWeb: {} }) };
+    await runtime.configure(withWhatsApp);
+    // With internet the gateway answers with a QR code; this machine cannot reach WhatsApp, so the plugin's own
+    // error comes back instead. Without the plugin the gateway would say "web login provider is not available".
+    const outcome = await runtime.channelLogin(userId, "whatsapp", "start").then(
+      (r) => r.qrDataUrl ?? `no QR: ${r.message}`,
+      (e: Error) => e.message,
+    );
+    console.log(`[openclaw e2e] web.login.start: ${outcome.slice(0, 120)}`);
+    expect(outcome).toMatch(/^data:image\/png;base64,|WhatsApp login failed: .*web\.whatsapp\.com/);
+  }, 180_000);
 });

@@ -34,6 +34,11 @@ export const agentConfigInput = z.object({
    * `/devtools/browser/<id>` path makes OpenClaw open the WebSocket directly instead of probing /json/version.
    */
   browserCdpUrl: z.url().regex(/^wss?:\/\/[^/]+\/browser\/devtools\/browser\/[\w-]+\?token=ocx_/, "must be the edge's CDP relay URL").optional(),
+  /**
+   * WhatsApp Web through OpenClaw's own plugin (QR login, a live socket: the agent stays awake). The plugin
+   * is baked into the image at WHATSAPP_PLUGIN_PATH; tests point at their local copy.
+   */
+  whatsappWeb: z.object({ pluginPath: z.string().startsWith("/").default("/opt/openclaw/node_modules/@openclaw/whatsapp") }).optional(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });
 export type AgentConfigInput = z.input<typeof agentConfigInput>;
@@ -92,6 +97,13 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       profiles: { remote: { cdpUrl: i.browserCdpUrl, attachOnly: true } },
       ssrfPolicy: { allowedHostnames: [new URL(i.browserCdpUrl).hostname] },
     };
+  if (i.whatsappWeb) {
+    // External plugins load only from an explicit path and with explicit trust (plugins.entries.<id>.enabled).
+    const plugins = config.plugins as { entries: Record<string, unknown> };
+    config.plugins = { ...plugins, load: { paths: [i.whatsappWeb.pluginPath] }, entries: { ...plugins.entries, whatsapp: { enabled: true } } };
+    // Unknown senders get a pairing code the owner approves, like Telegram.
+    config.channels = { ...(config.channels as object), whatsapp: { enabled: true, dmPolicy: "pairing" } };
+  }
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;
 }

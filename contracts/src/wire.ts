@@ -94,6 +94,14 @@ export const edgeFrame = z.discriminatedUnion("type", [
         id: z.string().regex(/^[\w-]{1,100}$/).optional(),
         job: z.object({ name: z.string().min(1).max(80), cron: z.string().min(9).max(100), message: z.string().min(1).max(2000), tz: z.string().max(64).optional() }).optional(),
       }),
+      /** OpenClaw's QR login (WhatsApp Web): its gateway RPC `web.login.start` / `web.login.wait`, run in the container. */
+      z.object({
+        kind: z.literal("channelLogin"),
+        userId: z.string().max(64),
+        channel: z.enum(["whatsapp"]),
+        op: z.enum(["start", "wait"]),
+        sessionKey: z.string().max(500).optional(),
+      }),
       /** A raw channel update (e.g. Telegram's webhook body) for the container's own listener. */
       z.object({
         kind: z.literal("forward"),

@@ -174,3 +174,35 @@ describe("Discord (interactions, bridged)", () => {
     expect(edits[0]).toMatchObject({ method: "PATCH", body: { content: "Here is today." } });
   });
 });
+
+describe("WhatsApp (QR link, OpenClaw's own plugin)", () => {
+  const alwaysOn = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get("alwaysOn"));
+
+  it("turns the plugin on with the agent kept awake, asks the agent's node for the QR code, and turns both off again", async () => {
+    const u = await signup();
+    await agentOf(u);
+    const on = await call("/api/channels/whatsapp_web", { method: "POST", cookie: u.cookie });
+    expect(on.status).toBe(200);
+    expect(on.body).toMatchObject({ kind: "whatsapp_web", appliedToAgent: false });
+    const listed = (await call("/api/channels", { cookie: u.cookie })).body.channels.find((c: { kind: string }) => c.kind === "whatsapp_web");
+    expect(listed).toMatchObject({ connected: true, webhookUrl: null });
+    expect(listed.wake).toContain("stays awake while it is linked");
+    expect(await alwaysOn(u.userId)).toBe("1");
+
+    // No agent yet, then an agent whose node is not connected: each says so, nothing is left queued.
+    const none = await call("/api/channels/whatsapp_web/qr", { method: "POST", body: {}, cookie: u.cookie });
+    expect(none.status).toBe(404);
+    expect(none.body.error.message).toBe("Your agent has not been created yet.");
+    await runningOn(u.userId, "node_wa_offline");
+    const offline = await call("/api/channels/whatsapp_web/qr", { method: "POST", body: {}, cookie: u.cookie });
+    expect(offline.status).toBe(502);
+    expect(offline.body.error.message).toBe("Your agent's server is not reachable right now. Please try again in a minute.");
+    expect(await commandsOn("node_wa_offline")).toEqual([]);
+
+    expect((await call("/api/channels/whatsapp_web", { method: "DELETE", cookie: u.cookie })).status).toBe(200);
+    expect(await alwaysOn(u.userId)).toBe("");
+    const off = await call("/api/channels/whatsapp_web/qr", { method: "POST", body: {}, cookie: u.cookie });
+    expect(off.status).toBe(409);
+    expect(off.body.error.code).toBe("CONFLICT");
+  });
+});

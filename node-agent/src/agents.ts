@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { DockerClient } from "./docker";
 import { nextCronRun } from "./cron";
 import { runCron, type CronJobInput } from "./cron-jobs";
+import { runChannelLogin } from "./channel-login";
 import { Workspace, type FileOp } from "./workspace";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, containerLabels } from "./traefik";
@@ -157,11 +158,23 @@ export class AgentRuntime {
 
   /** Cron Scheduler: the agent's jobs through OpenClaw's CLI in its running container. */
   async cron(userId: string, op: "list" | "add" | "rm", args: { id?: string; job?: CronJobInput }) {
+    const { id, token, user } = await this.gateway(userId, "manage its schedule");
+    return runCron(this.docker, id, token, user, op, args);
+  }
+
+  /** QR login of a socket channel (WhatsApp Web) through the agent's gateway; see channel-login.ts. */
+  async channelLogin(userId: string, channel: "whatsapp", op: "start" | "wait", sessionKey?: string) {
+    const { id, token, user } = await this.gateway(userId, "link WhatsApp");
+    return runChannelLogin(this.docker, id, token, user, channel, op, sessionKey);
+  }
+
+  /** The running container and its gateway token, for OpenClaw CLI calls inside it. */
+  private async gateway(userId: string, what: string) {
     const info = await this.owned(userId);
-    if (!info || info.state !== "running") throw new Error("the agent is asleep: send it a message to wake it, then manage its schedule");
+    if (!info || info.state !== "running") throw new Error(`the agent is asleep: send it a message to wake it, then ${what}`);
     const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
     if (!token) throw new Error("the agent's gateway token is missing");
-    return runCron(this.docker, info.id, token, info.labels["openclaw.run-as"] || undefined, op, args);
+    return { id: info.id, token, user: info.labels["openclaw.run-as"] || undefined };
   }
 
   /** What this node runs, as the edge needs it to reconcile after a reconnect. */

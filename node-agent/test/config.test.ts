@@ -68,6 +68,16 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(() => openclawConfig({ ...base, browserCdpUrl: "wss://production-sfo.browserless.io?token=operator-secret" })).toThrow(/CDP relay/);
   });
 
+  it("WhatsApp Web through OpenClaw's own plugin (QR login) is valid, with the plugin trusted explicitly", () => {
+    const pluginPath = join(import.meta.dirname, "../image/node_modules/@openclaw/whatsapp");
+    const config = openclawConfig({ ...base, whatsappWeb: { pluginPath } });
+    expect(config.plugins).toMatchObject({ load: { paths: [pluginPath] }, entries: { whatsapp: { enabled: true }, "memory-core": {} } });
+    expect(config.channels).toEqual({ whatsapp: { enabled: true, dmPolicy: "pairing" } });
+    const r = validate(config);
+    expect(r.ok, r.output).toBe(true);
+    expect(openclawConfig({ ...base, whatsappWeb: {} }).plugins).toMatchObject({ load: { paths: ["/opt/openclaw/node_modules/@openclaw/whatsapp"] } });
+  });
+
   it("a fixed Anthropic model, heartbeat, dreaming and disabled skills are valid too", () => {
     const config = openclawConfig({ ...base, model: "claude-sonnet-4-5", heartbeatEvery: "2h", dreaming: true, disabledSkills: ["weather", "github"] });
     expect(validate(config).ok).toBe(true);

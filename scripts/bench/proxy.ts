@@ -97,11 +97,11 @@ async function throughput(t: Target, perWorker?: (i: number) => Target) {
 }
 
 /** p50 of a GET with no I/O behind it: the floor wrangler dev's local proxy chain adds to every request. */
-async function floor(url: string) {
+async function floor(url: string, init?: RequestInit) {
   const xs: number[] = [];
   for (let i = 0; i < 100; i++) {
     const start = performance.now();
-    await (await fetch(url)).arrayBuffer();
+    await (await fetch(url, init)).arrayBuffer();
     xs.push(performance.now() - start);
   }
   return pct(xs, 50);
@@ -194,14 +194,18 @@ async function main() {
   for (const r of rows) console.log(`${r.name.padEnd(20)}${f(r.plain?.p50)}${f(r.plain?.p99)}${f(r.stream?.p50)}${f(r.stream?.p99)}${r.rps.toFixed(0).padStart(10)}`);
   const [ours, portkey] = rows as [(typeof rows)[number], (typeof rows)[number]];
   // Both are no-I/O routes over loopback HTTP: ours through wrangler dev, Portkey's "/" on a plain Node server.
-  const devFloor = (await floor(`http://127.0.0.1:${EDGE_PORT}/v1/models`)) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
+  // The same POST with a malformed key: refused at the first check, before any I/O. What it costs is the
+  // transport (wrangler dev's proxy chain, the upload, the reply) that every call pays before our code runs.
+  const refused = { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer not-a-key" }, body: body(false) };
+  const devFloor = (await floor(`http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, refused)) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
   const multiUser = await throughput(targets[1]!, (i) => ({ ...targets[1]!, headers: { authorization: `Bearer ${manyKeys[i]}` } }));
   console.log(`${"ours − dev floor".padEnd(20)}${f(ours.plain && ours.plain.p50 - devFloor)}${f(ours.plain && ours.plain.p99 - devFloor)}${f(ours.stream && ours.stream.p50 - devFloor)}${f(ours.stream && ours.stream.p99 - devFloor)}${"".padStart(10)}`);
   console.log(`${"ours, 1 user/client".padEnd(20)}${"".padStart(40)}${multiUser.toFixed(0).padStart(10)}`);
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b <= 0 ? "n/a" : `${(a / b).toFixed(2)}×`).padStart(10);
   console.log(`${"ours / portkey".padEnd(20)}${ratio(ours.plain?.p50, portkey.plain?.p50)}${ratio(ours.plain?.p99, portkey.plain?.p99)}${ratio(ours.stream?.p50, portkey.stream?.p50)}${ratio(ours.stream?.p99, portkey.stream?.p99)}${ratio(ours.rps, portkey.rps)}`);
   for (const r of rows) for (const e of r.errors) console.log(`note: ${r.name} failed: ${e}`);
-  console.log(`\nwrangler dev's own floor (no-I/O route, ours minus Portkey's): ${devFloor.toFixed(2)} ms; production has no such layer.`);
+  console.log(`\nwrangler dev's own floor (the same POST refused before any I/O, minus Portkey's no-I/O "/"): ${devFloor.toFixed(2)} ms;`);
+  console.log(`production has no such layer. "ours − dev floor" is what our metering adds on top of the transport.`);
   console.log(`The first req/s rows share one user (the ledger serialises a user's calls in its Durable Object by design);`);
   console.log(`"1 user/client" gives each of the ${CONCURRENCY} concurrent clients its own user, as the platform runs.`);
   console.log(`\nAdded latency = proxy minus direct upstream, in ms. Ours meters every call: key check, protection and a`);

@@ -3,17 +3,18 @@ import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { connectDiscord, connectSlack, connectTelegram, connectWhatsApp, disconnectChannel, listChannels, syncBridge, type ChannelKind } from "../services/channels/connect";
+import { connectWhatsAppWeb, disconnectWhatsAppWeb, whatsappQr, whatsappWait } from "../services/channels/whatsapp-web";
 import { rotateProxyKey } from "../services/provisioning";
 import { body, json, ok } from "./schemas";
 
-/** Channel Manager: connect and disconnect Telegram, Slack, WhatsApp (Cloud API) and Discord. */
+/** Channel Manager: connect and disconnect Telegram, Slack, WhatsApp (Cloud API or QR-linked WhatsApp Web) and Discord. */
 const auth = [requireUser()];
 const connected = json(z.record(z.string(), z.unknown()));
 
 const routes = {
   list: createRoute({
     method: "get", path: "/channels", tags: ["channels"], middleware: auth,
-    responses: { 200: json(z.object({ channels: z.array(z.object({ kind: z.string(), connected: z.boolean(), since: z.string().nullable(), webhookUrl: z.string(), wake: z.string() })) })), ...errorResponses },
+    responses: { 200: json(z.object({ channels: z.array(z.object({ kind: z.string(), connected: z.boolean(), since: z.string().nullable(), webhookUrl: z.string().nullable(), wake: z.string() })) })), ...errorResponses },
   }),
   telegram: createRoute({
     method: "post", path: "/channels/telegram", tags: ["channels"], middleware: auth,
@@ -36,9 +37,25 @@ const routes = {
     request: body(z.object({ applicationId: z.string().regex(/^\d{5,30}$/), publicKey: z.string().max(64) })),
     responses: { 200: connected, ...errorResponses },
   }),
+  whatsappWeb: createRoute({
+    method: "post", path: "/channels/whatsapp_web", tags: ["channels"], middleware: auth,
+    description: "Turns on OpenClaw's WhatsApp Web plugin (QR login); the agent restarts with it and stays awake while linked.",
+    responses: { 200: connected, ...errorResponses },
+  }),
+  whatsappQr: createRoute({
+    method: "post", path: "/channels/whatsapp_web/qr", tags: ["channels"], middleware: auth,
+    description: "A QR code (PNG data URL) from the agent's gateway, to scan with WhatsApp → Linked devices.",
+    responses: { 200: json(z.object({ qrDataUrl: z.string(), sessionKey: z.string().nullable(), message: z.string().nullable() })), ...errorResponses },
+  }),
+  whatsappWait: createRoute({
+    method: "post", path: "/channels/whatsapp_web/wait", tags: ["channels"], middleware: auth,
+    description: "Waits up to ~25 s for the phone to scan the code; call again until connected.",
+    request: body(z.object({ sessionKey: z.string().max(500).nullable().optional() })),
+    responses: { 200: json(z.object({ connected: z.boolean(), message: z.string().nullable() })), ...errorResponses },
+  }),
   disconnect: createRoute({
     method: "delete", path: "/channels/{kind}", tags: ["channels"], middleware: auth,
-    request: { params: z.object({ kind: z.enum(["telegram", "slack", "whatsapp", "discord"]) }) },
+    request: { params: z.object({ kind: z.enum(["telegram", "slack", "whatsapp", "whatsapp_web", "discord"]) }) },
     responses: { 200: json(ok), ...errorResponses },
   }),
 };
@@ -68,8 +85,15 @@ export function registerChannelRoutes(app: App) {
     await syncBridge(c.get("services"), c.get("user").id);
     return c.json(r, 200);
   });
+  app.openapi(routes.whatsappWeb, async (c) => c.json(await connectWhatsAppWeb(c.get("services"), c.get("user").id, c.get("meta")), 200));
+  app.openapi(routes.whatsappQr, async (c) => c.json(await whatsappQr(c.get("services"), c.get("user").id), 200));
+  app.openapi(routes.whatsappWait, async (c) => c.json(await whatsappWait(c.get("services"), c.get("user").id, c.req.valid("json").sessionKey ?? undefined), 200));
   app.openapi(routes.disconnect, async (c) => {
     const s = c.get("services");
+    if (c.req.valid("param").kind === "whatsapp_web") {
+      await disconnectWhatsAppWeb(s, c.get("user").id, c.get("meta"));
+      return c.json({ ok: true as const }, 200);
+    }
     const kind = c.req.valid("param").kind as ChannelKind;
     await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
     if (kind === "telegram") await rotateProxyKey(s, c.get("user").id, c.get("meta"));

@@ -14,6 +14,7 @@ import { ensureAgent, issueProxyKey } from "./proxy-keys";
 import { telegramSettings } from "./channels/connect";
 import { disabledSkills, personaFiles } from "./customize";
 import { browserEnabled } from "./browser";
+import { whatsappWebConnected } from "./channels/whatsapp-web";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -43,6 +44,8 @@ export interface SpecSettings {
   files?: Record<string, string>;
   /** Set when the owner turned the agent's remote browser on (services/browser.ts). */
   browser?: { agentId: string };
+  /** OpenClaw's WhatsApp Web plugin (QR login) is on. */
+  whatsappWeb?: boolean;
 }
 
 export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
@@ -54,6 +57,7 @@ export async function specSettings(s: Services, userId: string, agentId: string)
     disabledSkills: await disabledSkills(s, agentId),
     files: personaFiles(row?.personality ?? {}),
     browser: (await browserEnabled(s, agentId)) ? { agentId } : undefined,
+    whatsappWeb: await whatsappWebConnected(s, agentId),
   };
 }
 
@@ -79,6 +83,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     telegram: settings.telegram,
     disabledSkills: settings.disabledSkills ?? [],
     browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, proxyKey) : undefined,
+    whatsappWeb: settings.whatsappWeb ? {} : undefined,
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000", files: settings.files };
 }

@@ -78,7 +78,8 @@ export const channels = pgTable(
   {
     id: text("id").primaryKey(),
     agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["telegram", "slack", "discord", "whatsapp"] }).notNull(),
+    /** whatsapp: the Cloud API (bridged); whatsapp_web: OpenClaw's own QR-linked WhatsApp Web plugin. */
+    kind: text("kind", { enum: ["telegram", "slack", "discord", "whatsapp", "whatsapp_web"] }).notNull(),
     /** Channel credentials, AES-256-GCM encrypted JSON. */
     credentialsEnc: text("credentials_enc").notNull(),
     webhookSecretHash: text("webhook_secret_hash"),

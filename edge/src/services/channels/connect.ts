@@ -118,17 +118,25 @@ export async function disconnectChannel(s: Services, userId: string, kind: Chann
 export async function listChannels(s: Services, userId: string) {
   const agentId = await ensureAgent(s, userId);
   const rows = await s.db.select({ kind: channels.kind, status: channels.status, updatedAt: channels.updatedAt }).from(channels).where(eq(channels.agentId, agentId));
-  return (["telegram", "slack", "whatsapp", "discord"] as const).map((kind) => {
+  return (["telegram", "slack", "whatsapp", "whatsapp_web", "discord"] as const).map((kind) => {
     const row = rows.find((r) => r.kind === kind);
-    return { kind, connected: row?.status === "connected", since: row?.status === "connected" ? row.updatedAt.toISOString() : null, webhookUrl: hookUrl(s, kind, agentId), wake: WAKE_POLICY[kind] };
+    return {
+      kind,
+      connected: row?.status === "connected",
+      since: row?.status === "connected" ? row.updatedAt.toISOString() : null,
+      webhookUrl: kind === "whatsapp_web" ? null : hookUrl(s, kind, agentId),
+      wake: WAKE_POLICY[kind],
+    };
   });
 }
 
 /** How each channel reaches a sleeping agent (shown on the Channel Manager page). */
-export const WAKE_POLICY: Record<ChannelKind, string> = {
+export const WAKE_POLICY: Record<ChannelKind | "whatsapp_web", string> = {
   telegram: "Webhook: a message wakes your agent (first reply after a few seconds when it was asleep).",
   slack: "Events API over HTTP: a message wakes your agent.",
-  whatsapp: "WhatsApp Cloud API webhook: a message wakes your agent. (OpenClaw's QR login to WhatsApp Web needs an always-on agent.)",
+  whatsapp: "WhatsApp Cloud API webhook: a message wakes your agent.",
+  whatsapp_web:
+    "Your own number, linked by QR code. WhatsApp Web is a live connection, so your agent stays awake while it is linked (always on: your plan's memory stays in use around the clock; tokens are only spent on messages).",
   discord: "Slash commands (interactions) wake your agent. A Discord bot that reads every message needs an always-on agent.",
 };
 
