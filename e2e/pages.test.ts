@@ -101,6 +101,15 @@ describe("Channel Manager in the browser", () => {
     await page.getByText("Message @stand_in_bot on Telegram").waitFor();
     await page.getByText(/Connected since/).waitFor();
     await page.screenshot({ path: `${shots}/dashboard-channels-connected.png`, fullPage: true });
+
+    // WhatsApp by QR code: the plugin is turned on and the agent kept awake; with no agent running yet the
+    // page says what to do instead of waiting for a code that cannot come.
+    const wa = page.locator("section").filter({ has: page.getByRole("heading", { name: "WhatsApp (QR link)" }) });
+    await wa.getByText("stays awake while it is linked").waitFor();
+    await wa.getByRole("button", { name: "Connect WhatsApp (QR link)" }).click();
+    await wa.getByRole("button", { name: "Save and connect" }).click();
+    await page.getByRole("alert").filter({ hasText: "Your agent is not running." }).waitFor();
+    await wa.getByRole("button", { name: "Show QR code" }).waitFor();
     expect(consoleErrors).toEqual([]);
   });
 });
