@@ -10,7 +10,7 @@ import { localRuntime } from "../node-agent/test/local-runtime";
  * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
  * the recording LLM stand-in, which is how the test sees the conversation history survive.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r2";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r3";
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();
@@ -110,9 +110,17 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
     expect(turn!.body).toContain("my favourite colour is teal"); // earlier history came back from the archive
   }, 240_000);
 
-  it("has the WhatsApp plugin baked in: QR login runs through the gateway's web.login RPC", async () => {
-    const withWhatsApp = { ...spec, config: openclawConfig({ host: spec.host, edgeUrl: `http://host.docker.internal:8788`, proxyKey: (spec.config as any).models.providers.meter.apiKey, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }], whatsappWeb: {} }) };
-    await runtime.configure(withWhatsApp);
+  it("has the WhatsApp and Discord plugins baked in: it starts with both, and QR login runs through the gateway's web.login RPC", async () => {
+    const config = openclawConfig({
+      host: spec.host,
+      edgeUrl: `http://host.docker.internal:8788`,
+      proxyKey: (spec.config as any).models.providers.meter.apiKey,
+      openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
+      whatsappWeb: {},
+      discordBot: { token: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345" },
+    });
+    // configure() restarts the container and waits for /readyz: the gateway comes up with both plugins.
+    await runtime.configure({ ...spec, config });
     // With internet the gateway answers with a QR code; this machine cannot reach WhatsApp, so the plugin's own
     // error comes back instead. Without the plugin the gateway would say "web login provider is not available".
     const outcome = await runtime.channelLogin(userId, "whatsapp", "start").then(

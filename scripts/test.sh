@@ -12,9 +12,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # The pinned OpenClaw package (node-agent/image) validates generated configs; install it with Node 24.
+# `npm install`, not `npm ci`: the channel plugins bundle their dependencies, which npm ci reports as missing.
 img=node-agent/image
 if [ ! -f $img/node_modules/.package-lock.json ] || [ $img/package-lock.json -nt $img/node_modules/.package-lock.json ]; then
-  (cd $img && PATH="$PWD/../../node_modules/.bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
+  (cd $img && PATH="$PWD/../../node_modules/.bin:$PATH" npm install --no-audit --no-fund --loglevel=error)
 fi
 
 source scripts/lib/services.sh

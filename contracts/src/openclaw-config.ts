@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** Where the image keeps the external channel plugins (node-agent/image/package.json). */
+const PLUGINS = "/opt/openclaw/node_modules/@openclaw";
+
 /**
  * The per-tenant openclaw.json. OpenClaw's schema is strict (an unknown key stops the gateway), so every
  * shape produced here is checked by the real `openclaw config validate` in the tests. Choices, all from
@@ -38,7 +41,9 @@ export const agentConfigInput = z.object({
    * WhatsApp Web through OpenClaw's own plugin (QR login, a live socket: the agent stays awake). The plugin
    * is baked into the image at WHATSAPP_PLUGIN_PATH; tests point at their local copy.
    */
-  whatsappWeb: z.object({ pluginPath: z.string().startsWith("/").default("/opt/openclaw/node_modules/@openclaw/whatsapp") }).optional(),
+  whatsappWeb: z.object({ pluginPath: z.string().startsWith("/").default(`${PLUGINS}/whatsapp`) }).optional(),
+  /** A Discord bot on the Discord gateway through OpenClaw's own plugin (a live socket: the agent stays awake). */
+  discordBot: z.object({ token: z.string().regex(/^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$/, "must be a Discord bot token"), pluginPath: z.string().startsWith("/").default(`${PLUGINS}/discord`) }).optional(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });
 export type AgentConfigInput = z.input<typeof agentConfigInput>;
@@ -97,13 +102,16 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       profiles: { remote: { cdpUrl: i.browserCdpUrl, attachOnly: true } },
       ssrfPolicy: { allowedHostnames: [new URL(i.browserCdpUrl).hostname] },
     };
-  if (i.whatsappWeb) {
-    // External plugins load only from an explicit path and with explicit trust (plugins.entries.<id>.enabled).
-    const plugins = config.plugins as { entries: Record<string, unknown> };
-    config.plugins = { ...plugins, load: { paths: [i.whatsappWeb.pluginPath] }, entries: { ...plugins.entries, whatsapp: { enabled: true } } };
-    // Unknown senders get a pairing code the owner approves, like Telegram.
-    config.channels = { ...(config.channels as object), whatsapp: { enabled: true, dmPolicy: "pairing" } };
-  }
+  // Socket channels through OpenClaw's external plugins. They load only from an explicit path and with
+  // explicit trust (plugins.entries.<id>.enabled); unknown senders get a pairing code the owner approves.
+  if (i.whatsappWeb) addChannelPlugin(config, "whatsapp", i.whatsappWeb.pluginPath, { enabled: true, dmPolicy: "pairing" });
+  if (i.discordBot) addChannelPlugin(config, "discord", i.discordBot.pluginPath, { enabled: true, token: i.discordBot.token, dmPolicy: "pairing" });
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;
+}
+
+function addChannelPlugin(config: Record<string, unknown>, id: string, path: string, channel: Record<string, unknown>) {
+  const plugins = config.plugins as { entries: Record<string, unknown>; load?: { paths: string[] } };
+  config.plugins = { ...plugins, load: { paths: [...(plugins.load?.paths ?? []), path] }, entries: { ...plugins.entries, [id]: { enabled: true } } };
+  config.channels = { ...(config.channels as object), [id]: channel };
 }

@@ -175,8 +175,35 @@ describe("Discord (interactions, bridged)", () => {
   });
 });
 
+/** The user's always-on flag as its Durable Object holds it. */
+const alwaysOn = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get("alwaysOn"));
+
+describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
+  it("checks the bot token with Discord, keeps the agent awake while the bot is connected, and refuses a bad token", async () => {
+    const u = await signup();
+    await agentOf(u);
+    const publicKey = "ab".repeat(32);
+    const botToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
+    const bad = await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey, botToken: botToken.replace("abc", "bad") }, cookie: u.cookie });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("Discord did not accept this bot token");
+    expect(await alwaysOn(u.userId)).toBeNull();
+
+    const ok = await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey, botToken }, cookie: u.cookie });
+    expect(ok.body).toMatchObject({ kind: "discord", bot: "stand-in-bot", appliedToAgent: false });
+    expect(await alwaysOn(u.userId)).toBe("1");
+    const listed = (await call("/api/channels", { cookie: u.cookie })).body.channels.find((c: { kind: string }) => c.kind === "discord");
+    expect(listed.wake).toContain("stays awake while connected");
+    expect((await call("/api/channels/discord", { method: "DELETE", cookie: u.cookie })).status).toBe(200);
+    expect(await alwaysOn(u.userId)).toBe("");
+
+    // Interactions alone need no live socket: the agent may sleep.
+    await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey }, cookie: u.cookie });
+    expect(await alwaysOn(u.userId)).toBe("");
+  });
+});
+
 describe("WhatsApp (QR link, OpenClaw's own plugin)", () => {
-  const alwaysOn = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get("alwaysOn"));
 
   it("turns the plugin on with the agent kept awake, asks the agent's node for the QR code, and turns both off again", async () => {
     const u = await signup();

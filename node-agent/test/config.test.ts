@@ -78,6 +78,17 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(openclawConfig({ ...base, whatsappWeb: {} }).plugins).toMatchObject({ load: { paths: ["/opt/openclaw/node_modules/@openclaw/whatsapp"] } });
   });
 
+  it("a Discord gateway bot through OpenClaw's own plugin is valid next to WhatsApp Web", () => {
+    const plugins = join(import.meta.dirname, "../image/node_modules/@openclaw");
+    const token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
+    const config = openclawConfig({ ...base, discordBot: { token, pluginPath: `${plugins}/discord` }, whatsappWeb: { pluginPath: `${plugins}/whatsapp` } });
+    expect(config.plugins).toMatchObject({ load: { paths: [`${plugins}/whatsapp`, `${plugins}/discord`] }, entries: { discord: { enabled: true }, whatsapp: { enabled: true } } });
+    expect(config.channels).toMatchObject({ discord: { enabled: true, token, dmPolicy: "pairing" } });
+    const r = validate(config);
+    expect(r.ok, r.output).toBe(true);
+    expect(() => openclawConfig({ ...base, discordBot: { token: "not a token" } })).toThrow(/Discord bot token/);
+  });
+
   it("a fixed Anthropic model, heartbeat, dreaming and disabled skills are valid too", () => {
     const config = openclawConfig({ ...base, model: "claude-sonnet-4-5", heartbeatEvery: "2h", dreaming: true, disabledSkills: ["weather", "github"] });
     expect(validate(config).ok).toBe(true);

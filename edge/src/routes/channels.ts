@@ -3,7 +3,7 @@ import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { connectDiscord, connectSlack, connectTelegram, connectWhatsApp, disconnectChannel, listChannels, syncBridge, type ChannelKind } from "../services/channels/connect";
-import { connectWhatsAppWeb, disconnectWhatsAppWeb, whatsappQr, whatsappWait } from "../services/channels/whatsapp-web";
+import { applySocketChannels, connectWhatsAppWeb, disconnectWhatsAppWeb, whatsappQr, whatsappWait } from "../services/channels/socket-channels";
 import { rotateProxyKey } from "../services/provisioning";
 import { body, json, ok } from "./schemas";
 
@@ -34,7 +34,8 @@ const routes = {
   }),
   discord: createRoute({
     method: "post", path: "/channels/discord", tags: ["channels"], middleware: auth,
-    request: body(z.object({ applicationId: z.string().regex(/^\d{5,30}$/), publicKey: z.string().max(64) })),
+    description: "Connects Discord interactions (slash commands, through the edge) and, with a bot token, a bot on Discord's gateway inside the agent (kept awake).",
+    request: body(z.object({ applicationId: z.string().regex(/^\d{5,30}$/), publicKey: z.string().max(64), botToken: z.string().max(200).optional() })),
     responses: { 200: connected, ...errorResponses },
   }),
   whatsappWeb: createRoute({
@@ -81,9 +82,13 @@ export function registerChannelRoutes(app: App) {
     return c.json(r, 200);
   });
   app.openapi(routes.discord, async (c) => {
-    const r = await connectDiscord(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
-    await syncBridge(c.get("services"), c.get("user").id);
-    return c.json(r, 200);
+    const s = c.get("services");
+    const input = c.req.valid("json");
+    const r = await connectDiscord(s, c.get("user").id, { ...input, botToken: input.botToken || undefined }, c.get("meta"));
+    await syncBridge(s, c.get("user").id);
+    // A bot lives in the agent's config and needs its live socket: the agent restarts with it and stays awake.
+    const appliedToAgent = await applySocketChannels(s, c.get("user").id, c.get("meta"));
+    return c.json({ ...r, appliedToAgent }, 200);
   });
   app.openapi(routes.whatsappWeb, async (c) => c.json(await connectWhatsAppWeb(c.get("services"), c.get("user").id, c.get("meta")), 200));
   app.openapi(routes.whatsappQr, async (c) => c.json(await whatsappQr(c.get("services"), c.get("user").id), 200));
@@ -98,6 +103,7 @@ export function registerChannelRoutes(app: App) {
     await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
     if (kind === "telegram") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
     else await syncBridge(s, c.get("user").id);
+    if (kind === "discord") await applySocketChannels(s, c.get("user").id, c.get("meta"));
     return c.json({ ok: true as const }, 200);
   });
 }

@@ -11,10 +11,10 @@ import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
-import { telegramSettings } from "./channels/connect";
+import { discordBotSettings, telegramSettings } from "./channels/connect";
 import { disabledSkills, personaFiles } from "./customize";
 import { browserEnabled } from "./browser";
-import { whatsappWebConnected } from "./channels/whatsapp-web";
+import { whatsappWebConnected } from "./channels/socket-channels";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -46,6 +46,8 @@ export interface SpecSettings {
   browser?: { agentId: string };
   /** OpenClaw's WhatsApp Web plugin (QR login) is on. */
   whatsappWeb?: boolean;
+  /** A Discord bot through OpenClaw's Discord plugin. */
+  discordBot?: { token: string };
 }
 
 export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
@@ -58,6 +60,7 @@ export async function specSettings(s: Services, userId: string, agentId: string)
     files: personaFiles(row?.personality ?? {}),
     browser: (await browserEnabled(s, agentId)) ? { agentId } : undefined,
     whatsappWeb: await whatsappWebConnected(s, agentId),
+    discordBot: await discordBotSettings(s, agentId),
   };
 }
 
@@ -84,6 +87,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     disabledSkills: settings.disabledSkills ?? [],
     browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, proxyKey) : undefined,
     whatsappWeb: settings.whatsappWeb ? {} : undefined,
+    discordBot: settings.discordBot,
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000", files: settings.files };
 }

@@ -3,7 +3,7 @@ import { serve } from "./http";
 /**
  * Answers the chat platforms' HTTP API routes the platform calls, under one prefix each:
  * /telegram/bot<token>/{getMe,setWebhook,deleteWebhook}, /slack/{auth.test,chat.postMessage},
- * /graph/<phone-number-id>[/messages] (WhatsApp Cloud API), /discord/webhooks/<app>/<token>/messages/@original.
+ * /graph/<phone-number-id>[/messages] (WhatsApp Cloud API), /discord/webhooks/<app>/<token>/messages/@original, /discord/users/@me.
  * Everything received is readable at GET /_received. Tokens containing "bad" are refused.
  */
 export async function startChatStandIn(port: number) {
@@ -24,6 +24,9 @@ export async function startChatStandIn(port: number) {
     if (p === "/slack/chat.postMessage") return { status: 200, json: { ok: true, ts: "1.2" } };
     if ((m = p.match(/^\/graph\/(\d+)$/))) return bearer.includes("bad") ? { status: 401, json: { error: { message: "Invalid OAuth access token." } } } : { status: 200, json: { id: m[1], display_phone_number: "+1 555 0100" } };
     if (p.match(/^\/graph\/\d+\/messages$/)) return { status: 200, json: { messaging_product: "whatsapp", messages: [{ id: "wamid.x" }] } };
+    // Discord: a bot token is checked with GET /users/@me (Authorization: Bot <token>).
+    if (p === "/discord/users/@me")
+      return bearer.startsWith("Bot ") && !bearer.includes("bad") ? { status: 200, json: { id: "42", username: "stand-in-bot", bot: true } } : { status: 401, json: { message: "401: Unauthorized", code: 0 } };
     if (p.match(/^\/discord\/webhooks\/\d+\/[^/]+\/messages\/@original$/)) return { status: 200, json: { id: "1" } };
     return { status: 404, json: { error: "no such route" } };
   });

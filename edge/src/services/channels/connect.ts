@@ -19,7 +19,8 @@ export interface ChannelCredentials {
   telegram: { botToken: string; webhookSecret: string };
   slack: { botToken: string; signingSecret: string };
   whatsapp: { accessToken: string; phoneNumberId: string; appSecret: string; verifyToken: string };
-  discord: { applicationId: string; publicKey: string };
+  /** botToken: optional, for a bot on the Discord gateway through OpenClaw's own plugin (always on). */
+  discord: { applicationId: string; publicKey: string; botToken?: string };
 }
 
 const context = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
@@ -97,9 +98,21 @@ export async function connectWhatsApp(s: Services, userId: string, creds: Omit<C
 export async function connectDiscord(s: Services, userId: string, creds: ChannelCredentials["discord"], meta: RequestMeta) {
   if (!/^[0-9a-f]{64}$/i.test(creds.publicKey)) throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
   const agentId = await ensureAgent(s, userId);
+  let bot: string | null = null;
+  if (creds.botToken) {
+    const me = await callApi("Discord", `${s.env.DISCORD_API_BASE}/users/@me`, { headers: { authorization: `Bot ${creds.botToken}` } });
+    if (me.status !== 200 || !me.json.bot) throw new AppError("VALIDATION_FAILED", "Discord did not accept this bot token. Copy it again from your app's Bot page (Reset Token).");
+    bot = me.json.username ?? null;
+  }
   await save(s, agentId, "discord", creds, null);
-  audit(s, meta, userId, "channel.connected", { kind: "discord" });
-  return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId) };
+  audit(s, meta, userId, "channel.connected", { kind: "discord", bot: Boolean(bot) });
+  return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId), bot };
+}
+
+/** The Discord bot part of the agent's config (see provisioning's specSettings). */
+export async function discordBotSettings(s: Services, agentId: string) {
+  const d = await loadChannel(s, agentId, "discord");
+  return d?.creds.botToken ? { token: d.creds.botToken } : undefined;
 }
 
 export async function disconnectChannel(s: Services, userId: string, kind: ChannelKind, meta: RequestMeta) {
@@ -137,7 +150,8 @@ export const WAKE_POLICY: Record<ChannelKind | "whatsapp_web", string> = {
   whatsapp: "WhatsApp Cloud API webhook: a message wakes your agent.",
   whatsapp_web:
     "Your own number, linked by QR code. WhatsApp Web is a live connection, so your agent stays awake while it is linked (always on: your plan's memory stays in use around the clock; tokens are only spent on messages).",
-  discord: "Slash commands (interactions) wake your agent. A Discord bot that reads every message needs an always-on agent.",
+  discord:
+    "Slash commands (interactions) wake your agent. With a bot token your agent also reads messages as a bot on Discord's live gateway, so it stays awake while connected (always on).",
 };
 
 /** The bridged channels' reply credentials, sealed for the user's Durable Object. */

@@ -7,8 +7,13 @@ import type { RequestMeta, Services } from "../context";
 import { callNode } from "../node-call";
 import { rotateProxyKey } from "../provisioning";
 import { ensureAgent } from "../proxy-keys";
+import { discordBotSettings } from "./connect";
 
 /**
+ * Channels that hold a live connection inside the container, through OpenClaw's own plugins: a Discord bot
+ * (its token comes with the Discord connection, connect.ts) and WhatsApp Web. A sleeping container would go
+ * deaf, so the agent is kept awake (always on) while any of them is connected.
+ *
  * WhatsApp Web through OpenClaw's own plugin: the owner links their phone by scanning a QR code that the
  * agent's gateway produces (`web.login.start`), relayed to the dashboard. The link is a live socket inside
  * the container, so the agent is kept awake (always on) while it is connected; its credentials stay in the
@@ -21,6 +26,17 @@ export async function whatsappWebConnected(s: Services, agentId: string): Promis
   return row?.status === "connected";
 }
 
+/**
+ * Always on while any socket channel is connected (off again after the last one), and the agent's config
+ * re-applied (a running agent restarts with it). Returns whether it reached a running agent.
+ */
+export async function applySocketChannels(s: Services, userId: string, meta: RequestMeta): Promise<boolean> {
+  const agentId = await ensureAgent(s, userId);
+  const socket = (await whatsappWebConnected(s, agentId)) || Boolean(await discordBotSettings(s, agentId));
+  await s.env.USER_AGENT.getByName(userId).setAlwaysOn(socket);
+  return (await rotateProxyKey(s, userId, meta)).appliedToAgent;
+}
+
 /** Turns the plugin on in the agent's config (it restarts with it) and keeps the agent awake for the socket. */
 export async function connectWhatsAppWeb(s: Services, userId: string, meta: RequestMeta) {
   const agentId = await ensureAgent(s, userId);
@@ -29,8 +45,7 @@ export async function connectWhatsAppWeb(s: Services, userId: string, meta: Requ
     .insert(channels)
     .values({ id: newId("chn"), agentId, kind: "whatsapp_web", credentialsEnc, status: "connected" })
     .onConflictDoUpdate({ target: [channels.agentId, channels.kind], set: { status: "connected", updatedAt: new Date() } });
-  await s.env.USER_AGENT.getByName(userId).setAlwaysOn(true);
-  const { appliedToAgent } = await rotateProxyKey(s, userId, meta);
+  const appliedToAgent = await applySocketChannels(s, userId, meta);
   audit(s, meta, userId, "channel.connected", { kind: "whatsapp_web" });
   return { kind: "whatsapp_web" as const, appliedToAgent, next: "Scan the QR code with WhatsApp on your phone (Settings → Linked devices → Link a device)." };
 }
@@ -56,11 +71,10 @@ export async function whatsappWait(s: Services, userId: string, sessionKey?: str
   return { connected: r.connected === true, message: r.message ?? null };
 }
 
-/** Turns the plugin off again (the agent restarts without it) and lets the agent sleep when idle. */
+/** Turns the plugin off again (the agent restarts without it); with no socket channel left it may sleep again. */
 export async function disconnectWhatsAppWeb(s: Services, userId: string, meta: RequestMeta) {
   const agentId = await ensureAgent(s, userId);
   await s.db.update(channels).set({ status: "disconnected", updatedAt: new Date() }).where(and(eq(channels.agentId, agentId), eq(channels.kind, "whatsapp_web")));
-  await s.env.USER_AGENT.getByName(userId).setAlwaysOn(false);
-  await rotateProxyKey(s, userId, meta);
+  await applySocketChannels(s, userId, meta);
   audit(s, meta, userId, "channel.disconnected", { kind: "whatsapp_web" });
 }
