@@ -1,4 +1,5 @@
 import type { DockerClient } from "./docker";
+import { cliJson } from "./openclaw-cli";
 
 /**
  * QR login for socket channels (WhatsApp Web): OpenClaw's own gateway RPC, `web.login.start` (returns a QR
@@ -17,13 +18,11 @@ export async function runChannelLogin(docker: DockerClient, containerId: string,
   const params = op === "start" ? { channel, timeoutMs: 30_000 } : { channel, timeoutMs: 25_000, ...(sessionKey ? { sessionKey } : {}) };
   const argv = ["openclaw", "gateway", "call", `web.login.${op}`, "--params", JSON.stringify(params), "--json", "--token", token, "--timeout", "40000"];
   const r = await docker.exec(containerId, argv, { user, timeoutMs: 60_000 });
-  const text = r.stdout.trim();
-  const start = text.search(/[[{]/); // the CLI may print a banner line before its JSON
   let out: Record<string, unknown> = {};
   try {
-    out = start >= 0 ? JSON.parse(text.slice(start)) : {};
+    out = cliJson(r.stdout);
   } catch {
-    /* not JSON: fall through to the error below */
+    /* not JSON: the exit code decides below */
   }
   const error = (out.error as { message?: string } | undefined)?.message;
   if (r.exitCode !== 0 && !out.message) throw new Error(error ?? ((r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ").slice(0, 400) || `web.login.${op} failed`));

@@ -1,4 +1,5 @@
 import type { DockerClient } from "./docker";
+import { cliJson } from "./openclaw-cli";
 
 export interface CronJobInput {
   name: string;
@@ -22,7 +23,5 @@ export async function runCron(docker: DockerClient, containerId: string, token: 
         : ["openclaw", "cron", "add", "--name", args.job!.name, "--cron", args.job!.cron, "--message", args.job!.message, ...(args.job!.tz ? ["--tz", args.job!.tz] : []), "--session", "isolated", "--json", ...gateway];
   const r = await docker.exec(containerId, argv, { user, timeoutMs: 60_000 });
   if (r.exitCode !== 0) throw new Error((r.stderr || r.stdout).trim().split("\n").slice(-3).join(" ").slice(0, 500) || `openclaw cron ${op} failed`);
-  const text = r.stdout.trim();
-  const start = text.search(/[[{]/); // the CLI may print a banner line before its JSON
-  return start >= 0 ? JSON.parse(text.slice(start)) : {};
+  return cliJson(r.stdout);
 }

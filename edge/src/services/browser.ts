@@ -73,14 +73,14 @@ async function save(s: Services, agentId: string, session: Awaited<ReturnType<ty
  * The agent's live session, renewed when it is close to its end (the old one is stopped). Undefined when
  * the owner has not turned the browser on.
  */
-export async function currentSession(s: Services, agentId: string): Promise<SessionUrls | undefined> {
+export async function currentSession(s: Services, agentId: string): Promise<{ urls: SessionUrls; expiresAt: Date } | undefined> {
   const row = await stored(s, agentId);
   if (!row) return undefined;
-  if (row.expiresAt.getTime() - Date.now() > s.env.BROWSER_SESSION_TTL_MS * RENEW_BEFORE_FRACTION) return row.urls;
+  if (row.expiresAt.getTime() - Date.now() > s.env.BROWSER_SESSION_TTL_MS * RENEW_BEFORE_FRACTION) return row;
   const fresh = await createSession(s);
   await save(s, agentId, fresh);
   s.defer(stopSession(row.urls));
-  return fresh.urls;
+  return fresh;
 }
 
 /** Whether the agent's config should carry the browser (see specSettings). */
@@ -118,10 +118,15 @@ function focus(tabs: TargetInfo[], targetId?: string): TargetInfo | undefined {
   return [...tabs].reverse().find((t) => t.url !== "about:blank") ?? tabs[0];
 }
 
-async function withBrowser<T>(s: Services, userId: string, work: (cdp: CdpClient) => Promise<T>): Promise<T> {
-  const agentId = await ensureAgent(s, userId);
-  const urls = await currentSession(s, agentId);
-  if (!urls) throw new AppError("CONFLICT", "Your agent's browser is off. Turn it on first.");
+/** The owner's session (renewed if due), or a clear refusal when the browser is off. */
+async function sessionOf(s: Services, userId: string) {
+  const session = await currentSession(s, await ensureAgent(s, userId));
+  if (!session) throw new AppError("CONFLICT", "Your agent's browser is off. Turn it on first.");
+  return session.urls;
+}
+
+/** One short CDP connection to the session for `work`; the browser's own errors become UPSTREAM_ERROR. */
+async function overCdp<T>(urls: SessionUrls, work: (cdp: CdpClient) => Promise<T>): Promise<T> {
   let cdp: CdpClient;
   try {
     cdp = await connectCdp(urls.connect);
@@ -141,19 +146,18 @@ async function withBrowser<T>(s: Services, userId: string, work: (cdp: CdpClient
 /** What the viewer page shows: whether the browser is offered and on, and the agent's open tabs. */
 export async function browserStatus(s: Services, userId: string) {
   const offered = Boolean(s.env.BROWSERLESS_API_KEY);
-  const agentId = await ensureAgent(s, userId);
-  const row = offered ? await stored(s, agentId) : undefined;
-  if (!row) return { offered, enabled: false, tabs: [] as { id: string; title: string; url: string }[] };
-  const tabs = await withBrowser(s, userId, pages).then(
+  const session = offered ? await currentSession(s, await ensureAgent(s, userId)) : undefined;
+  if (!session) return { offered, enabled: false, tabs: [] as { id: string; title: string; url: string }[] };
+  const tabs = await overCdp(session.urls, pages).then(
     (list) => list.map((t) => ({ id: t.targetId, title: t.title, url: t.url })),
     () => null,
   );
-  return { offered, enabled: true, sessionEndsAt: row.expiresAt.toISOString(), tabs: tabs ?? [], unreachable: tabs === null };
+  return { offered, enabled: true, sessionEndsAt: session.expiresAt.toISOString(), tabs: tabs ?? [], unreachable: tabs === null };
 }
 
 /** A JPEG of one tab (default: the agent's current one). */
 export async function browserSnapshot(s: Services, userId: string, targetId?: string): Promise<Uint8Array> {
-  return withBrowser(s, userId, async (cdp) => {
+  return overCdp(await sessionOf(s, userId), async (cdp) => {
     const tab = focus(await pages(cdp), targetId);
     if (!tab) throw new AppError("NOT_FOUND", "Your agent has no open tab right now.");
     const { sessionId } = await cdp.send<{ sessionId: string }>("Target.attachToTarget", { targetId: tab.targetId, flatten: true });
@@ -164,7 +168,7 @@ export async function browserSnapshot(s: Services, userId: string, targetId?: st
 
 /** Browserless's live view of the agent's tab: a one-time URL that opens an interactive view in any browser. */
 export async function browserLiveView(s: Services, userId: string, targetId?: string) {
-  return withBrowser(s, userId, async (cdp) => {
+  return overCdp(await sessionOf(s, userId), async (cdp) => {
     let tab = focus(await pages(cdp), targetId);
     if (!tab && targetId) throw new AppError("NOT_FOUND", "That tab is closed.");
     if (!tab) {
@@ -181,5 +185,5 @@ export async function browserLiveView(s: Services, userId: string, targetId?: st
 /** The CDP relay's lookup: the agent's session WebSocket URL, or undefined when its browser is off. */
 export async function relayTarget(s: Services, agentId: string): Promise<string | undefined> {
   if (!s.env.BROWSERLESS_API_KEY) return undefined;
-  return (await currentSession(s, agentId))?.connect;
+  return (await currentSession(s, agentId))?.urls.connect;
 }
