@@ -3,6 +3,9 @@ import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { openclawConfig } from "../contracts/src/openclaw-config";
 import { localRuntime } from "../node-agent/test/local-runtime";
+import { cliJson } from "../node-agent/src/openclaw-cli";
+import { createHmac } from "node:crypto";
+import { until } from "./until";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -10,7 +13,7 @@ import { localRuntime } from "../node-agent/test/local-runtime";
  * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
  * the recording LLM stand-in, which is how the test sees the conversation history survive.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r3";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r4";
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();
@@ -20,6 +23,7 @@ let spec: AgentSpec;
 let cookie = "";
 let userId = "";
 const gatewayToken = crypto.randomUUID().replace(/-/g, "");
+const SLACK_SECRET = "e2e-slack-signing-secret-0123";
 
 async function api(path: string, body?: unknown) {
   const res = await fetch(`${base}${path}`, { method: "POST", headers: { cookie, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -110,7 +114,7 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
     expect(turn!.body).toContain("my favourite colour is teal"); // earlier history came back from the archive
   }, 240_000);
 
-  it("has the WhatsApp and Discord plugins baked in: it starts with both, and QR login runs through the gateway's web.login RPC", async () => {
+  it("has the channel plugins as trusted official installs: Slack's HTTP listener checks signatures, and WhatsApp's QR login runs through the gateway's web.login RPC", async () => {
     const config = openclawConfig({
       host: spec.host,
       edgeUrl: `http://host.docker.internal:8788`,
@@ -118,9 +122,28 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
       openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
       whatsappWeb: {},
       discordBot: { token: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345" },
+      slack: { botToken: "xoxb-1111-2222-e2e", signingSecret: SLACK_SECRET },
     });
     // configure() restarts the container and waits for /readyz: the gateway comes up with both plugins.
     await runtime.configure({ ...spec, config });
+    // They came from the image's seed as official installs, so OpenClaw trusts them (a copy loaded by path is
+    // refused with PLUGIN_TRUST_REFUSED and its channel never starts).
+    for (const id of ["discord", "whatsapp", "slack"]) {
+      const r = await docker.exec(AgentRuntime.containerName(userId), ["openclaw", "plugins", "inspect", id, "--json"], { user: "1000:1000", timeoutMs: 60_000 });
+      expect(cliJson(r.stdout).plugin, `${id}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`).toMatchObject({ id, trustedOfficialInstall: true, activated: true });
+    }
+    // Slack in HTTP mode: the gateway's own listener takes an event signed like Slack signs it (what the edge
+    // forwards unchanged) and refuses a forged one.
+    const ip = await docker.ipOn(AgentRuntime.containerName(userId), AgentRuntime.networkName(userId));
+    const slackPost = async (secret: string) => {
+      const body = JSON.stringify({ type: "event_callback", team_id: "T1", api_app_id: "A1", event_id: `Ev${Date.now()}`, event: { type: "message", channel: "D1", user: "U1", text: "hello", ts: "1.2", channel_type: "im" } });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const sig = `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
+      return (await fetch(`http://${ip}:18789/slack/events`, { method: "POST", headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig }, body })).status;
+    };
+    expect(await until(() => slackPost(SLACK_SECRET), (st) => st === 200, 30_000, 1000)).toBe(200);
+    expect(await slackPost("forged-forged-forged-forged")).toBe(401);
+
     // With internet the gateway answers with a QR code; this machine cannot reach WhatsApp, so the plugin's own
     // error comes back instead. Without the plugin the gateway would say "web login provider is not available".
     const outcome = await runtime.channelLogin(userId, "whatsapp", "start").then(

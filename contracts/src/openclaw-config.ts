@@ -1,8 +1,5 @@
 import { z } from "zod";
 
-/** Where the image keeps the external channel plugins (node-agent/image/package.json). */
-const PLUGINS = "/opt/openclaw/node_modules/@openclaw";
-
 /**
  * The per-tenant openclaw.json. OpenClaw's schema is strict (an unknown key stops the gateway), so every
  * shape produced here is checked by the real `openclaw config validate` in the tests. Choices, all from
@@ -38,18 +35,26 @@ export const agentConfigInput = z.object({
    */
   browserCdpUrl: z.url().regex(/^wss?:\/\/[^/]+\/browser\/devtools\/browser\/[\w-]+\?token=ocx_/, "must be the edge's CDP relay URL").optional(),
   /**
-   * WhatsApp Web through OpenClaw's own plugin (QR login, a live socket: the agent stays awake). The plugin
-   * is baked into the image at WHATSAPP_PLUGIN_PATH; tests point at their local copy.
+   * Socket channels through OpenClaw's own plugins, which the image installs officially into each new agent's
+   * state (node-agent/image/build.sh): WhatsApp Web (QR login) and a Discord bot on Discord's gateway. Both
+   * hold a live connection, so the platform keeps such an agent awake.
    */
-  whatsappWeb: z.object({ pluginPath: z.string().startsWith("/").default(`${PLUGINS}/whatsapp`) }).optional(),
-  /** A Discord bot on the Discord gateway through OpenClaw's own plugin (a live socket: the agent stays awake). */
-  discordBot: z.object({ token: z.string().regex(/^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$/, "must be a Discord bot token"), pluginPath: z.string().startsWith("/").default(`${PLUGINS}/discord`) }).optional(),
+  whatsappWeb: z.object({}).optional(),
+  /**
+   * Slack in OpenClaw's HTTP mode: the edge verifies each event, then forwards it unchanged (body and Slack's
+   * signature headers) to the gateway's listener, which verifies it again with the signing secret and
+   * answers through Slack's API with the bot token.
+   */
+  slack: z.object({ botToken: z.string().startsWith("xoxb-"), signingSecret: z.string().min(16) }).optional(),
+  discordBot: z.object({ token: z.string().regex(/^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$/, "must be a Discord bot token") }).optional(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });
 export type AgentConfigInput = z.input<typeof agentConfigInput>;
 
 /** Where OpenClaw's Telegram webhook listener runs inside the container. */
 export const TELEGRAM_LISTENER = { port: 8787, path: "/telegram-webhook" } as const;
+/** Where OpenClaw's Slack HTTP-mode listener runs inside the container (on the gateway port). */
+export const SLACK_LISTENER = { port: 18789, path: "/slack/events" } as const;
 
 export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
   const i = agentConfigInput.parse(raw);
@@ -102,16 +107,18 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       profiles: { remote: { cdpUrl: i.browserCdpUrl, attachOnly: true } },
       ssrfPolicy: { allowedHostnames: [new URL(i.browserCdpUrl).hostname] },
     };
-  // Socket channels through OpenClaw's external plugins. They load only from an explicit path and with
-  // explicit trust (plugins.entries.<id>.enabled); unknown senders get a pairing code the owner approves.
-  if (i.whatsappWeb) addChannelPlugin(config, "whatsapp", i.whatsappWeb.pluginPath, { enabled: true, dmPolicy: "pairing" });
-  if (i.discordBot) addChannelPlugin(config, "discord", i.discordBot.pluginPath, { enabled: true, token: i.discordBot.token, dmPolicy: "pairing" });
+  // Socket channels through OpenClaw's installed plugins, enabled explicitly; unknown senders get a pairing
+  // code the owner approves.
+  if (i.whatsappWeb) addChannelPlugin(config, "whatsapp", { enabled: true, dmPolicy: "pairing" });
+  if (i.slack)
+    addChannelPlugin(config, "slack", { enabled: true, mode: "http", botToken: i.slack.botToken, signingSecret: i.slack.signingSecret, webhookPath: SLACK_LISTENER.path, dmPolicy: "pairing" });
+  if (i.discordBot) addChannelPlugin(config, "discord", { enabled: true, token: i.discordBot.token, dmPolicy: "pairing" });
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;
 }
 
-function addChannelPlugin(config: Record<string, unknown>, id: string, path: string, channel: Record<string, unknown>) {
-  const plugins = config.plugins as { entries: Record<string, unknown>; load?: { paths: string[] } };
-  config.plugins = { ...plugins, load: { paths: [...(plugins.load?.paths ?? []), path] }, entries: { ...plugins.entries, [id]: { enabled: true } } };
+function addChannelPlugin(config: Record<string, unknown>, id: string, channel: Record<string, unknown>) {
+  const plugins = config.plugins as { entries: Record<string, unknown> };
+  config.plugins = { ...plugins, entries: { ...plugins.entries, [id]: { enabled: true } } };
   config.channels = { ...(config.channels as object), [id]: channel };
 }

@@ -2,36 +2,23 @@ import type { ReplyTarget } from "./lifecycle";
 
 /** Credentials of a bridged channel, as the edge stored them (sealed) in the user's object. */
 export interface BridgeCredentials {
-  slack?: { botToken: string };
   whatsapp?: { accessToken: string; phoneNumberId: string };
   discord?: { applicationId: string };
 }
 
 export interface ReplyEnv {
-  SLACK_API_BASE?: string;
   WHATSAPP_API_BASE?: string;
   DISCORD_API_BASE?: string;
 }
 
 /**
- * Sends the agent's answer back to the chat it came from, through each platform's own HTTP API: Slack's
- * chat.postMessage, the WhatsApp Cloud API's /messages, a Discord interaction follow-up. Base URLs come
+ * Sends the agent's answer back to the chat it came from, through each platform's own HTTP API: the
+ * WhatsApp Cloud API's /messages, a Discord interaction follow-up. (Slack answers from OpenClaw itself.) Base URLs come
  * from the env so tests answer on loopback.
  */
 export async function sendReply(env: ReplyEnv, creds: BridgeCredentials, to: ReplyTarget, text: string): Promise<void> {
   const body = text.slice(0, 3900) || "(no answer)";
   let res: Response;
-  if (to.channel === "slack") {
-    if (!creds.slack) throw new Error("Slack is not connected");
-    res = await fetch(`${env.SLACK_API_BASE ?? "https://slack.com/api"}/chat.postMessage`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${creds.slack.botToken}`, "content-type": "application/json; charset=utf-8" },
-      body: JSON.stringify({ channel: to.to, text: body, thread_ts: to.thread }),
-    });
-    const json = (await res.json().catch(() => ({}))) as { ok?: boolean; error?: string };
-    if (!json.ok) throw new Error(`Slack refused the reply: ${json.error ?? res.status}`);
-    return;
-  }
   if (to.channel === "whatsapp") {
     if (!creds.whatsapp) throw new Error("WhatsApp is not connected");
     res = await fetch(`${env.WHATSAPP_API_BASE ?? "https://graph.facebook.com/v21.0"}/${creds.whatsapp.phoneNumberId}/messages`, {

@@ -28,7 +28,7 @@ export interface InboxMessage {
 
 /** Where a bridged channel's reply goes (the platform sends it with the channel's own API). */
 export interface ReplyTarget {
-  channel: "slack" | "whatsapp" | "discord";
+  channel: "whatsapp" | "discord";
   /** Slack channel id, WhatsApp phone number, Discord interaction token. */
   to: string;
   thread?: string;

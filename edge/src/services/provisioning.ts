@@ -11,7 +11,7 @@ import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, issueProxyKey } from "./proxy-keys";
-import { discordBotSettings, telegramSettings } from "./channels/connect";
+import { discordBotSettings, slackSettings, telegramSettings } from "./channels/connect";
 import { disabledSkills, personaFiles } from "./customize";
 import { browserEnabled } from "./browser";
 import { whatsappWebConnected } from "./channels/socket-channels";
@@ -48,6 +48,8 @@ export interface SpecSettings {
   whatsappWeb?: boolean;
   /** A Discord bot through OpenClaw's Discord plugin. */
   discordBot?: { token: string };
+  /** Slack through OpenClaw's Slack plugin in HTTP mode. */
+  slack?: { botToken: string; signingSecret: string };
 }
 
 export async function specSettings(s: Services, userId: string, agentId: string): Promise<SpecSettings> {
@@ -61,6 +63,7 @@ export async function specSettings(s: Services, userId: string, agentId: string)
     browser: (await browserEnabled(s, agentId)) ? { agentId } : undefined,
     whatsappWeb: await whatsappWebConnected(s, agentId),
     discordBot: await discordBotSettings(s, agentId),
+    slack: await slackSettings(s, agentId),
   };
 }
 
@@ -88,6 +91,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, proxyKey) : undefined,
     whatsappWeb: settings.whatsappWeb ? {} : undefined,
     discordBot: settings.discordBot,
+    slack: settings.slack,
   });
   return { userId, image: s.env.AGENT_IMAGE, host, config, gatewayToken, memoryMb, cpus: 2, pidsLimit: 512, user: "1000:1000", files: settings.files };
 }

@@ -8,8 +8,8 @@ import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";
 
 /**
- * The Channel Manager. Telegram runs natively in OpenClaw (webhook mode): the edge registers itself as the
- * bot's webhook and forwards each update to the container. Slack, WhatsApp (Cloud API) and Discord
+ * The Channel Manager. Telegram (webhook mode) and Slack (HTTP mode) run natively in OpenClaw: the edge
+ * verifies each delivery and forwards it to the container's own listener. WhatsApp (Cloud API) and Discord
  * interactions are bridged: the edge verifies and turns each message into an agent message, and the reply
  * goes back through the platform's API. Credentials are stored AES-256-GCM encrypted.
  */
@@ -109,6 +109,12 @@ export async function connectDiscord(s: Services, userId: string, creds: Channel
   return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId), bot };
 }
 
+/** The Slack part of the agent's config (HTTP mode; see provisioning's specSettings). */
+export async function slackSettings(s: Services, agentId: string) {
+  const sl = await loadChannel(s, agentId, "slack");
+  return sl ? { botToken: sl.creds.botToken, signingSecret: sl.creds.signingSecret } : undefined;
+}
+
 /** The Discord bot part of the agent's config (see provisioning's specSettings). */
 export async function discordBotSettings(s: Services, agentId: string) {
   const d = await loadChannel(s, agentId, "discord");
@@ -146,7 +152,7 @@ export async function listChannels(s: Services, userId: string) {
 /** How each channel reaches a sleeping agent (shown on the Channel Manager page). */
 export const WAKE_POLICY: Record<ChannelKind | "whatsapp_web", string> = {
   telegram: "Webhook: a message wakes your agent (first reply after a few seconds when it was asleep).",
-  slack: "Events API over HTTP: a message wakes your agent.",
+  slack: "Events API over HTTP: a message wakes your agent, which answers in Slack itself.",
   whatsapp: "WhatsApp Cloud API webhook: a message wakes your agent.",
   whatsapp_web:
     "Your own number, linked by QR code. WhatsApp Web is a live connection, so your agent stays awake while it is linked (always on: your plan's memory stays in use around the clock; tokens are only spent on messages).",
@@ -157,9 +163,8 @@ export const WAKE_POLICY: Record<ChannelKind | "whatsapp_web", string> = {
 /** The bridged channels' reply credentials, sealed for the user's Durable Object. */
 export async function syncBridge(s: Services, userId: string) {
   const agentId = await ensureAgent(s, userId);
-  const [slack, whatsapp, discord] = await Promise.all([loadChannel(s, agentId, "slack"), loadChannel(s, agentId, "whatsapp"), loadChannel(s, agentId, "discord")]);
+  const [whatsapp, discord] = await Promise.all([loadChannel(s, agentId, "whatsapp"), loadChannel(s, agentId, "discord")]);
   const bridge = {
-    slack: slack ? { botToken: slack.creds.botToken } : undefined,
     whatsapp: whatsapp ? { accessToken: whatsapp.creds.accessToken, phoneNumberId: whatsapp.creds.phoneNumberId } : undefined,
     discord: discord ? { applicationId: discord.creds.applicationId } : undefined,
   };

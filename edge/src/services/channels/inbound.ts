@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { TELEGRAM_LISTENER } from "../../../../contracts/src/openclaw-config";
+import { SLACK_LISTENER, TELEGRAM_LISTENER } from "../../../../contracts/src/openclaw-config";
 import { AppError } from "../../../../contracts/src/errors";
 import { agents } from "../../db/schema";
 import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "../../lib/crypto";
@@ -35,8 +35,9 @@ export async function telegramUpdate(s: Services, agentId: string, secret: strin
 
 /**
  * Slack Events API: `v0=` HMAC-SHA256 of `v0:<timestamp>:<body>` with the signing secret, timestamp within
- * five minutes (replays are refused). url_verification answers the challenge; a user's message becomes an
- * agent message whose reply is posted back in the same thread.
+ * five minutes (replays are refused). url_verification is answered here (the agent may be asleep); every
+ * event is forwarded unchanged, signature headers included, to OpenClaw's own Slack listener (HTTP mode),
+ * which checks it again and answers in Slack itself.
  */
 export async function slackEvent(s: Services, agentId: string, headers: { signature?: string; timestamp?: string; retry?: string }, body: string) {
   const ch = await loadChannel(s, agentId, "slack");
@@ -45,15 +46,17 @@ export async function slackEvent(s: Services, agentId: string, headers: { signat
   if (!Number.isFinite(ts) || Math.abs(Date.now() / 1000 - ts) > SLACK_WINDOW_S) throw new AppError("INVALID_SIGNATURE", "Stale or missing Slack timestamp.");
   const expected = `v0=${await hmacSha256Hex(ch.creds.signingSecret, `v0:${headers.timestamp}:${body}`)}`;
   if (!headers.signature || !timingSafeEqual(expected, headers.signature)) throw new AppError("INVALID_SIGNATURE", "Slack signature does not match.");
-  const payload = JSON.parse(body) as { type: string; challenge?: string; event?: { type: string; text?: string; channel?: string; ts?: string; thread_ts?: string; bot_id?: string; subtype?: string } };
+  const payload = JSON.parse(body) as { type: string; challenge?: string };
   if (payload.type === "url_verification") return { challenge: payload.challenge ?? "" };
-  const e = payload.event;
-  // Slack retries a delivery it thinks timed out; the first one was already taken.
-  if (headers.retry || payload.type !== "event_callback" || !e || !e.text || !e.channel || e.bot_id || e.subtype) return { accepted: false };
-  if (e.type !== "message" && e.type !== "app_mention") return { accepted: false };
+  // Slack retries a delivery it thinks timed out; the first one was already queued for the agent.
+  if (headers.retry || payload.type !== "event_callback") return { accepted: false };
   const userId = await ownerOf(s, agentId);
   if (!userId) return { accepted: false };
-  await s.env.USER_AGENT.getByName(userId).sendMessage(e.text.replace(/<@[A-Z0-9]+>\s*/g, ""), `slack:${e.channel}`, { channel: "slack", to: e.channel, thread: e.thread_ts ?? e.ts });
+  await s.env.USER_AGENT.getByName(userId).forwardUpdate("slack", {
+    ...SLACK_LISTENER,
+    headers: { "content-type": "application/json", "x-slack-signature": headers.signature, "x-slack-request-timestamp": String(headers.timestamp) },
+    body,
+  });
   return { accepted: true };
 }
 
