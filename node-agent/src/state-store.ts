@@ -14,6 +14,11 @@ import * as tar from "tar";
  * tmp folders. Keys are `state/<userId>/<timestamp>.tar.gz`; the newest is the one to restore.
  */
 export const EXCLUDED = ["cache", "tmp", "logs"];
+/**
+ * The channel plugins the image installs into every agent's state (node-agent/image/build.sh): ~50 MB that
+ * the image's oc-start puts back when missing, so they are never archived.
+ */
+export const SEEDED = /^\.\/npm\/projects\/openclaw-(discord|slack|whatsapp)-[0-9a-f]+(\/|$)/;
 
 export interface StateStoreOptions {
   bucket: string;
@@ -40,7 +45,7 @@ export class StateStore {
     const file = join(tmpdir(), `oc-state-${userId}-${Date.now()}.tar.gz`);
     try {
       await tar.create(
-        { gzip: true, file, cwd: dir, portable: false, filter: (path) => !EXCLUDED.some((x) => path === `./${x}` || path.startsWith(`./${x}/`)) },
+        { gzip: true, file, cwd: dir, portable: false, filter: (path) => !SEEDED.test(path) && !EXCLUDED.some((x) => path === `./${x}` || path.startsWith(`./${x}/`)) },
         ["."],
       );
       const bytes = (await stat(file)).size;

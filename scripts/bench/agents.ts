@@ -9,7 +9,7 @@ import { openclawConfig } from "../../contracts/src/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r4";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
 const RUNS = Number(process.env.RUNS ?? 5);
 
 const { runtime, docker, close } = await localRuntime(120_000);
