@@ -35,17 +35,17 @@ export const agentConfigInput = z.object({
    */
   browserCdpUrl: z.url().regex(/^wss?:\/\/[^/]+\/browser\/devtools\/browser\/[\w-]+\?token=ocx_/, "must be the edge's CDP relay URL").optional(),
   /**
-   * Socket channels through OpenClaw's own plugins, which the image installs officially into each new agent's
-   * state (node-agent/image/build.sh): WhatsApp Web (QR login) and a Discord bot on Discord's gateway. Both
-   * hold a live connection, so the platform keeps such an agent awake.
-   */
-  whatsappWeb: z.object({}).optional(),
-  /**
    * Slack in OpenClaw's HTTP mode: the edge verifies each event, then forwards it unchanged (body and Slack's
    * signature headers) to the gateway's listener, which verifies it again with the signing secret and
    * answers through Slack's API with the bot token.
    */
   slack: z.object({ botToken: z.string().startsWith("xoxb-"), signingSecret: z.string().min(16) }).optional(),
+  /**
+   * Socket channels through OpenClaw's own plugins, which the image installs officially into each new agent's
+   * state (node-agent/image/build.sh): WhatsApp Web (QR login) and a Discord bot on Discord's gateway. Both
+   * hold a live connection, so the platform keeps such an agent awake.
+   */
+  whatsappWeb: z.object({}).optional(),
   discordBot: z.object({ token: z.string().regex(/^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$/, "must be a Discord bot token") }).optional(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[\w-]+$/), webhookUrl: z.url(), webhookSecret: z.string().regex(/^[\w-]{16,256}$/) }).optional(),
 });

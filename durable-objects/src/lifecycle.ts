@@ -29,9 +29,8 @@ export interface InboxMessage {
 /** Where a bridged channel's reply goes (the platform sends it with the channel's own API). */
 export interface ReplyTarget {
   channel: "whatsapp" | "discord";
-  /** Slack channel id, WhatsApp phone number, Discord interaction token. */
+  /** WhatsApp phone number, Discord interaction token. */
   to: string;
-  thread?: string;
 }
 
 /** A raw update for the container's channel listener (port and path inside the container). */

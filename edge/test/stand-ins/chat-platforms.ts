@@ -2,7 +2,7 @@ import { serve } from "./http";
 
 /**
  * Answers the chat platforms' HTTP API routes the platform calls, under one prefix each:
- * /telegram/bot<token>/{getMe,setWebhook,deleteWebhook}, /slack/{auth.test,chat.postMessage},
+ * /telegram/bot<token>/{getMe,setWebhook,deleteWebhook}, /slack/auth.test,
  * /graph/<phone-number-id>[/messages] (WhatsApp Cloud API), /discord/webhooks/<app>/<token>/messages/@original, /discord/users/@me.
  * Everything received is readable at GET /_received. Tokens containing "bad" are refused.
  */
@@ -21,7 +21,6 @@ export async function startChatStandIn(port: number) {
     }
     const bearer = req.headers.authorization ?? "";
     if (p === "/slack/auth.test") return { status: 200, json: bearer.includes("bad") ? { ok: false, error: "invalid_auth" } : { ok: true, team: "Stand-in team" } };
-    if (p === "/slack/chat.postMessage") return { status: 200, json: { ok: true, ts: "1.2" } };
     if ((m = p.match(/^\/graph\/(\d+)$/))) return bearer.includes("bad") ? { status: 401, json: { error: { message: "Invalid OAuth access token." } } } : { status: 200, json: { id: m[1], display_phone_number: "+1 555 0100" } };
     if (p.match(/^\/graph\/\d+\/messages$/)) return { status: 200, json: { messaging_product: "whatsapp", messages: [{ id: "wamid.x" }] } };
     // Discord: a bot token is checked with GET /users/@me (Authorization: Bot <token>).
