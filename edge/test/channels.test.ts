@@ -179,8 +179,9 @@ describe("Discord (interactions, bridged)", () => {
   });
 });
 
-/** The user's always-on flag as its Durable Object holds it. */
-const alwaysOn = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get("alwaysOn"));
+/** A setting of the user's Durable Object, as it holds it. */
+const metaValue = (userId: string, key: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get(key));
+const alwaysOn = (userId: string) => metaValue(userId, "alwaysOn");
 
 describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
   it("checks the bot token with Discord, keeps the agent awake while the bot is connected, and refuses a bad token", async () => {
@@ -201,9 +202,12 @@ describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
     expect((await call("/api/channels/discord", { method: "DELETE", cookie: u.cookie })).status).toBe(200);
     expect(await alwaysOn(u.userId)).toBe("");
 
-    // Interactions alone need no live socket: the agent may sleep.
+    // Interactions alone need no live socket and no change to the agent's config: it may sleep, and it is not
+    // restarted (its proxy key, re-issued whenever the config is re-applied, stays the same).
+    const keyBefore = await metaValue(u.userId, "proxyKeyHash");
     await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey }, cookie: u.cookie });
     expect(await alwaysOn(u.userId)).toBe("");
+    expect(await metaValue(u.userId, "proxyKeyHash")).toBe(keyBefore);
   });
 });
 

@@ -86,10 +86,10 @@ export function registerChannelRoutes(app: App) {
   app.openapi(routes.discord, async (c) => {
     const s = c.get("services");
     const input = c.req.valid("json");
-    const r = await connectDiscord(s, c.get("user").id, { ...input, botToken: input.botToken || undefined }, c.get("meta"));
+    const { botChanged, ...r } = await connectDiscord(s, c.get("user").id, { ...input, botToken: input.botToken || undefined }, c.get("meta"));
     await syncBridge(s, c.get("user").id);
     // A bot lives in the agent's config and needs its live socket: the agent restarts with it and stays awake.
-    const appliedToAgent = await applySocketChannels(s, c.get("user").id, c.get("meta"));
+    const appliedToAgent = botChanged ? await applySocketChannels(s, c.get("user").id, c.get("meta")) : false;
     return c.json({ ...r, appliedToAgent }, 200);
   });
   app.openapi(routes.whatsappWeb, async (c) => c.json(await connectWhatsAppWeb(c.get("services"), c.get("user").id, c.get("meta")), 200));
@@ -102,10 +102,10 @@ export function registerChannelRoutes(app: App) {
       return c.json({ ok: true as const }, 200);
     }
     const kind = c.req.valid("param").kind as ChannelKind;
-    await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
+    const { hadBot } = await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
     if (kind === "telegram" || kind === "slack") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
     else await syncBridge(s, c.get("user").id);
-    if (kind === "discord") await applySocketChannels(s, c.get("user").id, c.get("meta"));
+    if (hadBot) await applySocketChannels(s, c.get("user").id, c.get("meta"));
     return c.json({ ok: true as const }, 200);
   });
 }

@@ -98,6 +98,7 @@ export async function connectWhatsApp(s: Services, userId: string, creds: Omit<C
 export async function connectDiscord(s: Services, userId: string, creds: ChannelCredentials["discord"], meta: RequestMeta) {
   if (!/^[0-9a-f]{64}$/i.test(creds.publicKey)) throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
   const agentId = await ensureAgent(s, userId);
+  const before = (await discordBotSettings(s, agentId))?.token;
   let bot: string | null = null;
   if (creds.botToken) {
     const me = await callApi("Discord", `${s.env.DISCORD_API_BASE}/users/@me`, { headers: { authorization: `Bot ${creds.botToken}` } });
@@ -106,7 +107,8 @@ export async function connectDiscord(s: Services, userId: string, creds: Channel
   }
   await save(s, agentId, "discord", creds, null);
   audit(s, meta, userId, "channel.connected", { kind: "discord", bot: Boolean(bot) });
-  return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId), bot };
+  // Only a bot (added, changed or removed) lives in the agent's config; interactions alone do not.
+  return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId), bot, botChanged: before !== creds.botToken };
 }
 
 /** The Slack part of the agent's config (HTTP mode; see provisioning's specSettings). */
@@ -131,6 +133,7 @@ export async function disconnectChannel(s: Services, userId: string, kind: Chann
   }
   await s.db.update(channels).set({ status: "disconnected", updatedAt: new Date() }).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
   audit(s, meta, userId, "channel.disconnected", { kind });
+  return { hadBot: kind === "discord" && Boolean((current.creds as ChannelCredentials["discord"]).botToken) };
 }
 
 /** What the Channel Manager page shows, including the policy for each kind (who keeps the agent awake). */
