@@ -17,6 +17,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           ENVIRONMENT: "test",
+          OC_TEST_PORT_BASE: String(TEST_PORTS.wsBridge),
           APP_URL: "http://localhost:8787",
           DATABASE_URL: databaseUrl,
           NEON_LOCAL_WSPROXY: `127.0.0.1:${TEST_PORTS.wsBridge}`,

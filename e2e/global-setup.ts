@@ -16,13 +16,15 @@ import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
 import { startBrowserlessStandIn } from "../scripts/dev/browserless-stand-in.mjs";
 import { startChatStandIn } from "../edge/test/stand-ins/chat-platforms";
 
-export const E2E_PORT = 8788;
-const BRIDGE_PORT = 54361;
-const LLM_PORT = 54362;
-const STRIPE_PORT = 54363;
-const HOSTINGER_PORT = 54364;
-const CHAT_PORT = 54365;
-const BROWSERLESS_PORT = 54366;
+// OC_E2E_PORT_BASE moves the stand-ins' block so that two checkouts can run side by side.
+export const E2E_PORT = Number(process.env.OC_E2E_PORT ?? 8788);
+const PORT_BASE = Number(process.env.OC_E2E_PORT_BASE ?? 54361);
+const BRIDGE_PORT = PORT_BASE;
+const LLM_PORT = PORT_BASE + 1;
+const STRIPE_PORT = PORT_BASE + 2;
+const HOSTINGER_PORT = PORT_BASE + 3;
+const CHAT_PORT = PORT_BASE + 4;
+const BROWSERLESS_PORT = PORT_BASE + 5;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
