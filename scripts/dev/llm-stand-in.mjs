@@ -1,6 +1,7 @@
 // DEV/TEST ONLY — NOT AN LLM. A local stand-in for the OpenAI and Anthropic HTTP APIs so the platform runs
 // with no API keys. It answers in the real wire formats (JSON and SSE, with usage), echoing the last user
-// message. Every reply says "[dev stand-in]" so nobody mistakes it for a model.
+// message the person wrote (never the runtime context an agent adds to it). Every reply says "[dev stand-in]"
+// so nobody mistakes it for a model.
 //
 // Tests steer one request at a time with directives in the last user message (parallel-safe):
 //   [[fail:500]] / [[fail:429]]        answer with that upstream error
@@ -14,10 +15,54 @@ import http from "node:http";
 
 const words = (s) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
 
-function lastUserText(messages = []) {
-  const m = [...messages].reverse().find((x) => x.role === "user");
-  if (!m) return "";
-  return typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text ?? "").join(" ");
+const CONTEXT_BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
+const CONTEXT_END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+
+/**
+ * What the person wrote, without the runtime context OpenClaw puts in front of it (or sends as a user
+ * message of its own): delimited blocks, nested ones included, are cut out, so the echo shows the user's
+ * words and never the agent's internals.
+ */
+export function withoutAgentContext(text) {
+  let out = String(text);
+  for (;;) {
+    const start = out.indexOf(CONTEXT_BEGIN);
+    if (start === -1) return out.trim();
+    let depth = 0;
+    let i = start;
+    let end = -1;
+    while (i < out.length) {
+      const b = out.indexOf(CONTEXT_BEGIN, i);
+      const e = out.indexOf(CONTEXT_END, i);
+      if (e === -1) break;
+      if (b !== -1 && b < e) {
+        depth++;
+        i = b + CONTEXT_BEGIN.length;
+        continue;
+      }
+      depth--;
+      i = e + CONTEXT_END.length;
+      if (depth === 0) {
+        end = i;
+        break;
+      }
+    }
+    // An unclosed block runs to the end of the text: everything after it is context.
+    out = end === -1 ? out.slice(0, start) : `${out.slice(0, start)}\n${out.slice(end)}`;
+  }
+}
+
+const contentText = (content) =>
+  typeof content === "string" ? content : (content ?? []).filter((p) => typeof p.text === "string").map((p) => p.text).join(" ");
+
+/** The newest user message that still says something once the agent's context is removed. */
+export function lastUserText(messages = []) {
+  for (const m of [...messages].reverse()) {
+    if (m.role !== "user") continue;
+    const text = withoutAgentContext(contentText(m.content));
+    if (text) return text;
+  }
+  return "";
 }
 
 function promptTokens(body) {
@@ -56,7 +101,7 @@ function handle(req, res, raw) {
       usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
     });
   }
-  const said = typeof body.input === "string" ? body.input : lastUserText(body.messages ?? body.input);
+  const said = typeof body.input === "string" ? withoutAgentContext(body.input) : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model, path === "/messages" ? "anthropic" : "openai");
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
   const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.length > 500 ? `…${said.slice(-500)}` : said}`;

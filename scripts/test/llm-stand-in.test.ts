@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+// @ts-expect-error plain ESM script without types
+import { lastUserText, startLlmStandIn } from "../dev/llm-stand-in.mjs";
+
+const BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
+const END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+
+describe("the DEV-ONLY LLM stand-in echoes what the person wrote", () => {
+  it("cuts OpenClaw's runtime context out of the user's message, nested blocks included", () => {
+    const text = `${BEGIN}\nchannel: webchat\n${BEGIN}\ninner\n${END}\nmore\n${END}\n\nWhat is on my calendar?`;
+    expect(lastUserText([{ role: "user", content: text }])).toBe("What is on my calendar?");
+  });
+
+  it("skips a user message that carries only context and answers the one before it", () => {
+    const messages = [
+      { role: "user", content: [{ type: "text", text: "Book a table for two" }] },
+      { role: "user", content: `${BEGIN}\nruntime facts\n${END}` },
+    ];
+    expect(lastUserText(messages)).toBe("Book a table for two");
+  });
+
+  it("answers over HTTP with the user's words, marked as the stand-in", async () => {
+    const server = await startLlmStandIn({ port: 0 });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-test", messages: [{ role: "system", content: "You are an agent" }, { role: "user", content: `${BEGIN}\nsecret runtime\n${END}\n\nhello agent` }] }),
+      });
+      const body = (await res.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0].message.content).toBe("[dev stand-in] You said: hello agent");
+      expect(body.choices[0].message.content).not.toContain("secret runtime");
+    } finally {
+      server.close();
+    }
+  });
+});
