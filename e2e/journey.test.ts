@@ -72,11 +72,10 @@ describe("the customer journey", () => {
     await page.getByRole("button", { name: "Choose Starter" }).click();
     await page.getByRole("heading", { name: "Pay $12.00" }).waitFor(); // the Checkout page
     await page.getByRole("button", { name: "Pay (test card)" }).click();
-    await page.waitForURL(`${base}/dashboard/billing?checkout=success`);
-    await page.getByText("Payment received").waitFor();
-
-    // The Control Center follows provisioning live (server-sent events) until the agent runs.
-    await page.goto(`${base}/dashboard`);
+    // Back from Checkout the customer lands on the Control Center, which follows provisioning live
+    // (server-sent events) until the agent runs.
+    await page.waitForURL(`${base}/dashboard?checkout=success`);
+    await page.getByTestId("paid-notice").getByText("Payment received").waitFor();
     await page.getByTestId("agent-status").filter({ hasText: "Running" }).waitFor({ timeout: 120_000 });
     await page.screenshot({ path: `${shots}/journey-ready.png`, fullPage: true });
 

@@ -66,7 +66,7 @@ describe("provisioning an agent through the edge", () => {
     // The user pays on the hosted page; Stripe redirects back and sends its signed webhooks to the edge.
     const paid = await fetch(`${checkout.url}/pay`, { method: "POST", redirect: "manual" });
     expect(paid.status).toBe(303);
-    expect(paid.headers.get("location")).toBe(`${base}/dashboard/billing?checkout=success`);
+    expect(paid.headers.get("location")).toBe(`${base}/dashboard?checkout=success`);
 
     let status = "";
     let activity: { message: string }[] = [];

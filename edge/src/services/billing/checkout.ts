@@ -20,8 +20,10 @@ export async function currentSubscription(s: Services, userId: string) {
   return sub;
 }
 
-const returnUrls = (s: Services, what: string) => ({
-  success_url: `${s.env.APP_URL}/dashboard/billing?${what}=success`,
+// A paid plan starts the agent, so the customer comes back to the Control Center to watch it come up;
+// a token pack (or a cancelled checkout) returns to the billing page it was started from.
+const returnUrls = (s: Services, what: string, successPath = "/dashboard/billing") => ({
+  success_url: `${s.env.APP_URL}${successPath}?${what}=success`,
   cancel_url: `${s.env.APP_URL}/dashboard/billing?${what}=cancelled`,
 });
 
@@ -40,7 +42,7 @@ export async function startPlanCheckout(s: Services, userId: string, planId: str
     line_items: [{ price: priceIdFor(s.env, plan), quantity: 1 }],
     metadata: { userId, planId: plan.id },
     subscription_data: { metadata: { userId, planId: plan.id } },
-    ...returnUrls(s, "checkout"),
+    ...returnUrls(s, "checkout", "/dashboard"),
   });
   return { id: session.id, url: session.url! };
 }
