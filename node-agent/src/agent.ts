@@ -72,6 +72,7 @@ export class NodeAgent {
       this.connections.push(Date.now());
       const containers = (await this.opts.runtime?.inventory().catch((e: Error) => (this.log(`inventory failed: ${e.message}`), []))) ?? [];
       this.send({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.opts.version ?? "0.1.0", metrics: await this.readMetrics(), containers });
+      this.log("connected to the edge"); // scripts/dev.sh waits for this line before it says "ready"
     });
     ws.on("message", (data) => this.onFrame(parseFrame(edgeFrame, data.toString())));
     ws.on("unexpected-response", (_req, res) => {

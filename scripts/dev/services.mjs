@@ -11,7 +11,10 @@ import { startStripeStandIn } from "./stripe-stand-in.mjs";
 import { startBrowserlessStandIn } from "./browserless-stand-in.mjs";
 
 const run = process.env.OC_RUN ?? "/tmp/openclaw-run";
-const ports = { bridge: 54330, s3: 54340, llm: 54350, stripe: 54360, browserless: 54355 };
+// scripts/dev.sh moves the whole block with OC_DEV_PORT_BASE (and the edge with OC_DEV_PORT).
+const base = Number(process.env.OC_DEV_PORT_BASE ?? 54330);
+const ports = { bridge: base, s3: base + 10, llm: base + 20, stripe: base + 30, browserless: base + 25 };
+const edge = `http://127.0.0.1:${process.env.OC_DEV_PORT ?? 8787}`;
 
 await startBridge({ port: ports.bridge });
 mkdirSync(`${run}/s3`, { recursive: true });
@@ -20,7 +23,7 @@ await startLlmStandIn({ port: ports.llm });
 await startStripeStandIn({
   port: ports.stripe,
   apiKey: "sk_test_dev",
-  webhookUrl: "http://127.0.0.1:8787/api/webhooks/stripe",
+  webhookUrl: `${edge}/api/webhooks/stripe`,
   webhookSecret: "whsec_dev",
   prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
 });

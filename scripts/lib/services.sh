@@ -15,6 +15,7 @@ start_postgres() {
     su postgres -s /bin/sh -c "$PG_BIN/initdb -D '$data' -U postgres --auth-local=trust --auth-host=trust -E UTF8 >/dev/null"
   fi
   if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+    export OC_STARTED_PG=1 # so the caller stops only what it started
     su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$data' -w -l '$data/server.log' \
       -o '-p $port -k $OC_RUN -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start >/dev/null"
   fi
@@ -34,13 +35,16 @@ start_pglite() {
   local port=${OC_PGPORT:-54329}
   node_modules/.bin/pglite-server -p "$port" -m 20 -d "$OC_RUN/pglite" -e @electric-sql/pglite-pgvector:vector \
     >"$OC_RUN/pglite.log" 2>&1 &
+  export OC_PGLITE_PID=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   export DATABASE_URL="postgres://postgres:pw@127.0.0.1:$port/postgres"
 }
 
-# A private Docker engine on its own socket and data root.
+# A private Docker engine on its own socket and data root (an engine already named by DOCKER_HOST is used as is).
 start_dockerd() {
   local sock="$OC_RUN/docker.sock"
+  export DOCKER_HOST="${DOCKER_HOST:-unix://$sock}"
+  if docker info >/dev/null 2>&1; then return 0; fi
   export DOCKER_HOST="unix://$sock"
   if docker info >/dev/null 2>&1; then return 0; fi
   command -v dockerd >/dev/null || { echo "dockerd not installed; skipping Docker" >&2; unset DOCKER_HOST; return 1; }
@@ -49,8 +53,16 @@ start_dockerd() {
   setsid dockerd --host "$DOCKER_HOST" --data-root "$OC_RUN/docker-data" --exec-root "$OC_RUN/docker-exec" \
     --default-address-pool base=10.213.0.0/16,size=28 \
     --pidfile "$OC_RUN/dockerd.pid" >"$OC_RUN/dockerd.log" 2>&1 </dev/null &
+  export OC_STARTED_DOCKERD=1
   for _ in $(seq 1 150); do docker info >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "dockerd did not start; see $OC_RUN/dockerd.log" >&2; tail -20 "$OC_RUN/dockerd.log" >&2; return 1
 }
 
-stop_dockerd() { [ -f "$OC_RUN/dockerd.pid" ] && kill "$(cat "$OC_RUN/dockerd.pid")" 2>/dev/null || true; }
+# Stops the engine and waits for it (it stops its containers first).
+stop_dockerd() {
+  [ -f "$OC_RUN/dockerd.pid" ] || return 0
+  local pid
+  pid=$(cat "$OC_RUN/dockerd.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+}
