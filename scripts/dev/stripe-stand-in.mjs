@@ -126,14 +126,16 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret, 
       const s = db.sessions.get(m[1]);
       if (!s) return { status: 404, html: "no such checkout" };
       const total = ((s.amount_total ?? priceAmount(s.line_items?.[0]?.price)) / 100).toFixed(2);
-      return { status: 200, html: `<!doctype html><title>Test checkout</title><body style="font-family:system-ui;max-width:420px;margin:60px auto"><p style="color:#b45309">DEV ONLY: local Stripe stand-in. No money moves.</p><h1>Pay $${total}</h1><form method="post" action="/checkout/${s.id}/pay"><button id="pay" style="font-size:18px;padding:10px 24px">Pay (test card)</button></form><p><a href="${s.cancel_url}">Cancel</a></p></body>` };
+      return { status: 200, html: `<!doctype html><title>Test checkout</title><link rel="icon" href="data:,"><meta name="viewport" content="width=device-width, initial-scale=1"><body style="font-family:system-ui;max-width:420px;margin:60px auto"><p style="color:#b45309">DEV ONLY: local Stripe stand-in. No money moves.</p><h1>Pay $${total}</h1><form method="post" action="/checkout/${s.id}/pay"><button id="pay" style="font-size:18px;padding:10px 24px">Pay (test card)</button></form><p><a href="${s.cancel_url}">Cancel</a></p></body>` };
     }
     if ((m = p.match(/^\/checkout\/(cs_\w+)\/pay$/)) && req.method === "POST") {
       const done = await complete(m[1]);
       if (done.status !== 200) return done;
       return { status: 303, headers: { location: db.sessions.get(m[1]).success_url.replace("{CHECKOUT_SESSION_ID}", m[1]) } };
     }
-    if (p.startsWith("/portal/")) return { status: 200, html: "<!doctype html><title>Billing portal</title><p>DEV ONLY: Stripe's customer portal would be here.</p>" };
+    // Browsers ask for it on every hosted page; a 401 from the API branch below would read as an error.
+    if (p === "/favicon.ico") return { status: 204, html: "" };
+    if (p.startsWith("/portal/")) return { status: 200, html: "<!doctype html><title>Billing portal</title><link rel=\"icon\" href=\"data:,\"><p>DEV ONLY: Stripe's customer portal would be here.</p>" };
 
     // ── the Stripe API ──
     if (req.headers.authorization !== `Bearer ${apiKey}`)
