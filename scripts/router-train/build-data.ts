@@ -65,6 +65,11 @@ for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/olympiadbench/
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/gaokao2023en/test.jsonl")) train.push(one("reasoning", r.question, "gaokao2023en"));
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/aqua/test.jsonl")) train.push(one("reasoning", `${r.question}\nOptions: ${r.options.join(" ")}`, "aqua"));
 
+// FOLIO train split (CC BY-SA 4.0): first-order logic over natural-language premises → reasoning.
+for (const r of jsonl("Yale-LILY/FOLIO", "data/v0.0/folio-train.jsonl")) {
+  train.push(one("reasoning", `${r.premises.join("\n")}\n\nBased on the premises above, is the following conclusion true, false, or uncertain?\n${r.conclusion}`, "folio-train"));
+}
+
 // ---------------- our own held-out set: sources the training set does not use ----------------
 const own: Item[] = [];
 // The team's hand-written prompts (labelled when they were written).
