@@ -7,6 +7,9 @@ import { SecretBox } from "../../edge/src/lib/crypto";
 import { MetaTable } from "./meta-table";
 import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
+import { RoutePins } from "./route-pins";
+import { pickRoute, type RouteChoice, type RoutePlan } from "../../edge/src/proxy/routing/plan";
+import type { Tier } from "../../edge/src/proxy/catalog";
 import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
 
 export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "./lifecycle";
@@ -25,10 +28,12 @@ export interface AuthorizeRequest {
   /** Upper bound of the request's wholesale cost; the user's markup is applied here. */
   maxWholesale: number;
   call: CallFacts;
+  /** A smart-router plan: the model is picked here against the conversation's pin, and the pin updated. */
+  route?: { plan: RoutePlan; label: string };
 }
 
 export type AuthorizeResult =
-  | { ok: true; markupBps: number; reserved: number; agentId: string | null }
+  | { ok: true; markupBps: number; reserved: number; agentId: string | null; route?: RouteChoice }
   | { ok: false; code: "invalid_key" | "suspended" | "balance_limit" | Refusal["code"]; message: string };
 
 export interface SettleResult {
@@ -61,6 +66,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   private readonly ledger: Ledger;
   private readonly protection: Protection;
   private readonly life: AgentLifecycle;
+  private readonly pins: RoutePins;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -68,6 +74,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     this.ledger = new Ledger(ctx.storage.sql, this.meta);
     this.protection = new Protection(ctx.storage.sql, this.meta);
     this.outbox = new UsageOutbox(ctx.storage.sql);
+    this.pins = new RoutePins(ctx.storage.sql);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
@@ -124,7 +131,10 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     if (!keyHash || keyHash !== req.keyHash) return { ok: false, code: "invalid_key", message: "This API key is not valid (it may have been replaced)." };
     if (this.meta.get("suspended")) return { ok: false, code: "suspended", message: "This account is suspended. Contact support from the dashboard." };
     const markupBps = this.markup();
-    const maxPrice = withMarkup(req.maxWholesale, markupBps);
+    const now = Date.now();
+    const choice = req.route ? pickRoute(req.route.plan, this.pins.get(req.route.plan.key), now) : undefined;
+    if (choice) req.call.tier = choice.tier;
+    const maxPrice = withMarkup(choice ? choice.reserve : req.maxWholesale, markupBps);
     const refusal = this.protection.check(req.call, maxPrice);
     if (refusal) {
       await this.recordActivity("protection", refusal.message);
@@ -133,17 +143,20 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     if (!this.ledger.reserve(req.reservationId, maxPrice))
       return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
     this.protection.recordCall(req.call);
+    if (choice?.pin) this.pins.set(req.route!.plan.key, choice.pin, req.route!.label, now);
     if (!req.call.background) this.meta.set("lastUseAt", String(Date.now())); // background work does not keep an agent awake
     await this.wakeBy(Date.now() + RESERVATION_TTL_MS + 1_000);
-    return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId") };
+    return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId"), route: choice };
   }
 
   /**
    * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
    * usage record, completed with the price, is queued for Postgres in the same step.
    */
-  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">): Promise<SettleResult> {
+  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">, raise?: { key: string; tier: Tier; model: string }): Promise<SettleResult> {
     const markupBps = this.markup();
+    // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
+    if (raise) this.pins.raise(raise.key, raise.tier, raise.model);
     const { applied, balance, charged: price } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
     let lowBalance = false;
     if (applied) {
@@ -161,6 +174,15 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   private async wakeBy(at: number) {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Recent conversations the smart router pinned, for the dashboard's "use the best model" switch. */
+  async routeConversations(): Promise<ReturnType<RoutePins["list"]>> {
+    return this.pins.list();
+  }
+
+  async setConversationBest(key: string, best: boolean): Promise<boolean> {
+    return this.pins.setBest(key, best);
   }
 
   /** Usage records not yet in Postgres (for tests and the operator console). */

@@ -1,12 +1,14 @@
 import type { AuthorizeResult } from "../../../durable-objects/src/index";
 import { loadEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
-import { EMBEDDING_MODELS, type ModelInfo } from "./catalog";
+import { EMBEDDING_MODELS, TIERS, tierRank, type ModelInfo } from "./catalog";
 import { proxyError, type ProxyErrorKind } from "./errors";
 import { parseProxyKey, presentedKey } from "./keys";
 import { UsageMeter, usageOfJson } from "./meter";
 import { maxWholesaleMicros, wholesaleMicros, type Usage } from "./pricing";
-import { route, type RouteDecision } from "./router";
+import { decisionOf, planRoute, route, type RouteDecision } from "./router";
+import { liveCatalog } from "./catalog-store";
+import { badAnswer } from "./routing/escalation";
 import { apiOf, callUpstream, type Endpoint } from "./upstream";
 import { lowBalanceJob } from "../services/billing/jobs";
 import { recordStop } from "../services/fleet/console";
@@ -84,20 +86,22 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const invalid = validate(endpoint, body);
   if (invalid) return fail("invalid_request", invalid);
 
-  const decision: RouteDecision | undefined =
-    endpoint === "embeddings"
-      ? embeddingRoute(body.model as string)
-      : route(api, body.model as string, body as Parameters<typeof route>[2], (endpoint === "chat" || endpoint === "messages") && translatable(body));
-  if (!decision) return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
+  const maxOut = (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens) as number | undefined;
+  const view = liveCatalog(env, (p) => ctx.waitUntil(p));
+  const crossProvider = (endpoint === "chat" || endpoint === "messages") && translatable(body);
+  // `auto` is planned here and picked in the user's Durable Object against the conversation's pin.
+  const plan = body.model === "auto" && endpoint !== "embeddings" ? planRoute(api, body, view, bytes.length, typeof maxOut === "number" ? maxOut : undefined) : undefined;
+  let decision: RouteDecision | undefined =
+    endpoint === "embeddings" ? embeddingRoute(body.model as string) : plan ? undefined : route(api, body.model as string, body as Parameters<typeof route>[2], crossProvider, view);
+  if (!decision && !plan) return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
 
   const stream = body.stream === true && endpoint !== "embeddings";
-  const maxOut = (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens) as number | undefined;
   // The hold covers the client's own format; a cross-provider fallback is fitted into it (see below).
-  const maxWholesale = Math.max(...decision.candidates.filter((m) => m.api === api).map((m) => maxWholesaleMicros(m, bytes.length, typeof maxOut === "number" ? maxOut : undefined)));
+  let maxWholesale = !decision ? 0 : Math.max(...decision.candidates.filter((m) => m.api === api).map((m) => maxWholesaleMicros(m, bytes.length, typeof maxOut === "number" ? maxOut : undefined)));
   const said = lastUserText(body);
   const background = request.headers.get("x-oc-background") === "1" || BACKGROUND.test(said);
   const call = {
-    tier: decision.tier,
+    tier: decision?.tier ?? plan!.proposed,
     background,
     fingerprint: await sha256Hex(JSON.stringify(Array.isArray(body.messages) ? body.messages.slice(-2) : body.input)),
     inbound: await sha256Hex(said),
@@ -105,13 +109,19 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const reservationId = crypto.randomUUID();
   const account = env.USER_AGENT.getByName(key.userId);
   const tAuth = performance.now();
-  const auth = await account.authorize({ keyHash: key.keyHash, reservationId, maxWholesale, call });
+  const auth = await account.authorize({ keyHash: key.keyHash, reservationId, maxWholesale, call, route: plan && { plan, label: said.slice(0, 120) } });
   const authMs = performance.now() - tAuth;
   if (!auth.ok) {
     // Runaway work stopped by token protection is counted for the operator console.
     if (REFUSAL_KIND[auth.code] === "stopped") ctx.waitUntil(recordStop(env, key.userId, auth.code, auth.message));
     return fail(REFUSAL_KIND[auth.code], auth.message, auth.code);
   }
+  if (plan && auth.route) {
+    decision = decisionOf(view, api, auth.route, crossProvider);
+    maxWholesale = auth.route.reserve;
+  }
+  if (!decision) return fail("internal", "The router found no model for this request.");
+  let routed: RouteDecision = decision;
 
   // Forward, falling back to the next candidate on 5xx/429/timeouts.
   const tUp = performance.now();
@@ -120,7 +130,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   let upstream: Response | undefined;
   let failure: { status: number; body: unknown; retryable: boolean; timeout?: boolean } | undefined;
   let failedAcross = false;
-  for (const model of decision.candidates) {
+  for (const model of routed.candidates) {
     // The other provider's model (cross-provider fallback) gets the request translated to its format.
     const across = model.api !== api;
     const target: Endpoint = across ? (model.api === "anthropic" ? "messages" : "chat") : endpoint;
@@ -140,22 +150,25 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
     if (!r.retryable) break;
   }
 
+  // An answer retried a tier up (escalation) adds the first attempt's cost: both were used.
+  let escalated: { from: string; why: string; wholesale: number; usage: Usage } | undefined;
   const settle = async (usage: Usage, complete: boolean) => {
     if (!used) return void (await account.settle(reservationId, 0, call.inbound));
-    const wholesale = wholesaleMicros(used, usage);
+    const wholesale = wholesaleMicros(used, usage) + (escalated?.wholesale ?? 0);
     const settled = await account.settle(reservationId, wholesale, call.inbound, {
       userId: key.userId,
       agentId: auth.agentId,
       model: used.id,
       provider: used.api,
-      tier: decision.tier,
-      routeReason: complete ? decision.reason : `${decision.reason}; stream ended early, usage counted from what was streamed`,
-      inputTokens: usage.inputTokens,
-      outputTokens: usage.outputTokens,
-      cachedTokens: usage.cachedTokens,
+      tier: routed.tier,
+      routeReason: (escalated ? `${routed.reason}; ${escalated.from} gave a bad answer (${escalated.why}), retried on ${used.id}` : routed.reason) + (complete ? "" : "; stream ended early, usage counted from what was streamed"),
+      priceVersion: view.version,
+      inputTokens: usage.inputTokens + (escalated?.usage.inputTokens ?? 0),
+      outputTokens: usage.outputTokens + (escalated?.usage.outputTokens ?? 0),
+      cachedTokens: usage.cachedTokens + (escalated?.usage.cachedTokens ?? 0),
       latencyMs: Date.now() - started,
       background: background ? "background" : "interactive",
-    });
+    }, escalated && plan ? { key: plan.key, tier: routed.tier, model: used.id } : undefined);
     // The balance just fell below the user's threshold: warn, or top up automatically (off the hot path).
     if (settled.lowBalance) ctx.waitUntil(lowBalanceJob(env, key.userId));
   };
@@ -173,7 +186,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
     "content-type": upstream.headers.get("content-type") ?? "application/json",
     "x-request-id": requestId,
     "x-oc-model": used.id,
-    "x-oc-tier": decision.tier,
+    "x-oc-tier": routed.tier,
     // Where the time went (workerd only advances its clock across I/O, which is what these measure).
     "server-timing": `auth;dur=${authMs.toFixed(1)}, upstream;dur=${(performance.now() - tUp).toFixed(1)}`,
   });
@@ -183,8 +196,23 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
     let text = await upstream.text();
     let usage: Usage | undefined;
     try {
-      const parsed = JSON.parse(text);
+      let parsed = JSON.parse(text);
       usage = usageOfJson(used.api, parsed);
+      // A cheap model's detectably bad answer is retried once a tier up (the hold already covers it).
+      const why = routed.escalation && used.api === api ? badAnswer(used.api, parsed) : undefined;
+      if (why && usage && routed.escalation) {
+        const retry = await callUpstream(env, endpoint, { ...body, model: routed.escalation.id }, abort.signal);
+        if (retry.ok) {
+          escalated = { from: used.id, why, wholesale: wholesaleMicros(used, usage), usage };
+          used = routed.escalation;
+          routed = { ...routed, tier: TIERS[Math.min(TIERS.length - 1, tierRank(routed.tier) + 1)]! };
+          text = await retry.response.text();
+          parsed = JSON.parse(text);
+          usage = usageOfJson(used.api, parsed);
+          headers.set("x-oc-model", used.id);
+          headers.set("x-oc-tier", routed.tier);
+        }
+      }
       if (used.api !== api) text = JSON.stringify(translateResponse(used.api, parsed));
     } catch {
       /* not JSON: estimate below */
@@ -247,6 +275,6 @@ function affordableOutput(m: ModelInfo, bodyBytes: number, heldWholesale: number
 function embeddingRoute(model: string): RouteDecision | undefined {
   const m = EMBEDDING_MODELS.find((e) => e.id === model);
   if (!m) return undefined;
-  const info: ModelInfo = { id: m.id, api: "openai", inputPer1M: m.inputPer1M, outputPer1M: 0, cachedPer1M: 0, contextWindow: 8191 * 2048, maxOutput: 0, maxTier: "simple" };
+  const info: ModelInfo = { id: m.id, api: "openai", auto: false, inputPer1M: m.inputPer1M, outputPer1M: 0, cachedPer1M: 0, cacheWritePer1M: m.inputPer1M, contextWindow: 8191 * 2048, maxOutput: 0, maxTier: "simple", priceSource: "https://developers.openai.com/api/docs/pricing", priceDate: "2024-01-25" };
   return { tier: "simple", reason: "embeddings", candidates: [info] };
 }
