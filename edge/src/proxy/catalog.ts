@@ -68,20 +68,22 @@ const m = (id: string, api: Api, maxTier: Tier, auto: boolean, usd: [input: numb
  * Version 1, seeded with the providers' public list prices (read 2026-12-01 from the pages named in each
  * entry: standard tier, prompts up to 272k tokens for OpenAI and up to 100k for Claude Haiku 5.5). The older
  * models stay sellable by name, so agents configured with them keep working, but the router no longer picks them.
+ * `maxOutput` is what the platform sells per call (16k for the new models, below the providers' 128k): the
+ * proxy sends it as the output cap when a client names none, so a call's reservation bounds its price.
  */
 export const SEED_CATALOG: Catalog = {
   version: 1,
   publishedAt: "2026-12-01T00:00:00.000Z",
   note: "Seed: current public list prices of OpenAI (GPT-6 family) and Anthropic (Claude 5.5 family).",
   models: [
-    m("gpt-6-luna", "openai", "simple", true, [0.1, 0.01, 0.125, 0.5], 1_050_000, 128_000, "https://developers.openai.com/api/docs/models/gpt-6-luna", "2026-09-22"),
-    m("gpt-6.1-terra", "openai", "standard", true, [1, 0.05, 1.25, 5], 1_050_000, 128_000, "https://docs.litellm.ai/blog/gpt-6-1-terra", "2026-10-26"),
-    m("gpt-6.1-sol", "openai", "complex", true, [2, 0.1, 2.5, 10], 1_050_000, 128_000, "https://github.com/premk134/codex-token-watch/releases/tag/v0.3.3", "2026-10-26"),
-    m("gpt-6-astra", "openai", "reasoning", true, [10, 1, 12.5, 50], 1_050_000, 128_000, "https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.19", "2026-09-03"),
-    m("claude-haiku-5-5", "anthropic", "standard", true, [0.1, 0.01, 0.125, 0.5], 1_000_000, 128_000, ANTHROPIC, "2026-10-07"),
-    m("claude-sonnet-5-5", "anthropic", "complex", true, [2, 0.1, 2.5, 10], 1_000_000, 128_000, ANTHROPIC, "2026-10-07"),
-    m("claude-opus-5-5", "anthropic", "reasoning", true, [4, 0.2, 5, 20], 1_000_000, 128_000, ANTHROPIC, "2026-10-07"),
-    m("claude-fable-5-1", "anthropic", "reasoning", false, [10, 0.25, 12.5, 50], 1_000_000, 128_000, ANTHROPIC, "2026-10-07"),
+    m("gpt-6-luna", "openai", "simple", true, [0.1, 0.01, 0.125, 0.5], 1_050_000, 16_384, "https://developers.openai.com/api/docs/models/gpt-6-luna", "2026-09-22"),
+    m("gpt-6.1-terra", "openai", "standard", true, [1, 0.05, 1.25, 5], 1_050_000, 16_384, "https://docs.litellm.ai/blog/gpt-6-1-terra", "2026-10-26"),
+    m("gpt-6.1-sol", "openai", "complex", true, [2, 0.1, 2.5, 10], 1_050_000, 16_384, "https://github.com/premk134/codex-token-watch/releases/tag/v0.3.3", "2026-10-26"),
+    m("gpt-6-astra", "openai", "reasoning", true, [10, 1, 12.5, 50], 1_050_000, 16_384, "https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.19", "2026-09-03"),
+    m("claude-haiku-5-5", "anthropic", "standard", true, [0.1, 0.01, 0.125, 0.5], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
+    m("claude-sonnet-5-5", "anthropic", "complex", true, [2, 0.1, 2.5, 10], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
+    m("claude-opus-5-5", "anthropic", "reasoning", true, [4, 0.2, 5, 20], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
+    m("claude-fable-5-1", "anthropic", "reasoning", false, [10, 0.25, 12.5, 50], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
     // Earlier generations, by name only.
     m("gpt-4.1-nano", "openai", "simple", false, [0.1, 0.025, 0.1, 0.4], 1_047_576, 32_768, OPENAI, "2025-04-14"),
     m("gpt-4.1-mini", "openai", "standard", false, [0.4, 0.1, 0.4, 1.6], 1_047_576, 32_768, OPENAI, "2025-04-14"),

@@ -5,6 +5,7 @@ import { requireAdmin, requireUser } from "../middleware/auth";
 import { operatorOverview } from "../services/fleet/console";
 import { checkFleet, drainNode } from "../services/fleet/fleet";
 import { json } from "./schemas";
+import { catalogVersions, publishCatalog } from "../proxy/catalog-store";
 
 /** The operator console's API (admins only): fleet, orders, failures, money, spenders, stopped loops. */
 const admin = [requireUser(), requireAdmin()];
@@ -28,9 +29,22 @@ const routes = {
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: { 200: json(z.object({ ok: z.literal(true) })), ...errorResponses },
   }),
+  catalog: createRoute({
+    method: "get", path: "/admin/catalog", tags: ["admin"], middleware: admin,
+    description: "The live model catalog (models, tiers, wholesale prices with source and date, per-plan markup) and its version history.",
+    responses: { 200: anyJson, ...errorResponses },
+  }),
+  publishCatalog: createRoute({
+    method: "put", path: "/admin/catalog", tags: ["admin"], middleware: admin,
+    description: "Publishes an edited catalog as the next version (validated). Edges pick it up within seconds; no deploy.",
+    request: { body: { content: { "application/json": { schema: z.object({ note: z.string().max(500).optional(), models: z.array(z.record(z.string(), z.unknown())), markupBps: z.record(z.string(), z.number()) }) } } } },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
 };
 
 export function registerAdminRoutes(app: App) {
+  app.openapi(routes.catalog, async (c) => c.json((await catalogVersions(c.get("services").db)) as unknown as Record<string, unknown>, 200));
+  app.openapi(routes.publishCatalog, async (c) => c.json((await publishCatalog(c.get("services").db, c.req.valid("json"), c.get("user").email)) as unknown as Record<string, unknown>, 200));
   app.openapi(routes.overview, async (c) => c.json(await operatorOverview(c.get("services")), 200));
   app.openapi(routes.check, async (c) => c.json((await checkFleet(c.get("services"))) as unknown as Record<string, unknown>, 200));
   app.openapi(routes.cancelOrder, async (c) => {

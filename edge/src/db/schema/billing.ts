@@ -1,4 +1,4 @@
-import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { users } from "./accounts";
 import { timestamps } from "./util";
 
@@ -63,6 +63,8 @@ export const usageRecords = pgTable(
     provider: text("provider").notNull(),
     tier: text("tier"),
     routeReason: text("route_reason"),
+    /** The model catalog version whose prices this call was billed at. */
+    priceVersion: integer("price_version"),
     inputTokens: integer("input_tokens").notNull(),
     outputTokens: integer("output_tokens").notNull(),
     cachedTokens: integer("cached_tokens").notNull().default(0),
@@ -88,3 +90,15 @@ export const referrals = pgTable(
   },
   (t) => [uniqueIndex("referrals_referred_uq").on(t.referredId)],
 );
+
+/**
+ * The model catalog the operator edits (models, tiers, wholesale prices with their source and date, per-plan
+ * markup): one row per published version, never updated, so every usage record can name the prices it was
+ * billed at. The newest version is the live one.
+ */
+export const modelCatalogs = pgTable("model_catalogs", {
+  version: integer("version").primaryKey(),
+  doc: jsonb("doc").notNull(),
+  createdBy: text("created_by"),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
