@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
+import { AppError } from "../../../contracts/src/errors";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { getRouterModel, provisionAgent, rotateProxyKey, setRouterModel } from "../services/provisioning";
 import { liveEvents } from "./live-events";
+import { routerReport } from "../services/router-report";
 import { body, json } from "./schemas";
 
 const auth = [requireUser()];
@@ -58,6 +60,23 @@ const routes = {
     request: body(z.object({ model: z.string().min(1).max(60) })),
     responses: { 200: json(z.object({ model: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
   }),
+  routerReport: createRoute({
+    method: "get", path: "/agent/router/report", tags: ["agent"], middleware: auth,
+    description: "Smart Router for one month: what it chose and why, and the cost against always using the strongest model.",
+    request: { query: z.object({ month: z.string().regex(/^\d{4}-\d{2}$/) }) },
+    responses: { 200: json(z.record(z.string(), z.unknown())), ...errorResponses },
+  }),
+  routerConversations: createRoute({
+    method: "get", path: "/agent/router/conversations", tags: ["agent"], middleware: auth,
+    description: "Recent conversations the router pinned (tier, model), with their \"use the best model\" switch.",
+    responses: { 200: json(z.object({ conversations: z.array(z.object({ key: z.string(), tier: z.string(), model: z.string(), at: z.number(), best: z.boolean(), label: z.string() })) })), ...errorResponses },
+  }),
+  routerConversationBest: createRoute({
+    method: "put", path: "/agent/router/conversations/{key}", tags: ["agent"], middleware: auth,
+    description: "Turns \"use the best model\" on or off for one conversation.",
+    request: { params: z.object({ key: z.string().min(1).max(40) }), ...body(z.object({ best: z.boolean() })) },
+    responses: { 200: json(z.object({ key: z.string(), best: z.boolean() })), ...errorResponses },
+  }),
   events: createRoute({
     method: "get", path: "/agent/events", tags: ["agent"], middleware: auth,
     description: "Server-sent events: `activity` for each new activity event and `status` when the agent's status changes. Reconnect with Last-Event-ID.",
@@ -91,6 +110,14 @@ export function registerAgentRoutes(app: App) {
   app.openapi(routes.events, (c) => liveEvents(c, c.get("services").env.USER_AGENT.getByName(c.get("user").id), Number(c.req.header("last-event-id") ?? 0) || 0));
   app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep("deep", true) }, 202));
   app.openapi(routes.getRouter, async (c) => c.json(await getRouterModel(c.get("services"), c.get("user").id), 200));
+  app.openapi(routes.routerReport, async (c) => c.json(await routerReport(c.get("services"), c.get("user").id, c.req.valid("query").month), 200));
+  app.openapi(routes.routerConversations, async (c) => c.json({ conversations: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).routeConversations() }, 200));
+  app.openapi(routes.routerConversationBest, async (c) => {
+    const { key } = c.req.valid("param");
+    const { best } = c.req.valid("json");
+    if (!(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).setConversationBest(key, best))) throw new AppError("NOT_FOUND", "No such conversation (it may have expired).");
+    return c.json({ key, best }, 200);
+  });
   app.openapi(routes.setRouter, async (c) => c.json(await setRouterModel(c.get("services"), c.get("user").id, c.req.valid("json").model, c.get("meta")), 200));
   app.openapi(routes.balance, async (c) => {
     const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();
