@@ -93,47 +93,47 @@ describe("official SDKs against the metering proxy", () => {
   });
 
   it("auto routes a short question to the cheapest model and records the reason", async () => {
-    const u = await proxyUser();
+    const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
     const raw = await openai(u.key).chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi!" }] }).withResponse();
-    expect(raw.response.headers.get("x-oc-model")).toBe("gpt-4.1-nano");
+    expect(raw.response.headers.get("x-oc-model")).toBe("gpt-6-luna");
     expect(raw.response.headers.get("x-oc-tier")).toBe("simple");
     const hard = await openai(u.key)
-      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Prove step by step that the square root of 2 is irrational." }] })
+      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" }] })
       .withResponse();
     expect(hard.response.headers.get("x-oc-tier")).toBe("reasoning");
-    expect(hard.response.headers.get("x-oc-model")).toBe("o4-mini");
+    expect(hard.response.headers.get("x-oc-model")).toBe("gpt-6-astra");
   });
 
   it("falls back to the next provider model on an upstream 5xx", async () => {
     const u = await proxyUser();
     const raw = await openai(u.key)
-      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hey [[fail-model:gpt-4.1-nano:503]]" }] })
+      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Read HEARTBEAT.md if it exists. [[fail-model:gpt-6-luna:503]]" }] })
       .withResponse();
-    expect(raw.response.headers.get("x-oc-model")).toBe("gpt-4.1-mini");
+    expect(raw.response.headers.get("x-oc-model")).toBe("gpt-6.1-terra");
     expect(raw.data.choices[0]!.message.content).toContain("You said");
   });
 });
 
 describe("cross-provider fallback (a whole provider is down)", () => {
   it("an OpenAI-format conversation is answered by Anthropic, translated both ways, and metered at Anthropic's price", async () => {
-    const u = await proxyUser();
+    const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
     const raw = await openai(u.key)
-      .chat.completions.create({ model: "auto", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there [[fail-api:openai:503]]" }] })
+      .chat.completions.create({ model: "gpt-6.1-terra", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there [[fail-api:openai:503]]" }] })
       .withResponse();
-    expect(raw.response.headers.get("x-oc-model")).toBe("claude-haiku-4-5");
+    expect(raw.response.headers.get("x-oc-model")).toBe("claude-haiku-5-5");
     expect(raw.data.object).toBe("chat.completion");
     expect(raw.data.choices[0]!.message.content).toContain("[dev stand-in] You said: hello there");
     expect(raw.data.choices[0]!.finish_reason).toBe("stop");
     expect(raw.data.usage!.completion_tokens).toBeGreaterThan(0);
     const [debit] = await debits(u.account, 1);
     const rows = await eventually(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, 10_000);
-    expect(rows[0]!.model).toBe("claude-haiku-4-5");
+    expect(rows[0]!.model).toBe("claude-haiku-5-5");
     expect(rows[0]!.provider).toBe("anthropic");
     expect(-debit!.amount).toBe(rows[0]!.priceMicros);
   });
 
   it("streams across formats too: OpenAI chunks out of an Anthropic stream, with usage", async () => {
-    const u = await proxyUser();
+    const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
     const stream = await openai(u.key).chat.completions.create({ model: "auto", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "stream please [[chunks:4]] [[fail-api:openai:503]]" }] });
     let text = "";
     let usage: { completion_tokens: number } | undefined;
@@ -165,7 +165,7 @@ describe("cross-provider fallback (a whole provider is down)", () => {
   });
 
   it("requests with tools never cross (their semantics differ): the outage is reported as such", async () => {
-    const u = await proxyUser();
+    const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
     const err = await openai(u.key)
       .chat.completions.create({
         model: "auto",

@@ -7,6 +7,7 @@
 //   [[fail:500]] / [[fail:429]]        answer with that upstream error
 //   [[fail-model:NAME:503]]            fail only when the requested model is NAME (fallback tests)
 //   [[fail-api:openai:503]]            fail every OpenAI-format (or anthropic) call: a provider outage
+//   [[empty-model:NAME]]               answer with no text at all when the requested model is NAME (escalation tests)
 //   [[chunks:N]]                       stream the reply in N chunks of ~3 tokens each
 //   [[slow:MS]]                        wait MS between streamed chunks
 //   [[break:N]]                        drop the connection after N chunks (no usage is ever sent)
@@ -104,7 +105,7 @@ function handle(req, res, raw) {
   const said = typeof body.input === "string" ? withoutAgentContext(body.input) : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model, path === "/messages" ? "anthropic" : "openai");
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
-  const reply = d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.length > 500 ? `…${said.slice(-500)}` : said}`;
+  const reply = d.empty ? "" : d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.length > 500 ? `…${said.slice(-500)}` : said}`;
   const pieces = d.chunks ? Array.from({ length: d.chunks }, (_, i) => (i === 0 ? "[dev stand-in] " : "") + "word word word ") : (reply.match(/.{1,12}/gs) ?? [reply]);
   const inTok = promptTokens(body);
   const outTok = words(reply);
@@ -164,7 +165,9 @@ function directives(text, model, api) {
   const num = (re) => Number(text.match(re)?.[1] ?? 0) || undefined;
   const fm = text.match(/\[\[fail-model:([^:\]]+):(\d{3})\]\]/);
   const fa = text.match(/\[\[fail-api:(openai|anthropic):(\d{3})\]\]/);
+  const em = text.match(/\[\[empty-model:([^\]]+)\]\]/);
   return {
+    empty: !!em && em[1] === model,
     fail: num(/\[\[fail:(\d{3})\]\]/) ?? (fm && fm[1] === model ? Number(fm[2]) : undefined) ?? (fa && fa[1] === api ? Number(fa[2]) : undefined),
     chunks: num(/\[\[chunks:(\d+)\]\]/),
     slow: num(/\[\[slow:(\d+)\]\]/) ?? 0,

@@ -87,7 +87,7 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   if (invalid) return fail("invalid_request", invalid);
 
   const maxOut = (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens) as number | undefined;
-  const view = liveCatalog(env, (p) => ctx.waitUntil(p));
+  const view = await liveCatalog(env, (p) => ctx.waitUntil(p));
   const crossProvider = (endpoint === "chat" || endpoint === "messages") && translatable(body);
   // `auto` is planned here and picked in the user's Durable Object against the conversation's pin.
   const plan = body.model === "auto" && endpoint !== "embeddings" ? planRoute(api, body, view, bytes.length, typeof maxOut === "number" ? maxOut : undefined) : undefined;
@@ -138,6 +138,8 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
     // Skip it when the hold cannot pay for a useful answer (fewer tokens than asked for, and under 256).
     if (across && crossMax < Math.min(256, typeof maxOut === "number" ? maxOut : 256)) continue;
     const forwarded: Record<string, unknown> = across ? translateRequest(model.api, body, model.id, crossMax) : { ...body, model: model.id };
+    // No output cap from the client: the catalog's is sent, so the reservation really bounds the price.
+    if (!across && typeof maxOut !== "number" && (target === "chat" || target === "responses")) forwarded[target === "responses" ? "max_output_tokens" : "max_completion_tokens"] = model.maxOutput;
     if (stream && target === "chat") forwarded.stream_options = { ...(forwarded.stream_options as object), include_usage: true };
     const r = await callUpstream(env, target, forwarded, abort.signal);
     failedAcross = across;

@@ -1,4 +1,4 @@
-import { SEED_VIEW, tierRank, type Api, type CatalogView, type ModelInfo, type Tier } from "./catalog";
+import { SEED_VIEW, type Api, type CatalogView, type ModelInfo, type Tier } from "./catalog";
 import { modelsOf, pickRoute, planRoute, type Pin, type PlanInput, type RouteChoice, type RoutePlan } from "./routing/plan";
 
 export { pickRoute, planRoute, type Pin, type RouteChoice, type RoutePlan };
@@ -25,7 +25,7 @@ export function decisionOf(view: CatalogView, api: Api, choice: RouteChoice, cro
 }
 
 /**
- * A named model is used as asked, with a cheaper-or-equal model of the same tier as fallback; an unknown
+ * A named model is used as asked, with the cheapest other model able to serve its tier as fallback; an unknown
  * model (or one of the other format) returns undefined. `auto` without a pin routes this request alone.
  */
 export function route(api: Api, requested: string, body: PlanInput, crossProvider = false, view: CatalogView = SEED_VIEW, bodyBytes = 0, maxOut?: number, pin?: Pin): RouteDecision | undefined {
@@ -36,6 +36,6 @@ export function route(api: Api, requested: string, body: PlanInput, crossProvide
   const chosen = view.find(requested);
   if (!chosen || chosen.api !== api) return undefined;
   const other = (t: Tier) => (crossProvider ? view.candidatesFor(api === "openai" ? "anthropic" : "openai", t).slice(0, 1) : []);
-  const fallbacks = view.candidatesFor(api, chosen.maxTier).filter((m) => m.id !== chosen.id && tierRank(m.maxTier) <= tierRank(chosen.maxTier)).slice(0, 1);
+  const fallbacks = view.candidatesFor(api, chosen.maxTier).filter((m) => m.id !== chosen.id).slice(0, 1);
   return { tier: chosen.maxTier, reason: `requested ${chosen.id}`, candidates: [chosen, ...fallbacks, ...other(chosen.maxTier)] };
 }

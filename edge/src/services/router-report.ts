@@ -8,7 +8,7 @@ import type { Services } from "./context";
 
 /** The part of a route reason that says why, without the numbers ("classified complex", "tool loop of a … task"). */
 const whyOf = (reason: string | null) =>
-  (reason ?? "n/a").replace(/^auto: /, "").split(/ \(|;| →/)[0]!.replace(/^(requested) .*/, "$1 a model by name").replace(/^(classified|follow-up of a|tool loop of a) (\w+).*/, "$1 $2").trim();
+  (reason ?? "n/a").replace(/^auto: /, "").split(/ \(|;| →/)[0]!.replace(/^(requested) .*/, "$1 a model by name").replace(/^(classified|follow-up of a|tool loop of a) (\w+)( task)?.*/, "$1 $2$3").trim();
 
 /**
  * The Smart Router page for one month: what the router chose (by model and tier), why (by reason), and

@@ -47,6 +47,8 @@ export interface RoutePlan {
   options: RouteOption[];
   /** The strongest model of the format, for "use the best model" conversations. */
   best: string;
+  /** The answer can be checked whole before it is returned (non-stream), so a bad one can be retried. */
+  canEscalate: boolean;
 }
 
 export interface Pin {
@@ -65,7 +67,7 @@ export interface RouteChoice {
   chain: string[];
   /** One tier up, for escalation when the answer is detectably bad (absent at the top). */
   escalation?: string;
-  /** What to reserve: the worst case over the chain and the escalation. */
+  /** What to reserve: the worst case over the chain (it covers the escalation too). */
   reserve: number;
   reason: string;
   /** The pin to store (undefined: leave the stored one as it is). */
@@ -82,7 +84,7 @@ export interface PlanInput {
   tools?: unknown;
 }
 
-export function planRoute(api: Api, body: PlanInput, view: CatalogView, bodyBytes: number, maxOut: number | undefined): RoutePlan {
+export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view: CatalogView, bodyBytes: number, maxOut: number | undefined): RoutePlan {
   const c = readConversation(body);
   const { kind, proposed, reason } = judge(c);
   const prefix = Math.ceil(c.prefixChars / 4);
@@ -95,7 +97,7 @@ export function planRoute(api: Api, body: PlanInput, view: CatalogView, bodyByte
     cold: wholesaleMicros(m, { inputTokens: prefix + fresh, cachedTokens: 0, cacheWriteTokens: prefix + fresh, outputTokens: out }),
     warm: wholesaleMicros(m, { inputTokens: prefix + fresh, cachedTokens: prefix, cacheWriteTokens: fresh, outputTokens: out }),
   }));
-  return { key: c.key, kind, proposed, reason, options, best: view.strongest(api).id };
+  return { key: c.key, kind, proposed, reason, options, best: view.strongest(api).id, canEscalate: body.stream !== true };
 }
 
 /** What a turn needs on its own: the classifier on the task's human text, with the conversation rules. */
@@ -108,7 +110,7 @@ export function judge(c: Conversation): { kind: Kind; proposed: Tier; reason: st
     // The tool output is not the task: the task is what the person asked for, and it keeps its tier.
     return { kind: "tool", proposed: own.tier, reason: `tool loop of a ${own.tier} task` };
   }
-  if (ACK.test(c.human) && own.tier === "simple") return { kind: "ack", proposed: "simple", reason: "greeting or acknowledgement" };
+  if (ACK.test(c.human)) return { kind: "ack", proposed: "simple", reason: "greeting or acknowledgement" };
   if (c.previousHuman !== undefined && c.human.length <= FOLLOW_UP_CHARS) {
     const before = classifyText(c.previousHuman);
     const tier = maxTier(own.tier, before.tier);
@@ -125,11 +127,12 @@ export function pickRoute(plan: RoutePlan, pin: Pin | undefined, now: number): R
   const cost = (o: RouteOption) => (o.model === warmModel ? o.warm : o.cold);
   const cheapest = (t: Tier) => capable(t).reduce<RouteOption | undefined>((a, o) => (!a || cost(o) < cost(a) ? o : a), undefined);
   const finish = (tier: Tier, chosen: RouteOption, reason: string, newPin: Pin | undefined): RouteChoice => {
-    const fallbacks = capable(tier).filter((o) => o.model !== chosen.model).slice(0, 2);
-    const up = TIERS[tierRank(tier) + 1];
-    const escalation = up ? capable(up).find((o) => o.model !== chosen.model) : undefined;
+    const fallbacks = capable(tier).filter((o) => o.model !== chosen.model).slice(0, 1);
     const chain = [chosen, ...fallbacks];
-    const reserve = Math.max(...chain.map((o) => o.maxWholesale), escalation?.maxWholesale ?? 0);
+    const reserve = Math.max(...chain.map((o) => o.maxWholesale));
+    // Escalation only where the hold already covers it (the fallback is usually the next tier's model).
+    const up = TIERS[tierRank(tier) + 1];
+    const escalation = up && plan.canEscalate ? capable(up).find((o) => o.model !== chosen.model && o.maxWholesale <= reserve) : undefined;
     return { tier, model: chosen.model, chain: chain.map((o) => o.model), escalation: escalation?.model, reserve, reason, pin: newPin };
   };
 
