@@ -45,6 +45,21 @@ describe("what the router reads of a conversation", () => {
     expect(readConversation({ messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }] }).kind).toBe("human");
   });
 
+  it("OpenClaw's runtime-context blocks (and context-only messages) are the agent talking, not the person", () => {
+    const ctx = (s: string) => `<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\n${s}\n<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>nested<<<END_OPENCLAW_INTERNAL_CONTEXT>>>\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>`;
+    const c = readConversation({
+      messages: [
+        { role: "user", content: TASK },
+        { role: "assistant", content: "Done." },
+        { role: "user", content: ctx("Current time: 09:30. Memory: the user likes Python. Write a migration plan for the database.") },
+        { role: "user", content: `${ctx("Channel: telegram. Recent files: src/app.ts")}\nthanks!` },
+      ],
+    });
+    expect(c.human).toBe("thanks!");
+    expect(c.previousHuman).toBe(TASK); // the context-only message is skipped
+    expect(planRoute("openai", { messages: [{ role: "user", content: `${ctx("Write a long report on everything")}\nthanks!` }] }, SEED_VIEW, 500, 100).kind).toBe("ack");
+  });
+
   it("an OpenAI role:tool (and Responses function_call_output) turn is the tool loop too", () => {
     const chat = readConversation({
       messages: [

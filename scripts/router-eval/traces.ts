@@ -98,7 +98,9 @@ export function generateTraces(pool: { l: Tier; t: string[] }[], conversations =
     let callId = 0;
     const push = (kind: CallKind, label: Tier, task: number, final: boolean) =>
       calls.push({ conv, task, kind, label, at, final, openai: toOpenAI(system, history), anthropic: toAnthropic(system, history) });
-    const say = (text: string) => history.push({ role: "user", text: `[Telegram Sam (@sam) id:42 +${Math.floor(r() * 50)}s ${new Date(at).toISOString().slice(0, 16)} UTC] ${text}` });
+    // OpenClaw wraps what the person wrote in a channel envelope and puts runtime context in front of it.
+    const say = (text: string) =>
+      history.push({ role: "user", text: `<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nCurrent time: ${new Date(at).toISOString()}. Channel: telegram (direct). Relevant memory: the owner prefers short answers; project notes in memory/notes.md.\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>\n[Telegram Sam (@sam) id:42 +${Math.floor(r() * 50)}s ${new Date(at).toISOString().slice(0, 16)} UTC] ${text}` });
     const loop = (label: Tier, task: number, kind: CallKind) => {
       const [lo, hi] = STEPS[label];
       const steps = lo + Math.floor(r() * (hi - lo + 1));

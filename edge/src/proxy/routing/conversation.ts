@@ -49,11 +49,11 @@ const isToolPart = (p: unknown) => !!p && typeof p === "object" && ["tool_result
 function humanTextOf(m: Msg): string | undefined {
   if (m.type === "function_call_output" || m.type === "function_call") return undefined;
   if (m.role !== "user") return undefined;
-  if (typeof m.content === "string") return m.content;
+  if (typeof m.content === "string") return withoutAgentContext(m.content);
   if (!Array.isArray(m.content)) return undefined;
   // A user message that carries tool results is the tool loop talking, whatever text rides along with it.
   if (m.content.some(isToolPart)) return undefined;
-  return m.content.map(partText).join("\n");
+  return withoutAgentContext(m.content.map(partText).join("\n"));
 }
 
 /** Characters of every string inside a value (an estimate for the cost model, without serialising it). */
@@ -82,6 +82,44 @@ export function hash53(s: string, seed = 0): string {
 
 /** Strips "[Telegram Alice +2m]"-style envelopes and cron markers from the front of a message. */
 export const stripEnvelope = (s: string) => s.replace(ENVELOPE, "");
+
+const CONTEXT_BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
+const CONTEXT_END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+
+/**
+ * OpenClaw puts runtime context (time, channel, memory snippets) into user messages between these markers,
+ * nested at times, and sometimes sends a user message that is nothing but context: it is the agent talking,
+ * not the person, so it is cut out before anything is classified. An unclosed block runs to the end.
+ */
+export function withoutAgentContext(text: string): string {
+  if (!text.includes(CONTEXT_BEGIN)) return text;
+  let out = "";
+  let depth = 0;
+  let i = 0;
+  while (i < text.length) {
+    const b = text.indexOf(CONTEXT_BEGIN, i);
+    const e = depth > 0 ? text.indexOf(CONTEXT_END, i) : -1;
+    if (depth === 0) {
+      if (b === -1) {
+        out += text.slice(i);
+        break;
+      }
+      out += text.slice(i, b);
+      depth = 1;
+      i = b + CONTEXT_BEGIN.length;
+    } else if (e === -1) {
+      break;
+    } else if (b !== -1 && b < e) {
+      depth++;
+      i = b + CONTEXT_BEGIN.length;
+    } else {
+      depth--;
+      i = e + CONTEXT_END.length;
+      if (depth === 0) out += "\n";
+    }
+  }
+  return out.trim();
+}
 
 export function readConversation(body: { messages?: unknown; input?: unknown; system?: unknown; instructions?: unknown; tools?: unknown }): Conversation {
   const raw: Msg[] = Array.isArray(body.messages) ? (body.messages as Msg[]) : Array.isArray(body.input) ? (body.input as Msg[]) : typeof body.input === "string" ? [{ role: "user", content: body.input }] : [];
