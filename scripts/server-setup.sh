@@ -22,7 +22,9 @@ NODE_BIN=${NODE_BIN:-$PREFIX/node/bin/node}
 TRAEFIK_IMAGE=${TRAEFIK_IMAGE:-traefik:v3.6}
 # Docker's default pools allow ~31 bridge networks per host; every agent has its own, so hand out /28s.
 ADDRESS_POOL=${ADDRESS_POOL:-10.213.0.0/16}
-ALL_STEPS=(packages docker_config node_runtime node_agent register traefik service)
+ALL_STEPS=(packages docker_config swap node_runtime node_agent register traefik service)
+# Compressed swap for dozing agents: SWAP_MB (default: half the RAM, uncompressed), zram unless SWAP_KIND=zswap.
+SWAP_KIND=${SWAP_KIND:-auto}
 
 log() { printf '[server-setup] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -47,6 +49,61 @@ docker_config() {
 }
 JSON
   if [ "$SKIP_SERVICES" != 1 ]; then systemctl enable docker && systemctl restart docker; fi
+}
+
+# Dozing agents are pushed out of RAM into compressed swap (node-agent/src/doze.ts): zram (a compressed block
+# device in RAM), or where the kernel has no zram, a swap file on the VPS disk behind zswap (a compressed cache,
+# so most pages never reach the disk). Sized from RAM; set up again at every boot by a oneshot unit, because
+# neither survives a reboot. Without swap the node agent only freezes dozing agents (reported in its metrics).
+swap() {
+  local ram_mb size_mb kind=$SWAP_KIND
+  ram_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
+  size_mb=${SWAP_MB:-$((ram_mb / 2))}
+  if [ "$kind" = auto ]; then
+    if [ -e /sys/class/zram-control ] || modprobe -n zram 2>/dev/null; then kind=zram; else kind=zswap; fi
+  fi
+  log "configuring compressed swap ($kind, ${size_mb} MiB for ${ram_mb} MiB of RAM)"
+  mkdir -p "$PREFIX" "$ROOT/etc/systemd/system"
+  cat >"$PREFIX/compressed-swap.sh" <<SH
+#!/bin/sh
+# Written by server-setup.sh: compressed swap for dozing agents ($kind, ${size_mb} MiB).
+set -eu
+if [ "$kind" = zram ]; then
+  grep -q '^/dev/zram0 ' /proc/swaps && exit 0
+  modprobe zram num_devices=1 2>/dev/null || true
+  for a in lz4 lzo-rle lzo; do grep -qw "\$a" /sys/block/zram0/comp_algorithm && { echo "\$a" >/sys/block/zram0/comp_algorithm; break; }; done
+  echo ${size_mb}M >/sys/block/zram0/disksize
+  mkswap /dev/zram0 >/dev/null
+  swapon -p 100 /dev/zram0
+else
+  file=/var/lib/openclaw/swapfile
+  if [ ! -f "\$file" ]; then
+    mkdir -p /var/lib/openclaw
+    fallocate -l ${size_mb}M "\$file" && chmod 600 "\$file" && mkswap "\$file" >/dev/null
+  fi
+  echo lz4 >/sys/module/zswap/parameters/compressor 2>/dev/null || true
+  echo 25 >/sys/module/zswap/parameters/max_pool_percent
+  echo Y >/sys/module/zswap/parameters/enabled
+  grep -q "^\$file " /proc/swaps || swapon -p 100 "\$file"
+fi
+SH
+  chmod 0755 "$PREFIX/compressed-swap.sh"
+  cat >"$ROOT/etc/systemd/system/openclaw-swap.service" <<UNIT
+[Unit]
+Description=Compressed swap for dozing OpenClaw agents
+Before=openclaw-node.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/opt/openclaw-node/compressed-swap.sh
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  [ "$SKIP_SERVICES" = 1 ] && return 0
+  systemctl daemon-reload
+  systemctl enable --now openclaw-swap
 }
 
 node_runtime() {

@@ -14,6 +14,23 @@ export const nodeMetrics = z.object({
   diskTotalMb: z.number().int().nonnegative(),
   diskUsedMb: z.number().int().nonnegative(),
   containerCount: z.number().int().nonnegative(),
+  /** The node's swap (dozing agents are pushed into compressed swap: zram, or zswap with a swap file). */
+  swap: z.object({ kind: z.enum(["zram", "zswap", "disk", "none"]), totalMb: z.number().int().nonnegative(), freeMb: z.number().int().nonnegative() }).optional(),
+  /** What each managed container really holds, from its cgroup: RAM, and swapped pages with the RAM they take compressed. */
+  agents: z
+    .array(
+      z.object({
+        userId: z.string().max(64),
+        state: z.string().max(20),
+        residentMb: z.number().int().nonnegative(),
+        swappedMb: z.number().int().nonnegative(),
+        compressedMb: z.number().int().nonnegative(),
+      }),
+    )
+    .max(10_000)
+    .optional(),
+  /** Dozes that gave memory back, and those that fell back to a plain freeze, by reason. */
+  doze: z.object({ reclaims: z.number().int().nonnegative(), fallbacks: z.record(z.string().max(200), z.number().int().nonnegative()) }).optional(),
 });
 export type NodeMetrics = z.infer<typeof nodeMetrics>;
 

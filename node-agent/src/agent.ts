@@ -55,7 +55,7 @@ export class NodeAgent {
   }
 
   private readMetrics() {
-    return this.opts.metrics ? this.opts.metrics() : readMetrics(this.opts.docker);
+    return this.opts.metrics ? this.opts.metrics() : readMetrics(this.opts.docker, "/", this.opts.runtime?.doze);
   }
 
   private log(msg: string) {

@@ -7,6 +7,7 @@ import { runChannelLogin } from "./channel-login";
 import { Workspace, type FileOp } from "./workspace";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, containerLabels } from "./traefik";
+import type { Doze, ReclaimOutcome } from "./doze";
 
 /** Where OpenClaw keeps its state inside the container (the official image's layout). */
 export const CONTAINER_STATE_DIR = "/home/node/.openclaw";
@@ -49,8 +50,15 @@ export class AgentRuntime {
       archiveRetryDelayMs?: number;
       /** Waits between attempts to hand a channel update to the container (default 0.1–1.6 s, 5 retries). */
       forwardRetryDelaysMs?: number[];
+      /** Gives a dozing agent's memory back to the node (doze.ts); without it a doze only freezes. */
+      doze?: Doze;
     },
   ) {}
+
+  /** The node's doze (memory reclaim) if configured; node metrics read what agents hold through it. */
+  get doze(): Doze | undefined {
+    return this.opts.doze;
+  }
 
   static containerName = (userId: string) => `oc-${userId}`;
   static networkName = (userId: string) => `oc-${userId}`;
@@ -91,7 +99,7 @@ export class AgentRuntime {
       }));
     onProgress("starting");
     const started = Date.now();
-    if (existing?.state === "paused") await this.docker.unpause(containerId);
+    if (existing?.state === "paused") await this.thaw(containerId);
     else await this.docker.start(containerId);
     await this.waitReady(containerId, network);
     onProgress("ready");
@@ -105,7 +113,7 @@ export class AgentRuntime {
    */
   async sleep(userId: string): Promise<{ key: string; bytes: number; nextCronAt?: number }> {
     const info = await this.owned(userId);
-    if (info?.state === "paused") await this.docker.unpause(info.id); // a frozen process cannot handle SIGTERM
+    if (info?.state === "paused") await this.thaw(info.id); // a frozen process cannot handle SIGTERM
     if (info) await this.docker.stop(info.id, 20);
     const attempts = this.opts.archiveAttempts ?? 3;
     let lastError: unknown;
@@ -127,11 +135,29 @@ export class AgentRuntime {
    * Dozing: the container is frozen in place. It uses no CPU and keeps its memory, and wakes in milliseconds,
    * which a cold start of OpenClaw (~7-15 s) cannot do. Deep sleep (`sleep`) later frees the memory.
    */
-  async pause(userId: string): Promise<{ paused: true }> {
+  async pause(userId: string): Promise<{ paused: true; doze?: ReclaimOutcome }> {
     const info = await this.owned(userId);
     if (!info || (info.state !== "running" && info.state !== "paused")) throw new Error("the agent is not running");
+    // Never freeze (let alone reclaim) an agent in the middle of work: the edge retries the doze later.
+    if (info.state === "running" && (this.working.get(userId) ?? 0) > 0) throw new Error("the agent is handling a message; it dozes once idle");
     await this.docker.pause(info.id);
-    return { paused: true };
+    const doze = await this.reclaimFrozen(info.id);
+    return doze ? { paused: true, doze } : { paused: true };
+  }
+
+  /** Frozen containers only: a reclaim never runs while the agent's processes can run. */
+  private async reclaimFrozen(containerId: string): Promise<ReclaimOutcome | undefined> {
+    if (!this.opts.doze) return undefined;
+    const mem = await this.docker.memoryInfo(containerId);
+    if (!mem || (await this.docker.inspect(containerId))?.state !== "paused") return undefined;
+    return this.opts.doze.reclaim(mem.pid);
+  }
+
+  /** Unfreezes with Docker's own limits in place (a reclaim interrupted half way must not starve the thaw). */
+  private async thaw(containerId: string) {
+    const mem = this.opts.doze ? await this.docker.memoryInfo(containerId) : undefined;
+    if (mem) await this.opts.doze!.restoreLimits(mem.pid, mem.memoryBytes, mem.memorySwapBytes).catch(() => {});
+    await this.docker.unpause(containerId);
   }
 
   /**
@@ -144,7 +170,7 @@ export class AgentRuntime {
     const info = await this.owned(spec.userId);
     await this.writeConfig(spec);
     if (!info || (info.state !== "running" && info.state !== "paused")) return { restarted: false };
-    if (info.state === "paused") await this.docker.unpause(info.id);
+    if (info.state === "paused") await this.thaw(info.id);
     await this.docker.stop(info.id, 20);
     await this.docker.start(info.id);
     await this.waitReady(info.id, AgentRuntime.networkName(spec.userId));
@@ -202,9 +228,16 @@ export class AgentRuntime {
     if (existing) {
       await this.writeConfig(spec); // the spec may carry settings changed while it slept
       const started = Date.now();
-      if (existing.state === "paused") await this.docker.unpause(existing.id);
+      if (existing.state === "paused") await this.thaw(existing.id);
       else await this.docker.start(existing.id);
-      await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId));
+      await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId)).catch(async (e: Error) => {
+        // A thawed gateway that died (its swapped pages lost with the node's swap, or killed while frozen)
+        // starts again from its state dir on disk: the agent is restored, never lost.
+        const now = await this.docker.inspect(existing.id);
+        if (existing.state !== "paused" || (now?.state !== "exited" && now?.state !== "dead")) throw e;
+        await this.docker.start(existing.id);
+        await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId));
+      });
       return { readyMs: Date.now() - started };
     }
     const key = await this.store.latest(spec.userId);
@@ -214,11 +247,19 @@ export class AgentRuntime {
   }
 
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Messages and updates queued or in flight per user: work that a doze must not freeze. */
+  private readonly working = new Map<string, number>();
 
   /** Runs `job` after every earlier message or update for this user: one ordered line per user. */
   private inOrder<T>(userId: string, job: () => Promise<T>): Promise<T> {
+    this.working.set(userId, (this.working.get(userId) ?? 0) + 1);
     const next = (this.queues.get(userId) ?? Promise.resolve()).then(job, job);
-    this.queues.set(userId, next.catch(() => {}));
+    const settled = next.catch(() => {}).finally(() => {
+      const n = (this.working.get(userId) ?? 1) - 1;
+      if (n > 0) this.working.set(userId, n);
+      else this.working.delete(userId);
+    });
+    this.queues.set(userId, settled);
     return next;
   }
 

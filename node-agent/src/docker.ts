@@ -55,6 +55,8 @@ export interface DockerClient {
   /** Runs a command (argv, never a shell string) in a running container; collects its output. */
   exec(id: string, cmd: string[], opts?: { user?: string; timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   removeNetwork(network: string): Promise<void>;
+  /** The container's init process on the host and its memory limits as Docker set them (doze.ts). */
+  memoryInfo(id: string): Promise<{ pid: number; memoryBytes: number; memorySwapBytes: number } | undefined>;
 }
 
 /** A minimal ustar writer: build contexts are a few small files, so no tar dependency is needed. */
@@ -226,6 +228,12 @@ export class DockerodeClient implements DockerClient {
     });
     const { ExitCode } = await exec.inspect();
     return { exitCode: ExitCode ?? -1, stdout, stderr };
+  }
+
+  async memoryInfo(id: string) {
+    const i = await this.docker.getContainer(id).inspect().catch(ignoreStatus(404));
+    if (!i || !i.State.Pid) return undefined;
+    return { pid: i.State.Pid, memoryBytes: i.HostConfig.Memory ?? 0, memorySwapBytes: i.HostConfig.MemorySwap ?? 0 };
   }
 
   async list(labelFilter?: string) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AgentRuntime } from "./agents";
 import { DockerodeClient } from "./docker";
+import { Doze } from "./doze";
 import { NodeAgent } from "./agent";
 import { StateStore, s3FromEnv } from "./state-store";
 import { staticConfig } from "./traefik";
@@ -48,7 +49,7 @@ async function runDaemon() {
   const dockerUp = await docker.ping();
   console.log(`[node-agent] node ${cfg.NODE_ID} → ${cfg.EDGE_URL} (docker ${dockerUp ? "reachable" : "NOT reachable"})`);
   const runtime = dockerUp
-    ? new AgentRuntime(docker, new StateStore(s3FromEnv()), { stateRoot: cfg.AGENT_STATE_ROOT, traefikContainer: cfg.TRAEFIK_CONTAINER })
+    ? new AgentRuntime(docker, new StateStore(s3FromEnv()), { stateRoot: cfg.AGENT_STATE_ROOT, traefikContainer: cfg.TRAEFIK_CONTAINER, doze: new Doze() })
     : undefined;
   const agent = new NodeAgent({ edgeUrl: cfg.EDGE_URL, nodeId: cfg.NODE_ID, secret: cfg.NODE_SECRET, docker: dockerUp ? docker : undefined, runtime });
   agent.start();
