@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
 import type { AgentStatus, UserAgent } from "./user-agent";
+import { evictionPlan, freeMb, type Dozer } from "../../edge/src/services/fleet/capacity";
 import { agentFrame, edgeFrame, parseFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 
 export const HEARTBEAT_MS = 15_000;
@@ -21,6 +22,12 @@ export interface NodeStatus {
   unknownContainers: ContainerReport[];
   /** Memory limits of the agents placed here that hold memory (running, paused, or being started). */
   committedMb: number;
+  /** Memory limits of the agents running (or being started) here: what they may grow to. */
+  runningMb: number;
+  /** Dozing agents with what each really holds (the node's measure, else its limit), longest dozing first. */
+  dozing: Dozer[];
+  /** What the agents here really hold per the node's last heartbeat (resident + compressed swap). */
+  measuredMb: number;
   agents: { running: number; paused: number; sleeping: number };
   /** Failed provision/wake commands in the last 24 h, newest first (operator console). */
   recentFailures: { userId: string; kind: string; error: string; at: number }[];
@@ -211,10 +218,25 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     }
   }
 
+  /** Capacity by what is held: dozing agents counted by the node's measure of them, running ones by limit. */
+  private holdings(metrics: NodeMetrics | null) {
+    const measured = new Map((metrics?.agents ?? []).map((a) => [a.userId, a.residentMb + a.compressedMb]));
+    const rows = this.ctx.storage.sql
+      .exec<{ user_id: string; expected: string; memory_mb: number; updated_at: number }>("SELECT user_id, expected, memory_mb, updated_at FROM placements WHERE expected IN ('running', 'paused')")
+      .toArray();
+    const dozing: Dozer[] = rows
+      .filter((r) => r.expected === "paused")
+      .map((r) => ({ userId: r.user_id, heldMb: Math.min(r.memory_mb, measured.get(r.user_id) ?? r.memory_mb), since: r.updated_at }))
+      .sort((a, b) => a.since - b.since);
+    const runningMb = rows.filter((r) => r.expected === "running").reduce((sum, r) => sum + r.memory_mb, 0);
+    return { runningMb, dozing, measuredMb: [...measured.values()].reduce((a, b) => a + b, 0) };
+  }
+
   async getStatus(): Promise<NodeStatus> {
     const metrics = this.meta.get("metrics");
     const hb = this.meta.get("lastHeartbeatAt");
     return {
+      ...this.holdings(metrics ? (JSON.parse(metrics) as NodeMetrics) : null),
       nodeId: this.meta.get("nodeId"),
       connected: this.ctx.getWebSockets("agent").length > 0,
       agentVersion: this.meta.get("agentVersion"),
@@ -250,11 +272,32 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     const [ws] = this.ctx.getWebSockets("agent");
     if (!ws && opts.onlyIfConnected) return { id, delivered: false };
     // Starting an agent commits its memory here at once, so concurrent placements see it.
-    if (command.kind === "provision" || command.kind === "wake") this.expect(command.spec.userId, "running", command.spec.memoryMb);
+    if (command.kind === "provision" || command.kind === "wake") {
+      await this.makeRoom(command.spec.userId, command.spec.memoryMb);
+      this.expect(command.spec.userId, "running", command.spec.memoryMb);
+    }
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO commands (id, command, sent_at) VALUES (?, ?, ?)", id, JSON.stringify(command), Date.now());
     if (!ws) return { id, delivered: false };
     this.send(ws, { type: "command", id, command });
     return { id, delivered: true };
+  }
+
+  /**
+   * Room for an agent about to start here: when what the others hold leaves too little, the least recently
+   * used dozing agents go to deep sleep (archived to S3, as the idle alarm would do later anyway), as few as
+   * needed. A dozing agent waking here already holds part of what it needs.
+   */
+  private async makeRoom(userId: string, memoryMb: number) {
+    const live = await this.getStatus();
+    if (!live.metrics) return;
+    const running = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE user_id = ? AND expected = 'running'", userId).one().n > 0;
+    if (running) return; // a repeated command: its memory is already counted
+    const need = memoryMb - (live.dozing.find((d) => d.userId === userId)?.heldMb ?? 0);
+    const plan = evictionPlan(live.dozing, need, freeMb({ id: live.nodeId ?? "", status: "active", live }), userId) ?? [];
+    for (const other of plan) {
+      const sent = await this.env.USER_AGENT.getByName(other).requestSleep("deep").catch(() => false);
+      console.log(`[node ${live.nodeId}] ${other} goes to deep sleep to make room for ${userId}${sent ? "" : " (already on its way)"}`);
+    }
   }
 
   private countExpected(expected: Expected) {

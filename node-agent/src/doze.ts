@@ -47,6 +47,8 @@ export interface DozeOptions {
   cgroupRoot?: string;
   procRoot?: string;
   sysRoot?: string;
+  /** The kernel's swap table (default <procRoot>/swaps). */
+  swapsPath?: string;
   /** What a dozing agent keeps resident (OpenClaw's working set for the first answer after a thaw). */
   targetMb?: number;
   /** Swap that must stay free after a reclaim, for the rest of the node. */
@@ -60,6 +62,7 @@ export class Doze {
   private readonly cgroupRoot: string;
   private readonly procRoot: string;
   private readonly sysRoot: string;
+  private readonly swapsPath: string;
   readonly targetMb: number;
   private readonly swapReserveMb: number;
   /** Why the last reclaims fell back to a plain freeze, by reason (node metrics). */
@@ -70,6 +73,7 @@ export class Doze {
     this.cgroupRoot = opts.cgroupRoot ?? "/sys/fs/cgroup";
     this.procRoot = opts.procRoot ?? "/proc";
     this.sysRoot = opts.sysRoot ?? "/sys";
+    this.swapsPath = opts.swapsPath ?? join(this.procRoot, "swaps");
     this.targetMb = opts.targetMb ?? 120;
     this.swapReserveMb = opts.swapReserveMb ?? 64;
   }
@@ -88,7 +92,7 @@ export class Doze {
 
   /** The node's swap: how much, how much free, and whether it is compressed in RAM. */
   async swap(): Promise<SwapState> {
-    const rows = (await readFile(join(this.procRoot, "swaps"), "utf8").catch(() => ""))
+    const rows = (await readFile(this.swapsPath, "utf8").catch(() => ""))
       .split("\n")
       .slice(1)
       .map((l) => l.trim().split(/\s+/))

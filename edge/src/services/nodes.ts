@@ -69,7 +69,8 @@ export async function listNodes(s: Services) {
         connected: live.connected,
         lastHeartbeatAt: live.lastHeartbeatAt,
         agentVersion: live.agentVersion,
-        metrics: live.metrics,
+        // The numeric gauges; per-agent holdings and swap are in the operator console's node table.
+        metrics: live.metrics && (Object.fromEntries(Object.entries(live.metrics).filter(([, v]) => typeof v === "number")) as Record<string, number>),
         committedMb: live.committedMb,
         agents: live.agents,
         recentFailures: live.recentFailures,

@@ -6,7 +6,7 @@ import { newId } from "../../lib/ids";
 import { buildServices } from "../build";
 import type { Services } from "../context";
 import { policyOf, fleetView } from "./fleet";
-import { utilisation } from "./capacity";
+import { heldMb, utilisation } from "./capacity";
 
 const STOPPED = "proxy.runaway_stopped";
 
@@ -58,7 +58,19 @@ export async function operatorOverview(s: Services) {
     fleet: {
       utilisation: u,
       scaleAt: policyOf(s.env).scaleAt,
-      nodes: view.map((n) => ({ id: n.id, status: n.status, connected: n.live.connected, committedMb: n.live.committedMb, ramTotalMb: n.live.metrics?.ramTotalMb ?? 0, agents: n.live.agents })),
+      nodes: view.map((n) => ({
+        id: n.id,
+        status: n.status,
+        connected: n.live.connected,
+        committedMb: n.live.committedMb,
+        // What its agents hold (running: limit, dozing: resident + compressed as measured) and what the node measured.
+        heldMb: heldMb(n),
+        measuredMb: n.live.measuredMb,
+        swap: n.live.metrics?.swap ?? null,
+        dozeFallbacks: n.live.metrics?.doze?.fallbacks ?? {},
+        ramTotalMb: n.live.metrics?.ramTotalMb ?? 0,
+        agents: n.live.agents,
+      })),
       orders,
     },
     provisioningFailures: view.flatMap((n) => n.live.recentFailures.map((f) => ({ ...f, nodeId: n.id }))).sort((a, b) => b.at - a.at).slice(0, 20),
