@@ -1,0 +1,164 @@
+/**
+ * Density benchmark with the real OpenClaw image on this machine's Docker engine and kernel: starts N agents
+ * (each a 2 GiB container), lets them doze with reclaim into compressed swap (zram, set up by this script and
+ * removed at exit), and prints what each really holds, the projected agents per 8 GiB node (all running vs
+ * dozing), and p50/p95 of: thaw → /readyz, message → answer from a doze (through the node agent's deliver
+ * path to the gateway, answered by the LLM stand-in), from a deep sleep on the same node, and after a node
+ * loss (S3 restore).
+ *
+ *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
+ */
+import { S3Client } from "@aws-sdk/client-s3";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import S3rver from "s3rver";
+import { openclawConfig } from "../../contracts/src/openclaw-config";
+import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
+import { DockerodeClient } from "../../node-agent/src/docker";
+import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
+import { StateStore } from "../../node-agent/src/state-store";
+import { SYSTEM_RESERVE_MB } from "../../edge/src/services/fleet/capacity";
+import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
+
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
+const N = Number(process.env.N ?? 4);
+const RUNS = Number(process.env.RUNS ?? 3);
+const DOZE_S = Number(process.env.DOZE_S ?? 90);
+const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
+const NODE_MB = 8192;
+
+const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);
+const ZRAM_STATE = join(tmpdir(), `oc-bench-density-${process.pid}.zram`);
+const zram = (fn: string) => execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], { env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" }, stdio: ["ignore", "ignore", "inherit"] });
+
+const docker = new DockerodeClient();
+if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
+const s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+const { port: s3Port } = await s3.run();
+const store = new StateStore({ client: new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } }), bucket: "openclaw-state" });
+const doze = new Doze();
+const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze });
+// The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
+const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
+
+const users = Array.from({ length: N }, (_, i) => `usr_${`density${i}`.padEnd(24, "x")}`);
+const specOf = (userId: string): AgentSpec => {
+  const host = `${userId.replace(/_/g, "-")}.agents.example.com`;
+  return {
+    userId,
+    image: IMAGE,
+    host,
+    config: openclawConfig({ host, edgeUrl: `http://host.docker.internal:${LLM_PORT}`, proxyKey: "ocx_bench_key", openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+    gatewayToken: `${userId.slice(4)}${"t".repeat(24)}`,
+    memoryMb: 2048,
+    cpus: 2,
+    pidsLimit: 512,
+    user: "1000:1000",
+  };
+};
+
+async function heldOf(userId: string): Promise<MemoryHeld> {
+  const mem = await docker.memoryInfo(AgentRuntime.containerName(userId));
+  return (await doze.held(mem!.pid))!;
+}
+
+/** A message through the node agent's deliver path; fails loudly unless the stand-in answered. */
+async function message(userId: string, text: string) {
+  const { reply } = await runtime.deliver(userId, "bench", text);
+  if (!reply.includes("[dev stand-in]")) throw new Error(`unexpected reply from ${userId}: ${reply.slice(0, 200)}`);
+}
+
+const results: Record<string, number[]> = {
+  "warm message → answer": [],
+  "thaw → /readyz": [],
+  "message → answer, from doze": [],
+  "message → answer, deep sleep (same node)": [],
+  "message → answer, after node loss (S3)": [],
+};
+const running: MemoryHeld[] = [];
+const dozing: MemoryHeld[] = [];
+const reclaimMs: number[] = [];
+
+const cleanup = async () => {
+  for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
+  zram("zram_down");
+  await s3.close().catch(() => {});
+  llm.close();
+};
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+try {
+  zram("zram_up 6144");
+  for (const u of users) {
+    const t = performance.now();
+    await runtime.provision(specOf(u));
+    await message(u, "hello"); // the first answer of a fresh agent loads its model runtime
+    log(`${u} provisioned and answered in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  for (const u of users) {
+    const t = performance.now();
+    await message(u, "warm ping");
+    results["warm message → answer"]!.push(performance.now() - t);
+    running.push(await heldOf(u));
+  }
+  for (let r = 0; r < RUNS; r++) {
+    for (const u of users) {
+      const { doze: outcome } = await runtime.pause(u);
+      if (outcome?.mode !== "reclaimed") throw new Error(`${u} did not reclaim: ${outcome?.mode === "frozen" ? outcome.reason : "no doze"}`);
+      reclaimMs.push(outcome.ms);
+      if (r === 0) dozing.push(outcome.held);
+    }
+    log(`run ${r + 1}/${RUNS}: ${N} agents dozing, waiting ${DOZE_S} s`);
+    await new Promise((res) => setTimeout(res, DOZE_S * 1000));
+    for (const u of users) {
+      const t = performance.now();
+      const { readyMs } = await runtime.wake(specOf(u));
+      await message(u, `after a doze ${r}`);
+      results["thaw → /readyz"]!.push(readyMs);
+      results["message → answer, from doze"]!.push(performance.now() - t);
+    }
+  }
+  const [u0] = users;
+  for (let r = 0; r < RUNS; r++) {
+    await runtime.sleep(u0!);
+    let t = performance.now();
+    await runtime.wake(specOf(u0!));
+    await message(u0!, `after a deep sleep ${r}`);
+    results["message → answer, deep sleep (same node)"]!.push(performance.now() - t);
+    await runtime.sleep(u0!);
+    await runtime.remove(u0!, { deleteState: true }); // the node was lost: no container, no local state
+    t = performance.now();
+    await runtime.wake(specOf(u0!));
+    await message(u0!, `after a node loss ${r}`);
+    results["message → answer, after node loss (S3)"]!.push(performance.now() - t);
+    log(`deep sleep run ${r + 1}/${RUNS} done`);
+  }
+} finally {
+  await cleanup();
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+console.log(`\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${doze.targetMb} MiB target)\n`);
+console.log(`${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`);
+users.forEach((u, i) =>
+  console.log(
+    `${u.padEnd(30)}${String(running[i]!.residentMb).padStart(13)}${String(dozing[i]!.residentMb).padStart(17)}${String(dozing[i]!.swappedMb).padStart(9)}${String(dozing[i]!.compressedMb).padStart(12)}${String(dozing[i]!.residentMb + dozing[i]!.compressedMb).padStart(7)}`,
+  ),
+);
+const usable = NODE_MB - SYSTEM_RESERVE_MB;
+const runningMb = mean(running.map((h) => h.residentMb));
+const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
+const allRunning = Math.floor(usable / runningMb);
+const allDozing = Math.floor(usable / dozingMb);
+console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
+console.log(`projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`);
+console.log(`${"path".padEnd(44)}${"p50".padStart(10)}${"p95".padStart(10)}${"max".padStart(10)}${"n".padStart(4)}`);
+for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(44)}${fmt(pct(xs, 50)).padStart(10)}${fmt(pct(xs, 95)).padStart(10)}${fmt(Math.max(...xs)).padStart(10)}${String(xs.length).padStart(4)}`);
+console.log(
+  `\ngoals: message→answer from doze ≤ 1.5 s p95: ${pct(results["message → answer, from doze"]!, 95) <= 1500 ? "met" : "NOT met"}; thaw→ready ≤ 300 ms p95: ${pct(results["thaw → /readyz"]!, 95) <= 300 ? "met" : "NOT met"}; deep-sleep wake ≤ 6 s p50: ${pct(results["message → answer, deep sleep (same node)"]!, 50) <= 6000 ? "met" : "NOT met"}; ≥ 3× per node: ${allDozing / allRunning >= 3 ? "met" : "NOT met"}`,
+);
