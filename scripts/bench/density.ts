@@ -9,6 +9,7 @@
  *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
  */
 import { S3Client } from "@aws-sdk/client-s3";
+import Docker from "dockerode";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
 const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
+const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);
 const DOZE_S = Number(process.env.DOZE_S ?? 90);
 const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
 const NODE_MB = 8192;
@@ -34,6 +36,7 @@ const ZRAM_STATE = join(tmpdir(), `oc-bench-density-${process.pid}.zram`);
 const zram = (fn: string) => execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], { env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" }, stdio: ["ignore", "ignore", "inherit"] });
 
 const docker = new DockerodeClient();
+const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
 const s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
 const { port: s3Port } = await s3.run();
@@ -121,7 +124,14 @@ try {
     }
   }
   const [u0] = users;
-  for (let r = 0; r < RUNS; r++) {
+  // Where the slowest answers spent their time: OpenClaw logs each run's preparation stages.
+  for (const u of users) {
+    const raw = await rawDocker.getContainer(AgentRuntime.containerName(u)).logs({ stdout: true, stderr: true, tail: 2000 }).catch(() => Buffer.from(""));
+    const logs = raw.toString("utf8");
+    const prep = logs.split("\n").filter((l) => l.includes("prep stages")).map((l) => ({ total: Number(/totalMs=(\d+)/.exec(l)?.[1] ?? 0), stages: /stages=(\S+)/.exec(l)?.[1] ?? "" }));
+    for (const p of prep.sort((a, b) => b.total - a.total).slice(0, 2)) log(`${u} slow run preparation ${p.total} ms: ${p.stages}`);
+  }
+  for (let r = 0; r < DEEP_RUNS; r++) {
     await runtime.sleep(u0!);
     let t = performance.now();
     await runtime.wake(specOf(u0!));
@@ -133,7 +143,7 @@ try {
     await runtime.wake(specOf(u0!));
     await message(u0!, `after a node loss ${r}`);
     results["message → answer, after node loss (S3)"]!.push(performance.now() - t);
-    log(`deep sleep run ${r + 1}/${RUNS} done`);
+    log(`deep sleep run ${r + 1}/${DEEP_RUNS} done`);
   }
 } finally {
   await cleanup();
