@@ -1,0 +1,73 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Doze } from "../src/doze";
+
+/**
+ * The reclaim's bookkeeping against a cgroup tree laid out like the kernel's, in a scratch dir: cgroup v2
+ * (which this test machine does not have) and the refusals that keep a node safe. The real kernel path
+ * (cgroup v1, zram) is exercised in doze.test.ts.
+ */
+const MB = 1024 * 1024;
+
+function tree(kind: "v1" | "v2", files: Record<string, string>, swaps: string) {
+  const root = mkdtempSync(join(tmpdir(), "oc-cg-"));
+  const proc = join(root, "proc");
+  mkdirSync(join(proc, "42"), { recursive: true });
+  writeFileSync(join(proc, "swaps"), `Filename\tType\tSize\tUsed\tPriority\n${swaps}`);
+  const cg = join(root, "cg");
+  const dir = kind === "v1" ? join(cg, "memory", "docker", "abc") : join(cg, "system.slice", "docker-abc.scope");
+  mkdirSync(dir, { recursive: true });
+  if (kind === "v2") writeFileSync(join(cg, "cgroup.controllers"), "cpu memory pids\n");
+  writeFileSync(join(proc, "42", "cgroup"), kind === "v1" ? "12:memory:/docker/abc\n11:freezer:/docker/abc\n" : "0::/system.slice/docker-abc.scope\n");
+  for (const [name, value] of Object.entries(files)) writeFileSync(join(dir, name), value);
+  const sys = join(root, "sys");
+  mkdirSync(join(sys, "block", "zram0"), { recursive: true });
+  writeFileSync(join(sys, "block", "zram0", "mm_stat"), `${800 * MB} ${300 * MB} ${320 * MB} 0 0 0 0 0 0\n`);
+  return { doze: new Doze({ cgroupRoot: cg, procRoot: proc, sysRoot: sys }), read: (name: string) => readFileSync(join(dir, name), "utf8").trim() };
+}
+
+describe("doze bookkeeping on a cgroup tree", () => {
+  it("cgroup v2: asks memory.reclaim for everything above the target and closes the swap allowance again", async () => {
+    const { doze, read } = tree("v2", { "memory.current": String(1000 * MB), "memory.swap.current": "0", "memory.max": String(2048 * MB), "memory.swap.max": "0", "memory.stat": "anon 900\nfile 100\n" }, "/dev/zram0 partition 4194304 0 100\n");
+    const out = await doze.reclaim(42);
+    expect(out.mode).toBe("reclaimed");
+    expect(Number(read("memory.reclaim"))).toBe((1000 - 120) * MB);
+    expect(read("memory.swap.max")).toBe("0"); // a running agent still never swaps
+    expect(read("memory.max")).toBe(String(2048 * MB));
+    // What it holds counts swapped pages at zram's measured ratio (320 MiB of RAM for 800 MiB stored).
+    writeFileSync(join(doze["cgroupRoot"], "system.slice", "docker-abc.scope", "memory.swap.current"), String(800 * MB));
+    expect(await doze.held(42)).toEqual({ residentMb: 1000, swappedMb: 800, compressedMb: 320 });
+  });
+
+  it("cgroup v1: the limit goes back exactly, swap (memsw) closes again, swappiness is restored", async () => {
+    const { doze, read } = tree(
+      "v1",
+      { "memory.usage_in_bytes": String(1000 * MB), "memory.limit_in_bytes": String(2048 * MB), "memory.memsw.limit_in_bytes": String(2048 * MB), "memory.swappiness": "60", "memory.stat": "rss 900\nswap 0\n" },
+      "/dev/zram0 partition 4194304 0 100\n",
+    );
+    expect((await doze.reclaim(42)).mode).toBe("reclaimed");
+    expect(read("memory.limit_in_bytes")).toBe(String(2048 * MB));
+    expect(read("memory.memsw.limit_in_bytes")).toBe(String(2048 * MB));
+    expect(read("memory.swappiness")).toBe("60");
+    // A node agent that died mid-reclaim left a low limit behind: the thaw puts Docker's limits back first.
+    writeFileSync(join(doze["cgroupRoot"], "memory", "docker", "abc", "memory.limit_in_bytes"), String(120 * MB));
+    await doze.restoreLimits(42, 2048 * MB, 2048 * MB);
+    expect(read("memory.limit_in_bytes")).toBe(String(2048 * MB));
+  });
+
+  it("refuses where it would not be safe, and says why (plain freeze instead)", async () => {
+    const v2 = { "memory.current": String(1000 * MB), "memory.swap.current": "0", "memory.max": String(2048 * MB), "memory.swap.max": "0", "memory.stat": "" };
+    const full = tree("v2", v2, "/dev/zram0 partition 4194304 3900000 100\n"); // 3.8 of 4 GiB used
+    expect(await full.doze.reclaim(42)).toMatchObject({ mode: "frozen", reason: "not enough free swap" });
+    expect(() => full.read("memory.reclaim")).toThrow(); // nothing was asked of the kernel
+    const disk = tree("v2", v2, "/swapfile file 4194304 0 -2\n");
+    expect(await disk.doze.reclaim(42)).toMatchObject({ mode: "frozen", reason: "swap is not compressed (zram or zswap)" });
+    const none = tree("v2", v2, "");
+    expect(await none.doze.reclaim(42)).toMatchObject({ mode: "frozen", reason: "no swap on this node" });
+    expect(none.doze.stats()).toEqual({ reclaims: 0, fallbacks: { "no swap on this node": 1 } });
+    // Positive control: the same cgroup with free compressed swap is reclaimed.
+    expect((await tree("v2", v2, "/dev/zram0 partition 4194304 0 100\n").doze.reclaim(42)).mode).toBe("reclaimed");
+  });
+});
