@@ -19,16 +19,20 @@ if [ ! -f $img/node_modules/.package-lock.json ] || [ $img/package-lock.json -nt
 fi
 
 source scripts/lib/services.sh
+source scripts/lib/zram.sh
 # The run leaves the machine as it found it: what it started here is stopped again at the end.
 unset OC_STARTED_PG OC_STARTED_DOCKERD
 cleanup() {
   [ "${OC_STARTED_DOCKERD:-0}" = 1 ] && stop_dockerd
   [ "${OC_STARTED_PG:-0}" = 1 ] && stop_postgres
+  zram_down # only the device zram_up made, once the agents that used it are gone
   return 0
 }
 trap cleanup EXIT
 start_postgres app_test fresh
 start_dockerd
+# Compressed swap as worker nodes have it (scripts/server-setup.sh), so dozing agents really give memory back.
+ZRAM_TRAP=0 zram_up || echo "no zram: dozes fall back to a plain freeze" >&2
 # The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~50 s the first time).
 bash node-agent/image/build.sh
 
