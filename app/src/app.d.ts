@@ -4,13 +4,8 @@ declare global {
       env?: {
         /** The Hono API, called in process (edge/src/worker.ts puts it here, shaped like a service binding). */
         API?: { fetch(request: Request): Promise<Response> };
+        APP_URL?: string;
       };
-    }
-    /** What a failed form action gives its page: the API's message and code, and the fields to refill. */
-    interface ActionFailureData {
-      message: string;
-      code: string;
-      values?: Record<string, string>;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { fail, type Cookies, type RequestEvent } from "@sveltejs/kit";
+import { dev } from "$app/environment";
 
 /**
  * The app's server side of the API: form actions and server loads call the Hono API in process
@@ -19,24 +20,34 @@ export class ApiError extends Error {
   }
 }
 
-/**
- * The request headers the API reads: Origin and Sec-Fetch-Site for its cross-site check on cookie-authenticated
- * writes (SvelteKit has already refused form posts whose Origin is not this app's), the client's address
- * for rate limits and the device list, the user agent for the device list.
- */
-const FORWARDED = ["origin", "sec-fetch-site", "cf-connecting-ip", "user-agent"];
+/** The request headers the API reads: the client's address (rate limits, device list) and its user agent. */
+const FORWARDED = ["cf-connecting-ip", "user-agent"];
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-export async function apiFetch(event: Pick<RequestEvent, "request" | "cookies" | "url" | "platform">, path: string, init: { method?: string; body?: unknown } = {}) {
+type Event = Pick<RequestEvent, "request" | "cookies" | "url" | "platform">;
+type Init = { method?: string; body?: unknown; /** Send no session cookie (token-authenticated calls). */ anonymous?: boolean };
+
+export async function apiFetch(event: Event, path: string, init: Init = {}) {
   const headers = new Headers();
   for (const name of FORWARDED) {
     const value = event.request.headers.get(name);
     if (value) headers.set(name, value);
   }
+  // The API refuses cookie-authenticated writes that do not come from the app's own origin. A form post that
+  // reached an action or endpoint here has passed SvelteKit's own origin check (kit.csrf: the browser's
+  // Origin must be this app's), so the call says it comes from the app. `vite dev` skips that check, so there
+  // the browser's own Origin is passed on and the API judges it. Loads (GET) claim nothing.
+  if (WRITES.has(event.request.method)) {
+    const origin = dev ? event.request.headers.get("origin") : appOrigin(event);
+    if (origin) headers.set("origin", origin);
+  }
   // From the cookie jar, not the raw header: a cookie set earlier in this request (sign-in) counts.
-  const cookie = event.cookies
-    .getAll({ decode: (v) => v })
-    .map((c) => `${c.name}=${c.value}`)
-    .join("; ");
+  const cookie = init.anonymous
+    ? ""
+    : event.cookies
+        .getAll({ decode: (v) => v })
+        .map((c) => `${c.name}=${c.value}`)
+        .join("; ");
   if (cookie) headers.set("cookie", cookie);
   if (init.body !== undefined) headers.set("content-type", "application/json");
   const request = new Request(new URL(`/api${path}`, event.url), {
@@ -51,8 +62,14 @@ export async function apiFetch(event: Pick<RequestEvent, "request" | "cookies" |
   return response;
 }
 
+/** APP_URL's origin (the one the API trusts); the request's own where the env does not say. */
+function appOrigin(event: Event) {
+  const configured = event.platform?.env?.APP_URL;
+  return configured ? new URL(configured).origin : event.url.origin;
+}
+
 /** Calls the API and returns its JSON, or throws ApiError with the envelope's code and message. */
-export async function api<T = unknown>(event: Parameters<typeof apiFetch>[0], path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T = unknown>(event: Event, path: string, init: Init = {}): Promise<T> {
   const response = await apiFetch(event, path, init);
   const data = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
   if (!response.ok) {
