@@ -3,8 +3,8 @@ import { dev } from "$app/environment";
 
 /**
  * The app's server side of the API: form actions and server loads call the Hono API in process
- * (`platform.env.API`, see edge/src/worker.ts) with the browser's own cookie, Origin and address, so the API
- * applies exactly the checks it applies to the browser (session, CSRF origin check, rate limits per IP).
+ * (`platform.env.API`, see edge/src/worker.ts) with the browser's cookie, address and user agent, so the API
+ * applies the checks it applies to the browser (session, rate limits per IP, its same-origin check on writes).
  * Cookies the API sets (the session on sign-in, its removal on sign-out) are passed on to the browser, and
  * the API's error envelope becomes `fail(status, { message, code })` for the page to show.
  */
