@@ -5,5 +5,9 @@ import { vitePreprocess } from "@sveltejs/vite-plugin-svelte";
 // config; the real Worker entry (edge/src/worker.ts) imports the generated _worker.js.
 export default {
   preprocess: vitePreprocess(),
-  kit: { adapter: adapter({ config: "wrangler.adapter.jsonc" }) },
+  kit: {
+    adapter: adapter({ config: "wrangler.adapter.jsonc" }),
+    // What several runtimes share (plans and prices above all) is imported, never retyped.
+    alias: { $contracts: "../contracts/src" },
+  },
 };

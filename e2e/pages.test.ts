@@ -41,6 +41,29 @@ describe("every public page renders", () => {
   }
 });
 
+describe("the marketing site at desktop and phone width", () => {
+  for (const [name, path, heading] of [
+    ["landing", "/", "Your own personal AI agent, running in seconds."],
+    ["pricing", "/pricing", "Simple plans, tokens included"],
+    ["faq", "/faq", "Questions and answers"],
+  ] as const) {
+    for (const width of [1280, 390]) {
+      it(`${path} at ${width} px`, async () => {
+        await page.context().clearCookies();
+        await page.setViewportSize({ width, height: 900 });
+        try {
+          await page.goto(`${base}${path}`);
+          await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+          await page.screenshot({ path: `${shots}/marketing-${name}-${width}.png`, fullPage: true });
+        } finally {
+          await page.setViewportSize({ width: 1280, height: 800 });
+        }
+        expect(consoleErrors).toEqual([]);
+      });
+    }
+  }
+});
+
 describe("every dashboard page renders", () => {
   beforeAll(async () => {
     await page.goto(`${base}/login`);

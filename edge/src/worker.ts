@@ -21,7 +21,11 @@ export default {
     if (pathname === "/api" || pathname.startsWith("/api/")) return api.fetch(request, env, ctx);
     if (pathname.startsWith("/hooks/")) return hooks.fetch(request, env, ctx);
     if (pathname.startsWith("/browser/")) return browserRelay.fetch(request, env, ctx);
-    return sveltekit.fetch(request, env, ctx);
+    // The app's server code (form actions, server loads) reaches the API in process through `platform.env.API`,
+    // shaped like a service binding: a Worker cannot fetch its own hostname (the request would leave and
+    // loop back through the edge, or fail on workers.dev), and an in-process call keeps the browser's
+    // cookie, Origin and IP headers exactly as the API would have seen them from the browser.
+    return sveltekit.fetch(request, { ...env, API: { fetch: (req: Request) => api.fetch(req, env, ctx) } }, ctx);
   },
   /** Cron (wrangler.toml [triggers]): the fleet check every minute. */
   async scheduled(_controller, rawEnv, ctx) {
