@@ -7,11 +7,13 @@ import { loadEnv } from "../src/env";
 import { deleteAfterGrace } from "../src/services/account-deletion";
 import { buildServices } from "../src/services/build";
 import { PASSWORD, call, paidSignup, signup, verifiedSignup, withDb } from "./helpers";
+import { TEST_PORTS } from "./ports";
 
 /**
  * The data lifecycle a user expects: "delete my account" (and the same deletion once a cancelled plan's grace
  * period is over, run by the per-minute cron), and "export my data" as a zip.
  */
+const STRIPE = `http://127.0.0.1:${TEST_PORTS.stripe}`;
 const commandsOn = (nodeId: string) =>
   runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) => state.storage.sql.exec<{ command: string }>("SELECT command FROM commands ORDER BY rowid").toArray().map((r) => JSON.parse(r.command)));
 const inboxRows = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox").one().n);
@@ -73,6 +75,19 @@ describe("delete my account", () => {
     await expectDeleted(u);
     // The address is free again: the person may sign up afresh.
     expect((await call("/api/auth/signup", { body: { email: u.email, password: PASSWORD } })).status).toBe(201);
+  });
+
+  it("cancels an active plan with Stripe first, so a deleted account is never charged again", async () => {
+    const u = await signup();
+    const checkout = await call("/api/billing/checkout", { body: { plan: "starter" }, cookie: u.cookie });
+    const done = (await fetch(`${STRIPE}/_complete/${checkout.body.id}`, { method: "POST" }).then((r) => r.json())) as { deliveries: { event: { type: string; data: { object: { subscription?: string } } } }[] };
+    const subId = done.deliveries.find((d) => d.event.type === "checkout.session.completed")!.event.data.object.subscription!;
+    await withDb((db) => db.insert(subscriptions).values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: u.userId, planId: "starter", status: "active", stripeSubscriptionId: subId }));
+    const before = (await fetch(`${STRIPE}/_events`).then((r) => r.json())) as unknown[];
+    expect((await call("/api/account/delete", { body: { password: PASSWORD }, cookie: u.cookie })).status).toBe(200);
+    const after = (await fetch(`${STRIPE}/_events`).then((r) => r.json())) as { type: string; data: { object: { id: string; status: string } } }[];
+    expect(after.slice(before.length).some((e) => e.type === "customer.subscription.deleted" && e.data.object.id === subId && e.data.object.status === "canceled")).toBe(true);
+    expect((await withDb((db) => db.select().from(subscriptions).where(eq(subscriptions.userId, u.userId))))[0]!.status).toBe("canceled");
   });
 
   it("the cron deletes accounts whose cancelled plan's grace period is over, and only those", async () => {

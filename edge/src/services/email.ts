@@ -123,7 +123,7 @@ export const templates = {
   subscriptionEnded: (graceDays: number, billingUrl: string) => ({
     template: "subscription_ended",
     subject: "Your OpenClaw Cloud subscription has ended",
-    text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.\n\n${billingUrl}`,
-    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.`, { label: "Subscribe again", url: billingUrl }),
+    text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (you can export your data from the Security Center until then).\n\n${billingUrl}`,
+    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (export your data from the Security Center until then).`, { label: "Subscribe again", url: billingUrl }),
   }),
 };
