@@ -54,10 +54,12 @@ describe("paid work needs payment", () => {
     expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 30, deepSleepMinutes: 120, alwaysOn: true }, cookie: u.cookie })).status).toBe(200);
   });
 
-  it("limits provisioning attempts per account", async () => {
+  it("limits provisioning attempts per account, also when they arrive all at once", async () => {
     const u = await signup();
     await grantAccess(u.userId);
-    for (let i = 0; i < PROVISION_LIMIT_PER_HOUR; i++) expect((await call("/api/agent/provision", { method: "POST", cookie: u.cookie })).body.error.code).toBe("NO_CAPACITY");
+    const burst = await Promise.all(Array.from({ length: PROVISION_LIMIT_PER_HOUR + 2 }, () => call("/api/agent/provision", { method: "POST", cookie: u.cookie })));
+    const codes = burst.map((r) => r.body.error.code).sort();
+    expect(codes).toEqual([...Array(PROVISION_LIMIT_PER_HOUR).fill("NO_CAPACITY"), "RATE_LIMITED", "RATE_LIMITED"]);
     const limited = await call("/api/agent/provision", { method: "POST", cookie: u.cookie });
     expect(limited.status).toBe(429);
     expect(limited.body.error.code).toBe("RATE_LIMITED");

@@ -59,16 +59,19 @@ export async function requireVerified(s: Services, userId: string, what: string)
 }
 
 /**
- * Records one provisioning attempt, refusing it past PROVISION_LIMIT_PER_HOUR for the account. The insert is
- * conditional on the count in the same statement, so a burst cannot all slip through on one stale count.
+ * Records one provisioning attempt, refusing it past PROVISION_LIMIT_PER_HOUR for the account. A per-account
+ * advisory lock serialises the count and the insert, so a burst of parallel requests cannot all pass one count.
  */
 export async function countProvisionAttempt(s: Services, userId: string) {
   const hourAgo = new Date(Date.now() - 3_600_000);
-  const inserted = await s.db.execute(sql`
-    INSERT INTO ${provisionAttempts} (id, user_id)
-    SELECT ${newId("pra")}, ${userId}
-    WHERE (SELECT count(*) FROM ${provisionAttempts} WHERE user_id = ${userId} AND created_at > ${hourAgo.toISOString()}) < ${PROVISION_LIMIT_PER_HOUR}
-    RETURNING id`);
+  const inserted = await s.db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provision:${userId}`}))`);
+    return tx.execute(sql`
+      INSERT INTO ${provisionAttempts} (id, user_id)
+      SELECT ${newId("pra")}, ${userId}
+      WHERE (SELECT count(*) FROM ${provisionAttempts} WHERE user_id = ${userId} AND created_at > ${hourAgo.toISOString()}) < ${PROVISION_LIMIT_PER_HOUR}
+      RETURNING id`);
+  });
   s.defer(s.db.delete(provisionAttempts).where(and(eq(provisionAttempts.userId, userId), lt(provisionAttempts.createdAt, new Date(Date.now() - 86_400_000)))));
   if (inserted.rows.length === 0)
     throw new AppError("RATE_LIMITED", `Your agent was started ${PROVISION_LIMIT_PER_HOUR} times in the last hour. Please wait a little before trying again.`);
