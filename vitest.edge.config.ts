@@ -17,6 +17,8 @@ export default defineConfig({
       miniflare: {
         bindings: {
           ENVIRONMENT: "test",
+          // Dev routes and stand-in overrides are on only with this flag (edge/src/env.ts).
+          DEV_MODE: "local",
           OC_TEST_PORT_BASE: String(TEST_PORTS.wsBridge),
           APP_URL: "http://localhost:8787",
           DATABASE_URL: databaseUrl,

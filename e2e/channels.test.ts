@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
+import { confirmEmail, grantAccess } from "./access";
 import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
@@ -72,9 +73,13 @@ beforeAll(async () => {
   agent.start();
   await until(async () => agent.connected, (c) => c, 10_000);
   await new Promise((r) => setTimeout(r, 500));
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.31" }, body: JSON.stringify({ email: `channels-${Date.now()}@example.com`, password: "channels-password" }) });
+  const email = `channels-${Date.now()}@example.com`;
+  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.31" }, body: JSON.stringify({ email, password: "channels-password" }) });
   cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
   userId = ((await signup.json()) as { userId: string }).userId;
+  await confirmEmail(base, email); // channels need a confirmed address
+  await grantAccess(base, userId); // and running an agent needs paid access
+
 }, 120_000);
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
+import { grantAccess } from "./access";
 import type { NodeMetrics } from "../contracts/src/wire";
 import { NodeAgent } from "../node-agent/src/agent";
 import type { AgentRuntime, AgentSpec } from "../node-agent/src/agents";
@@ -108,6 +109,7 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     for (let i = 0; i < 6; i++) {
       const u = await api("/auth/signup", { body: { email: `fleet-${i}-${Date.now()}@example.com`, password: "fleet-user-password" } });
       users.push({ userId: u.body.userId, cookie: u.cookie! });
+      await grantAccess(base, u.body.userId);
       const placed = await api("/agent/provision", { method: "POST", cookie: u.cookie });
       expect(placed.status, JSON.stringify(placed.body)).toBe(202);
     }
@@ -125,6 +127,7 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     // The 7th user finds no room yet, and is told so.
     const u7 = await api("/auth/signup", { body: { email: `fleet-6-${Date.now()}@example.com`, password: "fleet-user-password" } });
     users.push({ userId: u7.body.userId, cookie: u7.cookie! });
+    await grantAccess(base, u7.body.userId);
     expect((await api("/agent/provision", { method: "POST", cookie: u7.cookie })).body.error.code).toBe("NO_CAPACITY");
   }, 60_000);
 

@@ -54,6 +54,8 @@ export default async function setup(project: TestProject) {
   });
   const vars = {
     ENVIRONMENT: "development",
+    // The dev outbox, dev credit and the stand-in overrides below exist only with this flag (edge/src/env.ts).
+    DEV_MODE: "local",
     APP_URL: `http://localhost:${E2E_PORT}`,
     DATABASE_URL: process.env.DATABASE_URL,
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`,

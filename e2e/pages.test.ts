@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { pages } from "../app/src/lib/nav";
 import { launch } from "./browser";
+import { confirmEmail, grantAccess } from "./access";
 
 /** One smoke test per page: it renders its heading with no console error; a screenshot is kept for review. */
 const base = inject("baseUrl");
@@ -109,7 +110,10 @@ describe("the operator console", () => {
 describe("Channel Manager in the browser", () => {
   it("connects a Telegram bot and shows how each channel wakes the agent", async () => {
     await page.context().clearCookies();
-    await page.request.post(`${base}/api/auth/signup`, { data: { email: `channels-page-${Date.now()}@example.com`, password: "channels-password" } });
+    const email = `channels-page-${Date.now()}@example.com`;
+    const { userId } = await (await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "channels-password" } })).json();
+    await confirmEmail(base, email); // channels need a confirmed address
+    await grantAccess(base, userId); // and WhatsApp (QR) keeps an agent always on: paid access
     await page.goto(`${base}/dashboard/channels`);
     await page.getByRole("heading", { name: "Channel Manager", level: 1 }).waitFor();
     await page.getByText("Webhook: a message wakes your agent (first reply").waitFor();

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
+import { grantAccess } from "./access";
 import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
@@ -134,6 +135,9 @@ describe("provisioning an agent through the edge", () => {
     await new Promise((r) => setTimeout(r, 300));
     const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.6" }, body: JSON.stringify({ email: `prov2-${Date.now()}@example.com`, password: "provisioning-password" }) });
     const c2 = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+    const refused = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2 } });
+    expect(refused.status).toBe(402); // unpaid: refused before any node is even looked at
+    await grantAccess(base, ((await signup.json()) as { userId: string }).userId);
     const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2 } });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NO_CAPACITY");

@@ -110,6 +110,8 @@ key_file="$OC_RUN/encryption.key"
 cat >"$vars" <<VARS
 # Written by scripts/dev.sh for local development only (see .env.example for every variable).
 ENVIRONMENT=development
+# Dev routes (mail outbox, test credit) and the stand-in overrides below exist only with this (edge/src/env.ts).
+DEV_MODE=local
 APP_URL=$app_url
 DATABASE_URL=$DATABASE_URL
 NEON_LOCAL_WSPROXY=127.0.0.1:$pb

@@ -92,7 +92,8 @@ export const edgeFrame = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("configure"), spec: agentSpec }),
       z.object({ kind: z.literal("sleep"), userId: z.string().max(64) }),
       z.object({ kind: z.literal("pause"), userId: z.string().max(64) }),
-      z.object({ kind: z.literal("remove"), userId: z.string().max(64) }),
+      // erase: the account is deleted: the node also removes the agent's local state and its S3 archives.
+      z.object({ kind: z.literal("remove"), userId: z.string().max(64), erase: z.boolean().optional() }),
       z.object({ kind: z.literal("deliver"), userId: z.string().max(64), session: z.string().min(1).max(200), text: z.string().min(1).max(100_000) }),
       /** The agent's workspace files (File Manager, Memory Manager); paths are relative to the workspace. */
       z.object({

@@ -366,6 +366,20 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     }
   }
 
+  /**
+   * The account was deleted: its conversations, activity feed and everything that could reach or wake an
+   * agent go (spec, bridge credentials, proxy key, placement), and it stays suspended. The token ledger stays
+   * (accounting; it holds amounts, not personal data).
+   */
+  async erasePersonalData(): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM inbox");
+    this.ctx.storage.sql.exec("DELETE FROM activity");
+    this.ctx.storage.sql.exec("DELETE FROM events");
+    for (const key of ["specSealed", "bridgeSealed", "proxyKeyHash", "nodeId", "alwaysOn", "agentId", "wakeRequestedAt", "sleepRequestedAt", "nextCronAt"]) this.meta.set(key, "");
+    this.meta.set("status", "none");
+    this.meta.set("suspended", "the account was deleted");
+  }
+
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
     await this.life.setStatus(status, reason);
     return this.getSnapshot();

@@ -19,9 +19,18 @@ const base64Key = z
     }
   }, "must be 32 random bytes, base64-encoded (openssl rand -base64 32)");
 
+/** Variables whose only purpose is pointing an SDK at a local stand-in (dev and tests). */
+const STAND_IN_OVERRIDES = ["NEON_LOCAL_WSPROXY", "RESEND_BASE_URL", "STRIPE_API_BASE", "HOSTINGER_API_BASE"] as const;
+
 export const envSchema = z
   .object({
     ENVIRONMENT: z.enum(["development", "test", "production"]),
+    /**
+     * "local" only on a developer's machine and in the test suites (scripts/dev.sh, e2e/global-setup.ts,
+     * vitest.edge.config.ts set it): turns on /api/dev/* and the stand-in endpoint overrides. Never deployed;
+     * production refuses to start with it.
+     */
+    DEV_MODE: z.enum(["local"]).optional(),
     APP_URL: z.url(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection string"),
     /** dev/test only: host:port of the local WebSocket-to-TCP bridge standing in for Neon's proxy. */
@@ -102,7 +111,13 @@ export const envSchema = z
     ASSETS: binding<Fetcher>("ASSETS").optional(),
   })
   .superRefine((env, ctx) => {
+    // Endpoint overrides that exist only to reach a local stand-in: without the local-development flag they
+    // would point a deployment's payments, mail, servers or database at whoever the value names.
+    if (env.DEV_MODE !== "local")
+      for (const key of STAND_IN_OVERRIDES)
+        if (env[key]) ctx.addIssue({ code: "custom", path: [key], message: "only with DEV_MODE=local (a local stand-in); unset it in a deployment" });
     if (env.ENVIRONMENT !== "production") return;
+    if (env.DEV_MODE) ctx.addIssue({ code: "custom", path: ["DEV_MODE"], message: "must not be set in production" });
     // Production must never fall back to dev conveniences.
     if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
     if (env.NEON_LOCAL_WSPROXY)

@@ -6,6 +6,7 @@ import { proxyFetch } from "./proxy/index";
 import { loadEnv } from "./env";
 import { buildServices } from "./services/build";
 import { checkFleet } from "./services/fleet/fleet";
+import { deleteAfterGrace } from "./services/account-deletion";
 
 export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
 
@@ -27,16 +28,18 @@ export default {
     // cookie, Origin and IP headers exactly as the API would have seen them from the browser.
     return sveltekit.fetch(request, { ...env, API: { fetch: (req: Request) => api.fetch(req, env, ctx) } }, ctx);
   },
-  /** Cron (wrangler.toml [triggers]): the fleet check every minute. */
+  /** Cron (wrangler.toml [triggers]), every minute: the fleet check, and deleting accounts whose grace ended. */
   async scheduled(_controller, rawEnv, ctx) {
     const { env } = loadEnv(rawEnv);
     if (!env) return;
-    const { services, finish } = buildServices(env, "cron:fleet");
+    const { services, finish } = buildServices(env, "cron");
     ctx.waitUntil(
-      checkFleet(services)
-        .then((r) => console.log(`[fleet] ${r.decision.action}: ${r.decision.reason}`))
-        .catch((e) => console.error("[fleet] check failed", e))
-        .finally(finish),
+      Promise.all([
+        checkFleet(services)
+          .then((r) => console.log(`[fleet] ${r.decision.action}: ${r.decision.reason}`))
+          .catch((e) => console.error("[fleet] check failed", e)),
+        deleteAfterGrace(services).catch((e) => console.error("[account] scheduled deletions failed", e)),
+      ]).finally(finish),
     );
   },
 } satisfies ExportedHandler<Record<string, unknown>>;

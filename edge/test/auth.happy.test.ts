@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { users } from "../src/db/schema";
-import { PASSWORD, call, inbox, linkToken, newEmail, signup, withDb } from "./helpers";
+import { PASSWORD, call, inbox, linkToken, newEmail, signup, verifiedSignup, withDb } from "./helpers";
 
 describe("accounts: happy paths", () => {
   it("signs up, is signed in at once, and gets a verification mail through the Resend SDK", async () => {
@@ -75,7 +75,7 @@ describe("accounts: happy paths", () => {
   });
 
   it("creates a personal API key shown once, authenticates with it, and revokes it", async () => {
-    const { cookie, userId } = await signup();
+    const { cookie, userId } = await verifiedSignup();
     const created = await call("/api/account/api-keys", { cookie, body: { name: "CLI" } });
     expect(created.status).toBe(201);
     expect(created.body.key).toMatch(/^ocp_[\w-]{43}$/);

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sessions } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
-import { PASSWORD, call, linkToken, newIp, signup, withDb } from "./helpers";
+import { PASSWORD, call, linkToken, newIp, signup, verifiedSignup, withDb } from "./helpers";
 
 describe("auth security", () => {
   it("a forged session cookie is refused", async () => {
@@ -59,7 +59,7 @@ describe("auth security", () => {
 
   it("cannot revoke another user's API key", async () => {
     const alice = await signup();
-    const bob = await signup();
+    const bob = await verifiedSignup();
     const key = await call("/api/account/api-keys", { cookie: bob.cookie, body: { name: "bob" } });
     const res = await call(`/api/account/api-keys/${key.body.id}`, { method: "DELETE", cookie: alice.cookie });
     expect(res.status).toBe(404);

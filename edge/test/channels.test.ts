@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, signup } from "./helpers";
+import { call, grantAccess, verifiedSignup } from "./helpers";
 import { eventually } from "./proxy-helpers";
 import { TEST_PORTS } from "./ports";
 
@@ -42,7 +42,7 @@ const commandsOn = (nodeId: string) =>
 
 describe("Telegram (native webhook mode)", () => {
   it("connecting sets the edge as the bot's webhook with a secret; updates are checked against it and forwarded in order", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
     const agentId = await agentOf(u);
     const bad = await call("/api/channels/telegram", { body: { botToken: "123456:bad-token-bad-token-bad-token" }, cookie: u.cookie });
     expect(bad.status).toBe(400);
@@ -88,7 +88,7 @@ describe("Telegram (native webhook mode)", () => {
 
 describe("Slack (Events API, OpenClaw's HTTP mode)", () => {
   it("checks the v0 signature and timestamp window, answers url_verification, and forwards events unchanged to the agent's Slack listener", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
     const agentId = await agentOf(u);
     const signingSecret = "slack-signing-secret-0123456789";
     expect((await call("/api/channels/slack", { body: { botToken: "xoxb-bad", signingSecret }, cookie: u.cookie })).status).toBe(400);
@@ -125,7 +125,7 @@ describe("Slack (Events API, OpenClaw's HTTP mode)", () => {
 
 describe("WhatsApp (Cloud API, bridged)", () => {
   it("answers the verify challenge only with the right token, checks X-Hub-Signature-256, and replies through the Cloud API", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
     const agentId = await agentOf(u);
     const appSecret = "whatsapp-app-secret-0123456789";
     const bad = await call("/api/channels/whatsapp", { body: { accessToken: "bad-access-token", phoneNumberId: "1234567890", appSecret }, cookie: u.cookie });
@@ -153,7 +153,7 @@ describe("WhatsApp (Cloud API, bridged)", () => {
 
 describe("Discord (interactions, bridged)", () => {
   it("verifies Ed25519 signatures (401 otherwise), answers PING, defers a slash command and edits in the agent's answer", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
     const agentId = await agentOf(u);
     const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
     const publicKey = hex((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
@@ -185,7 +185,8 @@ const alwaysOn = (userId: string) => metaValue(userId, "alwaysOn");
 
 describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
   it("checks the bot token with Discord, keeps the agent awake while the bot is connected, and refuses a bad token", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
+    await grantAccess(u.userId); // a bot keeps the agent always on: paid work
     await agentOf(u);
     const publicKey = "ab".repeat(32);
     const botToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
@@ -214,7 +215,8 @@ describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
 describe("WhatsApp (QR link, OpenClaw's own plugin)", () => {
 
   it("turns the plugin on with the agent kept awake, asks the agent's node for the QR code, and turns both off again", async () => {
-    const u = await signup();
+    const u = await verifiedSignup();
+    await grantAccess(u.userId);
     await agentOf(u);
     const on = await call("/api/channels/whatsapp_web", { method: "POST", cookie: u.cookie });
     expect(on.status).toBe(200);

@@ -13,3 +13,9 @@ declare namespace Cloudflare {
     FLEET: DurableObjectNamespace<import("../../durable-objects/src/index").FleetScheduler>;
   }
 }
+
+// Vite's `?raw` imports (a file's text), used to check wrangler.toml.
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}

@@ -1,5 +1,7 @@
 import { env, exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { openDb } from "../src/db/client";
+import { users } from "../src/db/schema";
 import { TEST_PORTS } from "./ports";
 
 export interface Reply<T = any> {
@@ -72,4 +74,42 @@ export async function withDb<T>(fn: (db: ReturnType<typeof openDb>["db"]) => Pro
   } finally {
     await close();
   }
+}
+
+/** Confirms the user's address the way the user does: the link from the mail (Resend stand-in), posted back. */
+export async function verifyEmail(email: string) {
+  const token = await linkToken(email, "/verify-email");
+  const res = await call("/api/auth/verify-email", { body: { token } });
+  if (res.status !== 200) throw new Error(`verify failed: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** A signed-up account whose address is confirmed (API keys and channels need that). */
+export async function verifiedSignup(email = newEmail(), password = PASSWORD) {
+  const u = await signup(email, password);
+  await verifyEmail(u.email);
+  return u;
+}
+
+let operatorCookie: Promise<string> | undefined;
+/** An operator account (made admin in the database, as the first operator is), signed in once per test file. */
+export function operator(): Promise<string> {
+  operatorCookie ??= (async () => {
+    const u = await signup();
+    await withDb((db) => db.update(users).set({ role: "admin" }).where(eq(users.id, u.userId)));
+    return u.cookie;
+  })();
+  return operatorCookie;
+}
+
+/** Paid access for tests that run agents without going through Checkout: an operator's grant, through its route. */
+export async function grantAccess(userId: string) {
+  const res = await call("/api/admin/grants", { body: { userId, note: "test" }, cookie: await operator() });
+  if (res.status !== 200) throw new Error(`grant failed: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** A confirmed account with paid access: what most agent tests need. */
+export async function paidSignup() {
+  const u = await verifiedSignup();
+  await grantAccess(u.userId);
+  return u;
 }

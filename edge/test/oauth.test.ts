@@ -1,7 +1,11 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { oauthAccounts, users } from "../src/db/schema";
-import { PASSWORD, call, newEmail, newIp, signup, withDb } from "./helpers";
+import { apiKeys, channels, oauthAccounts, recoveryCodes, users } from "../src/db/schema";
+import { SecretBox, sha256Hex } from "../src/lib/crypto";
+import { PASSWORD, call, newEmail, newIp, signup, verifiedSignup, withDb } from "./helpers";
+import { TEST_PORTS } from "./ports";
+import { totpCode } from "./totp";
 
 interface Profile {
   sub: string;
@@ -78,5 +82,58 @@ describe("Google OAuth login (against a local OAuth stand-in)", () => {
     const back = new URL((await fetch(authorize, { redirect: "manual" })).headers.get("location")!);
     const res = await call(`${back.pathname}${back.search}`, { ip }); // no cookies: another browser
     expect(res.body.error.code).toBe("OAUTH_FAILED");
+  });
+});
+
+describe("Google sign-in on an address someone registered without owning it (pre-hijacking)", () => {
+  it("the owner's Google sign-in removes every way back in the earlier holder set up, and the owner stays signed in", async () => {
+    const victim = newEmail();
+    const attacker = await signup(victim); // the attacker registers the victim's address; it is never confirmed
+    // The doors a confirmed address opens stay shut meanwhile.
+    expect((await call("/api/account/api-keys", { body: { name: "backdoor" }, cookie: attacker.cookie })).body.error.code).toBe("EMAIL_NOT_VERIFIED");
+    expect((await call("/api/channels/telegram", { body: { botToken: "424242:DDDDDDDDDDDDDDDDDDDDDDDDDDDD" }, cookie: attacker.cookie })).body.error.code).toBe("EMAIL_NOT_VERIFIED");
+    // 2FA on the attacker's authenticator, with recovery codes.
+    const setup = await call("/api/account/2fa/setup", { method: "POST", cookie: attacker.cookie });
+    expect((await call("/api/account/2fa/enable", { cookie: attacker.cookie, body: { code: totpCode(setup.body.secret) } })).status).toBe(200);
+    // A proxy key that spends the account's balance, and (as an account from before these checks might hold)
+    // an API key and a connected Telegram bot.
+    const proxyKey = (await call("/api/agent/proxy-key", { method: "POST", cookie: attacker.cookie })).body;
+    const apiKey = `ocp_${"k".repeat(43)}${crypto.randomUUID().slice(0, 4)}`;
+    const botToken = `424242:${crypto.randomUUID().replace(/-/g, "")}`;
+    await withDb(async (db) => {
+      await db.insert(apiKeys).values({ id: `key_${crypto.randomUUID().slice(0, 8)}`, userId: attacker.userId, name: "old", prefix: apiKey.slice(0, 10), keyHash: await sha256Hex(apiKey) });
+      const creds = await new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify({ botToken, webhookSecret: "s".repeat(24) }), `channel:${proxyKey.agentId}:telegram`);
+      await db.insert(channels).values({ id: `chn_${crypto.randomUUID().slice(0, 8)}`, agentId: proxyKey.agentId, kind: "telegram", credentialsEnc: creds, status: "connected" });
+    });
+    expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
+    expect((await env.USER_AGENT.getByName(attacker.userId).checkKey(await sha256Hex(proxyKey.key))).ok).toBe(true);
+
+    const res = await googleLogin(profile({ email: victim, name: "Real Owner" }));
+    expect(res.headers.get("location")).toBe("/dashboard"); // signed in at once: the attacker's 2FA does not stand in the way
+    const me = await call("/api/auth/me", { cookie: res.cookie });
+    expect(me.body.user).toMatchObject({ id: attacker.userId, emailVerified: true, twoFactorEnabled: false, name: "Real Owner" });
+
+    expect((await call("/api/auth/me", { cookie: attacker.cookie })).status).toBe(401); // the attacker's session
+    expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(401); // the API key
+    expect((await call("/api/auth/login", { body: { email: victim, password: PASSWORD } })).status).toBe(401); // the password
+    expect(await env.USER_AGENT.getByName(attacker.userId).checkKey(await sha256Hex(proxyKey.key))).toEqual({ ok: false }); // the proxy key
+    const [row] = await withDb((db) => db.select({ enc: users.totpSecretEnc, on: users.totpEnabledAt }).from(users).where(eq(users.id, attacker.userId)));
+    expect(row).toEqual({ enc: null, on: null }); // the TOTP seed
+    expect(await withDb((db) => db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, attacker.userId)))).toEqual([]);
+    expect(await withDb((db) => db.select().from(channels).where(eq(channels.agentId, proxyKey.agentId)))).toEqual([]); // the bot
+    const received = (await fetch(`http://127.0.0.1:${TEST_PORTS.chat}/_received`).then((r) => r.json())) as { path: string }[];
+    expect(received.some((r) => r.path.endsWith(`/bot${botToken}/deleteWebhook`))).toBe(true); // Telegram stops calling
+    const sessionsLeft = (await call("/api/account/sessions", { cookie: res.cookie })).body.sessions;
+    expect(sessionsLeft).toHaveLength(1); // only the owner's own
+  });
+
+  it("positive control: a confirmed account that links Google keeps its own sessions and keys", async () => {
+    const owner = await verifiedSignup();
+    const key = (await call("/api/account/api-keys", { body: { name: "mine" }, cookie: owner.cookie })).body.key as string;
+    const res = await googleLogin(profile({ email: owner.email }));
+    expect((await call("/api/auth/me", { cookie: res.cookie })).body.user.id).toBe(owner.userId);
+    expect((await call("/api/auth/me", { cookie: owner.cookie })).status).toBe(200);
+    expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    expect((await call("/api/auth/login", { body: { email: owner.email, password: PASSWORD } })).body.status).toBe("signed_in");
   });
 });

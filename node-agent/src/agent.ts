@@ -141,7 +141,7 @@ export class NodeAgent {
       case "pause":
         return runtime.pause(command.userId);
       case "remove":
-        return runtime.remove(command.userId);
+        return runtime.remove(command.userId, command.erase ? { deleteState: true, deleteArchives: true } : {});
       case "deliver":
         return runtime.deliver(command.userId, command.session, command.text);
       case "cron":

@@ -322,11 +322,12 @@ export class AgentRuntime {
   }
 
   /** Removes the container and its network (a node has a finite number of bridge networks). */
-  async remove(userId: string, opts: { deleteState?: boolean } = {}) {
+  async remove(userId: string, opts: { deleteState?: boolean; deleteArchives?: boolean } = {}) {
     const info = await this.owned(userId);
     if (info) await this.docker.remove(info.id);
     await this.docker.removeNetwork(AgentRuntime.networkName(userId));
     if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });
+    if (opts.deleteArchives) await this.store.deleteAll(userId);
   }
 
   private async writeConfig(spec: AgentSpec) {

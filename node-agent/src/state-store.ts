@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
@@ -65,6 +65,18 @@ export class StateStore {
   async latest(userId: string): Promise<string | undefined> {
     const res = await this.opts.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: `state/${userId}/` }));
     return (res.Contents ?? []).map((o) => o.Key!).sort().at(-1);
+  }
+
+  /** Deletes every archive of the user (the account was deleted); returns how many. */
+  async deleteAll(userId: string): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const res = await this.opts.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: `state/${userId}/` }));
+      const keys = (res.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length === 0) return deleted;
+      await this.opts.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: keys, Quiet: true } }));
+      deleted += keys.length;
+    }
   }
 
   /** Replaces `dir` with the archive's contents. */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agents";
 import { DockerodeClient } from "../src/docker";
+import type { StateStore } from "../src/state-store";
 import { localRuntime } from "./local-runtime";
 
 /**
@@ -19,6 +20,7 @@ const raw = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/ru
 let root = "";
 let close: () => Promise<void>;
 let runtime: AgentRuntime;
+let store: StateStore;
 const users: string[] = [];
 
 const GATEWAY = [
@@ -42,7 +44,7 @@ const spec = (userId: string): AgentSpec => ({
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE)))
     await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
-  ({ runtime, stateRoot: root, close } = await localRuntime(20_000));
+  ({ runtime, store, stateRoot: root, close } = await localRuntime(20_000));
 }, 120_000);
 
 afterAll(async () => {
@@ -135,6 +137,27 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(2); // history survived
     expect(existsSync(join(root, u, "cache"))).toBe(false); // cache was not archived
   }, 60_000);
+
+  it("erasing a deleted account's agent removes its container, its local state and every archive, so nothing can restore it", async () => {
+    const u = newUser();
+    await runtime.provision(spec(u));
+    await runtime.sleep(u);
+    await runtime.wake(spec(u));
+    await runtime.sleep(u); // two archives now
+    const plain = newUser(); // positive control: a plain remove (node lost) keeps the archives
+    await runtime.provision(spec(plain));
+    await runtime.sleep(plain);
+    await runtime.remove(plain, { deleteState: true });
+    expect(await store.latest(plain)).toMatch(new RegExp(`^state/${plain}/`));
+
+    expect(await store.latest(u)).toMatch(new RegExp(`^state/${u}/`));
+    await runtime.remove(u, { deleteState: true, deleteArchives: true });
+    expect(existsSync(join(root, u))).toBe(false);
+    expect(await raw.listContainers({ all: true, filters: { name: [AgentRuntime.containerName(u)] } })).toEqual([]);
+    expect(await store.latest(u)).toBeUndefined();
+    await expect(runtime.wake(spec(u))).resolves.toMatchObject({ restoredFrom: undefined }); // a fresh, empty agent at most
+    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(1);
+  }, 90_000);
 
   it("pauses in place and wakes from the pause in milliseconds, with the same process", async () => {
     const u = newUser();

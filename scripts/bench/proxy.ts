@@ -114,7 +114,7 @@ async function main() {
   const bridge = await startBridge({ port: BRIDGE_PORT });
 
   const vars = {
-    ENVIRONMENT: "development", APP_URL: `http://localhost:${EDGE_PORT}`, DATABASE_URL: process.env.DATABASE_URL,
+    ENVIRONMENT: "development", DEV_MODE: "local", APP_URL: `http://localhost:${EDGE_PORT}`, DATABASE_URL: process.env.DATABASE_URL,
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`, ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
     OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
   };

@@ -177,6 +177,12 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret, 
       const sub = db.subscriptions.get(m[1]);
       if (!sub) return notFound("subscription", m[1]);
       if (req.method === "GET") return { status: 200, json: sub };
+      if (req.method === "DELETE") {
+        // Cancelled at once (an account deletion): Stripe answers with the subscription, then sends .deleted.
+        sub.status = "canceled";
+        setTimeout(() => emit([event("customer.subscription.deleted", sub)]), 0);
+        return { status: 200, json: sub };
+      }
       const events = [];
       let proration; // Stripe sends the subscription update first, then the proration invoice
       if (form.items?.[0]?.price) {

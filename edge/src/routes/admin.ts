@@ -4,8 +4,9 @@ import { errorResponses } from "../errors";
 import { requireAdmin, requireUser } from "../middleware/auth";
 import { operatorOverview } from "../services/fleet/console";
 import { checkFleet, drainNode } from "../services/fleet/fleet";
-import { json } from "./schemas";
+import { body, json, ok } from "./schemas";
 import { catalogVersions, publishCatalog } from "../proxy/catalog-store";
+import { grantAccess, listGrants, revokeGrant } from "../services/entitlement";
 
 /** The operator console's API (admins only): fleet, orders, failures, money, spenders, stopped loops. */
 const admin = [requireUser(), requireAdmin()];
@@ -40,6 +41,22 @@ const routes = {
     request: { body: { content: { "application/json": { schema: z.object({ note: z.string().max(500).optional(), models: z.array(z.record(z.string(), z.unknown())), markupBps: z.record(z.string(), z.number()) }) } } } },
     responses: { 200: anyJson, ...errorResponses },
   }),
+  grants: createRoute({
+    method: "get", path: "/admin/grants", tags: ["admin"], middleware: admin,
+    responses: { 200: json(z.object({ grants: z.array(z.object({ userId: z.string(), email: z.string(), note: z.string().nullable(), grantedBy: z.string().nullable(), createdAt: z.string() })) })), ...errorResponses },
+  }),
+  grant: createRoute({
+    method: "post", path: "/admin/grants", tags: ["admin"], middleware: admin,
+    description: "Lets an account run an agent without a plan (by user id or email), until revoked.",
+    request: body(z.object({ userId: z.string().min(1).max(64).optional(), email: z.string().max(320).optional(), note: z.string().max(200).optional() }).refine((b) => b.userId || b.email, "userId or email is required")),
+    responses: { 200: json(z.object({ userId: z.string(), email: z.string() })), ...errorResponses },
+  }),
+  revokeGrant: createRoute({
+    method: "delete", path: "/admin/grants/{userId}", tags: ["admin"], middleware: admin,
+    description: "Revokes a grant. Without a plan the account's agent is put to sleep and not woken again.",
+    request: { params: z.object({ userId: z.string().min(1).max(64) }) },
+    responses: { 200: json(ok), ...errorResponses },
+  }),
 };
 
 export function registerAdminRoutes(app: App) {
@@ -52,4 +69,13 @@ export function registerAdminRoutes(app: App) {
     return c.json({ ok: true as const }, 200);
   });
   app.openapi(routes.drain, async (c) => c.json((await drainNode(c.get("services"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200));
+  app.openapi(routes.grants, async (c) => c.json({ grants: await listGrants(c.get("services")) }, 200));
+  app.openapi(routes.grant, async (c) => {
+    const { userId, email, note } = c.req.valid("json");
+    return c.json(await grantAccess(c.get("services"), c.get("user").id, { userId, email }, note, c.get("meta")), 200);
+  });
+  app.openapi(routes.revokeGrant, async (c) => {
+    await revokeGrant(c.get("services"), c.get("user").id, c.req.valid("param").userId, c.get("meta"));
+    return c.json({ ok: true as const }, 200);
+  });
 }

@@ -4,6 +4,7 @@ import { isTimeZone } from "../../../contracts/src/time";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
+import { setSleepSettings } from "../services/provisioning";
 import { body, json } from "./schemas";
 
 /** Token Protection and sleep settings, kept in the user's Durable Object (where every call is checked). */
@@ -46,10 +47,6 @@ export function registerAgentSettingsRoutes(app: App) {
     return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).updateProtection(patch), 200);
   });
   app.openapi(routes.idle, async (c) => {
-    const { idleMinutes, deepSleepMinutes, alwaysOn } = c.req.valid("json");
-    const account = c.get("services").env.USER_AGENT.getByName(c.get("user").id);
-    await account.setIdleTimeout(idleMinutes, deepSleepMinutes);
-    await account.setAlwaysOn(alwaysOn);
-    return c.json({ idleMinutes, deepSleepMinutes, alwaysOn }, 200);
+    return c.json(await setSleepSettings(c.get("services"), c.get("user").id, c.req.valid("json")), 200);
   });
 }

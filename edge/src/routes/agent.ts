@@ -3,7 +3,7 @@ import type { App } from "../app";
 import { AppError } from "../../../contracts/src/errors";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { getRouterModel, provisionAgent, rotateProxyKey, setRouterModel } from "../services/provisioning";
+import { getRouterModel, provisionAgent, rotateProxyKey, sendAgentMessage, setRouterModel } from "../services/provisioning";
 import { liveEvents } from "./live-events";
 import { routerReport } from "../services/router-report";
 import { body, json } from "./schemas";
@@ -18,7 +18,7 @@ const routes = {
   }),
   provision: createRoute({
     method: "post", path: "/agent/provision", tags: ["agent"], middleware: auth,
-    description: "Creates the user's agent on the best node. Follow progress with GET /agent/status.",
+    description: "Creates the user's agent on the best node (needs an active plan or an operator's grant: PAYMENT_REQUIRED otherwise; at most a few attempts per hour). Follow progress with GET /agent/status.",
     responses: { 202: json(z.object({ agentId: z.string(), nodeId: z.string(), status: z.string() }), "Accepted: the node is creating the agent"), 503: errorResponses[500], ...errorResponses },
   }),
   status: createRoute({
@@ -30,7 +30,7 @@ const routes = {
   }),
   send: createRoute({
     method: "post", path: "/agent/messages", tags: ["agent"], middleware: auth,
-    description: "Sends a message to the agent. A sleeping agent is woken first; messages are delivered in order.",
+    description: "Sends a message to the agent (needs paid access). A sleeping agent is woken first; messages are delivered in order.",
     request: body(z.object({ text: z.string().trim().min(1).max(100_000), session: z.string().min(1).max(200).optional() })),
     responses: { 202: json(z.object({ id: z.number(), state: z.enum(["queued", "sent", "answered", "failed"]) })), ...errorResponses },
   }),
@@ -101,7 +101,7 @@ export function registerAgentRoutes(app: App) {
   });
   app.openapi(routes.send, async (c) => {
     const { text, session } = c.req.valid("json");
-    return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).sendMessage(text, session), 202);
+    return c.json(await sendAgentMessage(c.get("services"), c.get("user").id, text, session), 202);
   });
   app.openapi(routes.messages, async (c) => {
     const { q, limit } = c.req.valid("query");

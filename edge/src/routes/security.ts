@@ -4,6 +4,9 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import * as apiKeys from "../services/api-keys";
 import { listSessions, revokeSession } from "../services/sessions";
+import { requestAccountDeletion } from "../services/account-deletion";
+import { exportAccount } from "../services/account-export";
+import { clearSessionCookie } from "../lib/cookies";
 import * as twoFactor from "../services/two-factor";
 import { body, json, ok } from "./schemas";
 
@@ -54,6 +57,17 @@ const routes = {
     method: "delete", path: "/account/api-keys/{id}", tags: ["security"], middleware: auth, request: { params: idParam },
     responses: { 200: json(ok), 404: errorResponses[400], ...errorResponses },
   }),
+  deleteAccount: createRoute({
+    method: "post", path: "/account/delete", tags: ["security"], middleware: auth,
+    description: "Deletes the account for good: the agent (container and archives), channels, keys, sessions, memories, conversations and files. Confirm with the password (accounts without one: within 15 minutes of signing in). Only anonymous accounting records stay.",
+    request: body(z.object({ password: z.string().max(200).optional() })),
+    responses: { 200: json(z.object({ deleted: z.literal(true) })), ...errorResponses },
+  }),
+  exportData: createRoute({
+    method: "get", path: "/account/export", tags: ["security"], middleware: auth,
+    description: "A zip of the account's data: account.json, memories.json, conversations.json and the agent's files under files/.",
+    responses: { 200: { description: "application/zip", content: { "application/zip": { schema: z.string() } } }, ...errorResponses },
+  }),
 };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -86,5 +100,16 @@ export function registerSecurityRoutes(app: App) {
   app.openapi(routes.revokeKey, async (c) => {
     await apiKeys.revokeApiKey(c.get("services"), c.get("user").id, c.req.valid("param").id, c.get("meta"));
     return c.json({ ok: true as const }, 200);
+  });
+  app.openapi(routes.deleteAccount, async (c) => {
+    const s = c.get("services");
+    await requestAccountDeletion(s, c.get("user").id, c.get("sessionId"), c.req.valid("json").password, c.get("meta"));
+    clearSessionCookie(c, s.env);
+    return c.json({ deleted: true as const }, 200);
+  });
+  app.openapi(routes.exportData, async (c) => {
+    const stream = await exportAccount(c.get("services"), c.get("user").id);
+    const day = new Date().toISOString().slice(0, 10);
+    return new Response(stream, { status: 200, headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="openclaw-cloud-export-${day}.zip"` } }) as never;
   });
 }

@@ -5,7 +5,20 @@ import type { App } from "../app";
 import { emailOutbox } from "../db/schema";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
+import { createMiddleware } from "hono/factory";
+import type { HonoEnv } from "../hono-env";
 import { body, json } from "./schemas";
+
+/**
+ * The dev routes answer only on a local development or test Worker: the explicit flag, and never production
+ * (which also refuses the flag at startup). Anywhere else they do not exist, checked before anything else.
+ */
+const devOnly = () =>
+  createMiddleware<HonoEnv>(async (c, next) => {
+    const { env } = c.get("services");
+    if (env.DEV_MODE !== "local" || env.ENVIRONMENT === "production") throw new AppError("NOT_FOUND", "No such API route.");
+    await next();
+  });
 
 const healthRoute = createRoute({
   method: "get", path: "/health", tags: ["system"],
@@ -13,8 +26,8 @@ const healthRoute = createRoute({
 });
 
 const outboxRoute = createRoute({
-  method: "get", path: "/dev/outbox", tags: ["system"],
-  description: "Development only: the mails the platform would have sent (no RESEND_API_KEY).",
+  method: "get", path: "/dev/outbox", tags: ["system"], middleware: [devOnly()],
+  description: "Local development only (DEV_MODE=local): the mails the platform sent or would have sent. Absent (404) anywhere else.",
   responses: {
     200: json(z.object({ emails: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), status: z.string(), createdAt: z.string() })) })),
     ...errorResponses,
@@ -22,8 +35,8 @@ const outboxRoute = createRoute({
 });
 
 const devCreditRoute = createRoute({
-  method: "post", path: "/dev/credit", tags: ["system"], middleware: [requireUser()],
-  description: "Development only: adds test balance to the signed-in user (no Stripe locally). Refused in production.",
+  method: "post", path: "/dev/credit", tags: ["system"], middleware: [devOnly(), requireUser()],
+  description: "Local development only (DEV_MODE=local): adds test balance to the signed-in user. Absent (404) anywhere else.",
   request: body(z.object({ amountMicros: z.number().int().min(1).max(100_000_000) })),
   responses: { 200: json(z.object({ balance: z.number().int() })), ...errorResponses },
 });
@@ -31,7 +44,6 @@ const devCreditRoute = createRoute({
 export function registerSystemRoutes(app: App) {
   app.openapi(devCreditRoute, async (c) => {
     const s = c.get("services");
-    if (s.env.ENVIRONMENT === "production") throw new AppError("NOT_FOUND", "No such API route.");
     const { balance } = await s.env.USER_AGENT.getByName(c.get("user").id).credit(c.req.valid("json").amountMicros, "dev", crypto.randomUUID());
     return c.json({ balance }, 200);
   });
@@ -44,7 +56,6 @@ export function registerSystemRoutes(app: App) {
 
   app.openapi(outboxRoute, async (c) => {
     const s = c.get("services");
-    if (s.env.ENVIRONMENT === "production") throw new AppError("NOT_FOUND", "No such API route.");
     const rows = await s.db.select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(50);
     return c.json({ emails: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, text: r.text, status: r.status, createdAt: r.createdAt.toISOString() })) }, 200);
   });

@@ -6,12 +6,15 @@ import { newId } from "../lib/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import type { SessionUser } from "./sessions";
+import { requireVerified } from "./entitlement";
 
 /** Personal API keys look like `ocp_<43 chars>`; only the SHA-256 is stored, the key is shown once. */
 export const API_KEY_PREFIX = "ocp_";
 const MAX_KEYS = 25;
 
 export async function createApiKey(s: Services, userId: string, name: string, meta: RequestMeta) {
+  // A key acts for the account outside the browser: not before the address is proven to be the holder's.
+  await requireVerified(s, userId, "create API keys");
   const existing = await s.db.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
   if (existing.length >= MAX_KEYS) throw new AppError("CONFLICT", `You can have at most ${MAX_KEYS} API keys. Revoke one first.`);
   const key = `${API_KEY_PREFIX}${randomToken()}`;

@@ -10,6 +10,8 @@ export interface EmailMessage {
   subject: string;
   text: string;
   html: string;
+  /** Live credentials in the mail (a sign-in or reset link): sent, but never kept in the stored copy. */
+  secrets?: string[];
 }
 
 export interface Mailer {
@@ -21,14 +23,23 @@ export interface Mailer {
  * and the row records the provider id or the failure; without one (dev) the row is the outbox that the
  * dashboard's dev page and the log show. A send failure never fails the user's request.
  */
-export function createMailer(db: Db, opts: { from: string; resendKey?: string; resendBaseUrl?: string }): Mailer {
+export function createMailer(db: Db, opts: { from: string; resendKey?: string; resendBaseUrl?: string; keepSecrets?: boolean }): Mailer {
   const resend = opts.resendKey ? new Resend(opts.resendKey, opts.resendBaseUrl ? { baseUrl: opts.resendBaseUrl } : undefined) : undefined;
+  // Only a local development outbox keeps live links (the developer clicks them there); a deployment's
+  // stored copy is a record of what was sent, and a database reader must not be able to use it.
+  const stored = (m: EmailMessage) => {
+    const { secrets = [], ...row } = m;
+    if (opts.keepSecrets) return row;
+    const strip = (text: string) => secrets.reduce((t, secret) => t.split(secret).join(REDACTED).split(esc(secret)).join(REDACTED), text);
+    return { ...row, text: strip(row.text), html: strip(row.html) };
+  };
   return {
     async send(message) {
       const id = newId("eml");
       if (!resend) {
-        await db.insert(emailOutbox).values({ id, ...message, status: "outbox" });
-        console.log(`[email:outbox] to=${message.to} template=${message.template} subject="${message.subject}"\n${message.text}`);
+        const row = stored(message);
+        await db.insert(emailOutbox).values({ id, ...row, status: "outbox" });
+        console.log(`[email:outbox] to=${message.to} template=${message.template} subject="${message.subject}"\n${row.text}`);
         return { id, status: "outbox" };
       }
       const { data, error } = await resend.emails.send({
@@ -39,12 +50,14 @@ export function createMailer(db: Db, opts: { from: string; resendKey?: string; r
         html: message.html,
       });
       const status = error ? "failed" : "sent";
-      await db.insert(emailOutbox).values({ id, ...message, status, providerId: data?.id ?? null, error: error?.message ?? null });
+      await db.insert(emailOutbox).values({ id, ...stored(message), status, providerId: data?.id ?? null, error: error?.message ?? null });
       if (error) console.error(`[email] resend failed for ${message.template}: ${error.message}`);
       return { id, status };
     },
   };
 }
+
+const REDACTED = "[link removed from the stored copy]";
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -59,6 +72,7 @@ function layout(title: string, body: string, cta?: { label: string; url: string 
 export const templates = {
   verifyEmail: (url: string) => ({
     template: "verify_email",
+    secrets: [url],
     subject: "Confirm your email for OpenClaw Cloud",
     text: `Welcome to OpenClaw Cloud!\n\nConfirm your email address to finish setting up your account:\n${url}\n\nThe link is valid for 24 hours.`,
     html: layout("Welcome to OpenClaw Cloud", "Confirm your email address to finish setting up your account. The link is valid for 24 hours.", {
@@ -68,6 +82,7 @@ export const templates = {
   }),
   resetPassword: (url: string) => ({
     template: "reset_password",
+    secrets: [url],
     subject: "Reset your OpenClaw Cloud password",
     text: `Someone asked to reset the password of your OpenClaw Cloud account.\n\nChoose a new password here (valid for 1 hour):\n${url}\n\nIf it was not you, ignore this mail: your password stays as it is.`,
     html: layout("Reset your password", "Choose a new password with the button below (valid for 1 hour). If it was not you, ignore this mail.", {
@@ -108,7 +123,7 @@ export const templates = {
   subscriptionEnded: (graceDays: number, billingUrl: string) => ({
     template: "subscription_ended",
     subject: "Your OpenClaw Cloud subscription has ended",
-    text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.\n\n${billingUrl}`,
-    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was.`, { label: "Subscribe again", url: billingUrl }),
+    text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (you can export your data from the Security Center until then).\n\n${billingUrl}`,
+    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (export your data from the Security Center until then).`, { label: "Subscribe again", url: billingUrl }),
   }),
 };

@@ -8,6 +8,7 @@ import { newId } from "../lib/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { onUserCreated, sessionOrChallenge, type LoginResult } from "./accounts";
+import { revokeEveryAccess } from "./account-reset";
 
 /**
  * Google sign-in through arctic's generic OAuth 2.0 client (PKCE). The endpoints come from the env schema,
@@ -55,10 +56,16 @@ export async function finishGoogleLogin(s: Services, code: string, codeVerifier:
     const [existing] = await s.db.select({ id: users.id, emailVerifiedAt: users.emailVerifiedAt }).from(users).where(eq(users.email, email));
     if (existing) {
       userId = existing.id;
-      // Someone may have registered this address with a password without owning it ("pre-hijacking"):
-      // Google has now proven ownership, so an unverified account loses that password.
+      // Someone may have registered this address without owning it ("pre-hijacking") and set up ways back in
+      // while waiting for the owner. Google has now proven who owns it: everything the earlier, unproven holder
+      // set up goes (password, sessions, API keys, 2FA, recovery codes, channels, the referral they chose), and
+      // the owner starts from a clean account. A confirmed account is the owner's already and keeps its own.
       if (!existing.emailVerifiedAt) {
-        await s.db.update(users).set({ emailVerifiedAt: new Date(), passwordHash: null }).where(eq(users.id, existing.id));
+        await revokeEveryAccess(s, existing.id, meta, "an unconfirmed address was claimed through Google");
+        await s.db
+          .update(users)
+          .set({ emailVerifiedAt: new Date(), passwordHash: null, name: profile.name ?? null, referredBy: null, updatedAt: new Date() })
+          .where(eq(users.id, existing.id));
       }
     } else {
       userId = newId("usr");

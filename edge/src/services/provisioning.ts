@@ -15,6 +15,7 @@ import { discordBotSettings, slackSettings, telegramSettings } from "./channels/
 import { disabledSkills, personaFiles } from "./customize";
 import { browserEnabled } from "./browser";
 import { whatsappWebConnected } from "./channels/socket-channels";
+import { countProvisionAttempt, requirePaid } from "./entitlement";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -117,6 +118,10 @@ export async function rotateProxyKey(s: Services, userId: string, meta: RequestM
  * starting → ready, or failed with a reason) lands in the user's Durable Object as the node reports it.
  */
 export async function provisionAgent(s: Services, userId: string, meta: RequestMeta) {
+  // Checked here, not in the route: every way in (the API, a paid Checkout's webhook) passes this point, and
+  // nothing below (a container, a nudge to the fleet to buy a server) happens for an account nobody pays for.
+  await requirePaid(s, userId, "Starting an agent");
+  await countProvisionAttempt(s, userId);
   const account = s.env.USER_AGENT.getByName(userId);
   await account.init(userId);
   await account.setStatus("queued");
@@ -170,4 +175,19 @@ export async function getRouterModel(s: Services, userId: string) {
     model: row?.routerMode ?? "auto",
     options: MODELS.map((m) => ({ id: m.id, format: m.api, bestFor: m.maxTier, inputPer1M: m.inputPer1M, outputPer1M: m.outputPer1M })),
   };
+}
+
+/** A message for the agent (a sleeping one is woken for it): paid work, so it needs paid access. */
+export async function sendAgentMessage(s: Services, userId: string, text: string, session?: string) {
+  await requirePaid(s, userId, "Talking to your agent");
+  return s.env.USER_AGENT.getByName(userId).sendMessage(text, session);
+}
+
+/** Sleep settings; "always on" keeps a container running around the clock, so it needs paid access. */
+export async function setSleepSettings(s: Services, userId: string, settings: { idleMinutes: number; deepSleepMinutes: number; alwaysOn: boolean }) {
+  if (settings.alwaysOn) await requirePaid(s, userId, "Keeping your agent always on");
+  const account = s.env.USER_AGENT.getByName(userId);
+  await account.setIdleTimeout(settings.idleMinutes, settings.deepSleepMinutes);
+  await account.setAlwaysOn(settings.alwaysOn);
+  return settings;
 }

@@ -21,6 +21,11 @@ export const users = pgTable(
     timezone: text("timezone").notNull().default("UTC"),
     /** Stripe customer, created at the first checkout. */
     stripeCustomerId: text("stripe_customer_id"),
+    /**
+     * Set when the account was deleted: the row stays only so that ledger and invoice rows keep their user id
+     * (accounting law); every personal field is blanked and the email replaced by a placeholder.
+     */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
     ...timestamps,
   },
   (t) => [uniqueIndex("users_email_uq").on(t.email), uniqueIndex("users_referral_code_uq").on(t.referralCode), uniqueIndex("users_stripe_customer_uq").on(t.stripeCustomerId)],
@@ -130,4 +135,28 @@ export const auditLog = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("audit_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * An operator's grant: the account may run an agent without a plan (support, partners, tests). Removing the
+ * row revokes it.
+ */
+export const operatorGrants = pgTable("operator_grants", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  grantedBy: text("granted_by"),
+  note: text("note"),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Each provisioning attempt of an account, for the per-account limit (rows older than a day are pruned). */
+export const provisionAttempts = pgTable(
+  "provision_attempts",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("provision_attempts_user_idx").on(t.userId, t.createdAt)],
 );

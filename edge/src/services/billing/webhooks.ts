@@ -8,6 +8,7 @@ import type { Services } from "../context";
 import { billingMail } from "./mail";
 import { planForPrice, stripeFor, webCrypto } from "./stripe";
 import { startAgentAfterPayment } from "./start-agent";
+import { paidAccess, suspendService } from "../entitlement";
 
 /** Stripe signs with a timestamp; older deliveries are refused (Stripe's own default window). */
 export const SIGNATURE_TOLERANCE_S = 300;
@@ -235,8 +236,7 @@ async function applyPlan(s: Services, userId: string, plan: Plan) {
 
 /** The subscription ended: the agent sleeps (its archive is kept for the grace period) and model calls stop. */
 async function endService(s: Services, user: { id: string; email: string }) {
-  const account = s.env.USER_AGENT.getByName(user.id);
-  await account.requestSleep("deep");
-  await account.setSuspended(true, "the subscription ended");
+  // Asleep even when set to stay on: nobody pays for its memory any more (unless an operator's grant does).
+  if (!(await paidAccess(s, user.id)).ok) await suspendService(s, user.id, "the subscription ended");
   await billingMail.subscriptionEnded(s, user, GRACE_DAYS);
 }

@@ -6,6 +6,7 @@ import { randomToken, sha256Hex } from "../../lib/crypto";
 import { audit } from "../audit";
 import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";
+import { requirePaid, requireVerified } from "../entitlement";
 
 /**
  * The Channel Manager. Telegram (webhook mode) and Slack (HTTP mode) run natively in OpenClaw: the edge
@@ -59,6 +60,7 @@ async function callApi(what: string, url: string, init: RequestInit): Promise<an
 }
 
 export async function connectTelegram(s: Services, userId: string, botToken: string, meta: RequestMeta) {
+  await requireVerified(s, userId, "connect chat channels");
   if (!/^\d+:[\w-]{20,}$/.test(botToken)) throw new AppError("VALIDATION_FAILED", "That does not look like a Telegram bot token (it looks like 123456:ABC…, from @BotFather).");
   const agentId = await ensureAgent(s, userId);
   const api = `${s.env.TELEGRAM_API_BASE}/bot${botToken}`;
@@ -77,6 +79,7 @@ export async function connectTelegram(s: Services, userId: string, botToken: str
 }
 
 export async function connectSlack(s: Services, userId: string, creds: ChannelCredentials["slack"], meta: RequestMeta) {
+  await requireVerified(s, userId, "connect chat channels");
   const agentId = await ensureAgent(s, userId);
   const auth = await callApi("Slack", `${s.env.SLACK_API_BASE}/auth.test`, { method: "POST", headers: { authorization: `Bearer ${creds.botToken}` } });
   if (!auth.json.ok) throw new AppError("VALIDATION_FAILED", `Slack did not accept this bot token (${auth.json.error ?? auth.status}).`);
@@ -86,6 +89,7 @@ export async function connectSlack(s: Services, userId: string, creds: ChannelCr
 }
 
 export async function connectWhatsApp(s: Services, userId: string, creds: Omit<ChannelCredentials["whatsapp"], "verifyToken">, meta: RequestMeta) {
+  await requireVerified(s, userId, "connect chat channels");
   const agentId = await ensureAgent(s, userId);
   const phone = await callApi("WhatsApp", `${s.env.WHATSAPP_API_BASE}/${creds.phoneNumberId}`, { headers: { authorization: `Bearer ${creds.accessToken}` } });
   if (phone.status !== 200) throw new AppError("VALIDATION_FAILED", `WhatsApp did not accept these credentials (${phone.json.error?.message ?? phone.status}).`);
@@ -97,6 +101,9 @@ export async function connectWhatsApp(s: Services, userId: string, creds: Omit<C
 
 export async function connectDiscord(s: Services, userId: string, creds: ChannelCredentials["discord"], meta: RequestMeta) {
   if (!/^[0-9a-f]{64}$/i.test(creds.publicKey)) throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
+  await requireVerified(s, userId, "connect chat channels");
+  // A bot holds a live socket, so the agent is kept always on: paid work.
+  if (creds.botToken) await requirePaid(s, userId, "A Discord bot (it keeps your agent always on)");
   const agentId = await ensureAgent(s, userId);
   const before = (await discordBotSettings(s, agentId))?.token;
   let bot: string | null = null;
@@ -172,4 +179,20 @@ export async function syncBridge(s: Services, userId: string) {
     discord: discord ? { applicationId: discord.creds.applicationId } : undefined,
   };
   await s.env.USER_AGENT.getByName(userId).setBridge(await s.secrets.encrypt(JSON.stringify(bridge), `bridge:${userId}`));
+}
+
+/**
+ * Removes every channel of the user's agent (rows and credentials), best-effort telling Telegram to stop
+ * calling the webhook, and clears the bridged reply credentials and "always on" the channels needed. Used
+ * when an account's earlier holder is purged and when an account is deleted. Returns how many were removed.
+ */
+export async function removeAllChannels(s: Services, userId: string): Promise<number> {
+  const agentId = await ensureAgent(s, userId);
+  const tg = await loadChannel(s, agentId, "telegram").catch(() => undefined);
+  if (tg) await callApi("Telegram", `${s.env.TELEGRAM_API_BASE}/bot${tg.creds.botToken}/deleteWebhook`, { method: "POST" }).catch(() => undefined);
+  const removed = await s.db.delete(channels).where(eq(channels.agentId, agentId)).returning({ kind: channels.kind });
+  const account = s.env.USER_AGENT.getByName(userId);
+  await account.setBridge(null);
+  await account.setAlwaysOn(false);
+  return removed.length;
 }

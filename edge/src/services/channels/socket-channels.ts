@@ -8,6 +8,7 @@ import { callNode } from "../node-call";
 import { rotateProxyKey } from "../provisioning";
 import { ensureAgent } from "../proxy-keys";
 import { discordBotSettings } from "./connect";
+import { requirePaid, requireVerified } from "../entitlement";
 
 /**
  * Channels that hold a live connection inside the container, through OpenClaw's own plugins: a Discord bot
@@ -39,6 +40,8 @@ export async function applySocketChannels(s: Services, userId: string, meta: Req
 
 /** Turns the plugin on in the agent's config (it restarts with it) and keeps the agent awake for the socket. */
 export async function connectWhatsAppWeb(s: Services, userId: string, meta: RequestMeta) {
+  await requireVerified(s, userId, "connect chat channels");
+  await requirePaid(s, userId, "WhatsApp Web (it keeps your agent always on)");
   const agentId = await ensureAgent(s, userId);
   const credentialsEnc = await s.secrets.encrypt("{}", `channel:${agentId}:whatsapp_web`); // nothing secret lives here
   await s.db

@@ -5,6 +5,7 @@ import { nodes } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Services } from "../context";
 import { createRegistrationToken } from "../nodes";
+import { paidAmong } from "../entitlement";
 import { AGENT_MEMORY_MB, freeMb, healthy, placeable, utilisation, type NodeView } from "./capacity";
 import { hostingerProvider } from "./hostinger";
 import { bootstrapScript, type NodeProvider } from "./provider";
@@ -63,12 +64,15 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
       n.status = "retired";
     }
 
-  const u = utilisation(view, now);
+  // Capacity is bought only for accounts someone pays for: memory held by an unpaid account's container
+  // (a lapsed plan whose agent has not gone to sleep yet) does not count towards the threshold.
+  const paid = await paidView(s, view, now);
+  const u = utilisation(paid, now);
   const decision = await s.env.FLEET.getByName("fleet").evaluate(
     {
       utilisation: u.ratio,
       nodes: view.filter((n) => (n.status === "active" && healthy(n, now)) || n.status === "registering").length,
-      full: placeable(view, AGENT_MEMORY_MB, now).length === 0,
+      full: placeable(paid, AGENT_MEMORY_MB, now).length === 0,
       registering: view.filter((n) => n.status === "registering").length,
     },
     policyOf(s.env),
@@ -76,6 +80,20 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
   const report: FleetReport = { utilisation: u, transitions, moved, decision };
   if (decision.action === "order") report.ordered = await placeOrder(s, decision.orderId, provider);
   return report;
+}
+
+/** The fleet as the purchase decision sees it: each healthy node's committed memory counts paid accounts only. */
+async function paidView(s: Services, view: NodeView[], now: number): Promise<NodeView[]> {
+  const counted = view.filter((n) => n.status === "active" && healthy(n, now));
+  const placements = new Map(await Promise.all(counted.map(async (n) => [n.id, await s.env.NODE_LINK.getByName(n.id).placements()] as const)));
+  const held = [...placements.values()].flat().filter((p) => p.expected === "running" || p.expected === "paused");
+  const payers = await paidAmong(s, [...new Set(held.map((p) => p.userId))]);
+  return view.map((n) => {
+    const mine = placements.get(n.id);
+    if (!mine) return n;
+    const committedMb = mine.filter((p) => (p.expected === "running" || p.expected === "paused") && payers.has(p.userId)).reduce((sum, p) => sum + p.memoryMb, 0);
+    return { ...n, live: { ...n.live, committedMb } };
+  });
 }
 
 async function placeOrder(s: Services, orderId: string, provider: NodeProvider | undefined) {

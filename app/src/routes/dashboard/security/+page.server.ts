@@ -1,4 +1,4 @@
-import type { Actions } from "@sveltejs/kit";
+import { redirect, type Actions } from "@sveltejs/kit";
 import { action, api, ApiError } from "$lib/server/api";
 import type { PageServerLoad } from "./$types";
 
@@ -33,6 +33,12 @@ export const actions = {
     return { revoked: "session" };
   }),
   createKey: action(async (event, f) => ({ newKey: (await api<{ key: string }>(event, "/account/api-keys", { body: { name: f.name ?? "" } })).key })),
+  deleteAccount: action(async (event, f) => {
+    if (f.confirm !== "yes") throw new ApiError(400, "VALIDATION_FAILED", "Tick the box to confirm that the account goes for good.");
+    await api(event, "/account/delete", { body: { password: f.password || undefined } });
+    event.cookies.delete("oc_session", { path: "/" });
+    redirect(303, "/?account=deleted");
+  }),
   revokeKey: action(async (event, f) => {
     await api(event, `/account/api-keys/${encodeURIComponent(f.id ?? "")}`, { method: "DELETE" });
     return { revoked: "key" };
