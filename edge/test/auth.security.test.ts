@@ -70,7 +70,7 @@ describe("auth security", () => {
     const { cookie } = await signup();
     const res = await call("/api/account/api-keys", { cookie, body: { name: "csrf" }, headers: { origin: "https://evil.example" } });
     expect(res.status).toBe(403);
-    expect(res.body.error.code).toBe("FORBIDDEN");
+    expect(res.body.error.code).toBe("CROSS_SITE_REQUEST");
     expect((await call("/api/account/api-keys", { cookie })).body.keys).toHaveLength(0);
   });
 
