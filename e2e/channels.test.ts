@@ -8,6 +8,7 @@ import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { localRuntime } from "../node-agent/test/local-runtime";
+import { signUpAndIn } from "./account";
 
 /**
  * A Telegram update for a sleeping agent, end to end on a real Docker engine: the edge checks the secret
@@ -53,7 +54,7 @@ let userId = "";
 const statusWithActivity = async () => JSON.stringify(await api("/agent/status")).slice(0, 1500);
 
 async function api(path: string, init: { method?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, origin: base, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   return res.json() as Promise<any>;
 }
 
@@ -72,9 +73,7 @@ beforeAll(async () => {
   agent.start();
   await until(async () => agent.connected, (c) => c, 10_000);
   await new Promise((r) => setTimeout(r, 500));
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.31" }, body: JSON.stringify({ email: `channels-${Date.now()}@example.com`, password: "channels-password" }) });
-  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-  userId = ((await signup.json()) as { userId: string }).userId;
+  ({ cookie, userId } = await signUpAndIn(base, `channels-${Date.now()}@example.com`, "channels-password", "127.0.0.31"));
 }, 120_000);
 
 afterAll(async () => {

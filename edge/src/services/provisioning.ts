@@ -107,14 +107,14 @@ export function agentSpec(s: Services, userId: string, keys: { key: string; brow
  */
 export async function rotateProxyKey(s: Services, userId: string, meta: RequestMeta) {
   const keys = await issueProxyKey(s, userId, meta);
-  const { agentId, key } = keys;
+  const { agentId, key, browserKey } = keys;
   const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc }).from(agents).where(eq(agents.id, agentId));
   let appliedToAgent = false;
   if (row?.nodeId && row.gatewayTokenEnc) {
     const spec = agentSpec(s, userId, keys, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), await specSettings(s, userId, agentId));
     appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
   }
-  return { agentId, key, appliedToAgent };
+  return { agentId, key, browserKey, appliedToAgent };
 }
 
 /**
