@@ -1,4 +1,5 @@
 import pg from "pg";
+import { signUpAndIn } from "./account";
 
 /**
  * Paid access for end-to-end tests that run agents without going through Checkout: an operator grants it
@@ -7,16 +8,10 @@ import pg from "pg";
  */
 let operator: Promise<string> | undefined;
 
-async function signupCookie(base: string, email: string, password: string) {
-  const res = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": `127.3.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` }, body: JSON.stringify({ email, password }) });
-  if (res.status !== 201) throw new Error(`signup ${res.status}: ${await res.text()}`);
-  return res.headers.getSetCookie()[0]!.split(";")[0]!;
-}
-
 export function operatorCookie(base: string): Promise<string> {
   operator ??= (async () => {
     const email = `e2e-operator-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-    const cookie = await signupCookie(base, email, "e2e-operator-password");
+    const { cookie } = await signUpAndIn(base, email, "e2e-operator-password", `127.3.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`);
     const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await db.connect();
     await db.query("UPDATE users SET role = 'admin' WHERE email = $1", [email]);
@@ -27,7 +22,7 @@ export function operatorCookie(base: string): Promise<string> {
 }
 
 export async function grantAccess(base: string, userId: string) {
-  const res = await fetch(`${base}/api/admin/grants`, { method: "POST", headers: { cookie: await operatorCookie(base), "content-type": "application/json" }, body: JSON.stringify({ userId, note: "e2e" }) });
+  const res = await fetch(`${base}/api/admin/grants`, { method: "POST", headers: { cookie: await operatorCookie(base), origin: base, "content-type": "application/json" }, body: JSON.stringify({ userId, note: "e2e" }) });
   if (res.status !== 200) throw new Error(`grant ${res.status}: ${await res.text()}`);
 }
 

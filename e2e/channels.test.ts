@@ -9,6 +9,7 @@ import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { localRuntime } from "../node-agent/test/local-runtime";
+import { signUpAndIn } from "./account";
 
 /**
  * A Telegram update for a sleeping agent, end to end on a real Docker engine: the edge checks the secret
@@ -54,7 +55,7 @@ let userId = "";
 const statusWithActivity = async () => JSON.stringify(await api("/agent/status")).slice(0, 1500);
 
 async function api(path: string, init: { method?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, origin: base, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   return res.json() as Promise<any>;
 }
 
@@ -74,12 +75,9 @@ beforeAll(async () => {
   await until(async () => agent.connected, (c) => c, 10_000);
   await new Promise((r) => setTimeout(r, 500));
   const email = `channels-${Date.now()}@example.com`;
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.31" }, body: JSON.stringify({ email, password: "channels-password" }) });
-  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-  userId = ((await signup.json()) as { userId: string }).userId;
+  ({ cookie, userId } = await signUpAndIn(base, email, "channels-password", "127.0.0.31"));
   await confirmEmail(base, email); // channels need a confirmed address
   await grantAccess(base, userId); // and running an agent needs paid access
-
 }, 120_000);
 
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { grantAccess } from "./access";
 import type { NodeMetrics } from "../contracts/src/wire";
 import { NodeAgent } from "../node-agent/src/agent";
 import type { AgentRuntime, AgentSpec } from "../node-agent/src/agents";
+import { signUpAndIn } from "./account";
 
 /**
  * A fleet simulation against the real edge (wrangler dev): worker nodes are node agents on loopback, each
@@ -46,7 +47,7 @@ const metrics = (ramTotalMb: number): NodeMetrics => ({ ramTotalMb, ramUsedMb: 1
 async function api(path: string, init: { method?: string; body?: unknown; cookie?: string } = {}) {
   const res = await fetch(`${base}/api${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { "content-type": "application/json", "cf-connecting-ip": `127.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`, ...(init.cookie ? { cookie: init.cookie } : {}) },
+    headers: { "content-type": "application/json", "cf-connecting-ip": `127.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`, ...(init.cookie ? { cookie: init.cookie, origin: base } : {}) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return { status: res.status, body: (await res.json()) as any, cookie: res.headers.getSetCookie()[0]?.split(";")[0] };
@@ -73,7 +74,7 @@ const nodeOf = async (id: string) => ((await api("/admin/nodes", { cookie: admin
 
 beforeAll(async () => {
   const email = `fleet-ops-${Date.now()}@example.com`;
-  admin = (await api("/auth/signup", { body: { email, password: "fleet-operator-password" } })).cookie!;
+  admin = (await signUpAndIn(base, email, "fleet-operator-password")).cookie;
   const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await db.connect();
   await db.query("UPDATE users SET role = 'admin' WHERE email = $1", [email]);
@@ -107,9 +108,9 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
 
     const before = (await purchases()).length;
     for (let i = 0; i < 6; i++) {
-      const u = await api("/auth/signup", { body: { email: `fleet-${i}-${Date.now()}@example.com`, password: "fleet-user-password" } });
-      users.push({ userId: u.body.userId, cookie: u.cookie! });
-      await grantAccess(base, u.body.userId);
+      const u = await signUpAndIn(base, `fleet-${i}-${Date.now()}@example.com`, "fleet-user-password");
+      users.push(u);
+      await grantAccess(base, u.userId);
       const placed = await api("/agent/provision", { method: "POST", cookie: u.cookie });
       expect(placed.status, JSON.stringify(placed.body)).toBe(202);
     }
@@ -125,9 +126,9 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     expect((await overview()).fleet.orders[0]).toMatchObject({ status: "booting" });
 
     // The 7th user finds no room yet, and is told so.
-    const u7 = await api("/auth/signup", { body: { email: `fleet-6-${Date.now()}@example.com`, password: "fleet-user-password" } });
-    users.push({ userId: u7.body.userId, cookie: u7.cookie! });
-    await grantAccess(base, u7.body.userId);
+    const u7 = await signUpAndIn(base, `fleet-6-${Date.now()}@example.com`, "fleet-user-password");
+    users.push(u7);
+    await grantAccess(base, u7.userId);
     expect((await api("/agent/provision", { method: "POST", cookie: u7.cookie })).body.error.code).toBe("NO_CAPACITY");
   }, 60_000);
 

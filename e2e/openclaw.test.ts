@@ -6,6 +6,7 @@ import { localRuntime } from "../node-agent/test/local-runtime";
 import { cliJson } from "../node-agent/src/openclaw-cli";
 import { createHmac } from "node:crypto";
 import { until } from "./until";
+import { signUpAndIn } from "./account";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -26,7 +27,7 @@ const gatewayToken = crypto.randomUUID().replace(/-/g, "");
 const SLACK_SECRET = "e2e-slack-signing-secret-0123";
 
 async function api(path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, { method: "POST", headers: { cookie, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" }, body: body === undefined ? undefined : JSON.stringify(body) });
   return { res, json: (await res.json()) as any };
 }
 
@@ -52,9 +53,7 @@ beforeAll(async () => {
   expect(await docker.hasImage(IMAGE), `image ${IMAGE} missing: run node-agent/image/build.sh (npm test does)`).toBe(true);
   ({ runtime, close: closeStore } = await localRuntime());
 
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.8" }, body: JSON.stringify({ email: `openclaw-${Date.now()}@example.com`, password: "e2e-openclaw-password" }) });
-  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-  userId = ((await signup.json()) as { userId: string }).userId;
+  ({ cookie, userId } = await signUpAndIn(base, `openclaw-${Date.now()}@example.com`, "e2e-openclaw-password", "127.0.0.8"));
   const { json: issued } = await api("/api/agent/proxy-key");
   await api("/api/dev/credit", { amountMicros: 50_000_000 });
 

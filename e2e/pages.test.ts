@@ -18,11 +18,21 @@ beforeAll(async () => {
   page = await browser.newPage();
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(`${page.url()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-  const res = await page.request.post(`${base}/api/auth/signup`, {
-    data: { email: `shots-${Date.now()}@example.com`, password: "screenshot-password", name: "Screenshot" },
-  });
-  expect(res.status()).toBe(201);
+  await signUpInBrowser({ email: `shots-${Date.now()}@example.com`, password: "screenshot-password", name: "Screenshot" });
 });
+
+/**
+ * A new account signed in inside the page's browser context: signup answers "check your inbox" for any
+ * address and signs no one in, so the password sign-in follows (its cookie lands in the context).
+ */
+async function signUpInBrowser(data: { email: string; password: string; name?: string }) {
+  const signup = await page.request.post(`${base}/api/auth/signup`, { data });
+  expect(signup.status()).toBe(202);
+  const login = await page.request.post(`${base}/api/auth/login`, { data: { email: data.email, password: data.password } });
+  const body = (await login.json()) as { status: string; userId: string };
+  expect(body.status).toBe("signed_in");
+  return { userId: body.userId };
+}
 afterAll(async () => browser?.close());
 
 describe("every public page renders", () => {
@@ -75,7 +85,7 @@ describe("every dashboard page renders", () => {
       if (!(await page.context().cookies()).some((c) => c.name === "oc_session")) {
         // the public-page tests cleared cookies: sign in again through the API
         const email = `shots2-${Date.now()}@example.com`;
-        await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "screenshot-password" } });
+        await signUpInBrowser({ email, password: "screenshot-password" });
       }
       await page.goto(`${base}/dashboard${p.slug ? `/${p.slug}` : ""}`);
       await page.getByRole("heading", { name: p.title, level: 1 }).waitFor();
@@ -89,7 +99,7 @@ describe("the operator console", () => {
   it("is for operators only, and shows the fleet, money and failures to them", async () => {
     await page.context().clearCookies();
     const email = `console-${Date.now()}@example.com`;
-    await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "console-password" } });
+    await signUpInBrowser({ email, password: "console-password" });
     await page.goto(`${base}/admin`);
     await page.getByText("Operators only.").waitFor();
     const { default: pg } = await import("pg");
@@ -111,7 +121,7 @@ describe("Channel Manager in the browser", () => {
   it("connects a Telegram bot and shows how each channel wakes the agent", async () => {
     await page.context().clearCookies();
     const email = `channels-page-${Date.now()}@example.com`;
-    const { userId } = await (await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "channels-password" } })).json();
+    const { userId } = await signUpInBrowser({ email, password: "channels-password" });
     await confirmEmail(base, email); // channels need a confirmed address
     await grantAccess(base, userId); // and WhatsApp (QR) keeps an agent always on: paid access
     await page.goto(`${base}/dashboard/channels`);
@@ -144,16 +154,18 @@ describe("Channel Manager in the browser", () => {
 describe("Browser Agent Viewer in the browser", () => {
   it("turns the browser on, shows the tab the agent opened, and opens the live view", async () => {
     await page.context().clearCookies();
-    await page.request.post(`${base}/api/auth/signup`, { data: { email: `viewer-${Date.now()}@example.com`, password: "viewer-password" } });
+    await signUpInBrowser({ email: `viewer-${Date.now()}@example.com`, password: "viewer-password" });
     await page.goto(`${base}/dashboard/browser`);
     await page.getByRole("button", { name: "Turn on the browser" }).click();
     await page.getByText("No tabs open.").waitFor();
 
-    // The agent's side, as its OpenClaw does it: CDP over the edge's relay, with the agent's proxy key.
-    const { key } = await (await page.request.post(`${base}/api/agent/proxy-key`)).json();
-    const { webSocketDebuggerUrl } = await (await page.request.get(`${base}/browser/json/version?token=${key}`)).json();
+    // The agent's side, as its OpenClaw does it: CDP over the edge's relay, with the agent's browser key sent
+    // as Basic auth (a signed-in write: the dashboard's Origin goes with it, as a browser sends it).
+    const { browserKey } = await (await page.request.post(`${base}/api/agent/proxy-key`, { headers: { origin: base } })).json();
+    const authorization = `Basic ${Buffer.from(`agent:${browserKey}`).toString("base64")}`;
+    const { webSocketDebuggerUrl } = await (await page.request.get(`${base}/browser/json/version`, { headers: { authorization } })).json();
     const { WebSocket } = await import("ws");
-    const ws = new WebSocket(`${webSocketDebuggerUrl}?token=${key}`);
+    const ws = new WebSocket(webSocketDebuggerUrl, { headers: { authorization } });
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
     ws.send(JSON.stringify({ id: 1, method: "Target.createTarget", params: { url: "data:text/html,<title>Train times</title><h1>Next train 08:12</h1>" } }));
     const created = await new Promise<{ result: { targetId: string } }>((resolve) => ws.on("message", (d) => resolve(JSON.parse(String(d)))));
@@ -173,7 +185,7 @@ describe("the development mail outbox page", () => {
   it("lists the mails the platform would have sent, with working links", async () => {
     await page.context().clearCookies();
     const email = `outbox-${Date.now()}@example.com`;
-    await page.request.post(`${base}/api/auth/signup`, { data: { email, password: "outbox-password" } });
+    await signUpInBrowser({ email, password: "outbox-password" });
     await page.goto(`${base}/outbox`);
     await page.getByRole("heading", { name: "Mail outbox" }).waitFor();
     const mail = page.getByRole("listitem").filter({ hasText: `to ${email}` });

@@ -9,6 +9,7 @@ import { NodeAgent } from "../node-agent/src/agent";
 import { AgentRuntime } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
 import { localRuntime } from "../node-agent/test/local-runtime";
+import { signUpAndIn } from "./account";
 
 /**
  * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), a paid
@@ -41,16 +42,14 @@ beforeAll(async () => {
   expect(agent.connected).toBe(true);
   await new Promise((r) => setTimeout(r, 500)); // the hello (with metrics) follows the open
 
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.7" }, body: JSON.stringify({ email: `prov-${Date.now()}@example.com`, password: "provisioning-password" }) });
-  cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-  userId = ((await signup.json()) as { userId: string }).userId;
-  await fetch(`${base}/api/dev/credit`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 50_000_000 }) });
+  ({ cookie, userId } = await signUpAndIn(base, `prov-${Date.now()}@example.com`, "provisioning-password", "127.0.0.7"));
+  await fetch(`${base}/api/dev/credit`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 50_000_000 }) });
 }, 60_000);
 
 type Msg = { id: number; text: string; reply: string | null; error: string | null; state: string };
 const messages = async () => ((await fetch(`${base}/api/agent/messages`, { headers: { cookie } }).then((r) => r.json())) as { messages: Msg[] }).messages;
 const status = async () => ((await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string }).status;
-const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ text }) });
+const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ text }) });
 
 afterAll(async () => {
   agent?.stop();
@@ -60,7 +59,7 @@ afterAll(async () => {
 
 describe("provisioning an agent through the edge", () => {
   it("a paid checkout places it on the connected node, which starts real OpenClaw and reports each step", async () => {
-    const res = await fetch(`${base}/api/billing/checkout`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ plan: "starter" }) });
+    const res = await fetch(`${base}/api/billing/checkout`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ plan: "starter" }) });
     const checkout = (await res.json()) as { id: string; url: string };
     expect(res.status, JSON.stringify(checkout)).toBe(200);
     expect(checkout.url).toBe(`${stripeUrl}/checkout/${checkout.id}`);
@@ -95,7 +94,7 @@ describe("provisioning an agent through the edge", () => {
     expect(first[0]).toMatchObject({ text: "First: remember the number 42.", state: "answered" });
     expect(first[0]!.reply).toContain("[dev stand-in]");
 
-    expect(((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie } }).then((r) => r.json())) as { sleeping: boolean }).sleeping).toBe(true);
+    expect(((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie, origin: base } }).then((r) => r.json())) as { sleeping: boolean }).sleeping).toBe(true);
     expect(await until(status, (st) => st === "sleeping", 60_000)).toBe("sleeping");
     expect((await docker.inspect(AgentRuntime.containerName(userId)))?.state).toBe("exited");
 
@@ -118,7 +117,7 @@ describe("provisioning an agent through the edge", () => {
   }, 300_000);
 
   it("a rotated proxy key reaches the running agent's config, and its next message is metered with the new key", async () => {
-    const res = await fetch(`${base}/api/agent/proxy-key`, { method: "POST", headers: { cookie } });
+    const res = await fetch(`${base}/api/agent/proxy-key`, { method: "POST", headers: { cookie, origin: base } });
     const rotated = (await res.json()) as { key: string; appliedToAgent: boolean };
     expect(rotated.appliedToAgent).toBe(true);
     const config = () => Promise.resolve(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8"));
@@ -133,12 +132,11 @@ describe("provisioning an agent through the edge", () => {
   it("with no node able to take it, the user is told clearly and the status says why", async () => {
     agent.stop();
     await new Promise((r) => setTimeout(r, 300));
-    const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.6" }, body: JSON.stringify({ email: `prov2-${Date.now()}@example.com`, password: "provisioning-password" }) });
-    const c2 = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-    const refused = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2 } });
+    const { cookie: c2, userId: u2 } = await signUpAndIn(base, `prov2-${Date.now()}@example.com`, "provisioning-password", "127.0.0.6");
+    const refused = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2, origin: base } });
     expect(refused.status).toBe(402); // unpaid: refused before any node is even looked at
-    await grantAccess(base, ((await signup.json()) as { userId: string }).userId);
-    const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2 } });
+    await grantAccess(base, u2);
+    const res = await fetch(`${base}/api/agent/provision`, { method: "POST", headers: { cookie: c2, origin: base } });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NO_CAPACITY");
     const st = (await fetch(`${base}/api/agent/status`, { headers: { cookie: c2 } }).then((r) => r.json())) as { status: string };

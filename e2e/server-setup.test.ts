@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { staticConfig } from "../node-agent/src/traefik";
+import { signUpAndIn } from "./account";
 
 /**
  * scripts/server-setup.sh, the post-install script of a new worker VPS: linted by shellcheck, and its steps
@@ -27,7 +28,7 @@ async function setup(steps: string[], env: Record<string, string> = {}) {
 }
 
 async function newToken() {
-  const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie: adminCookie, "content-type": "application/json" }, body: "{}" });
+  const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie: adminCookie, origin: base, "content-type": "application/json" }, body: "{}" });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
 }
@@ -35,8 +36,7 @@ async function newToken() {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "oc-vps-"));
   const email = `ops-${Date.now()}@example.com`;
-  const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.21" }, body: JSON.stringify({ email, password: "operator-password" }) });
-  adminCookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
+  adminCookie = (await signUpAndIn(base, email, "operator-password", "127.0.0.21")).cookie;
   const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await db.connect();
   await db.query("UPDATE users SET role = 'admin' WHERE email = $1", [email]);
@@ -49,9 +49,8 @@ describe("scripts/server-setup.sh", () => {
   });
 
   it("only operators can make registration tokens", async () => {
-    const signup = await fetch(`${base}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "127.0.0.22" }, body: JSON.stringify({ email: `user-${Date.now()}@example.com`, password: "ordinary-password" }) });
-    const cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-    const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" });
+    const { cookie } = await signUpAndIn(base, `user-${Date.now()}@example.com`, "ordinary-password", "127.0.0.22");
+    const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: "{}" });
     expect(res.status).toBe(403);
     expect(((await res.json()) as any).error.code).toBe("FORBIDDEN");
   });
@@ -101,7 +100,7 @@ describe("scripts/server-setup.sh", () => {
       expect(node, out).toMatchObject({ connected: true, metrics: { ramTotalMb: expect.any(Number) } });
       expect(out).toContain(`node ${nodeEnv.NODE_ID} →`);
       // Healthy and connected: the fleet check makes it active (placeable).
-      const check = (await fetch(`${base}/api/admin/fleet/check`, { method: "POST", headers: { cookie: adminCookie } }).then((r) => r.json())) as { transitions: { nodeId: string; to: string }[] };
+      const check = (await fetch(`${base}/api/admin/fleet/check`, { method: "POST", headers: { cookie: adminCookie, origin: base } }).then((r) => r.json())) as { transitions: { nodeId: string; to: string }[] };
       expect(check.transitions).toContainEqual(expect.objectContaining({ nodeId: nodeEnv.NODE_ID, to: "active" }));
     } finally {
       agent.kill("SIGTERM");

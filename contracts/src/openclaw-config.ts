@@ -32,8 +32,11 @@ export const agentConfigInput = z.object({
   /**
    * The agent's remote browser: a CDP endpoint on the edge (the relay to its Browserless session). A
    * `/devtools/browser/<id>` path makes OpenClaw open the WebSocket directly instead of probing /json/version.
+   * The agent's browser key (never its proxy key) is the URL's user:password: OpenClaw's CDP profiles take no
+   * headers, but it sends URL credentials as `Authorization: Basic` and strips them from what it requests and
+   * logs, so the key is never in a request line. Nothing may follow the path (no `?token=`).
    */
-  browserCdpUrl: z.url().regex(/^wss?:\/\/[^/]+\/browser\/devtools\/browser\/[\w-]+\?token=ocx_/, "must be the edge's CDP relay URL").optional(),
+  browserCdpUrl: z.url().regex(/^wss?:\/\/agent:ocb_[\w-]+@[^/@?#]+\/browser\/devtools\/browser\/[\w-]+$/, "must be the edge's CDP relay URL with the browser key as its credentials").optional(),
   /**
    * Slack in OpenClaw's HTTP mode: the edge verifies each event, then forwards it unchanged (body and Slack's
    * signature headers) to the gateway's listener, which verifies it again with the signing secret and

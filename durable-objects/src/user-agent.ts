@@ -5,6 +5,7 @@ import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-repl
 import { AgentLifecycle, type AgentStatus, type ForwardTarget, type InboxMessage, type ReplyTarget } from "./lifecycle";
 import { SecretBox } from "../../edge/src/lib/crypto";
 import { MetaTable } from "./meta-table";
+import { SeenDeliveries } from "./seen-deliveries";
 import type { NodeLink } from "./node-link";
 import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
 import { RoutePins } from "./route-pins";
@@ -45,6 +46,11 @@ export interface SettleResult {
   balance: number;
 }
 
+/** What a chat platform delivered, for `deliverOnce`: a message for the agent, or a raw update for its listener. */
+export type ChannelDelivery =
+  | { kind: "message"; text: string; session: string; replyTo?: ReplyTarget }
+  | { kind: "forward"; channel: string; target: ForwardTarget };
+
 export interface AgentSnapshot {
   userId: string | null;
   status: AgentStatus;
@@ -67,6 +73,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   private readonly protection: Protection;
   private readonly life: AgentLifecycle;
   private readonly pins: RoutePins;
+  private readonly seen: SeenDeliveries;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -75,6 +82,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     this.protection = new Protection(ctx.storage.sql, this.meta);
     this.outbox = new UsageOutbox(ctx.storage.sql);
     this.pins = new RoutePins(ctx.storage.sql);
+    this.seen = new SeenDeliveries(ctx.storage.sql);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
@@ -90,18 +98,22 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
 
   // ── proxy key and account state ──────────────────────────────────────────────────────────────────
 
-  /** Stores the SHA-256 of the agent's proxy key; a new key replaces (revokes) the old one at once. */
-  async setProxyKeyHash(hash: string | null, agentId?: string): Promise<void> {
+  /**
+   * Stores the SHA-256 of the agent's proxy key and of its browser key (issued together); new keys replace
+   * (revoke) the old ones at once.
+   */
+  async setProxyKeyHash(hash: string | null, agentId?: string, browserKeyHash?: string | null): Promise<void> {
     this.meta.set("proxyKeyHash", hash ?? "");
+    if (browserKeyHash !== undefined) this.meta.set("browserKeyHash", browserKeyHash ?? "");
     if (agentId) this.meta.set("agentId", agentId);
   }
 
   /**
-   * Whether `keyHash` is the agent's current proxy key on an account that is not suspended: the check for
-   * the agent's other edge services (its browser relay), which must not cost a model-call reservation.
+   * Whether `keyHash` is the agent's current browser key on an account that is not suspended: the check of
+   * the browser relay. The proxy key does not pass it, and the browser key does not pass `authorize`.
    */
-  async checkKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }> {
-    const current = this.meta.get("proxyKeyHash");
+  async checkBrowserKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }> {
+    const current = this.meta.get("browserKeyHash");
     if (!current || current !== keyHash || this.meta.get("suspended")) return { ok: false };
     return { ok: true, agentId: this.meta.get("agentId") || undefined };
   }
@@ -342,6 +354,18 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
 
   async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
     return this.life.forwardUpdate(channel, target);
+  }
+
+  /**
+   * A chat platform's delivery, taken in at most once per platform id (`key`, remembered for `ttlMs`): a
+   * replay or a retry of one already queued is reported as a duplicate and changes nothing. The id is
+   * recorded in the same synchronous step as the inbox row, so both are stored or neither.
+   */
+  async deliverOnce(key: string, ttlMs: number, d: ChannelDelivery): Promise<{ duplicate: boolean }> {
+    if (!this.seen.firstTime(key, ttlMs)) return { duplicate: true };
+    if (d.kind === "forward") await this.life.forwardUpdate(d.channel, d.target);
+    else await this.life.sendMessage(d.text, d.session, d.replyTo);
+    return { duplicate: false };
   }
 
   /** Bridged channels' credentials (sealed by the edge with ENCRYPTION_KEY); null removes them. */

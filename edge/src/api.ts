@@ -2,6 +2,7 @@ import { newApp } from "./app";
 import { limitBody, requireJson } from "./middleware/body";
 import { init } from "./middleware/init";
 import { requestId } from "./middleware/request-id";
+import { requireSameOrigin } from "./middleware/same-origin";
 import { registerAgentRoutes } from "./routes/agent";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerAgentSettingsRoutes } from "./routes/agent-settings";
@@ -20,7 +21,7 @@ import { registerSystemRoutes } from "./routes/system";
 /** The /api surface: shared middleware, then each area's routes, then the generated OpenAPI document. */
 export const api = newApp("/api");
 
-api.use(requestId(), init(), limitBody(), requireJson());
+api.use(requestId(), init(), requireSameOrigin(), limitBody(), requireJson());
 
 registerSystemRoutes(api);
 registerAuthRoutes(api);

@@ -22,6 +22,40 @@ const base64Key = z
 /** Variables whose only purpose is pointing an SDK at a local stand-in (dev and tests). */
 const STAND_IN_OVERRIDES = ["NEON_LOCAL_WSPROXY", "RESEND_BASE_URL", "STRIPE_API_BASE", "HOSTINGER_API_BASE"] as const;
 
+/**
+ * In production every provider endpoint the Worker talks to (and hands secrets to) is either left at its
+ * default or set to one of the provider's own hosts over https: a base-URL override elsewhere would send API
+ * keys, prompts or money movements to whoever runs that host.
+ */
+const OFFICIAL_HOSTS = {
+  OPENAI_BASE_URL: ["api.openai.com"],
+  ANTHROPIC_BASE_URL: ["api.anthropic.com"],
+  RESEND_BASE_URL: ["api.resend.com"],
+  GOOGLE_AUTH_URL: ["accounts.google.com"],
+  GOOGLE_TOKEN_URL: ["oauth2.googleapis.com", "www.googleapis.com"],
+  GOOGLE_USERINFO_URL: ["openidconnect.googleapis.com", "www.googleapis.com"],
+  TELEGRAM_API_BASE: ["api.telegram.org"],
+  SLACK_API_BASE: ["slack.com"],
+  WHATSAPP_API_BASE: ["graph.facebook.com"],
+  DISCORD_API_BASE: ["discord.com"],
+  BROWSERLESS_API_BASE: ["*.browserless.io"],
+} as const;
+
+function officialEndpointsInProduction(env: Record<string, unknown>, ctx: z.RefinementCtx) {
+  if (env.ENVIRONMENT !== "production") return;
+  for (const [key, hosts] of Object.entries(OFFICIAL_HOSTS)) {
+    const value = env[key];
+    if (typeof value !== "string") continue;
+    const url = new URL(value);
+    const allowed = hosts.some((h) => (h.startsWith("*.") ? url.hostname.endsWith(h.slice(1)) : url.hostname === h));
+    if (url.protocol !== "https:" || !allowed || url.port !== "" || url.username || url.password)
+      ctx.addIssue({ code: "custom", path: [key], message: `must be unset or https://${hosts.join(" / https://")} in production` });
+  }
+  // Agents send their proxy key to this address with every model call.
+  if (typeof env.AGENT_EDGE_URL === "string" && !env.AGENT_EDGE_URL.startsWith("https://"))
+    ctx.addIssue({ code: "custom", path: ["AGENT_EDGE_URL"], message: "must be https:// in production" });
+}
+
 export const envSchema = z
   .object({
     ENVIRONMENT: z.enum(["development", "test", "production"]),
@@ -128,7 +162,8 @@ export const envSchema = z
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required in production" });
     if (!env.APP_URL.startsWith("https://"))
       ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });
-  });
+  })
+  .superRefine(officialEndpointsInProduction);
 
 export type Env = z.infer<typeof envSchema>;
 

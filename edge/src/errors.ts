@@ -30,6 +30,8 @@ export const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   BILLING_UNAVAILABLE: 503,
   FEATURE_UNAVAILABLE: 503,
   INVALID_SIGNATURE: 400,
+  CROSS_SITE_REQUEST: 403,
+  SESSION_REQUIRED: 403,
   BAD_ENVIRONMENT: 500,
   INTERNAL: 500,
 };
@@ -39,6 +41,8 @@ export function envelope(code: ErrorCode, message: string, requestId: string, de
 }
 
 export function errorResponse(c: Context<HonoEnv>, err: AppError): Response {
+  // Every limiter of the API counts in one-minute windows.
+  if (err.code === "RATE_LIMITED") c.header("Retry-After", "60");
   return c.json(envelope(err.code, err.message, c.get("requestId") ?? "unknown", err.details), STATUS[err.code]);
 }
 

@@ -20,7 +20,7 @@ hooks.post("/slack/:agentId", async (c) => {
   const r = await slackEvent(
     c.get("services"),
     c.req.param("agentId"),
-    { signature: c.req.header("x-slack-signature"), timestamp: c.req.header("x-slack-request-timestamp"), retry: c.req.header("x-slack-retry-num") },
+    { signature: c.req.header("x-slack-signature"), timestamp: c.req.header("x-slack-request-timestamp") },
     await c.req.text(),
   );
   return c.json(r, 200);

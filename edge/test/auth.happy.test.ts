@@ -5,7 +5,7 @@ import { users } from "../src/db/schema";
 import { PASSWORD, call, inbox, linkToken, newEmail, signup, verifiedSignup, withDb } from "./helpers";
 
 describe("accounts: happy paths", () => {
-  it("signs up, is signed in at once, and gets a verification mail through the Resend SDK", async () => {
+  it("signs up, signs in with the new password at once, and gets a verification mail through the Resend SDK", async () => {
     const email = newEmail();
     const { cookie, userId } = await signup(email);
     expect(userId).toMatch(/^usr_/);

@@ -220,9 +220,9 @@ describe("token packs and referrals", () => {
   it("a pack credits once; the referrer earns 20% of the referred user's first payment only", async () => {
     const referrer = await signup();
     const code = await withDb(async (db) => (await db.select({ c: users.referralCode }).from(users).where(eq(users.id, referrer.userId)))[0]!.c);
-    const friend = await call("/api/auth/signup", { body: { email: newEmail(), password: "a-long-enough-password", referralCode: code } });
-    const cookie = friend.cookie!;
-    const friendId = friend.body.userId;
+    const friend = await signup(newEmail(), "a-long-enough-password", { referralCode: code });
+    const cookie = friend.cookie;
+    const friendId = friend.userId;
 
     for (const round of [1, 2]) {
       const checkout = await call("/api/billing/packs/checkout", { body: { pack: "pack_20" }, cookie });
@@ -243,11 +243,11 @@ describe("token packs and referrals", () => {
     const base = `self${crypto.randomUUID().slice(0, 8)}`;
     const me = await signup(`${base}@gmail.com`);
     const code = await withDb(async (db) => (await db.select({ c: users.referralCode }).from(users).where(eq(users.id, me.userId)))[0]!.c);
-    const alias = await call("/api/auth/signup", { body: { email: `${base.slice(0, 3)}.${base.slice(3)}+2@gmail.com`, password: "a-long-enough-password", referralCode: code } });
-    const checkout = await call("/api/billing/packs/checkout", { body: { pack: "pack_5" }, cookie: alias.cookie! });
+    const alias = await signup(`${base.slice(0, 3)}.${base.slice(3)}+2@gmail.com`, "a-long-enough-password", { referralCode: code });
+    const checkout = await call("/api/billing/packs/checkout", { body: { pack: "pack_5" }, cookie: alias.cookie });
     const [completed] = await pay(checkout.body.id);
     await deliver(completed!);
-    expect(await balanceOf(alias.body.userId)).toBe(5_000_000);
+    expect(await balanceOf(alias.userId)).toBe(5_000_000);
     expect(await balanceOf(me.userId)).toBe(0);
   });
 });

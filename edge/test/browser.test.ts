@@ -1,15 +1,19 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { agents, browserSessions } from "../src/db/schema";
+import { loadEnv } from "../src/env";
+import { buildServices } from "../src/services/build";
+import { issueProxyKey } from "../src/services/proxy-keys";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";
-import { proxyUser } from "./proxy-helpers";
+import { chatBody, openai, proxyUser } from "./proxy-helpers";
 import { call, withDb } from "./helpers";
 
 /**
  * The agent's remote browser and the Browser Agent Viewer, against the Browserless stand-in (real Chromium
  * behind Browserless's Session API and CDP): the agent drives the browser through the edge's CDP relay with
- * its proxy key, and its owner sees the same tabs, a snapshot and a live view.
+ * its browser key (issued with its proxy key; it spends nothing), and its owner sees the same tabs, a
+ * snapshot and a live view.
  */
 const SEVEN_DAYS = 7 * 86_400_000; // BROWSER_SESSION_TTL_MS's default
 const standIn = `http://127.0.0.1:${TEST_PORTS.browserless}`;
@@ -22,9 +26,30 @@ async function agentIdOf(userId: string) {
 type Cdp = (method: string, params?: Record<string, unknown>, sessionId?: string) => Promise<{ result?: any; error?: { message: string } }>;
 type Relay = { status: 101; send: Cdp; close: () => void } | { status: number; body: { error: { code: string; message: string } }; send?: never };
 
-/** Opens the relay like OpenClaw does (WebSocket, key in the query string) and returns a tiny CDP client. */
-async function relay(agentId: string, key: string): Promise<Relay> {
-  const res = await exports.default.fetch(`http://localhost/browser/devtools/browser/${agentId}?token=${encodeURIComponent(key)}`, { headers: { Upgrade: "websocket" } });
+/**
+ * The agent's keys as its config gets them (a proxy key and a browser key, issued together; the API that
+ * rotates them hands out only the proxy key, so the test issues them as provisioning does).
+ */
+async function issueKeys(userId: string) {
+  const { services, finish } = buildServices(loadEnv(env).env!, "test");
+  try {
+    return await issueProxyKey(services, userId, { ip: null, userAgent: null });
+  } finally {
+    await finish();
+  }
+}
+
+const basic = (key: string) => `Basic ${btoa(`agent:${key}`)}`;
+
+/**
+ * Opens the relay like OpenClaw does (WebSocket; the key from its CDP URL's user:password sent as Basic auth)
+ * and returns a tiny CDP client. `query` puts the key in the URL instead.
+ */
+async function relay(agentId: string, key: string, opts: { query?: boolean } = {}): Promise<Relay> {
+  const res = await exports.default.fetch(
+    `http://localhost/browser/devtools/browser/${agentId}${opts.query ? `?token=${encodeURIComponent(key)}` : ""}`,
+    { headers: opts.query ? { Upgrade: "websocket" } : { Upgrade: "websocket", Authorization: basic(key) } },
+  );
   const ws = res.webSocket;
   if (!ws) return { status: res.status, body: await res.json<{ error: { code: string; message: string } }>() };
   ws.accept();
@@ -53,11 +78,12 @@ describe("Browser Agent Viewer", () => {
   it("is off until the owner turns it on; then the agent browses through the relay and the owner watches", async () => {
     const u = await proxyUser(0);
     const agentId = await agentIdOf(u.userId);
+    const { browserKey } = await issueKeys(u.userId);
     expect((await call("/api/agent/browser", { cookie: u.cookie })).body).toEqual({ offered: true, enabled: false, tabs: [] });
     const off = await call("/api/agent/browser/snapshot", { cookie: u.cookie });
     expect(off.status).toBe(409);
     expect(off.body.error).toMatchObject({ code: "CONFLICT", message: "Your agent's browser is off. Turn it on first." });
-    expect((await relay(agentId, u.key)).status).toBe(409);
+    expect((await relay(agentId, browserKey)).status).toBe(409);
 
     const before = (await sessionsAtBrowserless()).length;
     expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie })).body).toEqual({ enabled: true, appliedToAgent: false });
@@ -67,7 +93,7 @@ describe("Browser Agent Viewer", () => {
     expect(row!.urlsEnc).not.toContain(TEST_SECRETS.browserlessToken);
 
     // The agent (as OpenClaw would) opens a tab through the relay.
-    const agent = await openRelay(agentId, u.key);
+    const agent = await openRelay(agentId, browserKey);
     const page = `data:text/html,<title>Flight search</title><h1 style="font-size:80px">Agent at work</h1>`;
     const created = await agent.send("Target.createTarget", { url: page });
     expect(created.result.targetId).toMatch(/^[A-F0-9]+$/);
@@ -98,24 +124,42 @@ describe("Browser Agent Viewer", () => {
     expect((await call("/api/agent/browser/snapshot?tab=../etc", { cookie: u.cookie })).status).toBe(400);
   });
 
-  it("the relay admits only the agent's current key, and only to its own browser", async () => {
+  it("the relay admits only the agent's current browser key, from a header, and only to its own browser", async () => {
     const a = await proxyUser(0);
     const b = await proxyUser(0);
     const agentA = await agentIdOf(a.userId);
     await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: a.cookie });
-    expect(await relay(agentA, "ocx_usr_aaaaaaaaaaaaaaaaaaaaaaaa_forgedforgedforgedforged")).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
-    expect(await relay(agentA, b.key)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
-    const plain = await call(`/browser/devtools/browser/${agentA}?token=${a.key}`);
+    const keysA = await issueKeys(a.userId);
+    const keysB = await issueKeys(b.userId);
+    expect(await relay(agentA, "ocb_usr_aaaaaaaaaaaaaaaaaaaaaaaa_forgedforgedforgedforged")).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
+    expect(await relay(agentA, keysB.browserKey)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
+    // The spending key does not drive the browser, and no key is taken from the URL (access logs keep URLs).
+    expect(await relay(agentA, keysA.key)).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
+    expect(await relay(agentA, keysA.browserKey, { query: true })).toMatchObject({ status: 401, body: { error: { message: "Send the browser key in the Authorization header, never in the URL." } } });
+    const plain = await call(`/browser/devtools/browser/${agentA}`, { headers: { authorization: basic(keysA.browserKey) } });
     expect(plain.status).toBe(400);
-    const version = await call(`/browser/json/version?token=${a.key}`);
+    const version = await call(`/browser/json/version`, { headers: { authorization: `Bearer ${keysA.browserKey}` } });
     expect(version.body.webSocketDebuggerUrl).toBe(`ws://localhost/browser/devtools/browser/${agentA}`);
+    const ok = await openRelay(agentA, keysA.browserKey);
+    expect((await ok.send("Browser.getVersion")).result.product).toMatch(/Chrome/);
+    ok.close();
 
-    // A replaced key stops working at once.
-    const rotated = await call("/api/agent/proxy-key", { method: "POST", cookie: a.cookie });
-    expect((await relay(agentA, a.key)).status).toBe(401);
-    const fresh = await openRelay(agentA, rotated.body.key);
+    // Replaced keys stop working at once, through the API's rotation too.
+    const next = await issueKeys(a.userId);
+    expect((await relay(agentA, keysA.browserKey)).status).toBe(401);
+    const fresh = await openRelay(agentA, next.browserKey);
     expect((await fresh.send("Browser.getVersion")).result.product).toMatch(/Chrome/);
     fresh.close();
+    expect((await call("/api/agent/proxy-key", { method: "POST", cookie: a.cookie })).status).toBe(201);
+    expect((await relay(agentA, next.browserKey)).status).toBe(401);
+  });
+
+  it("the browser key has no spending rights: the /v1 proxy refuses it and takes the proxy key issued with it", async () => {
+    const u = await proxyUser(1_000_000);
+    const keys = await issueKeys(u.userId);
+    await expect(openai(keys.browserKey).chat.completions.create(chatBody("spend with the browser key"))).rejects.toMatchObject({ status: 401 });
+    const paid = await openai(keys.key).chat.completions.create(chatBody("spend with the proxy key"));
+    expect(paid.choices[0]!.message.content).toBeTruthy();
   });
 
   it("replaces a session near its end, and turning the browser off ends it at Browserless", async () => {
@@ -135,6 +179,6 @@ describe("Browser Agent Viewer", () => {
 
     expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: false }, cookie: u.cookie })).body).toEqual({ enabled: false, appliedToAgent: false });
     await expect.poll(live).not.toContain(second!.sessionId);
-    expect((await relay(agentId, u.key)).status).toBe(409);
+    expect((await relay(agentId, (await issueKeys(u.userId)).browserKey)).status).toBe(409);
   });
 });

@@ -113,7 +113,7 @@ describe("Slack (Events API, OpenClaw's HTTP mode)", () => {
     await runningOn(u.userId, nodeId);
     const first = await post({ type: "event_callback", event_id: "Ev1", event: { type: "message", channel: "C123", ts: "111.222", text: "what is on my calendar?" } });
     const second = await post({ type: "event_callback", event_id: "Ev2", event: { type: "app_mention", channel: "C123", ts: "111.333", text: "<@U1> and tomorrow?" } });
-    expect((await post({ type: "event_callback", event_id: "Ev1", event: { type: "message" } }, { retry: "1" })).reply.body).toEqual({ accepted: false });
+    expect((await post({ type: "event_callback", event_id: "Ev1", event: { type: "message" } }, { retry: "1" })).reply.body).toEqual({ accepted: false, duplicate: true });
     // In order, byte for byte, with Slack's own signature: OpenClaw verifies it again with the same secret.
     const forwards = (await commandsOn(nodeId)).filter((c) => c.command.kind === "forward").map((c) => c.command);
     expect(forwards).toHaveLength(2);
@@ -136,7 +136,7 @@ describe("WhatsApp (Cloud API, bridged)", () => {
     expect([challenge.status, challenge.body]).toEqual([200, 98765]);
     expect((await call(`/hooks/whatsapp/${agentId}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1`)).status).toBe(403);
 
-    const body = JSON.stringify({ entry: [{ changes: [{ value: { messages: [{ from: "15550001111", type: "text", text: { body: "hola" } }, { from: "15550001111", type: "image" }] } }] }] });
+    const body = JSON.stringify({ entry: [{ changes: [{ value: { messages: [{ id: `wamid.${crypto.randomUUID()}`, timestamp: String(Math.floor(Date.now() / 1000)), from: "15550001111", type: "text", text: { body: "hola" } }, { from: "15550001111", type: "image" }] } }] }] });
     const forged = await call(`/hooks/whatsapp/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac("other", body)}` } });
     expect(forged.status).toBe(400);
     const nodeId = `node_wa_${crypto.randomUUID().slice(0, 8)}`;
@@ -170,7 +170,7 @@ describe("Discord (interactions, bridged)", () => {
 
     const nodeId = `node_dc_${crypto.randomUUID().slice(0, 8)}`;
     const account = await runningOn(u.userId, nodeId);
-    expect((await send({ type: 2, token: "itoken", channel_id: "99", data: { name: "ask", options: [{ name: "q", value: "summarise today" }] } })).body).toEqual({ type: 5 });
+    expect((await send({ id: "1100000000000000001", type: 2, token: "itoken", channel_id: "99", data: { name: "ask", options: [{ name: "q", value: "summarise today" }] } })).body).toEqual({ type: 5 });
     const [row] = await inbox(u.userId);
     expect(row).toMatchObject({ session: "discord:99", text: "summarise today" });
     await account.onDelivered(row!.command_id!, true, "Here is today.", null);

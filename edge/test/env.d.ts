@@ -6,6 +6,7 @@ declare namespace Cloudflare {
   }
   interface Env {
     DATABASE_URL: string;
+    APP_URL: string;
     NEON_LOCAL_WSPROXY: string;
     ENCRYPTION_KEY: string;
     USER_AGENT: DurableObjectNamespace<import("../../durable-objects/src/index").UserAgent>;

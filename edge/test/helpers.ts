@@ -16,13 +16,21 @@ export interface Reply<T = any> {
 export const newIp = () => `10.${[...crypto.getRandomValues(new Uint8Array(3))].join(".")}`;
 export const newEmail = () => `u-${crypto.randomUUID().slice(0, 12)}@example.com`;
 
+/** The app's own origin (APP_URL): what a browser on the dashboard sends as `Origin`. */
+export const APP_ORIGIN = new URL(env.APP_URL).origin;
+
+/**
+ * One request to the Worker. With a cookie it behaves like the dashboard in a browser and sends the app's
+ * `Origin`, unless the test sets its own Origin header or `origin: false` (a client that sends none).
+ */
 export async function call<T = any>(
   path: string,
-  opts: { method?: string; body?: unknown; rawBody?: BodyInit; cookie?: string; headers?: Record<string, string>; ip?: string } = {},
+  opts: { method?: string; body?: unknown; rawBody?: BodyInit; cookie?: string; headers?: Record<string, string>; ip?: string; origin?: false } = {},
 ): Promise<Reply<T>> {
   const headers = new Headers(opts.headers);
   headers.set("cf-connecting-ip", opts.ip ?? newIp());
   if (opts.cookie) headers.set("cookie", opts.cookie);
+  if (opts.cookie && opts.origin !== false && !headers.has("origin")) headers.set("origin", APP_ORIGIN);
   if (opts.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
   const res = await exports.default.fetch(
     new Request(`http://localhost${path}`, {
@@ -45,10 +53,16 @@ export async function call<T = any>(
 
 export const PASSWORD = "a-long-enough-password";
 
-export async function signup(email = newEmail(), password = PASSWORD) {
-  const res = await call<{ userId: string }>("/api/auth/signup", { body: { email, password, name: "Test User" } });
-  if (res.status !== 201 || !res.cookie) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { email, password, userId: res.body.userId, cookie: res.cookie };
+/**
+ * A new account, signed in. Signup answers the same for new and known addresses ("check your inbox") and
+ * signs no one in, so the client signs in with the password next, as the dashboard's signup page does.
+ */
+export async function signup(email = newEmail(), password = PASSWORD, extra: { referralCode?: string } = {}) {
+  const res = await call("/api/auth/signup", { body: { email, password, name: "Test User", ...extra } });
+  if (res.status !== 202) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const login = await call<{ status: string; userId: string }>("/api/auth/login", { body: { email, password } });
+  if (login.body.status !== "signed_in" || !login.cookie) throw new Error(`login after signup failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return { email, password, userId: login.body.userId, cookie: login.cookie };
 }
 
 /** Mails the Resend stand-in received for an address (sent through the real Resend SDK). */

@@ -54,8 +54,9 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(r.ok, r.output).toBe(true);
   });
 
-  it("the remote browser (the edge's CDP relay) is valid and never names Browserless or its token", () => {
-    const cdpUrl = `wss://cloud.example.com/browser/devtools/browser/agt_x?token=${base.proxyKey}`;
+  it("the remote browser (the edge's CDP relay) is valid, carries only the browser key, and never names Browserless or its token", () => {
+    const browserKey = "ocb_usr_aaaaaaaaaaaaaaaaaaaaaaaa_browserbrowserbrowserkey";
+    const cdpUrl = `wss://agent:${browserKey}@cloud.example.com/browser/devtools/browser/agt_x`;
     const config = openclawConfig({ ...base, browserCdpUrl: cdpUrl });
     expect(config.browser).toEqual({
       enabled: true,
@@ -65,7 +66,11 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     });
     const r = validate(config);
     expect(r.ok, r.output).toBe(true);
+    expect(JSON.stringify(config.browser)).not.toContain(base.proxyKey);
     expect(() => openclawConfig({ ...base, browserCdpUrl: "wss://production-sfo.browserless.io?token=operator-secret" })).toThrow(/CDP relay/);
+    // Neither the spending key nor any key in the query string (it would land in access logs).
+    expect(() => openclawConfig({ ...base, browserCdpUrl: `wss://agent:${base.proxyKey}@cloud.example.com/browser/devtools/browser/agt_x` })).toThrow(/CDP relay/);
+    expect(() => openclawConfig({ ...base, browserCdpUrl: `wss://cloud.example.com/browser/devtools/browser/agt_x?token=${browserKey}` })).toThrow(/CDP relay/);
   });
 
   it("Slack (HTTP mode), WhatsApp Web and a Discord bot through OpenClaw's own plugins are valid, each enabled explicitly", () => {

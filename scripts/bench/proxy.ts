@@ -127,9 +127,14 @@ async function main() {
 
   // A funded user with a proxy key, through the public API like a customer.
   const fundedKey = async (i: number) => {
-    const signup = await fetch(`http://127.0.0.1:${EDGE_PORT}/api/auth/signup`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": `10.0.0.${i}` }, body: JSON.stringify({ email: `bench-${Date.now()}-${i}@example.com`, password: "benchmark-password" }) });
-    const cookie = signup.headers.getSetCookie()[0]!.split(";")[0]!;
-    const post = (path: string, b?: unknown) => fetch(`http://127.0.0.1:${EDGE_PORT}${path}`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: b ? JSON.stringify(b) : undefined }).then((r) => r.json() as Promise<any>);
+    // Signup signs no one in (it answers the same for any address): sign in next, then write as the dashboard does.
+    const account = JSON.stringify({ email: `bench-${Date.now()}-${i}@example.com`, password: "benchmark-password" });
+    const headers = { "content-type": "application/json", "cf-connecting-ip": `10.0.0.${i}` };
+    await fetch(`http://127.0.0.1:${EDGE_PORT}/api/auth/signup`, { method: "POST", headers, body: account });
+    const login = await fetch(`http://127.0.0.1:${EDGE_PORT}/api/auth/login`, { method: "POST", headers, body: account });
+    const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
+    const origin = `http://localhost:${EDGE_PORT}`;
+    const post = (path: string, b?: unknown) => fetch(`http://127.0.0.1:${EDGE_PORT}${path}`, { method: "POST", headers: { cookie, origin, "content-type": "application/json" }, body: b ? JSON.stringify(b) : undefined }).then((r) => r.json() as Promise<any>);
     const { key } = await post("/api/agent/proxy-key");
     await post("/api/dev/credit", { amountMicros: 100_000_000 });
     return key as string;

@@ -6,11 +6,9 @@ import { authenticateApiKey } from "../services/api-keys";
 import { findSession } from "../services/sessions";
 import { sessionCookieName } from "../lib/cookies";
 
-const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-
 /**
  * Authenticates by session cookie or `Authorization: Bearer ocp_…` API key. Cookie-authenticated writes
- * must come from our own origin (CSRF defence on top of SameSite=Lax).
+ * have already passed the same-origin check (middleware/same-origin.ts, on every /api route).
  */
 export const requireUser = () =>
   createMiddleware<HonoEnv>(async (c, next) => {
@@ -25,17 +23,18 @@ export const requireUser = () =>
     const token = getCookie(c, sessionCookieName(s.env));
     const found = token ? await findSession(s, token) : undefined;
     if (!found) throw new AppError("UNAUTHORIZED", "Please sign in.");
-    if (UNSAFE.has(c.req.method)) {
-      const origin = c.req.header("origin");
-      if (origin && origin !== new URL(s.env.APP_URL).origin) throw new AppError("FORBIDDEN", "Cross-site request refused.");
-    }
     c.set("user", found.user);
     c.set("sessionId", found.sessionId);
     await next();
   });
 
+/**
+ * Operators only, and only through a signed-in session: an admin's API key is a long-lived secret that
+ * scripts and CI hold, so it never carries operator rights (buying servers, draining nodes).
+ */
 export const requireAdmin = () =>
   createMiddleware<HonoEnv>(async (c, next) => {
     if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Operators only.");
+    if (!c.get("sessionId")) throw new AppError("SESSION_REQUIRED", "Operator routes need a signed-in session; API keys are not accepted here.");
     await next();
   });

@@ -13,8 +13,9 @@ const auth = [requireUser()];
 const routes = {
   proxyKey: createRoute({
     method: "post", path: "/agent/proxy-key", tags: ["agent"], middleware: auth,
-    description: "Issues a new key for the metering proxy (/v1) and revokes the previous one. Shown once. A provisioned agent gets the new key in its config at once (appliedToAgent).",
-    responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), baseUrl: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
+    description:
+      "Issues a new key for the metering proxy (/v1) and, with it, the agent's browser key (only for its remote browser at /browser, sent as Authorization; it spends nothing), revoking the previous pair. Shown once. A provisioned agent gets both in its config at once (appliedToAgent).",
+    responses: { 201: json(z.object({ agentId: z.string(), key: z.string(), browserKey: z.string(), baseUrl: z.string(), appliedToAgent: z.boolean() })), ...errorResponses },
   }),
   provision: createRoute({
     method: "post", path: "/agent/provision", tags: ["agent"], middleware: auth,
@@ -90,8 +91,8 @@ const routes = {
 
 export function registerAgentRoutes(app: App) {
   app.openapi(routes.proxyKey, async (c) => {
-    const { agentId, key, appliedToAgent } = await rotateProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
-    return c.json({ agentId, key, appliedToAgent, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
+    const { agentId, key, browserKey, appliedToAgent } = await rotateProxyKey(c.get("services"), c.get("user").id, c.get("meta"));
+    return c.json({ agentId, key, browserKey, appliedToAgent, baseUrl: `${c.get("services").env.APP_URL}/v1` }, 201);
   });
   app.openapi(routes.provision, async (c) => c.json(await provisionAgent(c.get("services"), c.get("user").id, c.get("meta")), 202));
   app.openapi(routes.status, async (c) => {

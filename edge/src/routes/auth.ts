@@ -25,7 +25,9 @@ const signupRoute = createRoute({
   tags: ["auth"],
   middleware: [rateLimit("signup")] as const,
   request: body(z.object({ email, password, name: z.string().min(1).max(100).optional(), referralCode: z.string().max(40).optional() })),
-  responses: { 201: json(z.object({ userId: z.string() }), "Account created and signed in"), 409: errorResponses[400], ...errorResponses },
+  description:
+    "Answers the same whether or not the address already has an account, and signs no one in: a new address gets a verification mail, a known one a note to its owner. Sign in with POST /auth/login next.",
+  responses: { 202: json(z.object({ status: z.literal("check_inbox") }), "Check your inbox"), ...errorResponses },
 });
 
 const loginRoute = createRoute({
@@ -104,9 +106,8 @@ function signedIn(c: Context<HonoEnv>, result: accounts.LoginResult) {
 
 export function registerAuthRoutes(app: App) {
   app.openapi(signupRoute, async (c) => {
-    const { session, userId } = await accounts.signup(c.get("services"), c.req.valid("json"), c.get("meta"));
-    setSessionCookie(c, c.get("services").env, session.token, session.expiresAt);
-    return c.json({ userId }, 201);
+    await accounts.signup(c.get("services"), c.req.valid("json"), c.get("meta"));
+    return c.json({ status: "check_inbox" as const }, 202);
   });
 
   app.openapi(loginRoute, async (c) => {

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
+import { rateLimitUser } from "../middleware/rate-limit";
 import * as apiKeys from "../services/api-keys";
 import { listSessions, revokeSession } from "../services/sessions";
 import { requestAccountDeletion } from "../services/account-deletion";
@@ -32,12 +33,12 @@ const routes = {
     responses: { 200: json(z.object({ secret: z.string(), uri: z.string() })), ...errorResponses },
   }),
   enable2fa: createRoute({
-    method: "post", path: "/account/2fa/enable", tags: ["security"], middleware: auth,
+    method: "post", path: "/account/2fa/enable", tags: ["security"], middleware: [...auth, rateLimitUser("2fa-change")],
     request: body(z.object({ code: z.string().regex(/^\d{6}$/, "must be the 6-digit code") })),
     responses: { 200: json(z.object({ recoveryCodes: z.array(z.string()) })), ...errorResponses },
   }),
   disable2fa: createRoute({
-    method: "post", path: "/account/2fa/disable", tags: ["security"], middleware: auth,
+    method: "post", path: "/account/2fa/disable", tags: ["security"], middleware: [...auth, rateLimitUser("2fa-change")],
     request: body(z.object({ password: z.string().max(200).optional(), code: z.string().min(6).max(40) })),
     responses: { 200: json(ok), ...errorResponses },
   }),
@@ -84,10 +85,10 @@ export function registerSecurityRoutes(app: App) {
   });
   app.openapi(routes.setup2fa, async (c) => c.json(await twoFactor.setupTotp(c.get("services"), c.get("user").id), 200));
   app.openapi(routes.enable2fa, async (c) =>
-    c.json(await twoFactor.enableTotp(c.get("services"), c.get("user").id, c.req.valid("json").code, c.get("meta")), 200),
+    c.json(await twoFactor.enableTotp(c.get("services"), c.get("user").id, c.req.valid("json").code, c.get("meta"), c.get("sessionId")), 200),
   );
   app.openapi(routes.disable2fa, async (c) => {
-    await twoFactor.disableTotp(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"));
+    await twoFactor.disableTotp(c.get("services"), c.get("user").id, c.req.valid("json"), c.get("meta"), c.get("sessionId"));
     return c.json({ ok: true as const }, 200);
   });
   app.openapi(routes.listKeys, async (c) => {

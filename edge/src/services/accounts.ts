@@ -3,6 +3,7 @@ import { AppError } from "../../../contracts/src/errors";
 import { emailTokens, loginChallenges, users } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
+import { limitAccount } from "./attempts";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { templates } from "./email";
@@ -45,8 +46,16 @@ async function consumeEmailToken(s: Services, token: string, purpose: "verify_em
   return row.userId;
 }
 
-export async function signup(s: Services, input: { email: string; password: string; name?: string; referralCode?: string }, meta: RequestMeta) {
+/**
+ * Creates an account, or for an address that already has one, creates nothing and tells its owner by mail
+ * that someone tried. Both answer the same (the caller says "check your inbox", signs no one in, and the
+ * password is hashed either way so both take as long), so signup cannot be used to discover accounts. The
+ * new owner signs in with the password next, as at any other time.
+ */
+export async function signup(s: Services, input: { email: string; password: string; name?: string; referralCode?: string }, meta: RequestMeta): Promise<void> {
   const email = normalizeEmail(input.email);
+  await limitAccount(s, "signup", email);
+  const passwordHash = await hashPassword(input.password);
   let referredBy: string | null = null;
   if (input.referralCode) {
     const [ref] = await s.db.select({ id: users.id }).from(users).where(eq(users.referralCode, input.referralCode)).limit(1);
@@ -55,22 +64,20 @@ export async function signup(s: Services, input: { email: string; password: stri
   const id = newId("usr");
   const inserted = await s.db
     .insert(users)
-    .values({
-      id,
-      email,
-      name: input.name ?? null,
-      passwordHash: await hashPassword(input.password),
-      referralCode: randomToken(6),
-      referredBy,
-    })
+    .values({ id, email, name: input.name ?? null, passwordHash, referralCode: randomToken(6), referredBy })
     .onConflictDoNothing({ target: users.email })
     .returning({ id: users.id });
-  if (inserted.length === 0) throw new AppError("CONFLICT", "An account with this email already exists. Sign in or reset your password.");
+  if (inserted.length === 0) {
+    const [owner] = await s.db.select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
+    if (owner) {
+      await s.mailer.send({ to: email, userId: owner.id, ...templates.signupAttempt(`${s.env.APP_URL}/login`, `${s.env.APP_URL}/forgot-password`) });
+      audit(s, meta, owner.id, "account.signup_existing_address");
+    }
+    return;
+  }
   await sendVerification(s, id, email);
   await onUserCreated(s, id);
   audit(s, meta, id, "account.signup");
-  const session = await createSession(s, id, meta);
-  return { userId: id, session };
 }
 
 export async function sendVerification(s: Services, userId: string, email: string) {
@@ -84,9 +91,14 @@ export async function verifyEmail(s: Services, token: string) {
   return { userId };
 }
 
-/** Always "ok" whether or not the email exists, so the endpoint cannot be used to discover accounts. */
+/**
+ * Always "ok" whether or not the email exists, so the endpoint cannot be used to discover accounts (the
+ * per-account limit counts unknown addresses the same way).
+ */
 export async function requestPasswordReset(s: Services, rawEmail: string, meta: RequestMeta) {
-  const [user] = await s.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.email, normalizeEmail(rawEmail))).limit(1);
+  const email = normalizeEmail(rawEmail);
+  await limitAccount(s, "forgot", email);
+  const [user] = await s.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.email, email)).limit(1);
   if (!user) return;
   const token = await issueEmailToken(s, user.id, "reset_password");
   await s.mailer.send({ to: user.email, userId: user.id, ...templates.resetPassword(`${s.env.APP_URL}/reset-password?token=${token}`) });
@@ -110,10 +122,12 @@ export type LoginResult =
  * access exists until verifyLoginChallenge accepts a code.
  */
 export async function login(s: Services, rawEmail: string, password: string, meta: RequestMeta): Promise<LoginResult> {
+  const email = normalizeEmail(rawEmail);
+  await limitAccount(s, "login", email);
   const [user] = await s.db
     .select({ id: users.id, passwordHash: users.passwordHash, totpEnabledAt: users.totpEnabledAt })
     .from(users)
-    .where(eq(users.email, normalizeEmail(rawEmail)))
+    .where(eq(users.email, email))
     .limit(1);
   const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
   if (!user || !user.passwordHash || !ok) {

@@ -90,6 +90,15 @@ export const templates = {
       url,
     }),
   }),
+  signupAttempt: (loginUrl: string, resetUrl: string) => ({
+    template: "signup_attempt",
+    subject: "Someone tried to sign up with your address",
+    text: `Someone just tried to create an OpenClaw Cloud account with this email address, which already has one. Nothing was changed and no new account was made.\n\nIf it was you, sign in here:\n${loginUrl}\n\nForgot your password? Choose a new one:\n${resetUrl}\n\nIf it was not you, you can ignore this mail.`,
+    html: layout("Someone tried to sign up with your address", "Someone just tried to create an account with this email address, which already has one. Nothing was changed. If it was you, sign in; if you forgot your password, you can choose a new one. If it was not you, ignore this mail.", {
+      label: "Sign in",
+      url: loginUrl,
+    }),
+  }),
   receipt: (what: string, amount: string, billingUrl: string) => ({
     template: "receipt",
     subject: `Receipt: ${what} (${amount})`,

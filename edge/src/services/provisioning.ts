@@ -68,14 +68,19 @@ export async function specSettings(s: Services, userId: string, agentId: string)
   };
 }
 
-/** Where the agent's OpenClaw opens its remote browser: the edge's CDP relay (edge/src/browser-relay.ts). */
-export function browserRelayUrl(edgeUrl: string, agentId: string, proxyKey: string) {
+/**
+ * Where the agent's OpenClaw opens its remote browser: the edge's CDP relay (edge/src/browser-relay.ts). The
+ * browser key rides as the URL's user:password, which OpenClaw sends as an Authorization header (and strips
+ * from the URL it requests and logs), since its CDP profiles take no headers of their own.
+ */
+export function browserRelayUrl(edgeUrl: string, agentId: string, browserKey: string) {
   const u = new URL(edgeUrl);
-  return `${u.protocol === "https:" ? "wss:" : "ws:"}//${u.host}/browser/devtools/browser/${agentId}?token=${proxyKey}`;
+  return `${u.protocol === "https:" ? "wss:" : "ws:"}//agent:${browserKey}@${u.host}/browser/devtools/browser/${agentId}`;
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
-export function agentSpec(s: Services, userId: string, proxyKey: string, gatewayToken: string, settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB }): AgentSpecWire {
+export function agentSpec(s: Services, userId: string, keys: { key: string; browserKey: string }, gatewayToken: string, settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB }): AgentSpecWire {
+  const proxyKey = keys.key;
   const { model, memoryMb } = settings;
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
   const edgeUrl = s.env.AGENT_EDGE_URL ?? s.env.APP_URL;
@@ -89,7 +94,7 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
     anthropicModels: MODELS.filter((m) => m.api === "anthropic").map(entry),
     telegram: settings.telegram,
     disabledSkills: settings.disabledSkills ?? [],
-    browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, proxyKey) : undefined,
+    browserCdpUrl: settings.browser ? browserRelayUrl(edgeUrl, settings.browser.agentId, keys.browserKey) : undefined,
     whatsappWeb: settings.whatsappWeb ? {} : undefined,
     discordBot: settings.discordBot,
     slack: settings.slack,
@@ -102,14 +107,15 @@ export function agentSpec(s: Services, userId: string, proxyKey: string, gateway
  * hot-reloads its config file; a sleeping agent gets it on wake). The old key stops working at once.
  */
 export async function rotateProxyKey(s: Services, userId: string, meta: RequestMeta) {
-  const { agentId, key } = await issueProxyKey(s, userId, meta);
+  const keys = await issueProxyKey(s, userId, meta);
+  const { agentId, key, browserKey } = keys;
   const [row] = await s.db.select({ nodeId: agents.nodeId, gatewayTokenEnc: agents.gatewayTokenEnc }).from(agents).where(eq(agents.id, agentId));
   let appliedToAgent = false;
   if (row?.nodeId && row.gatewayTokenEnc) {
-    const spec = agentSpec(s, userId, key, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), await specSettings(s, userId, agentId));
+    const spec = agentSpec(s, userId, keys, await s.secrets.decrypt(row.gatewayTokenEnc, `gateway:${agentId}`), await specSettings(s, userId, agentId));
     appliedToAgent = await s.env.USER_AGENT.getByName(userId).reconfigure(await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`));
   }
-  return { agentId, key, appliedToAgent };
+  return { agentId, key, browserKey, appliedToAgent };
 }
 
 /**
@@ -135,13 +141,14 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   }
   await account.setPlacement(nodeId);
   await account.setStatus("placing", `on ${nodeId}`);
-  const { agentId, key } = await issueProxyKey(s, userId, meta);
+  const keys = await issueProxyKey(s, userId, meta);
+  const { agentId } = keys;
   const gatewayToken = randomToken(24);
   await s.db
     .update(agents)
     .set({ status: "placing", nodeId, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
     .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
-  const command = { kind: "provision" as const, spec: agentSpec(s, userId, key, gatewayToken, settings) };
+  const command = { kind: "provision" as const, spec: agentSpec(s, userId, keys, gatewayToken, settings) };
   // Kept (sealed) by the user's Durable Object, which wakes the agent with it later.
   await account.setAgentSpec(await s.secrets.encrypt(JSON.stringify(command.spec), `spec:${userId}`));
   const sent = await s.env.NODE_LINK.getByName(nodeId).sendCommand(command, `provision:${agentId}:${crypto.randomUUID()}`, { onlyIfConnected: true });

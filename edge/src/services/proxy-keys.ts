@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { agents } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
+import { newBrowserKey } from "../lib/browser-keys";
 import { newProxyKey } from "../proxy/keys";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
@@ -17,15 +18,17 @@ export async function ensureAgent(s: Services, userId: string) {
 }
 
 /**
- * Issues a new proxy key for the user's agent and revokes the previous one. The plaintext is returned once
- * (it goes into the container's config); Postgres and the user's Durable Object keep only its SHA-256.
+ * Issues a new proxy key for the user's agent, and with it the agent's browser key (it drives only the
+ * agent's remote browser and spends nothing), revoking the previous pair. The plaintexts are returned once
+ * (they go into the container's config); Postgres and the user's Durable Object keep only SHA-256 hashes.
  */
 export async function issueProxyKey(s: Services, userId: string, meta: RequestMeta) {
   const agentId = await ensureAgent(s, userId);
   const key = newProxyKey(userId);
+  const browserKey = newBrowserKey(userId);
   const hash = await sha256Hex(key);
   await s.db.update(agents).set({ proxyKeyHash: hash, updatedAt: new Date() }).where(eq(agents.id, agentId));
-  await s.env.USER_AGENT.getByName(userId).setProxyKeyHash(hash, agentId);
+  await s.env.USER_AGENT.getByName(userId).setProxyKeyHash(hash, agentId, await sha256Hex(browserKey));
   audit(s, meta, userId, "agent.proxy_key_issued", { agentId });
-  return { agentId, key };
+  return { agentId, key, browserKey };
 }

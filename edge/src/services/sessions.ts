@@ -1,4 +1,4 @@
-import { and, eq, gt } from "drizzle-orm";
+import { and, eq, gt, ne } from "drizzle-orm";
 import { AppError } from "../../../contracts/src/errors";
 import { sessions, users } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
@@ -64,4 +64,12 @@ export async function revokeSession(s: Services, userId: string, sessionId: stri
 
 export async function revokeAllSessions(s: Services, userId: string) {
   await s.db.delete(sessions).where(eq(sessions.userId, userId));
+}
+
+/**
+ * Signs the user out everywhere except `keepSessionId` (the session making a security change stays signed
+ * in; without one, every session goes).
+ */
+export async function revokeOtherSessions(s: Services, userId: string, keepSessionId: string | undefined) {
+  await s.db.delete(sessions).where(keepSessionId ? and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId)) : eq(sessions.userId, userId));
 }

@@ -4,11 +4,12 @@ import { AppError } from "../../../contracts/src/errors";
 import { loginChallenges, recoveryCodes, users } from "../db/schema";
 import { fromBase64, sha256Hex, timingSafeEqual, toBase64Url } from "../lib/crypto";
 import { base32, newId } from "../lib/ids";
-import { audit } from "./audit";
 import { MAX_CHALLENGE_ATTEMPTS } from "./accounts";
+import { limitAccount } from "./attempts";
+import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { verifyPassword } from "./password";
-import { createSession } from "./sessions";
+import { createSession, revokeOtherSessions } from "./sessions";
 
 /** RFC 6238 defaults every authenticator app understands. */
 const PERIOD = 30;
@@ -68,8 +69,12 @@ export async function setupTotp(s: Services, userId: string) {
   return { secret: base32(key).toUpperCase(), uri: createTOTPKeyURI("OpenClaw Cloud", u.email, key, PERIOD, DIGITS) };
 }
 
-/** Turns 2FA on once the user proves the app has the secret; returns recovery codes, shown only this once. */
-export async function enableTotp(s: Services, userId: string, code: string, meta: RequestMeta) {
+/**
+ * Turns 2FA on once the user proves the app has the secret; returns recovery codes, shown only this once.
+ * Every other session is signed out (one opened with a stolen password would otherwise outlive the new
+ * second factor); `currentSessionId` stays signed in.
+ */
+export async function enableTotp(s: Services, userId: string, code: string, meta: RequestMeta, currentSessionId?: string) {
   const u = await loadSecret(s, userId);
   if (u.enabledAt) throw new AppError("CONFLICT", "Two-factor authentication is already on.");
   if (!u.key) throw new AppError("BAD_REQUEST", "Start the two-factor setup first.");
@@ -78,12 +83,16 @@ export async function enableTotp(s: Services, userId: string, code: string, meta
   await s.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
   await s.db.insert(recoveryCodes).values(await Promise.all(codes.map(async (c) => ({ id: newId("rec"), userId, codeHash: await sha256Hex(c) }))));
   await s.db.update(users).set({ totpEnabledAt: new Date() }).where(eq(users.id, userId));
+  await revokeOtherSessions(s, userId, currentSessionId);
   audit(s, meta, userId, "account.2fa_enabled");
   return { recoveryCodes: codes.map((c) => `${c.slice(0, 4)}-${c.slice(4, 8)}-${c.slice(8)}`) };
 }
 
-/** Turning 2FA off needs both the password (if the account has one) and a current code or recovery code. */
-export async function disableTotp(s: Services, userId: string, input: { password?: string; code: string }, meta: RequestMeta) {
+/**
+ * Turning 2FA off needs both the password (if the account has one) and a current code or recovery code, and
+ * signs out every session but `currentSessionId`.
+ */
+export async function disableTotp(s: Services, userId: string, input: { password?: string; code: string }, meta: RequestMeta, currentSessionId?: string) {
   const u = await loadSecret(s, userId);
   if (!u.enabledAt || !u.key) throw new AppError("CONFLICT", "Two-factor authentication is not on.");
   if (u.passwordHash && !(input.password && (await verifyPassword(input.password, u.passwordHash))))
@@ -92,6 +101,7 @@ export async function disableTotp(s: Services, userId: string, input: { password
     throw new AppError("INVALID_TWO_FACTOR_CODE", "That code is not right.");
   await s.db.update(users).set({ totpEnabledAt: null, totpSecretEnc: null, totpLastStep: null }).where(eq(users.id, userId));
   await s.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  await revokeOtherSessions(s, userId, currentSessionId);
   audit(s, meta, userId, "account.2fa_disabled");
 }
 
@@ -107,6 +117,8 @@ export async function verifyLoginChallenge(s: Services, challenge: string, code:
     .where(and(eq(loginChallenges.tokenHash, tokenHash), gt(loginChallenges.expiresAt, new Date()), lt(loginChallenges.attempts, MAX_CHALLENGE_ATTEMPTS)))
     .returning({ userId: loginChallenges.userId, attempts: loginChallenges.attempts });
   if (!row) throw new AppError("INVALID_TOKEN", "This sign-in attempt expired. Enter your email and password again.");
+  // Per account across challenges and addresses: fresh challenges (one per password login) buy no extra guesses.
+  await limitAccount(s, "2fa", row.userId);
   const u = await loadSecret(s, row.userId);
   const ok = !!u.key && !!u.enabledAt && ((await acceptTotp(s, row.userId, u.key, code)) || (await acceptRecoveryCode(s, row.userId, code)));
   if (!ok) {
