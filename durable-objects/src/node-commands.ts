@@ -75,7 +75,9 @@ export class CommandLog {
     const openNode = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM node_commands WHERE done_at IS NULL").one().n;
     if (openNode >= MAX_OPEN_PER_NODE && !LIFECYCLE.has(command.kind)) return `the server has too many unanswered requests (${openNode}); try again later`;
     if (userId && !LIFECYCLE.has(command.kind)) {
-      const openUser = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM node_commands WHERE done_at IS NULL AND user_id = ?", userId).one().n;
+      const openUser = this.sql
+        .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM node_commands WHERE done_at IS NULL AND user_id = ? AND kind NOT IN (${[...LIFECYCLE].map(() => "?").join(", ")})`, userId, ...LIFECYCLE)
+        .one().n;
       if (openUser >= MAX_OPEN_PER_USER) return `too many unanswered requests for this agent (${openUser}); try again when they are done`;
     }
     if (command.kind === "files") {
@@ -118,6 +120,20 @@ export class CommandLog {
     if (c.userId !== userId) return `progress for ${userId}, but command ${id} is for ${c.userId ?? "no user"}`;
     if (!WITH_PROGRESS.has(c.kind)) return `progress for a ${c.kind} command`;
     return null;
+  }
+
+  /** Every command still kept, in the order sent: the body while open, only its kind once answered. */
+  async all(): Promise<{ id: string; done: boolean; command: NodeCommand | { kind: NodeCommand["kind"] } }[]> {
+    const rows = this.sql
+      .exec<{ id: string; kind: string; sealed: string | null; done_at: number | null }>("SELECT id, kind, sealed, done_at FROM node_commands ORDER BY sent_at, rowid")
+      .toArray();
+    return Promise.all(
+      rows.map(async (r) => ({
+        id: r.id,
+        done: r.done_at !== null,
+        command: r.sealed ? (JSON.parse(await this.box.decrypt(r.sealed, `node-command:${r.id}`)) as NodeCommand) : { kind: r.kind as NodeCommand["kind"] },
+      })),
+    );
   }
 
   open(): OpenCommand[] {

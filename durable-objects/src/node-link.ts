@@ -318,6 +318,11 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE expected = ?", expected).one().n;
   }
 
+  /** The commands kept here (operator tools and tests): bodies of unanswered ones, kinds of answered ones. */
+  async sentCommands() {
+    return this.commands.all();
+  }
+
   /** The result crosses RPC as JSON text: the agent's result is arbitrary JSON, parsed by the caller. */
   async getCommandResult(id: string): Promise<{ done: boolean; ok?: boolean; resultJson?: string | null; error?: string | null }> {
     return this.commands.result(id);

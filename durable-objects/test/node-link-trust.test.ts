@@ -70,11 +70,15 @@ describe("NodeLink believes a node only about commands it sent it", () => {
     ws.send(JSON.stringify({ type: "progress", id: "prov-invented", userId: victim, step: "starting" }));
     await link.sendCommand({ kind: "ping" }, "ping-1");
     ws.send(JSON.stringify({ type: "progress", id: "ping-1", userId: victim, step: "creating" }));
+    await link.sendCommand({ kind: "cron", userId: mine, op: "list" }, "cron-mine");
+    ws.send(JSON.stringify({ type: "progress", id: "cron-mine", userId: mine, step: "ready" }));
     await settle(node.id);
     expect((await victimAgent.getSnapshot()).status).toBe("ready");
     expect(warnings.join("\n")).toMatch(/dropped progress for usr_victvict\w*, but command prov-mine is for usr_minemine/);
     expect(warnings.join("\n")).toMatch(/dropped progress for command prov-invented, which this link never sent/);
-    expect(warnings.join("\n")).toMatch(/dropped progress for a ping command/);
+    expect(warnings.join("\n")).toMatch(/dropped progress for usr_victvict\w*, but command ping-1 is for no user/);
+    expect(warnings.join("\n")).toMatch(/dropped progress for a cron command/);
+    expect((await env.USER_AGENT.getByName(mine).getSnapshot()).status).toBe("starting");
 
     // Positive control: the same frame for the user the command is for is applied.
     ws.send(JSON.stringify({ type: "progress", id: "prov-mine", userId: mine, step: "creating" }));
@@ -166,6 +170,7 @@ describe("NodeLink believes a node only about commands it sent it", () => {
     for (let i = 0; i < FILE_OPS_PER_MINUTE_USER; i++) {
       expect((await link.sendCommand({ kind: "files", userId: reader, op: "list", path: "" }, `f-${i}`)).delivered).toBe(true);
       ws.send(JSON.stringify({ type: "result", id: `f-${i}`, ok: true, result: [] }));
+      if (i % 40 === 39) await settle(node.id); // answered, so only the rate (not the open-queue limit) applies
     }
     await settle(node.id);
     expect(await link.sendCommand({ kind: "files", userId: reader, op: "list", path: "" }, "f-over")).toMatchObject({
