@@ -1,11 +1,9 @@
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { SignatureV4 } from "@smithy/signature-v4";
-
 /**
- * Presigned S3 URLs for agent state archives, signed with the official SDK's SigV4 signer (the full S3
- * client does not belong in a Worker). Pure: no HTTP, no storage; the edge's archive service decides which
- * URL a node may have, this only signs it. Payloads are UNSIGNED-PAYLOAD, as in the SDK's own presigner;
- * the archive's integrity is the sha256 the edge records and the restoring node checks.
+ * Presigned S3 URLs for agent state archives (SigV4 query signing with WebCrypto, so it runs in the
+ * Worker without the S3 client; node-agent/test checks it byte for byte against the official SDK signer
+ * and against s3rver, which verifies every signature). Pure: no HTTP, no storage; the edge's archive
+ * service decides which URL a node may have, this only signs it. Payloads are UNSIGNED-PAYLOAD, as in the
+ * SDK's own presigner; an archive's integrity is the sha256 the edge records and the restoring node checks.
  */
 export interface S3Target {
   endpoint: string;
@@ -35,34 +33,37 @@ export async function presign(
 ): Promise<string> {
   const url = new URL(t.endpoint);
   // Path-style (endpoint/bucket/key): works for every S3-compatible store and any bucket name.
-  const path = `${url.pathname.replace(/\/$/, "")}/${encodeURIComponent(t.bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`;
-  const signer = new SignatureV4({
-    service: "s3",
-    region: t.region,
-    sha256: Sha256,
-    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-    uriEscapePath: false,
-  });
-  const unsigned = new Set(["x-amz-content-sha256"]);
-  const signed = await signer.presign(
-    {
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path,
-      query,
-      headers: { host: url.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
-    },
-    { expiresIn, signingDate: now, unsignableHeaders: unsigned, unhoistableHeaders: unsigned },
-  );
-  // Encoded the signer's way (RFC 3986, sorted), not URLSearchParams' ("+" for spaces).
-  const search = Object.entries(signed.query ?? {})
-    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(Array.isArray(v) ? v.join(",") : String(v ?? ""))}`)
+  const path = `${url.pathname.replace(/\/$/, "")}/${rfc3986(t.bucket)}/${key.split("/").map(rfc3986).join("/")}`;
+  const longDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const shortDate = longDate.slice(0, 8);
+  const scope = `${shortDate}/${t.region}/s3/aws4_request`;
+  const params: Record<string, string> = {
+    ...query,
+    "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+    "X-Amz-Credential": `${t.accessKeyId}/${scope}`,
+    "X-Amz-Date": longDate,
+    "X-Amz-Expires": String(expiresIn),
+    "X-Amz-SignedHeaders": "host",
+  };
+  const canonicalQuery = Object.keys(params)
+    .sort()
+    .map((k) => `${rfc3986(k)}=${rfc3986(params[k]!)}`)
     .join("&");
-  return `${url.protocol}//${url.host}${path}?${search}`;
+  const canonicalRequest = [method, path, canonicalQuery, `host:${url.host}\n`, "host", "UNSIGNED-PAYLOAD"].join("\n");
+  const stringToSign = ["AWS4-HMAC-SHA256", longDate, scope, hex(await crypto.subtle.digest("SHA-256", utf8(canonicalRequest)))].join("\n");
+  let signingKey: ArrayBuffer = utf8(`AWS4${t.secretAccessKey}`).buffer as ArrayBuffer;
+  for (const part of [shortDate, t.region, "s3", "aws4_request"]) signingKey = await hmac(signingKey, part);
+  const signature = hex(await hmac(signingKey, stringToSign));
+  return `${url.protocol}//${url.host}${path}?${canonicalQuery}&X-Amz-Signature=${signature}`;
 }
 
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+async function hmac(key: ArrayBuffer, data: string): Promise<ArrayBuffer> {
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return crypto.subtle.sign("HMAC", k, utf8(data));
+}
+/** SigV4's URI encoding: RFC 3986 unreserved characters stay, everything else is %XX. */
 const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The URLs for one upload: a single PUT, or a multipart upload's create, parts and completion. */
