@@ -105,10 +105,12 @@ function cleanupSync() {
 }
 const onExit = () => cleanupSync();
 
-/** An HTTP GET from inside the agent container (busybox wget): the body, or the error it printed. */
+/** An HTTP GET from inside the agent container (busybox nc; its wget crashes in a static build): the body, or the error. */
 async function probe(container: string, url: string): Promise<{ ok: boolean; out: string }> {
-  const r = await docker.exec(container, ["wget", "-q", "-O", "-", "-T", "3", url], { timeoutMs: 15_000 });
-  return { ok: r.exitCode === 0, out: (r.stdout + r.stderr).trim() };
+  const u = new URL(url);
+  const r = await docker.exec(container, ["sh", "-c", `printf 'GET ${u.pathname} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${u.hostname} ${u.port || 80}`], { timeoutMs: 15_000 });
+  const body = r.stdout.includes("\r\n\r\n") ? r.stdout.slice(r.stdout.indexOf("\r\n\r\n") + 4) : "";
+  return { ok: r.exitCode === 0 && r.stdout.startsWith("HTTP/1."), out: (body || r.stdout + r.stderr).trim() };
 }
 
 describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real iptables)", () => {
