@@ -49,6 +49,11 @@ export default defineConfig({
           DISCORD_API_BASE: `http://127.0.0.1:${TEST_PORTS.chat}/discord`,
           BROWSERLESS_API_KEY: TEST_SECRETS.browserlessToken,
           BROWSERLESS_API_BASE: `http://127.0.0.1:${TEST_PORTS.browserless}`,
+          // Archive URLs are only signed in these tests, never fetched (node-agent/test runs them against s3rver).
+          NODE_S3_ENDPOINT: "http://127.0.0.1:9",
+          NODE_S3_BUCKET: "openclaw-state",
+          NODE_S3_ACCESS_KEY_ID: "test-node-key",
+          NODE_S3_SECRET_ACCESS_KEY: "test-node-secret",
         },
       },
     }),

@@ -57,20 +57,38 @@ describe("scripts/server-setup.sh", () => {
 
   it("sets up a node: daemon.json, agent bundle, one-time registration, Traefik config, systemd unit; the agent then connects", async () => {
     const token = await newToken();
-    const { stderr } = await setup(["docker_config", "node_agent", "register", "traefik", "service"], { REGISTRATION_TOKEN: token, ACME_EMAIL: "ops@example.com", S3_BUCKET: "states" });
+    const { stderr } = await setup(["docker_config", "node_agent", "register", "egress", "traefik", "service"], { REGISTRATION_TOKEN: token, ACME_EMAIL: "ops@example.com" });
     expect(stderr).toContain("registered as node_");
 
     const daemon = JSON.parse(readFileSync(join(root, "etc/docker/daemon.json"), "utf8"));
     expect(daemon["default-address-pools"]).toEqual([{ base: "10.213.0.0/16", size: 28 }]);
-    expect(JSON.parse(readFileSync(join(root, "etc/traefik/traefik.yml"), "utf8"))).toEqual(staticConfig({ acmeEmail: "ops@example.com" }));
+    // Least privilege for containers: root in a container is an unprivileged host uid; iptables stays on
+    // (Docker's network isolation and the DOCKER-USER chain the egress policy hooks into).
+    expect(daemon).toMatchObject({ "userns-remap": "default", "no-new-privileges": true, iptables: true });
+    const traefik = JSON.parse(readFileSync(join(root, "etc/traefik/traefik.yml"), "utf8"));
+    expect(traefik).toEqual(staticConfig({ acmeEmail: "ops@example.com" }));
+    expect(traefik.providers).toEqual({ file: { directory: "/etc/traefik/dynamic", watch: true } });
+    expect(statSync(join(root, "etc/traefik/dynamic")).isDirectory()).toBe(true);
+    // Traefik's container gets no Docker socket (the script's own docker run line).
+    const script = readFileSync("scripts/server-setup.sh", "utf8");
+    expect(script.slice(script.indexOf("traefik() {"))).not.toMatch(/docker\.sock/);
     const unit = readFileSync(join(root, "etc/systemd/system/openclaw-node.service"), "utf8");
     expect(unit).toContain("ExecStart=/opt/openclaw-node/node/bin/node /opt/openclaw-node/node-agent.mjs");
     expect(unit).toContain("EnvironmentFile=/etc/openclaw-node/node.env");
+    const directives = Object.fromEntries(unit.split("\n").filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(directives).toMatchObject({ ProtectSystem: "strict", PrivateTmp: "yes", NoNewPrivileges: "yes", ProtectHome: "yes" });
+    expect(directives.ReadWritePaths!.split(" ").sort()).toEqual(["-/run/xtables.lock", "/etc/traefik/dynamic", "/var/lib/openclaw"]);
+    expect(directives.CapabilityBoundingSet!.split(" ").sort()).toEqual(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    const egressUnit = readFileSync(join(root, "etc/systemd/system/openclaw-egress.service"), "utf8");
+    expect(egressUnit).toContain("node-agent.mjs egress-install");
+    expect(egressUnit).toContain("Before=openclaw-node.service");
 
     const envFile = join(root, "etc/openclaw-node/node.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
     const nodeEnv = Object.fromEntries(readFileSync(envFile, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), S3_BUCKET: "states" });
+    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), EGRESS_POLICY: "on", TRAEFIK_DYNAMIC_DIR: "/etc/traefik/dynamic", DOCKER_ADDRESS_POOL: "10.213.0.0/16" });
+    // No storage keys on the node: archives move through presigned URLs from the edge.
+    expect(Object.keys(nodeEnv).filter((k) => k.startsWith("S3_"))).toEqual([]);
 
     // Running the step again does not register twice; the spent token is refused if presented again.
     expect((await setup(["register"], { REGISTRATION_TOKEN: token })).stderr).toContain(`already registered as ${nodeEnv.NODE_ID}`);

@@ -2,9 +2,12 @@
 # Post-install script for a new worker VPS (Hostinger's post-install script, or run by hand as root on
 # Debian/Ubuntu). It installs Docker, Node 24 and the node agent, registers the node with the edge using a
 # one-time registration token, starts Traefik as a container and the node agent as a systemd service.
+# The node gets no storage keys: state archives move through presigned URLs the edge hands out per archive.
+# Every agent container is treated as hostile: dockerd remaps user namespaces, an egress firewall keeps
+# containers off the host, metadata and private ranges, Traefik reads routes from files (no Docker socket in
+# any container), and the node agent runs under a hardened systemd unit.
 #
 #   EDGE_URL=https://app.example.com REGISTRATION_TOKEN=ocn_... ACME_EMAIL=ops@example.com \
-#   S3_ENDPOINT=... S3_BUCKET=... S3_ACCESS_KEY_ID=... S3_SECRET_ACCESS_KEY=... \
 #     bash server-setup.sh                 # every step, in order
 #     bash server-setup.sh register ...    # only the named steps (each is idempotent)
 #
@@ -22,7 +25,11 @@ NODE_BIN=${NODE_BIN:-$PREFIX/node/bin/node}
 TRAEFIK_IMAGE=${TRAEFIK_IMAGE:-traefik:v3.6}
 # Docker's default pools allow ~31 bridge networks per host; every agent has its own, so hand out /28s.
 ADDRESS_POOL=${ADDRESS_POOL:-10.213.0.0/16}
-ALL_STEPS=(packages docker_config swap node_runtime node_agent register traefik service)
+# Container uids map to this unprivileged host range (dockerd's "default" user: dockremap).
+USERNS_REMAP=${USERNS_REMAP:-default}
+# Ports on the host itself agent containers may reach (none on a worker node; a local edge in development).
+EGRESS_HOST_PORTS=${EGRESS_HOST_PORTS:-}
+ALL_STEPS=(packages docker_config swap node_runtime node_agent register egress traefik service)
 # Compressed swap for dozing agents: SWAP_MB (default: half the RAM, uncompressed), zram unless SWAP_KIND=zswap.
 SWAP_KIND=${SWAP_KIND:-auto}
 
@@ -38,11 +45,17 @@ packages() {
 }
 
 docker_config() {
-  log "writing Docker's daemon.json (address pools, log rotation)"
+  log "writing Docker's daemon.json (address pools, user-namespace remapping, no new privileges, log rotation)"
   mkdir -p "$ROOT/etc/docker"
+  # userns-remap: root in a container is an unprivileged uid on the host. iptables stays on: Docker's own
+  # rules isolate bridge networks, and the node agent's egress chains hook into its DOCKER-USER chain.
   cat >"$ROOT/etc/docker/daemon.json" <<JSON
 {
   "default-address-pools": [{ "base": "$ADDRESS_POOL", "size": 28 }],
+  "userns-remap": "$USERNS_REMAP",
+  "no-new-privileges": true,
+  "icc": false,
+  "iptables": true,
   "log-driver": "json-file",
   "log-opts": { "max-size": "10m", "max-file": "3" },
   "live-restore": true
@@ -154,15 +167,9 @@ register() {
     rm -f "$response"
     exit 1
   fi
-  local node_id secret s3_endpoint s3_region s3_bucket s3_key s3_secret
+  local node_id secret
   node_id=$(json_field nodeId <"$response")
   secret=$(json_field secret <"$response")
-  # The edge may hand over the fleet's S3 settings; the script's own S3_* variables win when set.
-  s3_endpoint=${S3_ENDPOINT:-$(json_field s3Endpoint <"$response" || true)}
-  s3_region=${S3_REGION:-$(json_field s3Region <"$response" || echo us-east-1)}
-  s3_bucket=${S3_BUCKET:-$(json_field s3Bucket <"$response" || echo openclaw-state)}
-  s3_key=${S3_ACCESS_KEY_ID:-$(json_field s3AccessKeyId <"$response" || true)}
-  s3_secret=${S3_SECRET_ACCESS_KEY:-$(json_field s3SecretAccessKey <"$response" || true)}
   rm -f "$response"
   mkdir -p "$CONF_DIR"
   (
@@ -173,27 +180,53 @@ NODE_ID=$node_id
 NODE_SECRET=$secret
 AGENT_STATE_ROOT=/var/lib/openclaw/agents
 TRAEFIK_CONTAINER=traefik
-S3_ENDPOINT=$s3_endpoint
-S3_REGION=$s3_region
-S3_BUCKET=$s3_bucket
-S3_ACCESS_KEY_ID=$s3_key
-S3_SECRET_ACCESS_KEY=$s3_secret
+TRAEFIK_DYNAMIC_DIR=/etc/traefik/dynamic
+EGRESS_POLICY=on
+EGRESS_HOST_PORTS=$EGRESS_HOST_PORTS
+DOCKER_ADDRESS_POOL=$ADDRESS_POOL
 ENV
   )
   log "registered as $node_id"
 }
 
+# The egress policy at boot, before dockerd starts any container: the node agent rebuilds the same chains
+# (and attaches every agent network) each time it starts; this unit makes sure they exist even before that.
+egress() {
+  log "installing the egress firewall unit (agent containers: no host, metadata or private ranges)"
+  mkdir -p "$ROOT/etc/systemd/system"
+  cat >"$ROOT/etc/systemd/system/openclaw-egress.service" <<UNIT
+[Unit]
+Description=OpenClaw agent egress policy (iptables chains the node agent attaches agent networks to)
+After=docker.service
+Requires=docker.service
+Before=openclaw-node.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+EnvironmentFile=/etc/openclaw-node/node.env
+ExecStart=/opt/openclaw-node/node/bin/node /opt/openclaw-node/node-agent.mjs egress-install
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  [ "$SKIP_SERVICES" = 1 ] && return 0
+  systemctl daemon-reload
+  systemctl enable --now openclaw-egress
+}
+
 traefik() {
   need ACME_EMAIL
-  log "writing Traefik's static config"
-  mkdir -p "$ROOT/etc/traefik" "$ROOT/var/lib/traefik"
+  log "writing Traefik's static config (routes come from files the node agent writes; no Docker socket)"
+  mkdir -p "$ROOT/etc/traefik/dynamic" "$ROOT/var/lib/traefik"
   "$NODE_BIN" "$PREFIX/node-agent.mjs" traefik-config "$ACME_EMAIL" >"$ROOT/etc/traefik/traefik.yml"
   [ "$SKIP_SERVICES" = 1 ] && return 0
   log "starting Traefik ($TRAEFIK_IMAGE)"
   docker rm -f traefik >/dev/null 2>&1 || true
   docker run -d --name traefik --restart unless-stopped -p 80:80 -p 443:443 \
-    -v /var/run/docker.sock:/var/run/docker.sock:ro \
+    --read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges \
     -v /etc/traefik/traefik.yml:/etc/traefik/traefik.yml:ro \
+    -v /etc/traefik/dynamic:/etc/traefik/dynamic:ro \
     -v /var/lib/traefik:/letsencrypt \
     "$TRAEFIK_IMAGE" >/dev/null
 }
@@ -216,6 +249,27 @@ RestartSec=3
 # SIGTERM lets the agent close its socket; containers keep running and are reconciled on reconnect.
 KillSignal=SIGTERM
 TimeoutStopSec=30
+# Least privilege: the agent writes only agents' state dirs and Traefik's routes; it needs root's file
+# ownership changes (chown into state dirs) and the firewall (iptables), nothing else.
+ProtectSystem=strict
+ReadWritePaths=/var/lib/openclaw /etc/traefik/dynamic -/run/xtables.lock
+PrivateTmp=yes
+NoNewPrivileges=yes
+CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_ADMIN CAP_NET_RAW
+AmbientCapabilities=
+ProtectHome=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+SystemCallArchitectures=native
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+UMask=0077
 
 [Install]
 WantedBy=multi-user.target

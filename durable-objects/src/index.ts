@@ -1,5 +1,5 @@
 export { UserAgent } from "./user-agent";
-export type { ActivityEvent, AgentSnapshot, AgentStatus, InboxMessage, AuthorizeRequest, AuthorizeResult, SettleResult } from "./user-agent";
+export type { ActivityEvent, AgentSnapshot, ArchiveRecord, AgentStatus, InboxMessage, AuthorizeRequest, AuthorizeResult, SettleResult } from "./user-agent";
 export type { ProtectionSettings, CallFacts } from "./protection";
 export type { UsageRow } from "./usage-outbox";
 export { NodeLink, HEARTBEAT_MS } from "./node-link";

@@ -287,6 +287,7 @@ export class AgentLifecycle {
       )
       .toArray()[0];
     if (!row) return { replyTo: null };
+    await this.pump(); // messages held back by the node's queue limit go out as answers come in
     if (row.kind === "forward") {
       if (!ok) await this.h.recordActivity("channel", `A channel update could not be handed to the agent: ${error}`);
       return { replyTo: null };
@@ -314,8 +315,15 @@ export class AgentLifecycle {
       for (const m of queued) {
         const commandId = `${m.kind === "forward" ? "forward" : "deliver"}:${userId}:${m.id}`;
         this.h.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
-        if (m.kind === "forward") await link.sendCommand({ kind: "forward", userId, ...(JSON.parse(m.payload!) as ForwardTarget) }, commandId);
-        else await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
+        const sent =
+          m.kind === "forward"
+            ? await link.sendCommand({ kind: "forward", userId, ...(JSON.parse(m.payload!) as ForwardTarget) }, commandId)
+            : await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
+        // Over the node's queue limit: this and later messages stay queued, in order, until answers free room.
+        if (sent.refused) {
+          this.h.sql.exec("UPDATE inbox SET command_id = NULL WHERE id = ?", m.id);
+          break;
+        }
       }
     } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt") && !this.meta.get("suspended")) {
       // A suspended account (subscription ended) keeps its messages queued but is not woken.

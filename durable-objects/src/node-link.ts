@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
 import type { AgentStatus, UserAgent } from "./user-agent";
 import { evictionPlan, freeMb, type Dozer } from "../../edge/src/services/fleet/capacity";
-import { agentFrame, edgeFrame, parseFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
+import { CommandLog, userOf, type NodeCommand } from "./node-commands";
+import { agentFrame, edgeFrame, parseFrame, type AgentFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
 
 export const HEARTBEAT_MS = 15_000;
 /** A command still unanswered this long after it was sent is given up (the node was offline too long). */
@@ -33,7 +34,7 @@ export interface NodeStatus {
   recentFailures: { userId: string; kind: string; error: string; at: number }[];
 }
 
-export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
+export type { NodeCommand };
 
 interface Attachment {
   nodeId: string;
@@ -45,15 +46,16 @@ interface Attachment {
  * nothing between heartbeats; everything that must survive hibernation is in SQLite or the socket attachment.
  * The edge route authenticates the agent before the upgrade reaches this object.
  */
-export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgent> }> {
+export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgent>; ENCRYPTION_KEY: string }> {
   private readonly meta: MetaTable;
+  private readonly commands: CommandLog;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never);
+  constructor(ctx: DurableObjectState, env: { USER_AGENT: DurableObjectNamespace<UserAgent>; ENCRYPTION_KEY: string }) {
+    super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
+    this.commands = new CommandLog(ctx.storage.sql, env.ENCRYPTION_KEY);
+    void ctx.blockConcurrencyWhile(() => this.commands.migrateLegacy());
     ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL,
-        done_at INTEGER, ok INTEGER, result TEXT, error TEXT);
       CREATE TABLE IF NOT EXISTS placements (user_id TEXT PRIMARY KEY, expected TEXT NOT NULL, updated_at INTEGER NOT NULL, memory_mb INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS drift (user_id TEXT PRIMARY KEY, state TEXT NOT NULL, seen_at INTEGER NOT NULL);
     `);
@@ -79,10 +81,14 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const frame = parseFrame(agentFrame, message);
-    if (!frame) return this.send(ws, { type: "error", message: "malformed frame" });
+    if (!frame) {
+      this.drop("a malformed frame");
+      return this.send(ws, { type: "error", message: "malformed frame" });
+    }
     if (frame.type === "hello" || frame.type === "heartbeat") {
       this.meta.set("metrics", JSON.stringify(frame.metrics));
       this.meta.set("lastHeartbeatAt", String(Date.now()));
+      this.commands.prune();
       if (frame.type === "hello") {
         this.meta.set("agentVersion", frame.agentVersion);
         await this.resendPending(ws);
@@ -90,16 +96,31 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
       }
       return;
     }
-    if (frame.type === "progress") return void (await this.userStatus(frame.userId, frame.step));
-    const updated = this.ctx.storage.sql.exec<{ command: string }>(
-      "UPDATE commands SET done_at = ?, ok = ?, result = ?, error = ? WHERE id = ? AND done_at IS NULL RETURNING command",
-      Date.now(),
-      frame.ok ? 1 : 0,
-      frame.result === undefined ? null : JSON.stringify(frame.result),
-      frame.error ?? null,
-      frame.id,
-    ).toArray()[0];
-    if (updated) await this.onCommandDone(frame.id, JSON.parse(updated.command) as NodeCommand, frame.ok, frame.result, frame.error);
+    if (frame.type === "progress") {
+      // A node speaks only for the agents it was asked to start: a progress frame must name an open
+      // provision/wake this link sent it, for the same user; anything else could set a stranger's status.
+      const refused = this.commands.progressRefusal(frame.id, frame.userId);
+      if (refused) return this.drop(refused);
+      return void (await this.userStatus(frame.userId, frame.step));
+    }
+    await this.onResult(frame);
+  }
+
+  /** A result is applied once, and only to a command this link sent to this node and is still waiting on. */
+  private async onResult(frame: Extract<AgentFrame, { type: "result" }>) {
+    const known = this.commands.lookup(frame.id);
+    if (!known) return this.drop(`a result for command ${frame.id}, which this link never sent to the node`);
+    if (known.done) return this.drop(`a repeated result for command ${frame.id}, which was already answered`);
+    const command = await this.commands.body(frame.id);
+    if (!command || !(await this.commands.complete(frame.id, frame.ok, frame.result, frame.error ?? null)))
+      return this.drop(`a result for command ${frame.id}, which was answered meanwhile`);
+    await this.onCommandDone(frame.id, command, frame.ok, frame.result, frame.error);
+    this.commands.prune();
+  }
+
+  /** A frame the node should not have sent: logged for the operator, and nothing else happens. */
+  private drop(reason: string) {
+    console.warn(`[node ${this.meta.get("nodeId")}] dropped ${reason}`);
   }
 
   /** The user's Durable Object learns what became of a command about its agent. */
@@ -148,9 +169,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
   async forget(userIds: string[]): Promise<void> {
     for (const userId of userIds) {
       this.ctx.storage.sql.exec("DELETE FROM placements WHERE user_id = ?", userId);
-      for (const row of this.ctx.storage.sql.exec<{ id: string; command: string }>("SELECT id, command FROM commands WHERE done_at IS NULL").toArray())
-        if (userOf(JSON.parse(row.command) as NodeCommand) === userId)
-          this.ctx.storage.sql.exec("UPDATE commands SET done_at = ?, ok = 0, error = 'moved to another server' WHERE id = ?", Date.now(), row.id);
+      for (const c of this.commands.open()) if (c.userId === userId) await this.commands.complete(c.id, false, undefined, "moved to another server");
     }
   }
 
@@ -167,14 +186,12 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
    * memory, or runs it idempotently after a restart), except those too old to still matter, which fail.
    */
   private async resendPending(ws: WebSocket) {
-    const pending = this.ctx.storage.sql
-      .exec<{ id: string; command: string; sent_at: number }>("SELECT id, command, sent_at FROM commands WHERE done_at IS NULL ORDER BY sent_at, rowid")
-      .toArray();
-    for (const row of pending) {
-      const command = JSON.parse(row.command) as NodeCommand;
-      if (Date.now() - row.sent_at > COMMAND_EXPIRY_MS) {
+    for (const row of this.commands.open()) {
+      const command = await this.commands.body(row.id);
+      if (!command) continue;
+      if (Date.now() - row.sentAt > COMMAND_EXPIRY_MS) {
         const error = "the server was offline too long; the request was given up";
-        this.ctx.storage.sql.exec("UPDATE commands SET done_at = ?, ok = 0, error = ? WHERE id = ?", Date.now(), error, row.id);
+        await this.commands.complete(row.id, false, undefined, error);
         await this.onCommandDone(row.id, command, false, undefined, error);
       } else this.send(ws, { type: "command", id: row.id, command });
     }
@@ -187,9 +204,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
    */
   private async reconcile(containers: ContainerReport[]) {
     const reported = new Map(containers.map((c) => [c.userId, c.state]));
-    const busy = new Set(
-      this.ctx.storage.sql.exec<{ command: string }>("SELECT command FROM commands WHERE done_at IS NULL").toArray().map((r) => userOf(JSON.parse(r.command) as NodeCommand)),
-    );
+    const busy = new Set(this.commands.open().map((c) => c.userId));
     const placed = this.ctx.storage.sql.exec<{ user_id: string; expected: Expected }>("SELECT user_id, expected FROM placements").toArray();
     for (const { user_id: userId, expected } of placed) {
       if (busy.has(userId) || expected === "sleeping") continue;
@@ -249,34 +264,33 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
         paused: this.countExpected("paused"),
         sleeping: this.countExpected("sleeping"),
       },
-      recentFailures: this.ctx.storage.sql
-        .exec<{ command: string; error: string | null; done_at: number }>(
-          "SELECT command, error, done_at FROM commands WHERE ok = 0 AND done_at > ? ORDER BY done_at DESC LIMIT 20",
-          Date.now() - 86_400_000,
-        )
-        .toArray()
-        .map((r) => {
-          const c = JSON.parse(r.command) as NodeCommand;
-          return { userId: userOf(c) ?? "", kind: c.kind, error: r.error ?? "", at: r.done_at };
-        })
-        .filter((f) => f.kind === "provision" || f.kind === "wake"),
+      recentFailures: this.commands.recentFailures(),
     };
   }
 
   /**
    * Sends a command to the connected agent. With no agent connected it is kept and sent on the next
    * reconnect, unless `onlyIfConnected` (provisioning picks another node instead). The id makes a re-send
-   * idempotent on the agent.
+   * idempotent on the agent. Over a queue or file-rate limit nothing is kept or sent, and `refused` says why.
    */
-  async sendCommand(command: NodeCommand, id: string = crypto.randomUUID(), opts: { onlyIfConnected?: boolean } = {}): Promise<{ id: string; delivered: boolean }> {
+  async sendCommand(
+    command: NodeCommand,
+    id: string = crypto.randomUUID(),
+    opts: { onlyIfConnected?: boolean } = {},
+  ): Promise<{ id: string; delivered: boolean; refused?: string }> {
     const [ws] = this.ctx.getWebSockets("agent");
     if (!ws && opts.onlyIfConnected) return { id, delivered: false };
+    const refused = this.commands.lookup(id) ? null : this.commands.refusal(command);
+    if (refused) {
+      console.warn(`[node ${this.meta.get("nodeId")}] refused a ${command.kind} command for ${userOf(command) ?? "the node"}: ${refused}`);
+      return { id, delivered: false, refused };
+    }
     // Starting an agent commits its memory here at once, so concurrent placements see it.
     if (command.kind === "provision" || command.kind === "wake") {
       await this.makeRoom(command.spec.userId, command.spec.memoryMb);
       this.expect(command.spec.userId, "running", command.spec.memoryMb);
     }
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO commands (id, command, sent_at) VALUES (?, ?, ?)", id, JSON.stringify(command), Date.now());
+    await this.commands.insert(id, command);
     if (!ws) return { id, delivered: false };
     this.send(ws, { type: "command", id, command });
     return { id, delivered: true };
@@ -304,16 +318,13 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE expected = ?", expected).one().n;
   }
 
+  /** The commands kept here (operator tools and tests): bodies of unanswered ones, kinds of answered ones. */
+  async sentCommands() {
+    return this.commands.all();
+  }
+
   /** The result crosses RPC as JSON text: the agent's result is arbitrary JSON, parsed by the caller. */
   async getCommandResult(id: string): Promise<{ done: boolean; ok?: boolean; resultJson?: string | null; error?: string | null }> {
-    const row = this.ctx.storage.sql
-      .exec<{ done_at: number | null; ok: number | null; result: string | null; error: string | null }>("SELECT done_at, ok, result, error FROM commands WHERE id = ?", id)
-      .toArray()[0];
-    if (!row || row.done_at === null) return { done: false };
-    return { done: true, ok: row.ok === 1, resultJson: row.result, error: row.error };
+    return this.commands.result(id);
   }
-}
-
-function userOf(command: NodeCommand): string | undefined {
-  return "spec" in command ? command.spec.userId : "userId" in command ? command.userId : undefined;
 }

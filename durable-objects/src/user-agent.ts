@@ -66,6 +66,15 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
+/** One state archive in S3, as recorded when its upload was begun by the node the agent was placed on. */
+export interface ArchiveRecord {
+  key: string;
+  sha256: string;
+  bytes: number;
+  nodeId: string;
+  at?: number;
+}
+
 export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> } & ReplyEnv> {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
@@ -306,6 +315,33 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
 
   async setPlacement(nodeId: string): Promise<void> {
     this.life.setPlacement(nodeId);
+  }
+
+  // ── state archives: which one is the agent's, with its sha256 and size (checked on every restore) ─
+
+  /** The node started uploading an archive; it counts once `commitArchive` confirms the upload. */
+  async beginArchive(record: ArchiveRecord): Promise<void> {
+    this.meta.set("archivePending", JSON.stringify(record));
+  }
+
+  /** The upload of `key` is done: it becomes the archive to restore. Null if `key` was not the one begun. */
+  async commitArchive(key: string): Promise<ArchiveRecord | null> {
+    const pending = this.meta.get("archivePending");
+    const record = pending ? (JSON.parse(pending) as ArchiveRecord) : null;
+    if (!record || record.key !== key) return null;
+    this.meta.set("archive", JSON.stringify({ ...record, at: Date.now() }));
+    this.meta.set("archivePending", "");
+    return record;
+  }
+
+  async archiveState(): Promise<{ pending: ArchiveRecord | null; latest: ArchiveRecord | null }> {
+    const pending = this.meta.get("archivePending");
+    return { pending: pending ? (JSON.parse(pending) as ArchiveRecord) : null, latest: await this.latestArchive() };
+  }
+
+  async latestArchive(): Promise<ArchiveRecord | null> {
+    const v = this.meta.get("archive");
+    return v ? (JSON.parse(v) as ArchiveRecord) : null;
   }
 
   async setIdleTimeout(minutes: number, deepSleepMinutes?: number): Promise<void> {

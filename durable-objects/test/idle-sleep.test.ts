@@ -3,10 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 
 /** Commands the NodeLink of `nodeId` was asked to send (it queues them even with no agent connected). */
-const commandsOn = (nodeId: string) =>
-  runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) =>
-    state.storage.sql.exec<{ id: string; command: string }>("SELECT id, command FROM commands").toArray().map((r) => ({ id: r.id, command: JSON.parse(r.command) })),
-  );
+const commandsOn = async (nodeId: string) => (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));
 
 /** The object's own settings table (its reads are served from memory, so tests write through it too). */
 const metaOf = (o: unknown) => (o as { meta: { set(k: string, v: string): void } }).meta;

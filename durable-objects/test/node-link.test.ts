@@ -91,7 +91,7 @@ describe("NodeLink after a reconnect", () => {
     // … but provisioning asks for a connected node only, and is not kept.
     expect(await link.sendCommand({ kind: "ping" }, "provision-like", { onlyIfConnected: true })).toEqual({ id: "provision-like", delivered: false });
     await link.sendCommand({ kind: "sleep", userId: "usr_expiredexpiredexpiredex" }, "too-old");
-    await runInDurableObject(link, (_o, state) => void state.storage.sql.exec("UPDATE commands SET sent_at = ? WHERE id = 'too-old'", Date.now() - 2 * 60 * 60_000));
+    await runInDurableObject(link, (_o, state) => void state.storage.sql.exec("UPDATE node_commands SET sent_at = ? WHERE id = 'too-old'", Date.now() - 2 * 60 * 60_000));
 
     const { ws, frames } = await agentSocket(id, secret);
     ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics, containers: [] }));

@@ -37,8 +37,7 @@ async function runningOn(userId: string, nodeId: string) {
   await account.setStatus("ready");
   return account;
 }
-const commandsOn = (nodeId: string) =>
-  runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) => state.storage.sql.exec<{ id: string; command: string }>("SELECT id, command FROM commands ORDER BY rowid").toArray().map((r) => ({ id: r.id, command: JSON.parse(r.command) })));
+const commandsOn = async (nodeId: string) => (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));
 
 describe("Telegram (native webhook mode)", () => {
   it("connecting sets the edge as the bot's webhook with a secret; updates are checked against it and forwarded in order", async () => {

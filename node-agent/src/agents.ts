@@ -6,8 +6,9 @@ import { runCron, type CronJobInput } from "./cron-jobs";
 import { runChannelLogin } from "./channel-login";
 import { Workspace, type FileOp } from "./workspace";
 import type { StateStore } from "./state-store";
-import { GATEWAY_PORT, containerLabels } from "./traefik";
+import { GATEWAY_PORT, type TraefikRoutes } from "./traefik";
 import type { Doze, ReclaimOutcome } from "./doze";
+import { bridgeOf, type EgressPolicy } from "./egress";
 
 /** Where OpenClaw keeps its state inside the container (the official image's layout). */
 export const CONTAINER_STATE_DIR = "/home/node/.openclaw";
@@ -30,6 +31,15 @@ export interface AgentSpec {
   files?: Record<string, string>;
 }
 
+/** Writable scratch for a read-only container: /tmp, and HOME (npm, caches) owned by the container's user. */
+export function scratchMounts(user = "1000:1000"): Record<string, string> {
+  const [uid, gid] = user.split(":");
+  return {
+    "/tmp": "rw,nosuid,nodev,size=512m",
+    "/home/node": `rw,nosuid,nodev,size=256m,uid=${uid},gid=${gid ?? uid},mode=0755`,
+  };
+}
+
 export type ProgressStep = "creating" | "starting" | "ready";
 
 /**
@@ -44,6 +54,10 @@ export class AgentRuntime {
     private readonly opts: {
       stateRoot: string;
       traefikContainer?: string;
+      /** Where Traefik's file provider reads each agent's route (none: no Traefik on this node). */
+      routes?: TraefikRoutes;
+      /** The firewall policy every agent network is put under before its container starts. */
+      egress?: EgressPolicy;
       readyTimeoutMs?: number;
       /** Attempts to store an archive before giving up and restarting the agent (default 3). */
       archiveAttempts?: number;
@@ -68,7 +82,9 @@ export class AgentRuntime {
     const name = AgentRuntime.containerName(spec.userId);
     const network = AgentRuntime.networkName(spec.userId);
     onProgress("creating");
-    await this.docker.ensureNetwork(network);
+    const networkId = await this.docker.ensureNetwork(network);
+    // Fail closed: a container never starts on a network the policy does not cover.
+    await this.opts.egress?.attach(bridgeOf(networkId));
     if (this.opts.traefikContainer) await this.docker.connect(network, this.opts.traefikContainer);
     const existing = await this.owned(spec.userId);
     await this.writeConfig(spec);
@@ -87,7 +103,7 @@ export class AgentRuntime {
           OPENCLAW_CONFIG_PATH: `${CONTAINER_STATE_DIR}/openclaw.json`,
           OPENCLAW_WORKSPACE_DIR: `${CONTAINER_STATE_DIR}/workspace`,
         },
-        labels: { ...containerLabels({ userId: spec.userId, host: spec.host, network }), "openclaw.managed": "true", "openclaw.user": spec.userId, "openclaw.run-as": spec.user ?? "" },
+        labels: { "openclaw.managed": "true", "openclaw.user": spec.userId, "openclaw.run-as": spec.user ?? "" },
         memoryMb: spec.memoryMb,
         cpus: spec.cpus,
         pidsLimit: spec.pidsLimit,
@@ -96,12 +112,17 @@ export class AgentRuntime {
         exposedPort: GATEWAY_PORT,
         // Lets a node in development reach an edge on the same machine (AGENT_EDGE_URL=http://host.docker.internal:…).
         extraHosts: ["host.docker.internal:host-gateway"],
+        // Code run in the container cannot change the image (its node, openclaw or tini): the state dir is the
+        // only persistent place it writes; HOME and /tmp are scratch that a restart clears.
+        readOnlyRootfs: true,
+        tmpfs: scratchMounts(spec.user),
       }));
     onProgress("starting");
     const started = Date.now();
     if (existing?.state === "paused") await this.thaw(containerId);
     else await this.docker.start(containerId);
     await this.waitReady(containerId, network);
+    await this.publishRoute(spec, containerId);
     onProgress("ready");
     return { containerId, readyMs: Date.now() - started };
   }
@@ -174,6 +195,7 @@ export class AgentRuntime {
     await this.docker.stop(info.id, 20);
     await this.docker.start(info.id);
     await this.waitReady(info.id, AgentRuntime.networkName(spec.userId));
+    await this.publishRoute(spec, info.id);
     return { restarted: true };
   }
 
@@ -203,6 +225,25 @@ export class AgentRuntime {
     return { id: info.id, token, user: info.labels["openclaw.run-as"] || undefined };
   }
 
+  /** Traefik's route to the agent's current bridge address (it changes on every start). */
+  private async publishRoute(spec: AgentSpec, containerId: string) {
+    if (!this.opts.routes) return;
+    const ip = await this.docker.ipOn(containerId, AgentRuntime.networkName(spec.userId));
+    if (ip) await this.opts.routes.publish(spec.userId, spec.host, ip);
+  }
+
+  /** At start: the firewall chains rebuilt, and every agent network that exists put under them again. */
+  async applyEgress(): Promise<number> {
+    if (!this.opts.egress) return 0;
+    await this.opts.egress.install();
+    let n = 0;
+    for (const { userId } of await this.inventory()) {
+      const id = await this.docker.networkId(AgentRuntime.networkName(userId));
+      if (id) await this.opts.egress.attach(bridgeOf(id)), n++;
+    }
+    return n;
+  }
+
   /** What this node runs, as the edge needs it to reconcile after a reconnect. */
   async inventory(): Promise<{ userId: string; state: string }[]> {
     const all = await this.docker.list("openclaw.managed=true");
@@ -228,6 +269,8 @@ export class AgentRuntime {
     if (existing) {
       await this.writeConfig(spec); // the spec may carry settings changed while it slept
       const started = Date.now();
+      const networkId = await this.docker.networkId(AgentRuntime.networkName(spec.userId));
+      if (networkId) await this.opts.egress?.attach(bridgeOf(networkId)); // rules are lost on a host reboot
       if (existing.state === "paused") await this.thaw(existing.id);
       else await this.docker.start(existing.id);
       await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId)).catch(async (e: Error) => {
@@ -238,6 +281,7 @@ export class AgentRuntime {
         await this.docker.start(existing.id);
         await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId));
       });
+      await this.publishRoute(spec, existing.id);
       return { readyMs: Date.now() - started };
     }
     const key = await this.store.latest(spec.userId);
@@ -325,6 +369,9 @@ export class AgentRuntime {
   async remove(userId: string, opts: { deleteState?: boolean; deleteArchives?: boolean } = {}) {
     const info = await this.owned(userId);
     if (info) await this.docker.remove(info.id);
+    await this.opts.routes?.withdraw(userId);
+    const networkId = await this.docker.networkId(AgentRuntime.networkName(userId));
+    if (networkId) await this.opts.egress?.detach(bridgeOf(networkId));
     await this.docker.removeNetwork(AgentRuntime.networkName(userId));
     if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });
     if (opts.deleteArchives) await this.store.deleteAll(userId);

@@ -22,6 +22,10 @@ export interface ContainerSpec {
   exposedPort?: number;
   /** Extra /etc/hosts entries, e.g. "host.docker.internal:host-gateway". */
   extraHosts?: string[];
+  /** The image's filesystem read-only; writable places are the mounts and `tmpfs`. */
+  readOnlyRootfs?: boolean;
+  /** container path → tmpfs mount options ("rw,nosuid,nodev,size=64m"). */
+  tmpfs?: Record<string, string>;
 }
 
 export interface ContainerInfo {
@@ -40,6 +44,8 @@ export interface DockerClient {
   buildImage(tag: string, context: Record<string, string | Buffer>, dockerfile: string): Promise<void>;
   hasImage(tag: string): Promise<boolean>;
   ensureNetwork(name: string): Promise<string>;
+  /** The id of an existing network, if any (never creates one). */
+  networkId(name: string): Promise<string | undefined>;
   createContainer(spec: ContainerSpec): Promise<string>;
   start(id: string): Promise<void>;
   stop(id: string, timeoutSeconds?: number): Promise<void>;
@@ -130,6 +136,11 @@ export class DockerodeClient implements DockerClient {
     return net.id;
   }
 
+  async networkId(name: string) {
+    const [existing] = await this.docker.listNetworks({ filters: { name: [name] } });
+    return existing && existing.Name === name ? existing.Id : undefined;
+  }
+
   async createContainer(spec: ContainerSpec) {
     const c = await this.docker.createContainer({
       name: spec.name,
@@ -152,6 +163,9 @@ export class DockerodeClient implements DockerClient {
         Mounts: spec.mounts?.map((m) => ({ Source: m.source, Target: m.target, Type: m.type })),
         RestartPolicy: { Name: "no" },
         ExtraHosts: spec.extraHosts,
+        ReadonlyRootfs: spec.readOnlyRootfs ?? false,
+        Tmpfs: spec.tmpfs,
+        // Docker's default seccomp profile applies (nothing here sets seccomp=unconfined).
       },
     }).catch((e: { statusCode?: number; message?: string }) => {
       // Nodes never pull from a registry at provisioning time, so a missing image is an operator error.

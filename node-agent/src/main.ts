@@ -4,13 +4,16 @@ import { DockerodeClient } from "./docker";
 import { Doze } from "./doze";
 import { NodeAgent } from "./agent";
 import { StateStore, s3FromEnv } from "./state-store";
-import { staticConfig } from "./traefik";
+import { TraefikRoutes, staticConfig } from "./traefik";
+import { egressFromEnv } from "./egress";
+import { EdgeTransport } from "./archive-transport";
 
 /**
  * The node agent's entry point (bundled to one file by `npm run build:node-agent`, which server-setup.sh
  * installs on each VPS).
  *   node-agent.mjs                                  run the daemon (env below)
  *   node-agent.mjs traefik-config <acme-email>      print Traefik's static config (JSON is valid YAML)
+ *   node-agent.mjs egress-install                   (re)build the egress firewall chains (EGRESS_* env)
  */
 const env = z.object({
   EDGE_URL: z.url(),
@@ -21,6 +24,8 @@ const env = z.object({
   AGENT_STATE_ROOT: z.string().default("/var/lib/openclaw/agents"),
   /** The Traefik container to connect to every agent network. */
   TRAEFIK_CONTAINER: z.string().optional(),
+  /** Traefik's file-provider directory on the host (mounted into Traefik at /etc/traefik/dynamic). */
+  TRAEFIK_DYNAMIC_DIR: z.string().optional(),
   S3_BUCKET: z.string().default("openclaw-state"),
 });
 
@@ -31,10 +36,23 @@ if (command === "traefik-config") {
     process.exit(2);
   }
   console.log(JSON.stringify(staticConfig({ acmeEmail: args[0] }), null, 2));
+} else if (command === "egress-install") {
+  const egress = egressFromEnv({ ...process.env, EGRESS_POLICY: "on" })!;
+  await egress.install();
+  console.log(`[node-agent] egress chains ${egress.egressChain} and ${egress.hostChain} installed`);
 } else if (command === "--version") {
   console.log(process.env.npm_package_version ?? "0.1.0");
 } else {
   await runDaemon();
+}
+
+/**
+ * Worker nodes hold no storage keys: archives move through presigned URLs from the edge. Direct S3 keys
+ * (S3_ACCESS_KEY_ID) are for development on one machine only.
+ */
+function store(cfg: { EDGE_URL: string; NODE_ID: string; NODE_SECRET: string }) {
+  if (process.env.S3_ACCESS_KEY_ID) return new StateStore(s3FromEnv());
+  return new StateStore({ transport: new EdgeTransport({ edgeUrl: cfg.EDGE_URL, nodeId: cfg.NODE_ID, secret: cfg.NODE_SECRET }) });
 }
 
 async function runDaemon() {
@@ -48,9 +66,18 @@ async function runDaemon() {
   const docker = new DockerodeClient(cfg.DOCKER_HOST);
   const dockerUp = await docker.ping();
   console.log(`[node-agent] node ${cfg.NODE_ID} → ${cfg.EDGE_URL} (docker ${dockerUp ? "reachable" : "NOT reachable"})`);
+  const egress = egressFromEnv();
   const runtime = dockerUp
-    ? new AgentRuntime(docker, new StateStore(s3FromEnv()), { stateRoot: cfg.AGENT_STATE_ROOT, traefikContainer: cfg.TRAEFIK_CONTAINER, doze: new Doze() })
+    ? new AgentRuntime(docker, store(cfg), {
+        stateRoot: cfg.AGENT_STATE_ROOT,
+        traefikContainer: cfg.TRAEFIK_CONTAINER,
+        doze: new Doze(),
+        routes: cfg.TRAEFIK_DYNAMIC_DIR ? new TraefikRoutes(cfg.TRAEFIK_DYNAMIC_DIR) : undefined,
+        egress,
+      })
     : undefined;
+  // The firewall is in place before the first command can start a container; without it, no agent runs.
+  if (runtime && egress) console.log(`[node-agent] egress policy installed (${await runtime.applyEgress()} agent networks)`);
   const agent = new NodeAgent({ edgeUrl: cfg.EDGE_URL, nodeId: cfg.NODE_ID, secret: cfg.NODE_SECRET, docker: dockerUp ? docker : undefined, runtime });
   agent.start();
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (agent.stop(), process.exit(0)));

@@ -1,12 +1,10 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { createReadStream } from "node:fs";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { S3Client } from "@aws-sdk/client-s3";
+import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
+import { S3Transport, type ArchiveTransport } from "./archive-transport";
 
 /**
  * Sleeping agents' state lives in S3 (any S3-compatible store). An archive is a gzip tarball of the state
@@ -38,7 +36,12 @@ export function s3FromEnv(env: NodeJS.ProcessEnv = process.env): StateStoreOptio
 }
 
 export class StateStore {
-  constructor(private readonly opts: StateStoreOptions) {}
+  private readonly transport: ArchiveTransport;
+
+  /** With S3 options: direct access (dev/tests); on a worker node, the edge's presigned URLs (archive-transport.ts). */
+  constructor(opts: StateStoreOptions | { transport: ArchiveTransport }) {
+    this.transport = "transport" in opts ? opts.transport : new S3Transport(opts);
+  }
 
   /** Archives `dir` and uploads it (multipart for large archives); returns the key and size. */
   async archive(userId: string, dir: string): Promise<{ key: string; bytes: number }> {
@@ -48,42 +51,28 @@ export class StateStore {
         { gzip: true, file, cwd: dir, portable: false, filter: (path) => !SEEDED.test(path) && !EXCLUDED.some((x) => path === `./${x}` || path.startsWith(`./${x}/`)) },
         ["."],
       );
-      const bytes = (await stat(file)).size;
-      const key = `state/${userId}/${new Date().toISOString().replace(/[:.]/g, "-")}.tar.gz`;
-      await new Upload({
-        client: this.opts.client,
-        params: { Bucket: this.opts.bucket, Key: key, Body: createReadStream(file), ContentType: "application/gzip" },
-        partSize: 8 * 1024 * 1024,
-        queueSize: 2,
-      }).done();
+      const { key, bytes } = await this.transport.put(userId, file);
       return { key, bytes };
     } finally {
       await rm(file, { force: true });
     }
   }
 
-  async latest(userId: string): Promise<string | undefined> {
-    const res = await this.opts.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: `state/${userId}/` }));
-    return (res.Contents ?? []).map((o) => o.Key!).sort().at(-1);
+  latest(userId: string): Promise<string | undefined> {
+    return this.transport.latest(userId);
   }
 
   /** Deletes every archive of the user (the account was deleted); returns how many. */
-  async deleteAll(userId: string): Promise<number> {
-    let deleted = 0;
-    for (;;) {
-      const res = await this.opts.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: `state/${userId}/` }));
-      const keys = (res.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (keys.length === 0) return deleted;
-      await this.opts.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: keys, Quiet: true } }));
-      deleted += keys.length;
-    }
+  deleteAll(userId: string): Promise<number> {
+    return this.transport.deleteAll(userId);
   }
 
   /** Replaces `dir` with the archive's contents. */
   async restore(key: string, dir: string): Promise<void> {
-    const res = await this.opts.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: key }));
+    // Opened (and, through the edge, verified) before the current state is touched.
+    const body = await this.transport.open(key);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    await pipeline(res.Body as Readable, tar.extract({ cwd: dir, preservePaths: false }));
+    await pipeline(body, tar.extract({ cwd: dir, preservePaths: false }));
   }
 }

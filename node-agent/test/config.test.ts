@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openclawConfig, type AgentConfigInput } from "../../contracts/src/openclaw-config";
-import { CERT_RESOLVER, ENTRYPOINT_SECURE, containerLabels, routerName, staticConfig } from "../src/traefik";
+import { CERT_RESOLVER, ENTRYPOINT_SECURE, TraefikRoutes, dynamicConfig, routerName, staticConfig } from "../src/traefik";
 
 const OPENCLAW = join(import.meta.dirname, "../image/node_modules/.bin/openclaw");
 
@@ -111,33 +111,44 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
   });
 });
 
-describe("Traefik labels and static config (Traefik's documented syntax)", () => {
-  const labels = containerLabels({ userId: "usr_abc123", host: "usr-abc123.agents.example.com", network: "oc-usr_abc123" });
+describe("Traefik's file-provider routes and static config (Traefik's documented syntax)", () => {
+  const dyn = dynamicConfig({ userId: "usr_abc123", host: "usr-abc123.agents.example.com", ip: "10.213.0.2" });
   const r = routerName("usr_abc123");
 
-  it("routes the agent's host to the gateway port over TLS", () => {
+  it("routes the agent's host to its gateway over TLS, by its bridge address", () => {
     expect(r).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(labels["traefik.enable"]).toBe("true");
-    expect(labels[`traefik.http.routers.${r}.rule`]).toBe("Host(`usr-abc123.agents.example.com`)");
+    const router = dyn.http.routers[r]!;
+    expect(router.rule).toBe("Host(`usr-abc123.agents.example.com`)");
     // Rule grammar: matcher(`value`), with backticks, as in Traefik's v2/v3 docs.
-    expect(labels[`traefik.http.routers.${r}.rule`]).toMatch(/^Host\(`[a-z0-9.-]+`\)$/);
-    expect(labels[`traefik.http.services.${r}.loadbalancer.server.port`]).toBe("18789");
-    expect(labels["traefik.docker.network"]).toBe("oc-usr_abc123");
-    for (const key of Object.keys(labels)) expect(key).toMatch(/^traefik\.(enable|docker\.network|http\.(routers|services)\.[A-Za-z0-9_-]+\.[a-z.]+)$/);
+    expect(router.rule).toMatch(/^Host\(`[a-z0-9.-]+`\)$/);
+    expect(router.service).toBe(r);
+    expect(dyn.http.services[r]!.loadBalancer.servers).toEqual([{ url: "http://10.213.0.2:18789" }]);
   });
 
-  it("every entrypoint and resolver a label names exists in the static config", () => {
+  it("every entrypoint and resolver a route names exists in the static config; no Docker provider", () => {
     const s = staticConfig({ acmeEmail: "ops@example.com" });
-    expect(Object.keys(s.entryPoints)).toContain(labels[`traefik.http.routers.${r}.entrypoints`]);
-    expect(Object.keys(s.certificatesResolvers)).toContain(labels[`traefik.http.routers.${r}.tls.certresolver`]);
-    expect(s.providers.docker.exposedByDefault).toBe(false);
+    for (const ep of dyn.http.routers[r]!.entryPoints) expect(Object.keys(s.entryPoints)).toContain(ep);
+    expect(Object.keys(s.certificatesResolvers)).toContain(dyn.http.routers[r]!.tls.certResolver);
+    expect(s.providers).toEqual({ file: { directory: "/etc/traefik/dynamic", watch: true } });
+    expect(JSON.stringify(s)).not.toContain("docker.sock");
     expect(s.entryPoints.web.http.redirections.entryPoint).toEqual({ to: ENTRYPOINT_SECURE, scheme: "https" });
     expect(CERT_RESOLVER).toBe("le");
     expect(JSON.parse(JSON.stringify(s))).toEqual(s); // JSON, hence valid YAML for traefik.yml
   });
 
-  it("refuses a host that would break the rule", () => {
-    expect(() => containerLabels({ userId: "u", host: "evil`) || Host(`x", network: "n" })).toThrow();
+  it("writes one file per agent, atomically, with an extension Traefik reads, and removes it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oc-traefik-"));
+    const routes = new TraefikRoutes(join(dir, "dynamic"));
+    await routes.publish("usr_abc123", "usr-abc123.agents.example.com", "10.213.0.2");
+    expect(readdirSync(join(dir, "dynamic"))).toEqual(["oc-usr_abc123.yml"]);
+    expect(JSON.parse(readFileSync(routes.file("usr_abc123"), "utf8"))).toEqual(dyn);
+    await routes.withdraw("usr_abc123");
+    expect(readdirSync(join(dir, "dynamic"))).toEqual([]);
+  });
+
+  it("refuses a host or address that would break the rule", () => {
+    expect(() => dynamicConfig({ userId: "u", host: "evil`) || Host(`x", ip: "10.0.0.1" })).toThrow();
+    expect(() => dynamicConfig({ userId: "u", host: "a.example.com", ip: "10.0.0.1/evil" })).toThrow();
   });
 });
 

@@ -72,7 +72,16 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect(info.HostConfig.PidsLimit).toBe(64);
     expect(info.HostConfig.NetworkMode).toBe(`oc-${u}`);
     expect(info.Config.Labels["openclaw.user"]).toBe(u);
-    expect(Object.values(info.Config.Labels)).toContain(`Host(\`${u.replace(/_/g, "-")}.agents.example.com\`)`);
+    // Routing is Traefik's file provider now (no Docker socket): no Traefik labels on the container.
+    expect(Object.keys(info.Config.Labels).filter((k) => k.startsWith("traefik."))).toEqual([]);
+    // Read-only image, default seccomp, writable only where OpenClaw needs it.
+    expect(info.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(Object.keys(info.HostConfig.Tmpfs ?? {}).sort()).toEqual(["/home/node", "/tmp"]);
+    expect((info.HostConfig.SecurityOpt ?? []).join(" ")).not.toMatch(/seccomp[=:]unconfined/);
+    const probe = await docker.exec(containerId, ["sh", "-c", "touch /bin/x 2>&1; echo rc=$?; touch /tmp/x && echo tmp-ok; grep Seccomp: /proc/self/status"]);
+    expect(probe.stdout).toMatch(/Read-only file system[\s\S]*rc=1/);
+    expect(probe.stdout).toContain("tmp-ok");
+    expect(probe.stdout).toMatch(/Seccomp:\s+2/);
     expect(info.Config.Env).toContain(`OPENCLAW_GATEWAY_TOKEN=${"t".repeat(32)}`);
     expect(JSON.parse(readFileSync(join(root, u, "openclaw.json"), "utf8")).gateway.bind).toBe("lan");
     expect(readFileSync(join(root, u, "workspace", "SOUL.md"), "utf8")).toBe("# SOUL\n\nBe kind.\n"); // persona files seeded

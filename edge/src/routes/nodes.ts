@@ -1,12 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import { AppError } from "../../../contracts/src/errors";
 import type { App } from "../app";
-import { nodes } from "../db/schema";
 import { errorResponses } from "../errors";
-import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { requireAdmin, requireUser } from "../middleware/auth";
 import { rateLimit } from "../middleware/rate-limit";
+import { archiveComplete, archiveLatest, archiveUpload, authenticateNode } from "../services/archives";
 import { createRegistrationToken, listNodes, registerNode } from "../services/nodes";
 import { body, json } from "./schemas";
 
@@ -42,11 +40,35 @@ const registerRoute = createRoute({
     201: json(
       z.object({
         nodeId: z.string(), secret: z.string(),
-        s3Endpoint: z.string().optional(), s3Region: z.string().optional(), s3Bucket: z.string().optional(), s3AccessKeyId: z.string().optional(), s3SecretAccessKey: z.string().optional(),
       }),
     ),
     ...errorResponses,
   },
+});
+
+/** Archive URLs: the node authenticates with its secret, and asks only about agents placed on it. */
+const archiveParams = z.object({ id: z.string().min(1).max(64), userId: z.string().regex(/^usr_[a-z2-7]{24}$/) });
+const nodeAuth = z.object({ authorization: z.string().max(200).optional() });
+const uploadRoute = createRoute({
+  method: "post", path: "/nodes/{id}/archives/{userId}/upload", tags: ["nodes"],
+  description: "Node agents: presigned URLs for one new state archive (a single PUT, or a multipart upload's create, then parts and completion).",
+  request: {
+    params: archiveParams, headers: nodeAuth,
+    ...body(z.object({ bytes: z.number().int().min(1).max(160_000_000_000), sha256: z.string().regex(/^[0-9a-f]{64}$/), key: z.string().max(200).optional(), uploadId: z.string().max(1024).optional() })),
+  },
+  responses: { 200: json(z.object({ key: z.string(), mode: z.enum(["single", "multipart", "parts"]) }).passthrough()), ...errorResponses },
+});
+const completeRoute = createRoute({
+  method: "post", path: "/nodes/{id}/archives/{userId}/complete", tags: ["nodes"],
+  description: "Node agents: the upload is stored; it becomes the archive the next restore uses.",
+  request: { params: archiveParams, headers: nodeAuth, ...body(z.object({ key: z.string().max(200) })) },
+  responses: { 200: json(z.object({ key: z.string(), sha256: z.string(), bytes: z.number() })), ...errorResponses },
+});
+const latestRoute = createRoute({
+  method: "get", path: "/nodes/{id}/archives/{userId}/latest", tags: ["nodes"],
+  description: "Node agents: a presigned GET of the agent's archive, with the sha256 and size it must have.",
+  request: { params: archiveParams, headers: nodeAuth },
+  responses: { 200: json(z.object({ key: z.string(), sha256: z.string(), bytes: z.number(), url: z.string() })), ...errorResponses },
 });
 
 const listRoute = createRoute({
@@ -79,14 +101,28 @@ export function registerNodeRoutes(app: App) {
 
   app.openapi(registerRoute, async (c) => c.json(await registerNode(c.get("services"), c.req.valid("json"), c.get("meta")), 201));
 
+  app.openapi(uploadRoute, async (c) => {
+    const { id, userId } = c.req.valid("param");
+    await authenticateNode(c.get("services"), id, c.req.header("authorization"));
+    return c.json(await archiveUpload(c.get("services"), id, userId, c.req.valid("json")), 200);
+  });
+
+  app.openapi(completeRoute, async (c) => {
+    const { id, userId } = c.req.valid("param");
+    await authenticateNode(c.get("services"), id, c.req.header("authorization"));
+    return c.json(await archiveComplete(c.get("services"), id, userId, c.req.valid("json").key), 200);
+  });
+
+  app.openapi(latestRoute, async (c) => {
+    const { id, userId } = c.req.valid("param");
+    await authenticateNode(c.get("services"), id, c.req.header("authorization"));
+    return c.json(await archiveLatest(c.get("services"), id, userId), 200);
+  });
+
   app.openapi(connectRoute, async (c) => {
     const s = c.get("services");
     const { id } = c.req.valid("param");
-    const secret = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    if (!secret) throw new AppError("UNAUTHORIZED", "Node secret missing.");
-    const [node] = await s.db.select({ secretHash: nodes.secretHash, status: nodes.status }).from(nodes).where(eq(nodes.id, id));
-    if (!node || !timingSafeEqual(node.secretHash, await sha256Hex(secret)) || node.status === "retired")
-      throw new AppError("UNAUTHORIZED", "Unknown node or wrong secret.");
+    await authenticateNode(s, id, c.req.header("authorization"));
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new AppError("BAD_REQUEST", "Expected a WebSocket upgrade.");
     const headers = new Headers(c.req.raw.headers);
     headers.set("x-node-id", id);

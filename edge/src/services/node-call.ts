@@ -10,7 +10,8 @@ export async function callNode<T>(s: Services, userId: string, command: NodeComm
   const nodeId = await s.env.USER_AGENT.getByName(userId).placement();
   if (!nodeId) throw new AppError("NOT_FOUND", "Your agent has not been created yet.");
   const link = s.env.NODE_LINK.getByName(nodeId);
-  const { id, delivered } = await link.sendCommand(command, `${command.kind}:${userId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
+  const { id, delivered, refused } = await link.sendCommand(command, `${command.kind}:${userId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
+  if (refused) throw new AppError("RATE_LIMITED", `Slow down: ${refused}.`);
   if (!delivered) throw new AppError("UPSTREAM_ERROR", "Your agent's server is not reachable right now. Please try again in a minute.");
   const end = Date.now() + timeoutMs;
   for (let wait = 20; Date.now() < end; wait = Math.min(wait * 2, 250)) {

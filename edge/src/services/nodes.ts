@@ -50,12 +50,8 @@ export async function registerNode(s: Services, input: { token: string; name: st
   });
   if (orderId) await s.env.FLEET.getByName("fleet").orderRegistered(orderId, nodeId);
   audit(s, meta, null, "node.register", { nodeId, tokenId: spent.id });
-  // The node's S3 settings for agent state archives travel only here, to a node holding a valid token.
-  const e = s.env;
-  const s3 = e.NODE_S3_BUCKET
-    ? { s3Endpoint: e.NODE_S3_ENDPOINT ?? "", s3Region: e.NODE_S3_REGION, s3Bucket: e.NODE_S3_BUCKET, s3AccessKeyId: e.NODE_S3_ACCESS_KEY_ID ?? "", s3SecretAccessKey: e.NODE_S3_SECRET_ACCESS_KEY ?? "" }
-    : {};
-  return { nodeId, secret, ...s3 };
+  // No storage keys travel to nodes: a node gets presigned URLs per archive (services/archives.ts).
+  return { nodeId, secret };
 }
 
 /** Every node with what its NodeLink knows live (connection, heartbeat, metrics, drift), for operators. */
