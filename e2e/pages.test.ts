@@ -90,6 +90,12 @@ describe("every dashboard page renders", () => {
       await page.goto(`${base}/dashboard${p.slug ? `/${p.slug}` : ""}`);
       await page.getByRole("heading", { name: p.title, level: 1 }).waitFor();
       await page.screenshot({ path: `${shots}/dashboard-${p.slug || "home"}.png`, fullPage: true });
+      if (!p.slug) {
+        // The Control Center is where a customer lands after paying, often on a phone.
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.screenshot({ path: `${shots}/dashboard-home-390.png`, fullPage: true });
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
       expect(consoleErrors).toEqual([]);
     });
   }
