@@ -15,7 +15,7 @@ import { TEST_PORTS } from "./ports";
  */
 const STRIPE = `http://127.0.0.1:${TEST_PORTS.stripe}`;
 const commandsOn = (nodeId: string) =>
-  runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) => state.storage.sql.exec<{ command: string }>("SELECT command FROM commands ORDER BY rowid").toArray().map((r) => JSON.parse(r.command)));
+  env.NODE_LINK.getByName(nodeId).sentCommands().then((rows) => rows.map((r) => r.command as any));
 const inboxRows = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox").one().n);
 
 /** An account with things to delete: an agent placed on a node, a key, a channel, a memory, a message, a ledger row. */

@@ -1,5 +1,4 @@
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
@@ -21,7 +20,7 @@ const purchases = async () => ((await fetch(`${HOSTINGER}/_received`).then((r) =
 const statusOf = async (userId: string) => (await env.USER_AGENT.getByName(userId).getSnapshot()).status;
 const attempts = (userId: string) => withDb(async (db) => (await db.select().from(provisionAttempts).where(eq(provisionAttempts.userId, userId))).length);
 const commandsOn = (nodeId: string) =>
-  runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) => state.storage.sql.exec<{ command: string }>("SELECT command FROM commands ORDER BY rowid").toArray().map((r) => JSON.parse(r.command)));
+  env.NODE_LINK.getByName(nodeId).sentCommands().then((rows) => rows.map((r) => r.command as any));
 
 describe("paid work needs payment", () => {
   it("an unpaid account cannot create an agent, wake it with a message or keep it always on, and the fleet buys nothing for it", async () => {

@@ -3,7 +3,7 @@
  * structural features. The trainer (scripts/router-train) imports this very file, so training and serving
  * can never disagree on a feature.
  */
-export const HASH_BITS = 17;
+export const HASH_BITS = 15;
 export const HASH_DIM = 1 << HASH_BITS;
 const MASK = HASH_DIM - 1;
 
