@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants as C, createWriteStream, type Stats } from "node:fs";
-import { lstat, mkdir, open, readdir, readlink, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
+import { lchown, lstat, mkdir, open, readdir, readlink, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 
 /**
@@ -109,6 +109,11 @@ export class Dir {
 
   async names(): Promise<string[]> {
     return readdir(`/proc/self/fd/${this.handle.fd}`);
+  }
+
+  /** Owns the entry itself (a link, not its target). */
+  async lchown(name: string, owner: Owner): Promise<void> {
+    await lchown(this.name(name), owner.uid, owner.gid);
   }
 
   async readlink(name: string): Promise<string> {

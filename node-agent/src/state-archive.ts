@@ -288,6 +288,21 @@ export async function checkArchive(file: string, limits: ArchiveLimits = DEFAULT
   return count;
 }
 
+async function ownLinks(path: string, owner: Owner) {
+  const visit = async (dir: Dir) => {
+    for (const name of await dir.names()) {
+      const st = await dir.entry(name);
+      if (st?.isSymbolicLink()) await dir.lchown(name, owner);
+      else if (st?.isDirectory()) {
+        const sub = await dir.sub(name);
+        await visit(sub).finally(sub.close);
+      }
+    }
+  };
+  const root = await Dir.openRoot(path);
+  await visit(root).finally(root.close);
+}
+
 /**
  * Replaces the state dir `dir` with the archive's contents, owned by `owner` (else by the node agent's user;
  * never by the uids the archive claims), without setuid/setgid bits. Throws ArchiveRefused, with `dir`
@@ -314,6 +329,7 @@ export async function unpackState(file: string, dir: string, opts: { owner?: Own
     });
     await chown(fresh, owner.uid, owner.gid);
     await chmod(fresh, 0o755);
+    await ownLinks(fresh, owner); // node-tar chowns files and folders, not the links it makes
   } catch (e) {
     await removeTree(fresh);
     throw e;
