@@ -224,7 +224,7 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
   it("sleep archives no link out, no FIFO and no outside content, reads the cron database only from inside, and removing and restoring the state follows nothing", async () => {
     await attack(
       u,
-      `mkdir -p state; ln -s ${W}/cron.sqlite state/openclaw.sqlite; ln -s ${W}/shadow leak; ln -s ${W} workspace/docs; mkfifo fifo;
+      `mkdir -p state; ln -s ${W}/cron.sqlite state/openclaw.sqlite; ln -s ${W}/shadow leak; ln -s ${W} workspace/out; mkfifo fifo;
        ln -s workspace/ok.md inner; echo shared > workspace/a.md; ln workspace/a.md workspace/b.md`,
     );
     const slept = await within(runtime.sleep(u), 30_000);
@@ -233,11 +233,11 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
     expect(archive.includes(SECRET)).toBe(false);
     expect(archive.includes("a host file that must never change")).toBe(false);
     const entries = await entriesOf(Buffer.from(archive));
-    for (const out of ["leak", "workspace/docs", "fifo", "state/openclaw.sqlite"]) expect(entries.has(out), out).toBe(false);
+    for (const out of ["leak", "workspace/out", "fifo", "state/openclaw.sqlite"]) expect(entries.has(out), out).toBe(false);
     expect(entries.get("inner")).toBe("SymbolicLink:workspace/ok.md");
     expect(entries.get("workspace/b.md")).toBe("Link:workspace/a.md");
 
-    // The node loses the agent: deleting its state must not follow `docs` into the watched tree.
+    // The node loses the agent: deleting its state must not follow `out` into the watched tree.
     await runtime.remove(u, { deleteState: true });
     expect(existsSync(join(stateRoot, u))).toBe(false);
     expectWatchedUntouched();
@@ -251,7 +251,7 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
     expect(await attack(u, "cat workspace/MEMORY.md")).toContain("- green tea"); // the agent's state came back
 
     // A FIFO at the cron database's path must not block the sleep.
-    await attack(u, "rm state/openclaw.sqlite; mkfifo state/openclaw.sqlite");
+    await attack(u, "rm -f state/openclaw.sqlite; mkfifo state/openclaw.sqlite");
     expect((await within(runtime.sleep(u), 30_000)).nextCronAt).toBeUndefined();
     await runtime.wake(spec(u));
     // Positive control: the agent's own database inside its state dir is read.
@@ -306,13 +306,16 @@ describe("a crafted archive planted for a victim", () => {
       { path: "workspace/", type: "Directory" },
       { path: "workspace/restored.md", body: "restored", uid: 0, mode: 0o4755 },
       { path: "workspace/alias.md", type: "SymbolicLink", linkpath: "restored.md" },
-      { path: "workspace/hard.md", type: "Link", linkpath: "workspace/restored.md" },
+      { path: "workspace/h1.md", body: "shared" },
+      { path: "workspace/h2.md", type: "Link", linkpath: "workspace/h1.md" },
     ]);
     await client.send(new PutObjectCommand({ Bucket: "openclaw-state", Key: key, Body: good }));
     expect((await runtime.wake(spec(v))).restoredFrom).toBe(key);
     expect(unb64(await runtime.files(v, "read", "restored.md"))).toBe("restored");
     const st = statSync(join(dir, "workspace", "restored.md"));
     expect([st.uid, st.mode & 0o7777]).toEqual([1000, 0o755]); // the agent's, without the setuid bit
+    expect(statSync(join(dir, "workspace", "h2.md")).ino).toBe(statSync(join(dir, "workspace", "h1.md")).ino);
+    expect(readlinkSync(join(dir, "workspace", "alias.md"))).toBe("restored.md");
     expect(existsSync(join(dir, "workspace", "keep.md"))).toBe(false); // replaced as a whole
     expect(readdirSync(stateRoot).filter((n) => n.startsWith("."))).toEqual([]);
   }, 120_000);
