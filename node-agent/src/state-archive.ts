@@ -22,8 +22,11 @@ import { Dir, removeTree, type Owner } from "./safe-fs";
  * to the state dir, which replaces the old one in one rename: a refused archive leaves the agent untouched.
  */
 
-/** Top-level folders that are regenerable and never archived. */
-export const EXCLUDED = ["cache", "tmp", "logs"];
+/**
+ * Top-level folders that are regenerable and never archived. `plugin-skills` holds only links OpenClaw
+ * generates into its own install (absolute paths inside the image) and publishes again at every start.
+ */
+export const EXCLUDED = ["cache", "tmp", "logs", "plugin-skills"];
 /**
  * The channel plugins the image installs into every agent's state (node-agent/image/build.sh): ~50 MB that
  * the image's oc-start puts back when missing, so they are never archived.
