@@ -42,6 +42,12 @@ export function scratchMounts(user = "1000:1000"): Record<string, string> {
 
 export type ProgressStep = "creating" | "starting" | "ready";
 
+/** A user id becomes a path component and a container name: only a plain name is accepted. */
+function plainUserId(userId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Refused(`refused: invalid user id ${JSON.stringify(userId.slice(0, 80))}`);
+  return userId;
+}
+
 /**
  * One user's OpenClaw container on this node: provision, sleep to S3, wake (plain start on the same node,
  * or restore from the latest archive after a loss). Every operation is idempotent, so a command repeated
@@ -77,10 +83,7 @@ export class AgentRuntime {
   static containerName = (userId: string) => `oc-${userId}`;
   static networkName = (userId: string) => `oc-${userId}`;
   /** The user's state dir; the id becomes a path component, so only a plain name is accepted. */
-  stateDir = (userId: string) => {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Refused(`refused: invalid user id ${JSON.stringify(userId.slice(0, 80))}`);
-    return join(this.opts.stateRoot, userId);
-  };
+  stateDir = (userId: string) => join(this.opts.stateRoot, plainUserId(userId));
 
   async provision(spec: AgentSpec, onProgress: (s: ProgressStep) => void = () => {}): Promise<{ containerId: string; readyMs: number }> {
     const name = AgentRuntime.containerName(spec.userId);
@@ -259,7 +262,7 @@ export class AgentRuntime {
    * command naming one user never acts on a container that carries another user's label.
    */
   private async owned(userId: string) {
-    const info = await this.docker.inspect(AgentRuntime.containerName(userId));
+    const info = await this.docker.inspect(AgentRuntime.containerName(plainUserId(userId)));
     if (info && info.labels["openclaw.user"] !== userId) throw new Error(`refused: container ${info.name} does not belong to ${userId}`);
     return info;
   }

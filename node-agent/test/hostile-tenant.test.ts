@@ -263,6 +263,17 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
   }, 120_000);
 });
 
+describe("a command naming a path instead of a user", () => {
+  it("is refused before the node touches its disk; a real user id works", async () => {
+    for (const bad of ["..", "../..", `..${W}`, "usr_x/../../etc", "usr_x/workspace", ""])
+      for (const op of [() => runtime.files(bad, "write", "x.md", b64("x")), () => runtime.files(bad, "read", "shadow"), () => runtime.sleep(bad), () => runtime.remove(bad, { deleteState: true })])
+        expect(await failure(op())).toMatch(/^refused: invalid user id/);
+    expectWatchedUntouched();
+    const u = newUser(); // positive control
+    expect(await runtime.files(u, "write", "x.md", b64("x"))).toEqual({ path: "x.md", bytes: 1 });
+  });
+});
+
 describe("a crafted archive planted for a victim", () => {
   it("is refused by restore with a logged reason, the victim's state untouched; a clean archive restores", async () => {
     const v = newUser();
