@@ -207,7 +207,7 @@ export class AgentRuntime {
   }
 
   /** File Manager / Memory Manager access to the agent's workspace (works while it sleeps, too). */
-  files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
+  async files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
     return new Workspace(this.stateDir(userId)).run(op, path, content);
   }
 
