@@ -1,10 +1,10 @@
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DockerClient } from "./docker";
 import { nextCronRun } from "./cron";
 import { runCron, type CronJobInput } from "./cron-jobs";
 import { runChannelLogin } from "./channel-login";
 import { Workspace, type FileOp } from "./workspace";
+import { Dir, Refused, parseOwner, removeTree } from "./safe-fs";
 import type { StateStore } from "./state-store";
 import { GATEWAY_PORT, type TraefikRoutes } from "./traefik";
 import type { Doze, ReclaimOutcome } from "./doze";
@@ -42,6 +42,12 @@ export function scratchMounts(user = "1000:1000"): Record<string, string> {
 
 export type ProgressStep = "creating" | "starting" | "ready";
 
+/** A user id becomes a path component and a container name: only a plain name is accepted. */
+function plainUserId(userId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Refused(`refused: invalid user id ${JSON.stringify(userId.slice(0, 80))}`);
+  return userId;
+}
+
 /**
  * One user's OpenClaw container on this node: provision, sleep to S3, wake (plain start on the same node,
  * or restore from the latest archive after a loss). Every operation is idempotent, so a command repeated
@@ -76,7 +82,8 @@ export class AgentRuntime {
 
   static containerName = (userId: string) => `oc-${userId}`;
   static networkName = (userId: string) => `oc-${userId}`;
-  stateDir = (userId: string) => join(this.opts.stateRoot, userId);
+  /** The user's state dir; the id becomes a path component, so only a plain name is accepted. */
+  stateDir = (userId: string) => join(this.opts.stateRoot, plainUserId(userId));
 
   async provision(spec: AgentSpec, onProgress: (s: ProgressStep) => void = () => {}): Promise<{ containerId: string; readyMs: number }> {
     const name = AgentRuntime.containerName(spec.userId);
@@ -142,7 +149,7 @@ export class AgentRuntime {
       try {
         const archived = await this.store.archive(userId, this.stateDir(userId));
         // The edge wakes the agent shortly before its next scheduled job (a stopped gateway runs none).
-        return { ...archived, nextCronAt: nextCronRun(this.stateDir(userId)) };
+        return { ...archived, nextCronAt: await nextCronRun(this.stateDir(userId)) };
       } catch (e) {
         lastError = e;
         if (i < attempts - 1) await new Promise((r) => setTimeout(r, (this.opts.archiveRetryDelayMs ?? 2_000) * 2 ** i));
@@ -200,8 +207,8 @@ export class AgentRuntime {
   }
 
   /** File Manager / Memory Manager access to the agent's workspace (works while it sleeps, too). */
-  files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
-    return new Workspace(join(this.stateDir(userId), "workspace")).run(op, path, content);
+  async files(userId: string, op: FileOp, path: string, content?: string): Promise<unknown> {
+    return new Workspace(this.stateDir(userId)).run(op, path, content);
   }
 
   /** Cron Scheduler: the agent's jobs through OpenClaw's CLI in its running container. */
@@ -255,7 +262,7 @@ export class AgentRuntime {
    * command naming one user never acts on a container that carries another user's label.
    */
   private async owned(userId: string) {
-    const info = await this.docker.inspect(AgentRuntime.containerName(userId));
+    const info = await this.docker.inspect(AgentRuntime.containerName(plainUserId(userId)));
     if (info && info.labels["openclaw.user"] !== userId) throw new Error(`refused: container ${info.name} does not belong to ${userId}`);
     return info;
   }
@@ -285,7 +292,7 @@ export class AgentRuntime {
       return { readyMs: Date.now() - started };
     }
     const key = await this.store.latest(spec.userId);
-    if (key) await this.store.restore(key, this.stateDir(spec.userId));
+    if (key) await this.store.restore(key, this.stateDir(spec.userId), parseOwner(spec.user));
     const { readyMs } = await this.provision(spec);
     return { restoredFrom: key, readyMs };
   }
@@ -373,31 +380,35 @@ export class AgentRuntime {
     const networkId = await this.docker.networkId(AgentRuntime.networkName(userId));
     if (networkId) await this.opts.egress?.detach(bridgeOf(networkId));
     await this.docker.removeNetwork(AgentRuntime.networkName(userId));
-    if (opts.deleteState) await rm(this.stateDir(userId), { recursive: true, force: true });
+    if (opts.deleteState) await removeTree(this.stateDir(userId));
     if (opts.deleteArchives) await this.store.deleteAll(userId);
   }
 
+  /**
+   * Writes openclaw.json and the persona files into the state dir, owned by the container's user. The tenant
+   * controls that dir, so this goes through safe-fs: a link, FIFO or hard link planted at any of these
+   * names (or at `workspace`) is refused, never written through, chmodded or chowned.
+   */
   private async writeConfig(spec: AgentSpec) {
-    const dir = this.stateDir(spec.userId);
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, "openclaw.json");
-    await writeFile(file, JSON.stringify(spec.config, null, 2), { mode: 0o600 });
-    if (spec.user) {
-      const [uid, gid] = spec.user.split(":").map(Number);
-      await chown(dir, uid!, gid ?? uid!);
-      await chown(file, uid!, gid ?? uid!);
-    }
-    await chmod(file, 0o600);
-    for (const [rel, content] of Object.entries(spec.files ?? {})) {
+    const owner = parseOwner(spec.user);
+    for (const rel of Object.keys(spec.files ?? {}))
       // The wire schema allows only workspace/<NAME>.md; checked again here because this writes to disk.
-      if (!/^workspace\/[A-Za-z0-9_-]+\.md$/.test(rel)) throw new Error(`refused to write ${rel}`);
-      await mkdir(join(dir, "workspace"), { recursive: true });
-      await writeFile(join(dir, rel), content);
-      if (spec.user) {
-        const [uid, gid] = spec.user.split(":").map(Number);
-        await chown(join(dir, "workspace"), uid!, gid ?? uid!);
-        await chown(join(dir, rel), uid!, gid ?? uid!);
+      if (!/^workspace\/[A-Za-z0-9_-]+\.md$/.test(rel)) throw new Refused(`refused to write ${rel}`);
+    const root = await Dir.openRoot(this.stateDir(spec.userId), { create: true });
+    try {
+      if (owner) await root.chown(owner);
+      await root.writeFile("openclaw.json", JSON.stringify(spec.config, null, 2), { mode: 0o600, owner });
+      const files = Object.entries(spec.files ?? {});
+      if (files.length === 0) return;
+      const ws = await root.sub("workspace", { create: true, owner });
+      try {
+        if (owner) await ws.chown(owner);
+        for (const [rel, content] of files) await ws.writeFile(rel.slice("workspace/".length), content, { owner });
+      } finally {
+        await ws.close();
       }
+    } finally {
+      await root.close();
     }
   }
 

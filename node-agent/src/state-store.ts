@@ -1,22 +1,22 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { mkdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import * as tar from "tar";
+import type { Owner } from "./safe-fs";
+import { ArchiveRefused, packState, unpackState } from "./state-archive";
 import { S3Transport, type ArchiveTransport } from "./archive-transport";
 
 /**
  * Sleeping agents' state lives in S3 (any S3-compatible store). An archive is a gzip tarball of the state
- * dir, taken only after the container stopped (never live SQLite files), without the regenerable cache and
- * tmp folders. Keys are `state/<userId>/<timestamp>.tar.gz`; the newest is the one to restore.
+ * dir (state-archive.ts: no link followed, nothing that would not restore, checked in full before a restore
+ * touches the agent), taken only after the container stopped (never live SQLite files), without the
+ * regenerable cache and tmp folders. Keys are `state/<userId>/<timestamp>.tar.gz`; the newest is the one to
+ * restore.
  */
-export const EXCLUDED = ["cache", "tmp", "logs"];
-/**
- * The channel plugins the image installs into every agent's state (node-agent/image/build.sh): ~50 MB that
- * the image's oc-start puts back when missing, so they are never archived.
- */
-export const SEEDED = /^\.\/npm\/projects\/openclaw-(discord|slack|whatsapp)-[0-9a-f]+(\/|$)/;
+export { EXCLUDED, SEEDED } from "./state-archive";
 
 export interface StateStoreOptions {
   bucket: string;
@@ -47,10 +47,7 @@ export class StateStore {
   async archive(userId: string, dir: string): Promise<{ key: string; bytes: number }> {
     const file = join(tmpdir(), `oc-state-${userId}-${Date.now()}.tar.gz`);
     try {
-      await tar.create(
-        { gzip: true, file, cwd: dir, portable: false, filter: (path) => !SEEDED.test(path) && !EXCLUDED.some((x) => path === `./${x}` || path.startsWith(`./${x}/`)) },
-        ["."],
-      );
+      await packState(dir, file);
       const { key, bytes } = await this.transport.put(userId, file);
       return { key, bytes };
     } finally {
@@ -67,12 +64,24 @@ export class StateStore {
     return this.transport.deleteAll(userId);
   }
 
-  /** Replaces `dir` with the archive's contents. */
-  async restore(key: string, dir: string): Promise<void> {
-    // Opened (and, through the edge, verified) before the current state is touched.
-    const body = await this.transport.open(key);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    await pipeline(body, tar.extract({ cwd: dir, preservePaths: false }));
+  /**
+   * Replaces `dir` with the archive's contents, owned by `owner`. The archive is downloaded (and, through the
+   * edge, verified) in full first; a refused one (see state-archive.ts) is logged with its reason and leaves
+   * `dir` as it was.
+   */
+  async restore(key: string, dir: string, owner?: Owner): Promise<void> {
+    const file = join(tmpdir(), `oc-restore-${randomBytes(8).toString("hex")}.tar.gz`);
+    try {
+      await pipeline(await this.transport.open(key), createWriteStream(file, { flags: "wx", mode: 0o600 }));
+      await unpackState(file, dir, { owner });
+    } catch (e) {
+      if (e instanceof ArchiveRefused) {
+        console.warn(`[node-agent] refused to restore ${key}: ${e.message}`);
+        throw new Error(`refused to restore ${key}: ${e.message}`);
+      }
+      throw e;
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 }

@@ -1,5 +1,4 @@
-import { chown, lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { Dir, Refused, splitPath, type Owner } from "./safe-fs";
 
 /** Largest file the File Manager moves in one command (commands and results are kept in DO storage). */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -13,61 +12,68 @@ export interface FileEntry {
 }
 
 /**
- * The agent's workspace on the node's disk (a bind mount, so it works whether the container runs or sleeps).
- * Every path is resolved inside the workspace: "..", absolute paths and symlinks pointing out are refused.
+ * The agent's workspace (`<state dir>/workspace`) on the node's disk: a bind mount, so it works whether the
+ * container runs or sleeps. The tenant controls everything in it, so every operation goes through safe-fs:
+ * no link, FIFO, device or hard link is ever followed, read or written, and ".." or absolute paths are
+ * refused. Written files and created folders belong to the state dir's owner (the container's user), so
+ * the agent can keep editing them (MEMORY.md especially).
  */
 export class Workspace {
-  constructor(private readonly root: string) {}
-
-  private async inside(path: string, mustExist: boolean): Promise<string> {
-    if (path.includes("\0") || path.startsWith("/") || path.split(/[\\/]/).includes("..")) throw new Error(`refused path: ${path}`);
-    await mkdir(this.root, { recursive: true });
-    const base = await realpath(this.root);
-    const target = resolve(base, path || ".");
-    if (target !== base && !target.startsWith(base + sep)) throw new Error(`refused path: ${path}`);
-    // A symlink (planted by the agent or a skill) must not lead the platform outside the workspace.
-    const real = await realpath(mustExist ? target : dirname(target)).catch(() => undefined);
-    if (mustExist && !real) throw new Error(`no such file: ${path}`);
-    if (real && real !== base && !real.startsWith(base + sep)) throw new Error(`refused path: ${path}`);
-    return target;
-  }
+  constructor(private readonly stateDir: string) {}
 
   async run(op: FileOp, path: string, contentB64?: string): Promise<unknown> {
-    if (op === "list") {
-      const dir = await this.inside(path, true);
-      const names = await readdir(dir);
-      const entries: FileEntry[] = [];
-      for (const name of names) {
-        const st = await lstat(join(dir, name));
-        if (st.isSymbolicLink()) continue;
-        entries.push({ name, type: st.isDirectory() ? "dir" : "file", bytes: st.isDirectory() ? 0 : st.size, modifiedAt: st.mtimeMs });
+    const parts = splitPath(path);
+    const data = op === "write" ? Buffer.from(contentB64 ?? "", "base64") : undefined;
+    if (data && data.length > MAX_FILE_BYTES) throw new Refused(`the file is over ${MAX_FILE_BYTES / 1024} KiB`);
+    const root = await Dir.openRoot(this.stateDir, { create: true });
+    try {
+      const st = await root.stat();
+      const owner = { uid: st.uid, gid: st.gid };
+      const ws = await root.sub("workspace", { create: true, owner, rel: "" });
+      try {
+        return await this.onWorkspace(ws, owner, op, parts, path, data);
+      } finally {
+        await ws.close();
       }
-      return { path: relative(await realpath(this.root), dir), entries: entries.sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === "dir" ? -1 : 1)) };
+    } finally {
+      await root.close();
     }
-    if (op === "read") {
-      const file = await this.inside(path, true);
-      const st = await lstat(file);
-      if (!st.isFile()) throw new Error(`not a file: ${path}`);
-      if (st.size > MAX_FILE_BYTES) throw new Error(`the file is over ${MAX_FILE_BYTES / 1024} KiB; download it from the agent instead`);
-      return { path, bytes: st.size, content: (await readFile(file)).toString("base64") };
+  }
+
+  private async onWorkspace(ws: Dir, owner: Owner, op: FileOp, parts: string[], path: string, data: Buffer | undefined) {
+    if (op === "list") {
+      const dir = await ws.walk(parts);
+      try {
+        const entries: FileEntry[] = [];
+        for (const name of await dir.names()) {
+          const st = await dir.entry(name);
+          // Only plain files and folders: links, FIFOs and devices are nothing the File Manager can open.
+          if (!st || !(st.isFile() || st.isDirectory()) || name.startsWith(".oc-write-")) continue;
+          entries.push({ name, type: st.isDirectory() ? "dir" : "file", bytes: st.isDirectory() ? 0 : st.size, modifiedAt: st.mtimeMs });
+        }
+        return { path: parts.join("/"), entries: entries.sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === "dir" ? -1 : 1)) };
+      } finally {
+        await dir.close();
+      }
     }
-    if (op === "write") {
-      const data = Buffer.from(contentB64 ?? "", "base64");
-      if (data.length > MAX_FILE_BYTES) throw new Error(`the file is over ${MAX_FILE_BYTES / 1024} KiB`);
-      const file = await this.inside(path, false);
-      // Files the platform writes belong to the workspace's owner (the container's user), so the agent can
-      // keep editing them (MEMORY.md especially).
-      const owner = await stat(this.root);
-      const created = await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, data);
-      await chown(file, owner.uid, owner.gid);
-      // Every directory mkdir created on the way (from the first new one down to the file's folder).
-      for (let d = dirname(file); created && d.length >= created.length; d = dirname(d)) await chown(d, owner.uid, owner.gid);
-      return { path, bytes: data.length };
+    const name = parts.at(-1);
+    if (!name) throw new Refused(op === "delete" ? "refused: the workspace itself cannot be deleted" : op === "read" ? `not a file: ${path}` : `refused path: ${path}`);
+    const dir = await ws.walk(parts.slice(0, -1), op === "write" ? { create: true, owner } : {});
+    try {
+      if (op === "read") {
+        const content = await dir.readFile(name, MAX_FILE_BYTES).catch((e) => {
+          throw e instanceof Refused && e.message.startsWith("too large") ? new Refused(`the file is over ${MAX_FILE_BYTES / 1024} KiB; download it from the agent instead`) : e;
+        });
+        return { path, bytes: content.length, content: content.toString("base64") };
+      }
+      if (op === "write") {
+        await dir.writeFile(name, data!, { owner });
+        return { path, bytes: data!.length };
+      }
+      await dir.remove(name);
+      return { path, deleted: true };
+    } finally {
+      await dir.close();
     }
-    const target = await this.inside(path, true);
-    if (target === (await realpath(this.root))) throw new Error("refused: the workspace itself cannot be deleted");
-    await rm(target, { recursive: true });
-    return { path, deleted: true };
   }
 }

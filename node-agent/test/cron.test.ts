@@ -24,22 +24,22 @@ function stateWith(jobs: { id: string; enabled: boolean; next?: number }[]) {
 }
 
 describe("the next scheduled job, read from a stopped agent's state", () => {
-  it("is the earliest enabled job's next run", () => {
+  it("is the earliest enabled job's next run", async () => {
     const dir = stateWith([
       { id: "late", enabled: true, next: 2_000_000_000_000 },
       { id: "soon", enabled: true, next: 1_900_000_000_000 },
       { id: "off", enabled: false, next: 1_800_000_000_000 },
       { id: "unscheduled", enabled: true },
     ]);
-    expect(nextCronRun(dir)).toBe(1_900_000_000_000);
+    expect(await nextCronRun(dir)).toBe(1_900_000_000_000);
   });
 
-  it("is nothing without jobs, without a database, or with an unreadable one", () => {
-    expect(nextCronRun(stateWith([]))).toBeUndefined();
-    expect(nextCronRun(mkdtempSync(join(tmpdir(), "oc-cron-")))).toBeUndefined();
+  it("is nothing without jobs, without a database, or with an unreadable one", async () => {
+    expect(await nextCronRun(stateWith([]))).toBeUndefined();
+    expect(await nextCronRun(mkdtempSync(join(tmpdir(), "oc-cron-")))).toBeUndefined();
     const broken = mkdtempSync(join(tmpdir(), "oc-cron-"));
     mkdirSync(join(broken, "state"));
     writeFileSync(join(broken, "state", "openclaw.sqlite"), "not a database");
-    expect(nextCronRun(broken)).toBeUndefined();
+    expect(await nextCronRun(broken)).toBeUndefined();
   });
 });

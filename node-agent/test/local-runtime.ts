@@ -19,5 +19,5 @@ export async function localRuntime(readyTimeoutMs = 120_000) {
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-states-"));
   const store = new StateStore({ client, bucket: "openclaw-state" });
   const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs });
-  return { docker, store, runtime, stateRoot, close: () => s3.close() };
+  return { docker, store, runtime, stateRoot, client, close: () => s3.close() };
 }
