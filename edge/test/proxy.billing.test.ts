@@ -189,7 +189,7 @@ describe("the price charged is never below the provider's listed price", () => {
             const res = await post(u.key, c);
             const text = await res.text();
             expect(res.status, `${where} → ${text.slice(0, 300)}`).toBe(200);
-            const model = findModel(res.headers.get("x-oc-model") ?? "") ?? ({ id: "text-embedding-3-small", api: "openai", inputPer1M: 20_000, outputPer1M: 0, cachedPer1M: 0 } as ModelInfo);
+            const model = findModel(res.headers.get("x-oc-model") ?? "") ?? ({ id: "text-embedding-3-small", api: "openai", inputPer1M: 20_000, outputPer1M: 0, cachedPer1M: 0, cacheWritePer1M: 20_000 } as ModelInfo);
             const usage = c.usage ?? { in: (JSON.parse(text) as { usage: { prompt_tokens: number } }).usage.prompt_tokens, out: 0, cached: 0, reasoning: 0, w5m: 0, w1h: 0 };
             const charged = -(await debits(u.account, i + 1))[0]!.amount;
             const listed = listedWholesale(model, usage);
