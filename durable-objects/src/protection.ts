@@ -48,8 +48,20 @@ function minutesOfDay(hhmm: string) {
 /** Building an Intl.DateTimeFormat costs more than the rest of a model call's checks: one per time zone. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** Local date parts in the user's time zone. */
+/** The last answer per time zone: every call in the same minute has the same local parts. */
+const lastParts = new Map<string, { minute: number; parts: { day: string; month: string; minutes: number } }>();
+
+/** Local date parts in the user's time zone (formatToParts is the costliest step of a call's checks). */
 export function localParts(now: number, timeZone: string) {
+  const minute = Math.floor(now / 60_000);
+  const hit = lastParts.get(timeZone);
+  if (hit?.minute === minute) return hit.parts;
+  const parts = formatLocal(now, timeZone);
+  lastParts.set(timeZone, { minute, parts });
+  return parts;
+}
+
+function formatLocal(now: number, timeZone: string) {
   let format = formatters.get(timeZone);
   if (!format)
     formatters.set(timeZone, (format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })));
@@ -75,6 +87,12 @@ export class Protection {
   private sweptCallsAt = 0;
   private sweptSpendAt = 0;
   private parsed: { raw: string; settings: ProtectionSettings } | undefined;
+  /**
+   * Calls recorded since the last `persist`: kept in memory so that authorising a call writes nothing (a
+   * write would hold the answer behind the storage's output gate). Counted with the stored rows; a restart
+   * loses at most these, the calls in flight.
+   */
+  private pending: { at: number; fingerprint: string; inbound: string; background: boolean }[] = [];
 
   constructor(
     private readonly sql: SqlStorage,
@@ -118,14 +136,15 @@ export class Protection {
     if (this.spent(`msg:${call.inbound}`) >= s.perMessageBudget[call.tier])
       return { code: "message_budget", message: `Message budget limit reached: this message already used its ${call.tier} budget.` };
 
-    if (Math.abs(now - this.sweptCallsAt) >= 60_000) {
-      this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(s.loop.windowSec * 1000, 3_600_000));
-      this.sweptCallsAt = now;
+    const since = now - s.loop.windowSec * 1000;
+    let repeats = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE fingerprint = ? AND at >= ?", call.fingerprint, since).one().n;
+    let forMessage = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE inbound = ?", call.inbound).one().n;
+    for (const p of this.pending) {
+      if (p.fingerprint === call.fingerprint && p.at >= since) repeats++;
+      if (p.inbound === call.inbound) forMessage++;
     }
-    const repeats = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE fingerprint = ? AND at >= ?", call.fingerprint, now - s.loop.windowSec * 1000).one().n;
     if (repeats >= s.loop.maxRepeats)
       return { code: "loop_detected", message: `Loop detected: the same request was repeated ${repeats} times in ${s.loop.windowSec}s, so further calls are stopped.` };
-    const forMessage = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE inbound = ?", call.inbound).one().n;
     if (call.background && forMessage >= s.backgroundMaxCalls)
       return { code: "background_single_pass", message: `Background task limit reached: a background task gets ${s.backgroundMaxCalls} model calls.` };
     if (forMessage >= s.loop.maxCallsPerMessage)
@@ -134,7 +153,16 @@ export class Protection {
   }
 
   recordCall(call: CallFacts, now = Date.now()) {
-    this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", now, call.fingerprint, call.inbound, call.background ? 1 : 0);
+    this.pending.push({ at: now, fingerprint: call.fingerprint, inbound: call.inbound, background: call.background });
+  }
+
+  /** Writes the calls recorded in memory (at settlement and alarm, off the call's path) and sweeps old ones. */
+  persist(now = Date.now()) {
+    for (const p of this.pending.splice(0)) this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", p.at, p.fingerprint, p.inbound, p.background ? 1 : 0);
+    if (Math.abs(now - this.sweptCallsAt) >= 60_000) {
+      this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(this.settings().loop.windowSec * 1000, 3_600_000));
+      this.sweptCallsAt = now;
+    }
   }
 
   recordSpend(inbound: string, amount: number, now = Date.now()) {

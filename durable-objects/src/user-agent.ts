@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
-import { Ledger, RESERVATION_TTL_MS } from "./ledger";
+import { Ledger } from "./ledger";
 import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-replies";
 import { AgentLifecycle, type AgentStatus, type ForwardTarget, type InboxMessage, type ReplyTarget } from "./lifecycle";
 import { SecretBox } from "../../edge/src/lib/crypto";
@@ -44,6 +44,8 @@ export interface SettleResult {
   price: number;
   markupBps: number;
   balance: number;
+  /** Of `price`, the part above the call's hold (charged in full; flagged for the operator). */
+  overHold: number;
 }
 
 /** What a chat platform delivered, for `deliverOnce`: a message for the agent, or a raw update for its listener. */
@@ -153,7 +155,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     if (this.meta.get("suspended")) return { ok: false, code: "suspended", message: "This account is suspended. Contact support from the dashboard." };
     const markupBps = this.markup();
     const now = Date.now();
-    const choice = req.route ? pickRoute(req.route.plan, this.pins.get(req.route.plan.key), now) : undefined;
+    const choice = req.route ? pickRoute(req.route.plan, this.pinOf(req.route.plan.key), now) : undefined;
     if (choice) req.call.tier = choice.tier;
     const maxPrice = withMarkup(choice ? choice.reserve : req.maxWholesale, markupBps);
     const refusal = this.protection.check(req.call, maxPrice);
@@ -163,32 +165,58 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     }
     if (!this.ledger.reserve(req.reservationId, maxPrice))
       return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
+    // Nothing is written here: the hold, the call history and the last-use stamp stay in memory until the
+    // call settles (or the alarm runs), so the answer is not held behind the storage's output gate.
     this.protection.recordCall(req.call);
-    if (choice?.pin) this.pins.set(req.route!.plan.key, choice.pin, req.route!.label, now);
-    if (!req.call.background) this.meta.set("lastUseAt", String(Date.now())); // background work does not keep an agent awake
-    await this.wakeBy(Date.now() + RESERVATION_TTL_MS + 1_000);
+    if (choice?.pin) this.pendingPins.set(req.route!.plan.key, { pin: choice.pin, label: req.route!.label, at: now });
+    if (!req.call.background) this.lastUseAt = Date.now(); // background work does not keep an agent awake
     return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId"), route: choice };
+  }
+
+  /** The last interactive call's time, not yet written (see authorize). */
+  private lastUseAt = 0;
+
+  /** Router pins chosen by authorize, not yet written (see authorize). */
+  private readonly pendingPins = new Map<string, { pin: NonNullable<RouteChoice["pin"]>; label: string; at: number }>();
+
+  private pinOf(key: string) {
+    return this.pendingPins.get(key)?.pin ?? this.pins.get(key);
+  }
+
+  /** Writes what authorize kept in memory; runs at settlement, before the alarm's idle decisions and pin reads. */
+  private persistCalls() {
+    if (this.lastUseAt > Number(this.meta.get("lastUseAt") ?? 0)) this.meta.set("lastUseAt", String(this.lastUseAt));
+    this.lastUseAt = 0;
+    this.protection.persist();
+    for (const [key, p] of this.pendingPins) this.pins.set(key, p.pin, p.label, p.at);
+    this.pendingPins.clear();
   }
 
   /**
    * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
    * usage record, completed with the price, is queued for Postgres in the same step.
    */
-  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros">, raise?: { key: string; tier: Tier; model: string }): Promise<SettleResult> {
+  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros" | "overHoldMicros">, raise?: { key: string; tier: Tier; model: string }): Promise<SettleResult> {
     const markupBps = this.markup();
+    this.persistCalls();
     // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
     if (raise) this.pins.raise(raise.key, raise.tier, raise.model);
-    const { applied, balance, charged: price } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
+    const { applied, balance, charged: price, overHold } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
     let lowBalance = false;
     if (applied) {
       this.protection.recordSpend(inbound, price);
       lowBalance = this.checkLowBalance(balance);
+      if (overHold > 0)
+        await this.recordActivity(
+          "billing",
+          `A model call cost ${(overHold / 1_000_000).toFixed(6)} USD more than was held for it; it was charged in full${balance < 0 ? ` and the balance is now ${(balance / 1_000_000).toFixed(6)} USD` : ""}.`,
+        );
       if (usage) {
-        this.outbox.add({ ...usage, id: reservationId, costMicros: wholesale, priceMicros: price, markupBps, createdAt: new Date() });
+        this.outbox.add({ ...usage, id: reservationId, costMicros: wholesale, priceMicros: price, markupBps, overHoldMicros: overHold, createdAt: new Date() });
         await this.wakeBy(Date.now() + FLUSH_DELAY_MS);
       }
     }
-    return { applied, lowBalance, price, markupBps, balance };
+    return { applied, lowBalance, price, markupBps, balance, overHold };
   }
 
   /** Makes sure the alarm fires no later than `at`. */
@@ -199,10 +227,12 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
 
   /** Recent conversations the smart router pinned, for the dashboard's "use the best model" switch. */
   async routeConversations(): Promise<ReturnType<RoutePins["list"]>> {
+    this.persistCalls();
     return this.pins.list();
   }
 
   async setConversationBest(key: string, best: boolean): Promise<boolean> {
+    this.persistCalls();
     return this.pins.setBest(key, best);
   }
 
@@ -262,6 +292,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
    * that died mid-request), then sleeps until the next of those is due.
    */
   override async alarm(): Promise<void> {
+    this.persistCalls();
     let retry = false;
     if (this.outbox.pending() > 0 && this.env.DATABASE_URL) {
       try {

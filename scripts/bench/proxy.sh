@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/services.sh
-start_postgres app_bench fresh
+start_postgres "${BENCH_DB:-app_bench}" fresh
 exec tsx scripts/bench/proxy.ts

@@ -1,5 +1,7 @@
-// `npm run bench:proxy`: added latency and throughput of our metering proxy (wrangler dev / workerd) against
-// Portkey's open-source gateway, both in front of the same fake upstream on loopback, measured in one run.
+// `npm run bench:proxy`: added latency and throughput of our metering proxy against Portkey's open-source
+// gateway, both in front of the same fake upstream on loopback, measured in one run. Two tables: the built
+// Worker in bare workerd (Miniflare's API, the same Durable Objects and bindings as wrangler.toml, no dev
+// proxy in front: what production runs), then the same under `wrangler dev` (its local proxy chain included).
 import { execSync, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,8 +13,12 @@ import { startBridge } from "../pg-ws-bridge.mjs";
 // @ts-expect-error plain ESM script without types
 import { runMigrations } from "../migrate.mjs";
 import { profileWorker } from "./profile";
+import { startBareWorker } from "./workerd";
 
-const UPSTREAM_PORT = 54370, EDGE_PORT = 54371, PORTKEY_PORT = 54372, BRIDGE_PORT = 54373, INSPECTOR_PORT = 54374;
+/** BENCH_PORT_BASE moves the loopback ports as a block (two checkouts can bench side by side). */
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 54370);
+const UPSTREAM_PORT = PORT_BASE, EDGE_PORT = PORT_BASE + 1, PORTKEY_PORT = PORT_BASE + 2, BRIDGE_PORT = PORT_BASE + 3, INSPECTOR_PORT = PORT_BASE + 4;
+const BARE_PORT = PORT_BASE + 5, BARE_INSPECTOR_PORT = PORT_BASE + 6;
 /** BENCH_PROFILE=1: only a CPU profile of the Worker under load (see profile.ts), no comparison table. */
 const PROFILE = process.env.BENCH_PROFILE === "1";
 const UPSTREAM_LATENCY_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 20);
@@ -107,6 +113,50 @@ async function floor(url: string, init?: RequestInit) {
   return pct(xs, 50);
 }
 
+/** A funded user with a proxy key, through the public API like a customer. */
+async function fundedKey(origin: string, i: number): Promise<string> {
+  // Signup signs no one in (it answers the same for any address): sign in next, then write as the dashboard
+  // does, with the app's Origin (APP_URL is localhost on the same port).
+  const account = JSON.stringify({ email: `bench-${Date.now()}-${i}-${Math.random().toString(36).slice(2)}@example.com`, password: "benchmark-password" });
+  const headers = { "content-type": "application/json", "cf-connecting-ip": `10.0.${Math.floor(i / 250)}.${i % 250}` };
+  const signup = await fetch(`${origin}/api/auth/signup`, { method: "POST", headers, body: account });
+  if (signup.status >= 300) throw new Error(`signup at ${origin}: HTTP ${signup.status} ${await signup.text()}`);
+  const login = await fetch(`${origin}/api/auth/login`, { method: "POST", headers, body: account });
+  const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
+  const appOrigin = origin.replace("127.0.0.1", "localhost");
+  const post = (path: string, b?: unknown) => fetch(`${origin}${path}`, { method: "POST", headers: { cookie, origin: appOrigin, "content-type": "application/json" }, body: b ? JSON.stringify(b) : undefined }).then((r) => r.json() as Promise<any>);
+  const { key } = await post("/api/agent/proxy-key");
+  await post("/api/dev/credit", { amountMicros: 100_000_000 });
+  return key as string;
+}
+
+type Lat = { p50: number; p99: number };
+interface Measured { name: string; plain?: Lat; stream?: Lat; rps: number; rpsMulti?: number; errors: string[] }
+
+/** Latencies (non-stream, stream TTFB), req/s on one target, and on one target per client if given. */
+async function measure(t: Target, perWorker?: (i: number) => Target): Promise<Measured> {
+  const plain = await latencies(t, false);
+  const stream = await latencies(t, true);
+  const rps = await throughput(t).catch(() => 0);
+  const rpsMulti = perWorker ? await throughput(t, perWorker).catch(() => 0) : undefined;
+  const ok = (l: typeof plain) => ("error" in l ? undefined : l);
+  return { name: t.name, plain: ok(plain), stream: ok(stream), rps, rpsMulti, errors: [plain, stream].filter((l) => "error" in l).map((l) => (l as { error: string }).error) };
+}
+
+function printTable(title: string, base: Measured, rows: Measured[]) {
+  if (!base.plain || !base.stream) throw new Error(`the upstream itself failed: ${base.errors.join("; ")}`);
+  const f = (x: number | undefined) => (x === undefined ? "fails" : x.toFixed(2)).padStart(10);
+  const add = (l: Lat | undefined, b: Lat) => (l ? { p50: l.p50 - b.p50, p99: l.p99 - b.p99 } : undefined);
+  console.log(`\n${title}`);
+  console.log(`(upstream direct: non-stream p50 ${base.plain.p50.toFixed(2)} ms, stream TTFB p50 ${base.stream.p50.toFixed(2)} ms, ${base.rps.toFixed(0)} req/s)\n`);
+  console.log(`${"".padEnd(22)}${"added p50".padStart(10)}${"added p99".padStart(10)}${"TTFB+ p50".padStart(10)}${"TTFB+ p99".padStart(10)}${"req/s".padStart(10)}${"1 user/cl".padStart(10)}`);
+  for (const r of rows) {
+    const p = add(r.plain, base.plain), st = add(r.stream, base.stream);
+    console.log(`${r.name.padEnd(22)}${f(p?.p50)}${f(p?.p99)}${f(st?.p50)}${f(st?.p99)}${r.rps.toFixed(0).padStart(10)}${(r.rpsMulti === undefined ? "" : r.rpsMulti.toFixed(0)).padStart(10)}`);
+  }
+  for (const r of rows) for (const e of r.errors) console.log(`note: ${r.name} failed: ${e}`);
+}
+
 async function main() {
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run through `npm run bench:proxy`");
   await runMigrations(process.env.DATABASE_URL);
@@ -118,29 +168,54 @@ async function main() {
     NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`, ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
     OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
   };
+  spawnDetached(systemNode(), ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"], { NODE_ENV: "production" }, "portkey.log", true);
+  await waitFor(`http://127.0.0.1:${PORTKEY_PORT}/`);
+  const portkey: Target = { name: "portkey 1.15.2", url: `http://127.0.0.1:${PORTKEY_PORT}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${UPSTREAM_PORT}/v1` } };
+  const direct: Target = { name: "upstream (direct)", url: `http://127.0.0.1:${UPSTREAM_PORT}/v1/chat/completions`, headers: {} };
+
+  if (!PROFILE) {
+    // Table 1: the built Worker in bare workerd, then Portkey and the upstream itself, in the same run.
+    const bare = await startBareWorker({ port: BARE_PORT, inspectorPort: BARE_INSPECTOR_PORT, vars: { ...vars, APP_URL: `http://localhost:${BARE_PORT}` }, logDir: LOG_DIR });
+    const bareOrigin = `http://127.0.0.1:${BARE_PORT}`;
+    const bareKeys = await Promise.all(Array.from({ length: CONCURRENCY + 1 }, (_, i) => fundedKey(bareOrigin, i)));
+    const bareTarget: Target = { name: "ours (bare workerd)", url: `${bareOrigin}/v1/chat/completions`, headers: { authorization: `Bearer ${bareKeys[0]}` } };
+    const base = await measure(direct);
+    const oursBare = await measure(bareTarget, (i) => ({ ...bareTarget, headers: { authorization: `Bearer ${bareKeys[i + 1]}` } }));
+    const pk = await measure(portkey);
+    // CPU per call, counted by the kernel for the workerd process (Worker and Durable Objects, JS and runtime)
+    // over a sequential load; then the V8 profiler's view of where the Worker's JS time goes.
+    const calls = 300;
+    const cpu0 = bare.cpuMs();
+    for (let i = 0; i < calls; i++) await once(bareTarget, false);
+    const cpuPerCall = (bare.cpuMs() - cpu0) / calls;
+    let profiled = 0;
+    const prof = await profileWorker(BARE_INSPECTOR_PORT, join(LOG_DIR, "bare-worker.cpuprofile"), async () => {
+      for (let i = 0; i < 200; i++, profiled++) await once(bareTarget, false);
+    });
+    await bare.dispose();
+    printTable(`Bare workerd (the built Worker under Miniflare's API, no dev proxy) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`, base, [oursBare, pk]);
+    console.log(`${"ours CPU per call".padEnd(22)}${cpuPerCall.toFixed(2).padStart(10)} ms  (kernel CPU time of the workerd process over ${calls} sequential non-stream calls: Worker + Durable Objects, JS + runtime)`);
+    console.log(`${"".padEnd(22)}${(prof.busyMs / profiled).toFixed(2).padStart(10)} ms  (V8 profiler samples of the isolate; wall-clock sampled, inflated on a loaded machine)`);
+    const added = (l: Lat | undefined, b: Lat | undefined) => (l && b ? l.p50 - b.p50 : undefined);
+    const oPlain = added(oursBare.plain, base.plain), qPlain = added(pk.plain, base.plain), oTtfb = added(oursBare.stream, base.stream);
+    const goal = (label: string, pass: boolean | undefined, detail: string) => console.log(`goal ${label.padEnd(42)} ${pass === undefined ? "n/a   " : pass ? "met   " : "MISSED"}  ${detail}`);
+    goal("added p50 below Portkey's", oPlain !== undefined && qPlain !== undefined ? oPlain < qPlain : undefined, `${oPlain?.toFixed(2)} vs ${qPlain?.toFixed(2)} ms`);
+    goal("added TTFB <= 1 ms", oTtfb !== undefined ? oTtfb <= 1 : undefined, `${oTtfb?.toFixed(2)} ms`);
+    goal("throughput >= Portkey's (1 user per client)", (oursBare.rpsMulti ?? 0) >= pk.rps, `${(oursBare.rpsMulti ?? 0).toFixed(0)} vs ${pk.rps.toFixed(0)} req/s`);
+    goal("CPU <= 1 ms per non-stream call", cpuPerCall <= 1, `${cpuPerCall.toFixed(2)} ms`);
+    console.log(`\nwhere the Worker's JS time goes (V8 self time, top 12; profile: ${join(LOG_DIR, "bare-worker.cpuprofile")}):`);
+    for (const t of prof.top.slice(0, 12)) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
+    console.log("");
+  }
+
   const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", ...(PROFILE ? ["--inspector-port", String(INSPECTOR_PORT)] : []), "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   spawnDetached("node_modules/.bin/wrangler", args, { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" }, "wrangler.log");
-  spawnDetached(systemNode(), ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"], { NODE_ENV: "production" }, "portkey.log", true);
   await waitFor(`http://127.0.0.1:${EDGE_PORT}/api/health`);
-  await waitFor(`http://127.0.0.1:${PORTKEY_PORT}/`);
 
-  // A funded user with a proxy key, through the public API like a customer.
-  const fundedKey = async (i: number) => {
-    // Signup signs no one in (it answers the same for any address): sign in next, then write as the dashboard does.
-    const account = JSON.stringify({ email: `bench-${Date.now()}-${i}@example.com`, password: "benchmark-password" });
-    const headers = { "content-type": "application/json", "cf-connecting-ip": `10.0.0.${i}` };
-    await fetch(`http://127.0.0.1:${EDGE_PORT}/api/auth/signup`, { method: "POST", headers, body: account });
-    const login = await fetch(`http://127.0.0.1:${EDGE_PORT}/api/auth/login`, { method: "POST", headers, body: account });
-    const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
-    const origin = `http://localhost:${EDGE_PORT}`;
-    const post = (path: string, b?: unknown) => fetch(`http://127.0.0.1:${EDGE_PORT}${path}`, { method: "POST", headers: { cookie, origin, "content-type": "application/json" }, body: b ? JSON.stringify(b) : undefined }).then((r) => r.json() as Promise<any>);
-    const { key } = await post("/api/agent/proxy-key");
-    await post("/api/dev/credit", { amountMicros: 100_000_000 });
-    return key as string;
-  };
-  const key = await fundedKey(0);
-  const manyKeys = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => fundedKey(i + 1)));
+  const devOrigin = `http://127.0.0.1:${EDGE_PORT}`;
+  const key = await fundedKey(devOrigin, 0);
+  const manyKeys = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => fundedKey(devOrigin, i + 1)));
 
   if (PROFILE) {
     const ours: Target = { name: "ours", url: `http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } };
@@ -174,48 +249,23 @@ async function main() {
     process.exit(0);
   }
 
-  const targets: Target[] = [
-    { name: "upstream (direct)", url: `http://127.0.0.1:${UPSTREAM_PORT}/v1/chat/completions`, headers: {} },
-    { name: "ours (workerd)", url: `http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
-    { name: "portkey 1.15.2", url: `http://127.0.0.1:${PORTKEY_PORT}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${UPSTREAM_PORT}/v1` } },
-  ];
-  const results = [];
-  for (const t of targets) {
-    const plain = await latencies(t, false);
-    const stream = await latencies(t, true);
-    const rps = await throughput(t).catch(() => 0);
-    results.push({ t, plain, stream, rps });
-  }
-  type L = Awaited<ReturnType<typeof latencies>>;
-  const ok = (l: L): l is { p50: number; p99: number } => !("error" in l);
-  const [base, ...proxies] = results;
-  if (!ok(base!.plain) || !ok(base!.stream)) throw new Error("the upstream itself failed");
-  const added = (l: L, b: { p50: number; p99: number }) => (ok(l) ? { p50: l.p50 - b.p50, p99: l.p99 - b.p99 } : undefined);
-  const rows = proxies.map((r) => ({ name: r.t.name, plain: added(r.plain, base!.plain), stream: added(r.stream, base!.stream), rps: r.rps, errors: [r.plain, r.stream].filter((l) => !ok(l)).map((l) => (l as { error: string }).error) }));
-  const f = (x: number | undefined) => (x === undefined ? "fails" : x.toFixed(2)).padStart(10);
-  console.log(`\nProxy benchmark · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`);
-  console.log(`(upstream direct: non-stream p50 ${base!.plain.p50.toFixed(2)} ms, stream TTFB p50 ${base!.stream.p50.toFixed(2)} ms, ${base!.rps.toFixed(0)} req/s)\n`);
-  console.log(`${"".padEnd(20)}${"added p50".padStart(10)}${"added p99".padStart(10)}${"TTFB+ p50".padStart(10)}${"TTFB+ p99".padStart(10)}${"req/s".padStart(10)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(20)}${f(r.plain?.p50)}${f(r.plain?.p99)}${f(r.stream?.p50)}${f(r.stream?.p99)}${r.rps.toFixed(0).padStart(10)}`);
-  const [ours, portkey] = rows as [(typeof rows)[number], (typeof rows)[number]];
-  // Both are no-I/O routes over loopback HTTP: ours through wrangler dev, Portkey's "/" on a plain Node server.
+  // Table 2: the same Worker under wrangler dev (kept for comparison with earlier runs).
+  const devTarget: Target = { name: "ours (wrangler dev)", url: `${devOrigin}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } };
+  const base = await measure(direct);
+  const oursDev = await measure(devTarget, (i) => ({ ...devTarget, headers: { authorization: `Bearer ${manyKeys[i]}` } }));
+  const pk = await measure(portkey);
+  printTable(`wrangler dev (its local proxy chain in front of workerd) · same upstream, load and Portkey`, base, [oursDev, pk]);
   // The same POST with a malformed key: refused at the first check, before any I/O. What it costs is the
   // transport (wrangler dev's proxy chain, the upload, the reply) that every call pays before our code runs.
   const refused = { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer not-a-key" }, body: body(false) };
-  const devFloor = (await floor(`http://127.0.0.1:${EDGE_PORT}/v1/chat/completions`, refused)) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
-  const multiUser = await throughput(targets[1]!, (i) => ({ ...targets[1]!, headers: { authorization: `Bearer ${manyKeys[i]}` } }));
-  console.log(`${"ours − dev floor".padEnd(20)}${f(ours.plain && ours.plain.p50 - devFloor)}${f(ours.plain && ours.plain.p99 - devFloor)}${f(ours.stream && ours.stream.p50 - devFloor)}${f(ours.stream && ours.stream.p99 - devFloor)}${"".padStart(10)}`);
-  console.log(`${"ours, 1 user/client".padEnd(20)}${"".padStart(40)}${multiUser.toFixed(0).padStart(10)}`);
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b <= 0 ? "n/a" : `${(a / b).toFixed(2)}×`).padStart(10);
-  console.log(`${"ours / portkey".padEnd(20)}${ratio(ours.plain?.p50, portkey.plain?.p50)}${ratio(ours.plain?.p99, portkey.plain?.p99)}${ratio(ours.stream?.p50, portkey.stream?.p50)}${ratio(ours.stream?.p99, portkey.stream?.p99)}${ratio(ours.rps, portkey.rps)}`);
-  for (const r of rows) for (const e of r.errors) console.log(`note: ${r.name} failed: ${e}`);
-  console.log(`\nwrangler dev's own floor (the same POST refused before any I/O, minus Portkey's no-I/O "/"): ${devFloor.toFixed(2)} ms;`);
-  console.log(`production has no such layer. "ours − dev floor" is what our metering adds on top of the transport.`);
-  console.log(`The first req/s rows share one user (the ledger serialises a user's calls in its Durable Object by design);`);
-  console.log(`"1 user/client" gives each of the ${CONCURRENCY} concurrent clients its own user, as the platform runs.`);
-  console.log(`\nAdded latency = proxy minus direct upstream, in ms. Ours meters every call: key check, protection and a`);
-  console.log(`reservation in the user's Durable Object before forwarding, settlement and a Postgres usage record after.`);
-  console.log(`Portkey OSS does no metering or budgets. Goal: added p50 <= 0.5 ms.`);
+  const devFloor = (await floor(`${devOrigin}/v1/chat/completions`, refused)) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
+  const f = (x: number | undefined) => (x === undefined ? "fails" : x.toFixed(2)).padStart(10);
+  console.log(`${"ours − dev floor".padEnd(22)}${f(oursDev.plain && oursDev.plain.p50 - devFloor)}${f(oursDev.plain && oursDev.plain.p99 - devFloor)}${f(oursDev.stream && oursDev.stream.p50 - devFloor)}${f(oursDev.stream && oursDev.stream.p99 - devFloor)}`);
+  console.log(`\nwrangler dev's own floor (the same POST refused before any I/O, minus Portkey's no-I/O "/"): ${devFloor.toFixed(2)} ms; production has no such layer.`);
+  console.log(`"req/s" shares one user (the ledger serialises a user's calls in its Durable Object by design); "1 user/client" gives`);
+  console.log(`each of the ${CONCURRENCY} concurrent clients its own user, as the platform runs. Added latency = proxy minus direct upstream, in ms.`);
+  console.log(`Ours meters every call: key check, protection and a reservation in the user's Durable Object before forwarding,`);
+  console.log(`settlement and a Postgres usage record after. Portkey OSS does no metering or budgets.`);
   upstream.close();
   bridge.close();
   stopAll();

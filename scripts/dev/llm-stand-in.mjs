@@ -12,6 +12,10 @@
 //   [[slow:MS]]                        wait MS between streamed chunks
 //   [[break:N]]                        drop the connection after N chunks (no usage is ever sent)
 //   [[delay:MS]]                       wait MS before answering at all (upstream timeouts)
+//   [[usage:in=N,out=N,cached=N,reasoning=N,w5m=N,w1h=N,tier=T]]
+//                                      report exactly this usage (any subset; `in` counts cached and cache
+//                                      writes, `out` counts reasoning), in each format's own fields, and the
+//                                      served service tier: for billing tests with reasoning / cache tokens
 import http from "node:http";
 
 const words = (s) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
@@ -102,6 +106,7 @@ function handle(req, res, raw) {
       usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
     });
   }
+  if (req.method === "POST" && path === "/messages/count_tokens") return json(res, 200, { input_tokens: promptTokens(body) });
   const said = typeof body.input === "string" ? withoutAgentContext(body.input) : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model, path === "/messages" ? "anthropic" : "openai");
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
@@ -109,13 +114,15 @@ function handle(req, res, raw) {
   const pieces = d.chunks ? Array.from({ length: d.chunks }, (_, i) => (i === 0 ? "[dev stand-in] " : "") + "word word word ") : (reply.match(/.{1,12}/gs) ?? [reply]);
   const inTok = promptTokens(body);
   const outTok = words(reply);
+  const u = usageOverride(said, inTok, outTok);
   if (req.method === "POST" && path === "/chat/completions") {
     const id = `chatcmpl-dev-${Date.now()}`;
     if (!body.stream)
       return json(res, 200, {
         id, object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model,
         choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }],
-        usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok },
+        usage: chatUsage(u),
+        ...(u.tier ? { service_tier: u.tier } : {}),
       });
     sse(res);
     const chunk = (delta, finish = null) => ({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -123,15 +130,15 @@ function handle(req, res, raw) {
     return paced(res, d, pieces.map((p) => `data: ${JSON.stringify(chunk({ content: p }))}\n\n`), () => {
       res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\n`);
       if (body.stream_options?.include_usage)
-        res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok } })}\n\n`);
+        res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", model: body.model, choices: [], usage: chatUsage(u), ...(u.tier ? { service_tier: u.tier } : {}) })}\n\n`);
       res.end("data: [DONE]\n\n");
     });
   }
   if (req.method === "POST" && path === "/responses") {
     const id = `resp_dev_${Date.now()}`;
     const output = [{ type: "message", id: `msg_${id}`, role: "assistant", status: "completed", content: [{ type: "output_text", text: reply, annotations: [] }] }];
-    const usage = { input_tokens: inTok, output_tokens: outTok, total_tokens: inTok + outTok, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } };
-    const response = { id, object: "response", created_at: Math.floor(Date.now() / 1000), status: "completed", model: body.model, output, usage };
+    const usage = responsesUsage(u);
+    const response = { id, object: "response", created_at: Math.floor(Date.now() / 1000), status: "completed", model: body.model, output, usage, ...(u.tier ? { service_tier: u.tier } : {}) };
     if (!body.stream) return json(res, 200, response);
     sse(res);
     let seq = 0;
@@ -145,21 +152,43 @@ function handle(req, res, raw) {
   if (req.method === "POST" && path === "/messages") {
     const id = `msg_dev_${Date.now()}`;
     const message = { id, type: "message", role: "assistant", model: body.model, content: [{ type: "text", text: reply }], stop_reason: "end_turn", stop_sequence: null };
-    if (!body.stream) return json(res, 200, { ...message, usage: { input_tokens: inTok, output_tokens: outTok } });
+    if (!body.stream) return json(res, 200, { ...message, usage: messagesUsage(u) });
     sse(res);
     const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-    ev("message_start", { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: inTok, output_tokens: 1 } } });
+    ev("message_start", { message: { ...message, content: [], stop_reason: null, usage: { ...messagesUsage(u), output_tokens: 1 } } });
     ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
     const evText = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
     return paced(res, d, pieces.map((p) => evText("content_block_delta", { index: 0, delta: { type: "text_delta", text: p } })), () => {
       ev("content_block_stop", { index: 0 });
-      ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outTok } });
+      ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: u.out } });
       ev("message_stop", {});
       res.end();
     });
   }
   json(res, 404, { error: { message: `no such route: ${req.method} ${url.pathname}`, type: "invalid_request_error" } });
 }
+
+/** The usage to report: the stand-in's own estimate, or exactly what a [[usage:…]] directive says. */
+function usageOverride(text, inTok, outTok) {
+  const m = String(text).match(/\[\[usage:([^\]]*)\]\]/);
+  const kv = Object.fromEntries((m?.[1] ?? "").split(",").filter(Boolean).map((p) => p.split("=").map((x) => x.trim())));
+  const n = (k, d = 0) => (kv[k] === undefined ? d : Number(kv[k]));
+  return { in: n("in", inTok), out: n("out", outTok), cached: n("cached"), reasoning: n("reasoning"), w5m: n("w5m"), w1h: n("w1h"), tier: kv.tier };
+}
+const chatUsage = (u) => ({
+  prompt_tokens: u.in, completion_tokens: u.out, total_tokens: u.in + u.out,
+  prompt_tokens_details: { cached_tokens: u.cached }, completion_tokens_details: { reasoning_tokens: u.reasoning },
+});
+const responsesUsage = (u) => ({
+  input_tokens: u.in, output_tokens: u.out, total_tokens: u.in + u.out,
+  input_tokens_details: { cached_tokens: u.cached }, output_tokens_details: { reasoning_tokens: u.reasoning },
+});
+const messagesUsage = (u) => ({
+  input_tokens: Math.max(0, u.in - u.cached - u.w5m - u.w1h), output_tokens: u.out,
+  cache_read_input_tokens: u.cached, cache_creation_input_tokens: u.w5m + u.w1h,
+  cache_creation: { ephemeral_5m_input_tokens: u.w5m, ephemeral_1h_input_tokens: u.w1h },
+  ...(u.tier ? { service_tier: u.tier } : {}),
+});
 
 function directives(text, model, api) {
   const num = (re) => Number(text.match(re)?.[1] ?? 0) || undefined;

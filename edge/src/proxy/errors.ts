@@ -34,11 +34,11 @@ const SHAPES: Record<ProxyErrorKind, { status: number; openai: string; anthropic
   internal: { status: 500, openai: "server_error", anthropic: "api_error" },
 };
 
-export function proxyError(api: Api, kind: ProxyErrorKind, message: string, code: string = kind, requestId = ""): Response {
+export function proxyError(api: Api, kind: ProxyErrorKind, message: string, code: string = kind, requestId = "", param: string | null = null): Response {
   const shape = SHAPES[kind];
   const body =
     api === "openai"
-      ? { error: { message, type: shape.openai, param: null, code } }
+      ? { error: { message, type: shape.openai, param, code } }
       : { type: "error", error: { type: shape.anthropic, message }, request_id: requestId };
   const headers: Record<string, string> = { "content-type": "application/json", "x-request-id": requestId };
   if (shape.status === 429) headers["retry-after"] = kind === "balance_limit" ? "30" : "60";

@@ -27,13 +27,19 @@ function clients(env: Env): Clients {
 export type UpstreamResult = { ok: true; response: Response } | { ok: false; status: number; body: unknown; retryable: boolean; timeout?: boolean };
 
 export type Endpoint = "chat" | "responses" | "messages" | "embeddings";
+/** Free token counting, as the providers offer it (no model call, no charge). */
+export type CountEndpoint = "count_tokens" | "input_tokens";
 
-export async function callUpstream(env: Env, endpoint: Endpoint, body: Record<string, unknown>, signal: AbortSignal): Promise<UpstreamResult> {
+export async function callUpstream(env: Env, endpoint: Endpoint | CountEndpoint, body: Record<string, unknown>, signal: AbortSignal): Promise<UpstreamResult> {
   const c = clients(env);
   try {
     const opts = { signal };
     const p =
-      endpoint === "chat"
+      endpoint === "count_tokens"
+        ? c.anthropic.messages.countTokens(body as never, opts)
+        : endpoint === "input_tokens"
+          ? c.openai.responses.inputTokens.count(body as never, opts)
+          : endpoint === "chat"
         ? c.openai.chat.completions.create(body as never, opts)
         : endpoint === "responses"
           ? c.openai.responses.create(body as never, opts)
@@ -51,7 +57,7 @@ export async function callUpstream(env: Env, endpoint: Endpoint, body: Record<st
   }
 }
 
-export const apiOf = (endpoint: Endpoint): Api => (endpoint === "messages" ? "anthropic" : "openai");
+export const apiOf = (endpoint: Endpoint | CountEndpoint): Api => (endpoint === "messages" || endpoint === "count_tokens" ? "anthropic" : "openai");
 
 /** Embeddings for the platform's own use (Memory Manager search), through the official OpenAI SDK. */
 export async function embed(env: Env, input: string[], dimensions = 1536): Promise<number[][]> {

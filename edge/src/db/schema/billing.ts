@@ -71,6 +71,8 @@ export const usageRecords = pgTable(
     costMicros: bigint("cost_micros", { mode: "number" }).notNull(),
     priceMicros: bigint("price_micros", { mode: "number" }).notNull(),
     markupBps: integer("markup_bps").notNull(),
+    /** Of price_micros, what the call cost above its hold (charged in full; non-zero means a pricing rule missed something). */
+    overHoldMicros: bigint("over_hold_micros", { mode: "number" }).notNull().default(0),
     latencyMs: integer("latency_ms").notNull(),
     background: text("background", { enum: ["interactive", "background"] }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

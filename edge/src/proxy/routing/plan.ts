@@ -84,7 +84,8 @@ export interface PlanInput {
   tools?: unknown;
 }
 
-export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view: CatalogView, bodyBytes: number, maxOut: number | undefined): RoutePlan {
+/** `holdOf` prices a model's hold for this request (the proxy's hold.ts: n, tiers, media); by default bytes and max output. */
+export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view: CatalogView, bodyBytes: number, maxOut: number | undefined, holdOf?: (m: ModelInfo) => number): RoutePlan {
   const c = readConversation(body);
   const { kind, proposed, reason } = judge(c);
   const prefix = Math.ceil(c.prefixChars / 4);
@@ -93,7 +94,7 @@ export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view
   const options = view.candidatesFor(api, "simple").map((m): RouteOption => ({
     model: m.id,
     maxTier: m.maxTier,
-    maxWholesale: maxWholesaleMicros(m, bodyBytes, maxOut),
+    maxWholesale: holdOf ? holdOf(m) : maxWholesaleMicros(m, bodyBytes, maxOut),
     cold: wholesaleMicros(m, { inputTokens: prefix + fresh, cachedTokens: 0, cacheWriteTokens: prefix + fresh, outputTokens: out }),
     warm: wholesaleMicros(m, { inputTokens: prefix + fresh, cachedTokens: prefix, cacheWriteTokens: fresh, outputTokens: out }),
   }));

@@ -1,0 +1,1 @@
+ALTER TABLE "usage_records" ADD COLUMN "over_hold_micros" bigint DEFAULT 0 NOT NULL;

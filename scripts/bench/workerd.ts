@@ -1,0 +1,59 @@
+// The built Worker in bare workerd for the proxy benchmark: `wrangler deploy --dry-run` bundles it exactly as
+// a deployment would, and Miniflare's API runs that bundle with the Durable Objects, rate limiter and vars
+// wrangler.toml declares (read by wrangler's own config loader), listening directly on a loopback port.
+// Unlike `wrangler dev` there is no local proxy chain in front. Static assets are left out: the benchmark
+// only calls /v1 and /api, which run the Worker first.
+import { execFileSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export async function startBareWorker(o: { port: number; inspectorPort?: number; vars: Record<string, string>; logDir: string }) {
+  const out = mkdtempSync(join(tmpdir(), "oc-bench-bundle-"));
+  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
+  const w = workerOptions as Record<string, any>;
+  // What the Worker binds (wrangler.toml): the same Durable Objects (SQLite), rate limiter and vars.
+  const options = { compatibilityDate: w.compatibilityDate, compatibilityFlags: w.compatibilityFlags, durableObjects: w.durableObjects, ratelimits: w.ratelimits };
+  // wrangler's loader speaks Miniflare 4's option shape; Miniflare converts it.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: o.port,
+      inspectorPort: o.inspectorPort,
+      durableObjectsPersist: mkdtempSync(join(tmpdir(), "oc-bench-do-")),
+      log: new Log(LogLevel.WARN),
+      // The Worker's own console output (e.g. the dev mail outbox) goes to a log file, not the table.
+      handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+        const log = createWriteStream(join(o.logDir, "bare-workerd.log"));
+        stdout.pipe(log);
+        stderr.pipe(log);
+      },
+      workers: [{ ...(options as object), name: "openclaw-hosting", modules: true, modulesRoot: out, scriptPath: join(out, "worker.js"), bindings: { ...(w.bindings ?? {}), ...o.vars } }],
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  await mf.ready;
+  return { dispose: () => mf.dispose(), cpuMs: childCpuMs };
+}
+
+/**
+ * CPU time (user + system, all threads) used so far by the workerd processes this process started: what a
+ * call costs the runtime, counted by the kernel, so a loaded machine does not inflate it the way wall-clock
+ * sampling does.
+ */
+export function childCpuMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (Number(rest[1]) === process.pid && comm.startsWith("workerd")) ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      /* exited */
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
