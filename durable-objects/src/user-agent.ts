@@ -120,6 +120,16 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   }
 
   /**
+   * Whether `keyHash` is the agent's current proxy key on an account that is not suspended: for the free
+   * endpoints (token counting), which must not cost a model-call reservation.
+   */
+  async checkKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }> {
+    const current = this.meta.get("proxyKeyHash");
+    if (!current || current !== keyHash || this.meta.get("suspended")) return { ok: false };
+    return { ok: true, agentId: this.meta.get("agentId") || undefined };
+  }
+
+  /**
    * Whether `keyHash` is the agent's current browser key on an account that is not suspended: the check of
    * the browser relay. The proxy key does not pass it, and the browser key does not pass `authorize`.
    */
