@@ -29,11 +29,22 @@ export interface Owner {
 }
 
 /** "1000:1000" (AgentSpec.user) as numbers. */
-export function parseOwner(user: string | undefined): Owner | undefined {
+export function parseOwner(user: string | undefined, offset = hostIdOffset()): Owner | undefined {
   if (!user) return undefined;
   const [uid, gid] = user.split(":").map(Number);
   if (!Number.isInteger(uid) || uid! < 0) throw new Refused(`refused: bad user ${user}`);
-  return { uid: uid!, gid: Number.isInteger(gid) ? gid! : uid! };
+  return { uid: uid! + offset, gid: (Number.isInteger(gid) ? gid! : uid!) + offset };
+}
+
+/**
+ * With dockerd's user-namespace remapping, uid N in a container is uid offset+N on the host (the
+ * `dockremap` range of /etc/subuid, written to the node's env by scripts/server-setup.sh), so files the
+ * node agent hands to the agent are owned by that host uid.
+ */
+export function hostIdOffset(env: NodeJS.ProcessEnv = process.env): number {
+  const offset = Number(env.USERNS_UID_OFFSET ?? 0);
+  if (!Number.isInteger(offset) || offset < 0) throw new Error(`USERNS_UID_OFFSET must be a non-negative integer, not ${env.USERNS_UID_OFFSET}`);
+  return offset;
 }
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_NONBLOCK;
