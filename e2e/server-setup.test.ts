@@ -86,7 +86,7 @@ describe("scripts/server-setup.sh", () => {
     const envFile = join(root, "etc/openclaw-node/node.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
     const nodeEnv = Object.fromEntries(readFileSync(envFile, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), EGRESS_POLICY: "on", TRAEFIK_DYNAMIC_DIR: "/etc/traefik/dynamic", DOCKER_ADDRESS_POOL: "10.213.0.0/16" });
+    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), EGRESS_POLICY: "on", TRAEFIK_DYNAMIC_DIR: "/etc/traefik/dynamic", DOCKER_ADDRESS_POOL: "10.213.0.0/16", USERNS_UID_OFFSET: "0" }); // no dockremap range in the scratch root
     // No storage keys on the node: archives move through presigned URLs from the edge.
     expect(Object.keys(nodeEnv).filter((k) => k.startsWith("S3_"))).toEqual([]);
 
