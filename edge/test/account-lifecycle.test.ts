@@ -73,8 +73,9 @@ describe("delete my account", () => {
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ deleted: true });
     await expectDeleted(u);
-    // The address is free again: the person may sign up afresh.
-    expect((await call("/api/auth/signup", { body: { email: u.email, password: PASSWORD } })).status).toBe(201);
+    // The address is free again: the person may sign up afresh (and then sign in with the new account).
+    expect((await call("/api/auth/signup", { body: { email: u.email, password: PASSWORD } })).status).toBe(202);
+    expect((await call<{ status: string }>("/api/auth/login", { body: { email: u.email, password: PASSWORD } })).body.status).toBe("signed_in");
   });
 
   it("cancels an active plan with Stripe first, so a deleted account is never charged again", async () => {

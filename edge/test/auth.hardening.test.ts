@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { users } from "../src/db/schema";
-import { APP_ORIGIN, PASSWORD, call, inbox, newEmail, newIp, signup, withDb } from "./helpers";
+import { APP_ORIGIN, PASSWORD, call, inbox, newEmail, newIp, signup, withDb, verifiedSignup } from "./helpers";
 import { totpCode } from "./totp";
 
 /**
@@ -19,7 +19,7 @@ async function insideOneMinute(needMs = 12_000) {
 
 describe("cookie-authenticated writes must come from the app's own origin", () => {
   it("refuses a write with the cookie but no Origin and no Sec-Fetch-Site, or from a same-site (not same-origin) page", async () => {
-    const { cookie } = await signup();
+    const { cookie } = await verifiedSignup(); // API keys need a confirmed address
     const bare = await call("/api/account/api-keys", { cookie, body: { name: "no origin" }, origin: false });
     expect(bare.status).toBe(403);
     expect(bare.body.error.code).toBe("CROSS_SITE_REQUEST");
@@ -46,7 +46,7 @@ describe("cookie-authenticated writes must come from the app's own origin", () =
   });
 
   it("API-key calls and webhooks are not cookie calls: no origin needed", async () => {
-    const { cookie } = await signup();
+    const { cookie } = await verifiedSignup();
     const key = (await call("/api/account/api-keys", { cookie, body: { name: "cli" } })).body.key as string;
     const viaKey = await call("/api/account/api-keys", { body: { name: "from a script" }, headers: { authorization: `Bearer ${key}` } });
     expect(viaKey.status).toBe(201);
@@ -162,7 +162,7 @@ describe("security changes sign out the other sessions", () => {
 
 describe("operator routes take a session, never an API key", () => {
   it("an admin's API key gets 403 on /api/admin/*; the admin's session gets through", async () => {
-    const admin = await signup();
+    const admin = await verifiedSignup();
     await withDb((db) => db.update(users).set({ role: "admin" }).where(eq(users.id, admin.userId)));
     const key = (await call("/api/account/api-keys", { cookie: admin.cookie, body: { name: "ops script" } })).body.key as string;
     const bearer = { authorization: `Bearer ${key}` };

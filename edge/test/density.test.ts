@@ -113,9 +113,7 @@ describe("NodeLink: room for a wake comes from the least recently used dozers", 
 
     // Positive control: a small agent (256 MiB) fits next to them (free = 8192 - 1024 - 5896 = 1272): nobody sleeps.
     const sleeps = async () =>
-      (await runInDurableObject(link, (_o, state) => state.storage.sql.exec<{ command: string }>("SELECT command FROM commands ORDER BY rowid").toArray().map((r) => JSON.parse(r.command)))).filter(
-        (c) => c.kind === "sleep",
-      );
+      (await link.sentCommands()).map((r) => r.command as { kind: string; userId?: string }).filter((c) => c.kind === "sleep");
     await link.sendCommand({ kind: "wake", spec: spec(userId(), 256) });
     expect(await sleeps()).toEqual([]);
     // Then 1.5 GiB: free is 1016 now, so one dozer must go, and it is the one dozing longest.

@@ -106,7 +106,7 @@ describe("Google sign-in on an address someone registered without owning it (pre
       await db.insert(channels).values({ id: `chn_${crypto.randomUUID().slice(0, 8)}`, agentId: proxyKey.agentId, kind: "telegram", credentialsEnc: creds, status: "connected" });
     });
     expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
-    expect((await call("/v1/models", { headers: { authorization: `Bearer ${proxyKey.key}` } })).status).toBe(200); // the proxy key works
+    expect((await env.USER_AGENT.getByName(attacker.userId).checkKey(await sha256Hex(proxyKey.key))).ok).toBe(true);
 
     const res = await googleLogin(profile({ email: victim, name: "Real Owner" }));
     expect(res.headers.get("location")).toBe("/dashboard"); // signed in at once: the attacker's 2FA does not stand in the way
@@ -116,7 +116,7 @@ describe("Google sign-in on an address someone registered without owning it (pre
     expect((await call("/api/auth/me", { cookie: attacker.cookie })).status).toBe(401); // the attacker's session
     expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(401); // the API key
     expect((await call("/api/auth/login", { body: { email: victim, password: PASSWORD } })).status).toBe(401); // the password
-    expect((await call("/v1/models", { headers: { authorization: `Bearer ${proxyKey.key}` } })).status).toBe(401); // the proxy key
+    expect(await env.USER_AGENT.getByName(attacker.userId).checkKey(await sha256Hex(proxyKey.key))).toEqual({ ok: false }); // the proxy key
     const [row] = await withDb((db) => db.select({ enc: users.totpSecretEnc, on: users.totpEnabledAt }).from(users).where(eq(users.id, attacker.userId)));
     expect(row).toEqual({ enc: null, on: null }); // the TOTP seed
     expect(await withDb((db) => db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, attacker.userId)))).toEqual([]);

@@ -7,6 +7,7 @@ import { wholesaleMicros } from "../src/proxy/pricing";
 import { classifyText, loadWeights, modelVersion } from "../src/proxy/routing/classifier";
 import { readConversation } from "../src/proxy/routing/conversation";
 import { badAnswer } from "../src/proxy/routing/escalation";
+import { HASH_BITS } from "../src/proxy/routing/features";
 import { PIN_TTL_MS, pickRoute, planRoute, type Pin } from "../src/proxy/routing/plan";
 import { call, signup, withDb } from "./helpers";
 import { anthropic, debits, eventually, openai, proxyUser } from "./proxy-helpers";
@@ -17,7 +18,7 @@ const tools = [{ type: "function", function: { name: "exec", description: "run a
 describe("the classifier inside workerd", () => {
   it("loads its int8 weights from the bundled module and answers the same way every time", () => {
     const w = loadWeights();
-    expect(w.length).toBe(4 << 17);
+    expect(w.length).toBe(4 << HASH_BITS); // four classes over the hashed feature space
     expect(w.some((x) => x !== 0)).toBe(true);
     expect(loadWeights()).toBe(w); // decoded once per isolate
     const a = classifyText(TASK);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, signup } from "./helpers";
+import { call, paidSignup } from "./helpers";
 import { TEST_PORTS } from "./ports";
 
 /**
@@ -27,10 +27,8 @@ const inbox = (userId: string) =>
   runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) =>
     state.storage.sql.exec<{ kind: string; text: string; payload: string | null }>("SELECT kind, text, payload FROM inbox ORDER BY id").toArray().map((r) => ({ ...r })),
   );
-const forwardsTo = (nodeId: string) =>
-  runInDurableObject(env.NODE_LINK.getByName(nodeId), (_o, state) =>
-    state.storage.sql.exec<{ command: string }>("SELECT command FROM commands ORDER BY rowid").toArray().map((r) => JSON.parse(r.command)).filter((c) => c.kind === "forward" || c.kind === "deliver"),
-  );
+const forwardsTo = async (nodeId: string) =>
+  (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((r) => r.command as any).filter((c) => c.kind === "forward" || c.kind === "deliver");
 
 async function runningOn(userId: string) {
   const nodeId = `node_rp_${crypto.randomUUID().slice(0, 8)}`;
@@ -43,7 +41,7 @@ async function runningOn(userId: string) {
 
 describe("webhook replays", () => {
   it("Telegram: the same update_id is forwarded once; a new one is forwarded", async () => {
-    const u = await signup();
+    const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const agentId = await agentOf(u);
     await call("/api/channels/telegram", { body: { botToken: "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, cookie: u.cookie });
     const received = (await fetch(`http://127.0.0.1:${TEST_PORTS.chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
@@ -63,7 +61,7 @@ describe("webhook replays", () => {
   });
 
   it("Slack: an event_id is forwarded once, also when re-signed with a fresh timestamp (a retry or a replay)", async () => {
-    const u = await signup();
+    const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const agentId = await agentOf(u);
     const signingSecret = "slack-signing-secret-replay-0123";
     await call("/api/channels/slack", { body: { botToken: "xoxb-good-token", signingSecret }, cookie: u.cookie });
@@ -83,7 +81,7 @@ describe("webhook replays", () => {
   });
 
   it("WhatsApp: a message id is taken in once; a message older than the window is dropped; a new id is taken in", async () => {
-    const u = await signup();
+    const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const agentId = await agentOf(u);
     const appSecret = "whatsapp-app-secret-replay-0123";
     await call("/api/channels/whatsapp", { body: { accessToken: "EAAG-good-token", phoneNumberId: "1234567890", appSecret }, cookie: u.cookie });
@@ -101,7 +99,7 @@ describe("webhook replays", () => {
   });
 
   it("Discord: an interaction id is queued once; a correctly signed but stale timestamp is refused (401)", async () => {
-    const u = await signup();
+    const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const agentId = await agentOf(u);
     const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
     await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey: hex((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer) }, cookie: u.cookie });
@@ -121,7 +119,7 @@ describe("webhook replays", () => {
   });
 
   it("a remembered id expires after its time-to-live (the table does not grow forever)", async () => {
-    const u = await signup();
+    const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const account = env.USER_AGENT.getByName(u.userId);
     await account.init(u.userId);
     const msg = { kind: "message" as const, text: "ttl", session: "main" };
