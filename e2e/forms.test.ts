@@ -141,7 +141,7 @@ describe.each([
     await page.waitForURL(`${base}/dashboard`);
 
     await page.goto(`${base}/dashboard/security`);
-    await page.getByLabel("Password").fill(password);
+    await page.getByLabel("Password", { exact: true }).fill(password);
     await page.getByLabel("Code to turn it off").fill(recovery[0]!);
     await page.getByRole("button", { name: "Turn off" }).click();
     await page.getByText("Off. Turn it on so a stolen password is not enough.").waitFor();

@@ -26,7 +26,7 @@ describe("the dashboard shell in a real browser", () => {
   it("signs up from the landing page and lands on the dashboard with all 17 pages", async () => {
     await page.goto(base);
     await expect(page.title()).resolves.toContain("OpenClaw Cloud");
-    await page.getByRole("link", { name: "Create my agent" }).click();
+    await page.getByRole("link", { name: "Create my agent" }).first().click();
     await page.getByLabel("Your name").fill("E2E Person");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password (10+ characters)").fill(password);

@@ -60,11 +60,19 @@ export function withoutAgentContext(text) {
 const contentText = (content) =>
   typeof content === "string" ? content : (content ?? []).filter((p) => typeof p.text === "string").map((p) => p.text).join(" ");
 
+/**
+ * OpenClaw also frames what the person wrote: a timestamp or channel envelope in front ("[Tue 2026-12-01
+ * 10:01 UTC] "), and a "Runtime: agent=… | session=…" line after it. Both are the agent's, not the person's.
+ */
+const ENVELOPE = /^\s*(\[(?!\[)[^[\]\n]{1,120}\]\s*)+/; // never a test directive, which starts with "[["
+const RUNTIME_LINE = /\n+Runtime: agent=[^\n]*(\n[\s\S]*)?$/;
+const personsWords = (text) => withoutAgentContext(text).replace(RUNTIME_LINE, "").replace(ENVELOPE, "").trim();
+
 /** The newest user message that still says something once the agent's context is removed. */
 export function lastUserText(messages = []) {
   for (const m of [...messages].reverse()) {
     if (m.role !== "user") continue;
-    const text = withoutAgentContext(contentText(m.content));
+    const text = personsWords(contentText(m.content));
     if (text) return text;
   }
   return "";
@@ -107,7 +115,7 @@ function handle(req, res, raw) {
     });
   }
   if (req.method === "POST" && path === "/messages/count_tokens") return json(res, 200, { input_tokens: promptTokens(body) });
-  const said = typeof body.input === "string" ? withoutAgentContext(body.input) : lastUserText(body.messages ?? body.input);
+  const said = typeof body.input === "string" ? personsWords(body.input) : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model, path === "/messages" ? "anthropic" : "openai");
   if (d.fail) return json(res, d.fail, d.fail === 429 ? { error: { message: "Rate limit reached (stand-in)", type: "rate_limit_error" } } : { error: { message: `upstream failure ${d.fail} (stand-in)`, type: "server_error" } });
   const reply = d.empty ? "" : d.chunks ? "[dev stand-in] " + "word ".repeat(d.chunks * 3).trim() : `[dev stand-in] You said: ${said.length > 500 ? `…${said.slice(-500)}` : said}`;

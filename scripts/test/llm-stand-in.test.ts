@@ -11,6 +11,14 @@ describe("the DEV-ONLY LLM stand-in echoes what the person wrote", () => {
     expect(lastUserText([{ role: "user", content: text }])).toBe("What is on my calendar?");
   });
 
+  it("drops OpenClaw's timestamp envelope in front and its Runtime line after the person's words", () => {
+    const text = "[Tue 2026-12-01 10:01 UTC] Hello from my first ten minutes\n\nRuntime: agent=main | session=agent:main | channel=webchat";
+    expect(lastUserText([{ role: "user", content: text }])).toBe("Hello from my first ten minutes");
+    // Positive control: brackets and the word Runtime inside what the person wrote stay.
+    expect(lastUserText([{ role: "user", content: "Runtime: how long is [the film]?" }])).toBe("Runtime: how long is [the film]?");
+    expect(lastUserText([{ role: "user", content: "[[chunks:3]] stream this" }])).toBe("[[chunks:3]] stream this"); // test directives stay
+  });
+
   it("skips a user message that carries only context and answers the one before it", () => {
     const messages = [
       { role: "user", content: [{ type: "text", text: "Book a table for two" }] },
