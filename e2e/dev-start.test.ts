@@ -99,6 +99,7 @@ describe("npm run dev, as the README says", () => {
     expect(output).toContain(`Dashboard + site   ${base}`);
 
     await page.goto(`${base}/signup`);
+    await page.locator("html[data-hydrated]").waitFor(); // the enhanced form, not a click during hydration
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password (10+ characters)").fill(password);
     await page.getByRole("button", { name: "Create account" }).click();

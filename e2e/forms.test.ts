@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { totpCode } from "../edge/test/totp";
-import { launchBrowser } from "./browser";
+import { launchBrowser, visitor } from "./browser";
 
 /**
  * Every form that carries a credential or changes state, submitted in a real browser with JavaScript turned
@@ -46,7 +46,7 @@ describe.each([
   secrets.push(password, newPassword);
 
   beforeAll(async () => {
-    context = await browser.newContext({ javaScriptEnabled: js, viewport: { width: 1280, height: 900 } });
+    context = await browser.newContext({ javaScriptEnabled: js, viewport: { width: 1280, height: 900 }, extraHTTPHeaders: visitor() });
     context.on("request", (r) => {
       urls.push(r.url());
       if (r.isNavigationRequest() && r.method() === "POST" && new URL(r.url()).pathname !== "/logout") pagePosts.push(r.url());
@@ -60,6 +60,7 @@ describe.each([
 
   it("signs up, confirms the email, and lands on the dashboard", async () => {
     await page.goto(`${base}/signup`);
+    if (js) await page.locator("html[data-hydrated]").waitFor(); // enhanced posts are what this run checks
     await page.getByLabel("Your name").fill("Form Tester");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password (10+ characters)").fill("short");

@@ -55,6 +55,7 @@ afterAll(async () => {
 describe("the customer journey", () => {
   it("sign up → confirm email → pay → agent set up live → message answered → usage on Token Analytics", async () => {
     await page.goto(`${base}/signup`);
+    await page.locator("html[data-hydrated]").waitFor(); // the enhanced form, not a click during hydration
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password (10+ characters)").fill("journey-password-1");
     await page.getByRole("button", { name: "Create account" }).click();

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PLANS, TOKEN_PACKS } from "../contracts/src/plans";
-import { launchBrowser } from "./browser";
+import { launchBrowser, visitor } from "./browser";
 
 /**
  * The public site: every marketing page (and sign-up / sign-in) answers 200 to a visitor without a cookie,
@@ -57,7 +57,7 @@ describe("the public site", () => {
 
   for (const width of WIDTHS) {
     it(`passes axe-core with no serious or critical violation and fits the screen at ${width} px`, async () => {
-      const context = await browser.newContext({ viewport: { width, height: 900 } });
+      const context = await browser.newContext({ viewport: { width, height: 900 }, extraHTTPHeaders: visitor() });
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));

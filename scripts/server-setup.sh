@@ -175,7 +175,7 @@ register() {
   (
     umask 077
     # With userns-remap, container uid N is host uid <dockremap's first subuid>+N (node-agent/src/safe-fs.ts).
-    userns_offset=$(awk -F: '$1 == "dockremap" { print $2; exit }' "$ROOT/etc/subuid" 2>/dev/null)
+    userns_offset=$(awk -F: '$1 == "dockremap" { print $2; exit }' "$ROOT/etc/subuid" 2>/dev/null || true)
     cat >"$CONF_DIR/node.env" <<ENV
 EDGE_URL=$EDGE_URL
 USERNS_UID_OFFSET=${userns_offset:-0}
