@@ -57,10 +57,14 @@ describe.each([
     page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && problems.push(`${page.url()}: ${m.text()}`));
   });
   afterAll(async () => context?.close());
+  /** With JavaScript, a click before hydration is lost or posts natively: every whole-page load waits for it. */
+  const settled = async () => {
+    if (js) await page.locator("html[data-hydrated]").waitFor();
+  };
 
   it("signs up, confirms the email, and lands on the dashboard", async () => {
     await page.goto(`${base}/signup`);
-    if (js) await page.locator("html[data-hydrated]").waitFor(); // enhanced posts are what this run checks
+    await settled(); // enhanced posts are what this run checks
     await page.getByLabel("Your name").fill("Form Tester");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password (10+ characters)").fill("short");
@@ -77,6 +81,7 @@ describe.each([
     const link = await mailLink(page, email, "/verify-email");
     mailLinks.push(link);
     await page.goto(link);
+    await settled();
     await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
   });
 
@@ -85,6 +90,7 @@ describe.each([
     const other = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "user-agent": "Other Device/1.0" }, body: JSON.stringify({ email, password }) });
     expect(other.status).toBe(200);
     await page.goto(`${base}/dashboard/security`);
+    await settled();
     await page.getByRole("heading", { name: "Security Center", level: 1 }).waitFor();
     const otherRow = page.getByRole("row").filter({ hasText: "Other Device/1.0" });
     await otherRow.getByRole("button", { name: "Sign out" }).click();
@@ -125,12 +131,14 @@ describe.each([
     const { secret, recovery } = (globalThis as Record<string, unknown>)[`secret-${email}`] as { secret: string; recovery: string[] };
     await page.getByRole("banner").getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(`${base}/login`);
+    await settled();
     expect((await context.cookies()).some((c) => c.name === "oc_session")).toBe(false);
 
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${base}/login/2fa`); // the challenge travels in a cookie, not the URL
+    await settled();
     await page.getByLabel(/Code from your authenticator app/).fill("123456" === totpCode(secret, 1) ? "654321" : "123456");
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("alert").filter({ hasText: "That code is not right" }).waitFor();
@@ -142,6 +150,7 @@ describe.each([
     await page.waitForURL(`${base}/dashboard`);
 
     await page.goto(`${base}/dashboard/security`);
+    await settled();
     await page.getByLabel("Password", { exact: true }).fill(password);
     await page.getByLabel("Code to turn it off").fill(recovery[0]!);
     await page.getByRole("button", { name: "Turn off" }).click();
@@ -151,6 +160,7 @@ describe.each([
   it("resets a forgotten password from the mail link, and signs in with the new one", async () => {
     await page.getByRole("banner").getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(`${base}/login`);
+    await settled();
     await page.getByRole("link", { name: "Forgot your password?" }).click();
     await page.getByLabel("Email").fill(email);
     await page.getByRole("button", { name: "Send reset link" }).click();
@@ -159,10 +169,13 @@ describe.each([
     const link = await mailLink(page, email, "/reset-password");
     mailLinks.push(link);
     await page.goto(link);
+    await settled();
     await page.waitForURL(`${base}/reset-password`); // the token left the address bar at once
+    await settled();
     await page.getByLabel("New password (10+ characters)").fill(newPassword);
     await page.getByRole("button", { name: "Save password" }).click();
     await page.waitForURL(`${base}/login?reset=done`);
+    await settled();
     await page.getByText("Your password is changed.").waitFor();
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(newPassword);
