@@ -7,7 +7,5 @@ export default {
   preprocess: vitePreprocess(),
   kit: {
     adapter: adapter({ config: "wrangler.adapter.jsonc" }),
-    // What several runtimes share (plans and prices above all) is imported, never retyped.
-    alias: { $contracts: "../contracts/src" },
   },
 };

@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
 import { grantAccess } from "./access";
-import type { NodeMetrics } from "../contracts/src/wire";
+import type { NodeMetrics } from "@oc/contracts/wire";
 import { NodeAgent } from "../node-agent/src/agent";
 import type { AgentRuntime, AgentSpec } from "../node-agent/src/agents";
 import { signUpAndIn } from "./account";

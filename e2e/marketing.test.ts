@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { PLANS, TOKEN_PACKS } from "../contracts/src/plans";
+import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
 import { launchBrowser, visitor } from "./browser";
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
 import { DockerodeClient } from "../node-agent/src/docker";
-import { openclawConfig } from "../contracts/src/openclaw-config";
+import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { localRuntime } from "../node-agent/test/local-runtime";
 import { cliJson } from "../node-agent/src/openclaw-cli";
 import { createHmac } from "node:crypto";

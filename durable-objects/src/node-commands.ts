@@ -1,5 +1,5 @@
 import { SecretBox } from "../../edge/src/lib/crypto";
-import type { EdgeFrame } from "../../contracts/src/wire";
+import type { EdgeFrame } from "@oc/contracts/wire";
 
 export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
 

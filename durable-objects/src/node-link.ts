@@ -3,7 +3,7 @@ import { MetaTable } from "./meta-table";
 import type { AgentStatus, UserAgent } from "./user-agent";
 import { evictionPlan, freeMb, type Dozer } from "../../edge/src/services/fleet/capacity";
 import { CommandLog, userOf, type NodeCommand } from "./node-commands";
-import { agentFrame, edgeFrame, parseFrame, type AgentFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
+import { agentFrame, edgeFrame, parseFrame, type AgentFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "@oc/contracts/wire";
 
 export const HEARTBEAT_MS = 15_000;
 /** A command still unanswered this long after it was sent is given up (the node was offline too long). */

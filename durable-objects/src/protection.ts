@@ -1,4 +1,4 @@
-import { isTimeZone } from "../../contracts/src/time";
+import { isTimeZone } from "@oc/contracts/time";
 import type { MetaTable } from "./meta-table";
 
 export type Tier = "simple" | "standard" | "complex" | "reasoning";

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_MARKUP_BPS, withMarkup } from "../../contracts/src/money";
+import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
 import { Ledger } from "./ledger";
 import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-replies";
 import { AgentLifecycle, type AgentStatus, type ForwardTarget, type InboxMessage, type ReplyTarget } from "./lifecycle";

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { AppError } from "../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { errorResponse, handleError, handleZodError } from "./errors";
 import type { HonoEnv } from "./hono-env";
 

@@ -1,4 +1,4 @@
-import { AppError } from "../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { newApp } from "./app";
 import { openWebSocket } from "./lib/cdp";
 import { init } from "./middleware/init";

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "@hono/zod-openapi";
-import { AppError, ERROR_CODES, type ErrorCode, type ErrorEnvelope } from "../../contracts/src/errors";
+import { AppError, ERROR_CODES, type ErrorCode, type ErrorEnvelope } from "@oc/contracts/errors";
 import type { HonoEnv } from "./hono-env";
 
 /** The only place an error code becomes an HTTP status. */

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { PLANS, TOKEN_PACKS } from "../../contracts/src/plans";
+import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
 import { ledgerEntries, referrals, subscriptions, users } from "../src/db/schema";
 import { call, inbox, newEmail, signup, withDb } from "./helpers";
 import { chatBody, eventually, openai } from "./proxy-helpers";

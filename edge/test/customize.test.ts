@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUNDLED_SKILLS } from "../../contracts/src/bundled-skills";
+import { BUNDLED_SKILLS } from "@oc/contracts/bundled-skills";
 import { personaFiles } from "../src/services/customize";
 import { call, signup } from "./helpers";
 

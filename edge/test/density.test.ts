@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { NodeMetrics } from "../../contracts/src/wire";
+import type { NodeMetrics } from "@oc/contracts/wire";
 import type { FleetPolicy, NodeStatus } from "../../durable-objects/src/index";
 import { evictionPlan, freeMb, heldMb, placeable, roomMb, utilisation, type NodeView } from "../src/services/fleet/capacity";
 

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { withMarkup } from "../../contracts/src/money";
+import { withMarkup } from "@oc/contracts/money";
 import { findModel, MODELS, type ModelInfo } from "../src/proxy/catalog";
 import { debits, proxyUser } from "./proxy-helpers";
 

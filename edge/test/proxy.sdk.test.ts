@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { withMarkup } from "../../contracts/src/money";
+import { withMarkup } from "@oc/contracts/money";
 import { usageRecords } from "../src/db/schema";
 import { findModel } from "../src/proxy/catalog";
 import { wholesaleMicros } from "../src/proxy/pricing";

@@ -1,5 +1,5 @@
 import { WebSocket } from "ws";
-import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame, type NodeMetrics } from "../../contracts/src/wire";
+import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame, type NodeMetrics } from "@oc/contracts/wire";
 import type { AgentRuntime } from "./agents";
 import type { DockerClient } from "./docker";
 import { readMetrics } from "./metrics";

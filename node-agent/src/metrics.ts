@@ -1,6 +1,6 @@
 import { statfs } from "node:fs/promises";
 import os from "node:os";
-import type { NodeMetrics } from "../../contracts/src/wire";
+import type { NodeMetrics } from "@oc/contracts/wire";
 import type { DockerClient } from "./docker";
 import type { Doze } from "./doze";
 

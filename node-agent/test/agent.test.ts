@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { agentFrame, parseFrame, type AgentFrame, type EdgeFrame } from "../../contracts/src/wire";
+import { agentFrame, parseFrame, type AgentFrame, type EdgeFrame } from "@oc/contracts/wire";
 import { NodeAgent } from "../src/agent";
 
 const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");

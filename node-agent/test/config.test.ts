@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openclawConfig, type AgentConfigInput } from "../../contracts/src/openclaw-config";
+import { openclawConfig, type AgentConfigInput } from "@oc/contracts/openclaw-config";
 import { CERT_RESOLVER, ENTRYPOINT_SECURE, TraefikRoutes, dynamicConfig, routerName, staticConfig } from "../src/traefik";
 
 const OPENCLAW = join(import.meta.dirname, "../image/node_modules/.bin/openclaw");
@@ -154,7 +154,7 @@ describe("Traefik's file-provider routes and static config (Traefik's documented
 
 describe("the bundled skills list", () => {
   it("matches the pinned OpenClaw package (run scripts/extract-skills.mjs after changing the pin)", async () => {
-    const { BUNDLED_SKILLS } = await import("../../contracts/src/bundled-skills");
+    const { BUNDLED_SKILLS } = await import("@oc/contracts/bundled-skills");
     // @ts-expect-error plain ESM script without types
     const { bundledSkills } = await import("../../scripts/extract-skills.mjs");
     expect(BUNDLED_SKILLS).toEqual(bundledSkills());

@@ -5,7 +5,7 @@
  *
  *   npm run bench:agents            (RUNS=5 by default; scripts/bench/agents.sh starts dockerd)
  */
-import { openclawConfig } from "../../contracts/src/openclaw-config";
+import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 

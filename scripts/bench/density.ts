@@ -15,7 +15,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
-import { openclawConfig } from "../../contracts/src/openclaw-config";
+import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
 import { DockerodeClient } from "../../node-agent/src/docker";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";

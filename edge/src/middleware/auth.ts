@@ -1,6 +1,6 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { HonoEnv } from "../hono-env";
 import { authenticateApiKey } from "../services/api-keys";
 import { findSession } from "../services/sessions";

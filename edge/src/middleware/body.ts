@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { bodyLimit } from "hono/body-limit";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { HonoEnv } from "../hono-env";
 
 export const MAX_JSON_BODY = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { loadEnv } from "../env";
 import { errorResponse } from "../errors";
 import type { HonoEnv } from "../hono-env";

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { HonoEnv } from "../hono-env";
 import { limitAccount } from "../services/attempts";
 

@@ -1,5 +1,5 @@
 import { desc, sql } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { openDb, type Db } from "../db/client";
 import { modelCatalogs } from "../db/schema";
 import { CatalogView, SEED_CATALOG, SEED_VIEW, catalogSchema, type Catalog } from "./catalog";

@@ -1,4 +1,4 @@
-import { withMarkup } from "../../../contracts/src/money";
+import { withMarkup } from "@oc/contracts/money";
 import type { ModelInfo } from "./catalog";
 
 export { withMarkup };

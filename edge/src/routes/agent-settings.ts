@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppError } from "../../../contracts/src/errors";
-import { isTimeZone } from "../../../contracts/src/time";
+import { AppError } from "@oc/contracts/errors";
+import { isTimeZone } from "@oc/contracts/time";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";

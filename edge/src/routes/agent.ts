@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { getRouterModel, provisionAgent, rotateProxyKey, sendAgentMessage, setRouterModel } from "../services/provisioning";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { PLANS, TOKEN_PACKS } from "../../../contracts/src/plans";
+import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";

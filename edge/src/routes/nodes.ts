@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireAdmin, requireUser } from "../middleware/auth";

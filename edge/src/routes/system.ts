@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { desc, sql } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { App } from "../app";
 import { emailOutbox } from "../db/schema";
 import { errorResponses } from "../errors";

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { agents, auditLog, emailOutbox, oauthAccounts, operatorGrants, provisionAttempts, sessions, subscriptions, templates, users } from "../db/schema";
 import { randomToken } from "../lib/crypto";
 import { revokeEveryAccess } from "./account-reset";

@@ -1,5 +1,5 @@
 import { asc, eq, inArray } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { agents, conversations, memories, messages, users } from "../db/schema";
 import { fromBase64 } from "../lib/crypto";
 import { zipStream } from "../lib/zip";

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { nodes } from "../db/schema";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { archiveKey, isArchiveKeyOf, presign, uploadPlan, type S3Target } from "./archive-urls";

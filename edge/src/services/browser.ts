@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { agents, browserSessions } from "../db/schema";
 import { connectCdp, type CdpClient } from "../lib/cdp";
 import { audit } from "./audit";

@@ -1,5 +1,5 @@
-import { AppError } from "../../../contracts/src/errors";
-import { isTimeZone } from "../../../contracts/src/time";
+import { AppError } from "@oc/contracts/errors";
+import { isTimeZone } from "@oc/contracts/time";
 import type { Services } from "./context";
 import { callNode } from "./node-call";
 

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from "drizzle-orm";
-import { BUNDLED_SKILLS } from "../../../contracts/src/bundled-skills";
-import { AppError } from "../../../contracts/src/errors";
+import { BUNDLED_SKILLS } from "@oc/contracts/bundled-skills";
+import { AppError } from "@oc/contracts/errors";
 import { agents, skillSettings, templates } from "../db/schema";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";

@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { operatorGrants, provisionAttempts, subscriptions, users } from "../db/schema";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";

@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { memories } from "../db/schema";
 import { fromBase64, toBase64 } from "../lib/crypto";
 import { newId } from "../lib/ids";

@@ -1,4 +1,4 @@
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { NodeCommand } from "../../../durable-objects/src/index";
 import type { Services } from "./context";
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { nodeRegistrationTokens, nodes } from "../db/schema";
 import { newId } from "../lib/ids";
 import { randomToken, sha256Hex } from "../lib/crypto";

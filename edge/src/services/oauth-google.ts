@@ -1,7 +1,7 @@
 import { CodeChallengeMethod, OAuth2Client, generateCodeVerifier, generateState } from "arctic";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { oauthAccounts, users } from "../db/schema";
 import { randomToken } from "../lib/crypto";
 import { newId } from "../lib/ids";

@@ -1,8 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { openclawConfig } from "../../../contracts/src/openclaw-config";
-import type { AgentSpecWire } from "../../../contracts/src/wire";
-import { AppError } from "../../../contracts/src/errors";
-import { planById } from "../../../contracts/src/plans";
+import { openclawConfig } from "@oc/contracts/openclaw-config";
+import type { AgentSpecWire } from "@oc/contracts/wire";
+import { AppError } from "@oc/contracts/errors";
+import { planById } from "@oc/contracts/plans";
 import { agents, subscriptions } from "../db/schema";
 import { checkFleet, fleetView } from "./fleet/fleet";
 import { AGENT_MEMORY_MB, placeable } from "./fleet/capacity";

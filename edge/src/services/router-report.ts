@@ -1,6 +1,6 @@
 import { and, eq, gte, lt, sql } from "drizzle-orm";
-import { withMarkup } from "../../../contracts/src/money";
-import { AppError } from "../../../contracts/src/errors";
+import { withMarkup } from "@oc/contracts/money";
+import { AppError } from "@oc/contracts/errors";
 import { usageRecords } from "../db/schema";
 import { liveCatalog } from "../proxy/catalog-store";
 import { wholesaleMicros } from "../proxy/pricing";

@@ -1,6 +1,6 @@
 import { createTOTPKeyURI, generateHOTP } from "@oslojs/otp";
 import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
-import { AppError } from "../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { loginChallenges, recoveryCodes, users } from "../db/schema";
 import { fromBase64, sha256Hex, timingSafeEqual, toBase64Url } from "../lib/crypto";
 import { base32, newId } from "../lib/ids";

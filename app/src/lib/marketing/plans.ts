@@ -1,4 +1,4 @@
-import { GRACE_DAYS, PLANS, REFERRAL_PERCENT, TOKEN_PACKS, type Plan } from "$contracts/plans";
+import { GRACE_DAYS, PLANS, REFERRAL_PERCENT, TOKEN_PACKS, type Plan } from "@oc/contracts/plans";
 
 /**
  * What the marketing pages say about plans, computed from contracts/src/plans.ts (the one list the billing

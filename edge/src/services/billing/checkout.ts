@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
-import { AppError } from "../../../../contracts/src/errors";
-import { packById, planById, PLANS } from "../../../../contracts/src/plans";
+import { AppError } from "@oc/contracts/errors";
+import { packById, planById, PLANS } from "@oc/contracts/plans";
 import { subscriptions, users } from "../../db/schema";
 import type { Services } from "../context";
 import { planForPrice, priceIdFor, stripeFor } from "./stripe";

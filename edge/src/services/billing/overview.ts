@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { planById } from "../../../../contracts/src/plans";
+import { planById } from "@oc/contracts/plans";
 import { users } from "../../db/schema";
 import type { Services } from "../context";
 import { currentSubscription } from "./checkout";

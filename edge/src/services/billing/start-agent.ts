@@ -1,4 +1,4 @@
-import { AppError } from "../../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { Services } from "../context";
 import { provisionAgent } from "../provisioning";
 import { billingMail } from "./mail";

@@ -1,6 +1,6 @@
 import Stripe from "stripe";
-import { AppError } from "../../../../contracts/src/errors";
-import { PLANS, type Plan } from "../../../../contracts/src/plans";
+import { AppError } from "@oc/contracts/errors";
+import { PLANS, type Plan } from "@oc/contracts/plans";
 import type { Env } from "../../env";
 
 const clients = new WeakMap<object, Stripe>();

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import Stripe from "stripe";
-import { packById } from "../../../../contracts/src/plans";
+import { packById } from "@oc/contracts/plans";
 import { ledgerEntries, users } from "../../db/schema";
 import { newId } from "../../lib/ids";
 import type { Services } from "../context";

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { AppError } from "../../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import { channels } from "../../db/schema";
 import { newId } from "../../lib/ids";
 import { audit } from "../audit";

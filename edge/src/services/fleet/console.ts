@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
-import { PLANS } from "../../../../contracts/src/plans";
+import { PLANS } from "@oc/contracts/plans";
 import { auditLog, subscriptions, usageRecords, users } from "../../db/schema";
 import type { Env } from "../../env";
 import { newId } from "../../lib/ids";

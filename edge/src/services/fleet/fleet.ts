@@ -1,5 +1,5 @@
 import { and, eq, inArray, ne } from "drizzle-orm";
-import { AppError } from "../../../../contracts/src/errors";
+import { AppError } from "@oc/contracts/errors";
 import type { FleetDecision, FleetPolicy } from "../../../../durable-objects/src/index";
 import { nodes } from "../../db/schema";
 import type { Env } from "../../env";
