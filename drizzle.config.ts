@@ -2,7 +2,7 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./edge/src/db/schema/index.ts",
+  schema: "./db/src/schema.ts",
   out: "./migrations",
   dbCredentials: { url: process.env.DATABASE_URL ?? "postgres://app:app@127.0.0.1:5432/app" },
 });

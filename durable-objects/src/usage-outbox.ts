@@ -1,5 +1,5 @@
-import { openDb } from "../../edge/src/db/client";
-import { usageRecords } from "../../edge/src/db/schema";
+import { openDb } from "@oc/db/client";
+import { usageRecords } from "@oc/db/schema";
 
 export type UsageRow = typeof usageRecords.$inferInsert;
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { nodes } from "../../edge/src/db/schema";
+import { nodes } from "@oc/db/schema";
 import { sha256Hex } from "../../edge/src/lib/crypto";
 import { newId } from "../../edge/src/lib/ids";
 import { call, withDb } from "../../edge/test/helpers";

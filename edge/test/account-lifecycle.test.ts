@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { agents, apiKeys, channels, emailOutbox, ledgerEntries, memories, sessions, subscriptions, users } from "../src/db/schema";
+import { agents, apiKeys, channels, emailOutbox, ledgerEntries, memories, sessions, subscriptions, users } from "@oc/db/schema";
 import { loadEnv } from "../src/env";
 import { deleteAfterGrace } from "../src/services/account-deletion";
 import { buildServices } from "../src/services/build";

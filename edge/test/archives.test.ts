@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { nodeRegistrationTokens, nodes } from "../src/db/schema";
+import { nodeRegistrationTokens, nodes } from "@oc/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
 import { newId } from "../src/lib/ids";
 import { call, withDb } from "./helpers";

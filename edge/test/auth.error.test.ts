@@ -1,6 +1,6 @@
 import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { users } from "../src/db/schema";
+import { users } from "@oc/db/schema";
 import { PASSWORD, call, newEmail, signup, withDb } from "./helpers";
 
 const userCount = () => withDb(async (db) => (await db.select({ n: count() }).from(users))[0]!.n);

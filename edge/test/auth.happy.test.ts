@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { users } from "../src/db/schema";
+import { users } from "@oc/db/schema";
 import { PASSWORD, call, inbox, linkToken, newEmail, signup, verifiedSignup, withDb } from "./helpers";
 
 describe("accounts: happy paths", () => {

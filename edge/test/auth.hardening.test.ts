@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { users } from "../src/db/schema";
+import { users } from "@oc/db/schema";
 import { APP_ORIGIN, PASSWORD, call, inbox, newEmail, newIp, signup, withDb, verifiedSignup } from "./helpers";
 import { totpCode } from "./totp";
 

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { sessions } from "../src/db/schema";
+import { sessions } from "@oc/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
 import { PASSWORD, call, linkToken, newEmail, newIp, signup, verifiedSignup, withDb } from "./helpers";
 

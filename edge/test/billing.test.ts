@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
-import { ledgerEntries, referrals, subscriptions, users } from "../src/db/schema";
+import { ledgerEntries, referrals, subscriptions, users } from "@oc/db/schema";
 import { call, inbox, newEmail, signup, withDb } from "./helpers";
 import { chatBody, eventually, openai } from "./proxy-helpers";
 import { TEST_PORTS, TEST_SECRETS } from "./ports";

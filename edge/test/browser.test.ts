@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { agents, browserSessions } from "../src/db/schema";
+import { agents, browserSessions } from "@oc/db/schema";
 import { loadEnv } from "../src/env";
 import { buildServices } from "../src/services/build";
 import { issueProxyKey } from "../src/services/proxy-keys";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { api } from "../src/api";
-import { emailOutbox } from "../src/db/schema";
+import { emailOutbox } from "@oc/db/schema";
 import { loadEnv } from "../src/env";
 import { requestPasswordReset } from "../src/services/accounts";
 import { buildServices } from "../src/services/build";

@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { openDb } from "../src/db/client";
-import { users } from "../src/db/schema";
+import { openDb } from "@oc/db/client";
+import { users } from "@oc/db/schema";
 import { TEST_PORTS } from "./ports";
 
 export interface Reply<T = any> {

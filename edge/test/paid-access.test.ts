@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { provisionAttempts } from "../src/db/schema";
+import { provisionAttempts } from "@oc/db/schema";
 import { PROVISION_LIMIT_PER_HOUR } from "../src/services/entitlement";
 import { call, grantAccess, operator, signup, verifyEmail, withDb } from "./helpers";
 import { eventually } from "./proxy-helpers";

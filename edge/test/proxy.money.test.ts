@@ -3,7 +3,7 @@ import { UserAgent } from "../../durable-objects/src/user-agent";
 import { runInDurableObject } from "cloudflare:test";
 import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { usageRecords } from "../src/db/schema";
+import { usageRecords } from "@oc/db/schema";
 import { withDb } from "./helpers";
 import { chatBody, debits, proxyUser } from "./proxy-helpers";
 

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { withMarkup } from "@oc/contracts/money";
-import { usageRecords } from "../src/db/schema";
+import { usageRecords } from "@oc/db/schema";
 import { findModel } from "../src/proxy/catalog";
 import { wholesaleMicros } from "../src/proxy/pricing";
 import { withDb } from "./helpers";

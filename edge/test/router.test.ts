@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { modelCatalogs, users, usageRecords } from "../src/db/schema";
+import { modelCatalogs, users, usageRecords } from "@oc/db/schema";
 import { SEED_CATALOG, SEED_VIEW, catalogSchema, tierRank, type Catalog } from "../src/proxy/catalog";
 import { resetCatalogCache } from "../src/proxy/catalog-store";
 import { wholesaleMicros } from "../src/proxy/pricing";

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { recoveryCodes, users } from "../src/db/schema";
+import { recoveryCodes, users } from "@oc/db/schema";
 import { PASSWORD, call, signup, withDb } from "./helpers";
 import { totpCode } from "./totp";
 

@@ -1,7 +1,7 @@
 import { desc, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { openDb, type Db } from "../db/client";
-import { modelCatalogs } from "../db/schema";
+import { openDb, type Db } from "@oc/db/client";
+import { modelCatalogs } from "@oc/db/schema";
 import { CatalogView, SEED_CATALOG, SEED_VIEW, catalogSchema, type Catalog } from "./catalog";
 
 /**

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { desc, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import type { App } from "../app";
-import { emailOutbox } from "../db/schema";
+import { emailOutbox } from "@oc/db/schema";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { createMiddleware } from "hono/factory";

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { agents, auditLog, emailOutbox, oauthAccounts, operatorGrants, provisionAttempts, sessions, subscriptions, templates, users } from "../db/schema";
+import { agents, auditLog, emailOutbox, oauthAccounts, operatorGrants, provisionAttempts, sessions, subscriptions, templates, users } from "@oc/db/schema";
 import { randomToken } from "../lib/crypto";
 import { revokeEveryAccess } from "./account-reset";
 import { audit } from "./audit";

@@ -1,6 +1,6 @@
 import { asc, eq, inArray } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { agents, conversations, memories, messages, users } from "../db/schema";
+import { agents, conversations, memories, messages, users } from "@oc/db/schema";
 import { fromBase64 } from "../lib/crypto";
 import { zipStream } from "../lib/zip";
 import type { Services } from "./context";

@@ -1,5 +1,5 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { agents, apiKeys, emailTokens, loginChallenges, recoveryCodes, sessions, users } from "../db/schema";
+import { agents, apiKeys, emailTokens, loginChallenges, recoveryCodes, sessions, users } from "@oc/db/schema";
 import { audit } from "./audit";
 import { removeAllChannels } from "./channels/connect";
 import type { RequestMeta, Services } from "./context";

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { emailTokens, loginChallenges, users } from "../db/schema";
+import { emailTokens, loginChallenges, users } from "@oc/db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { limitAccount } from "./attempts";

@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { apiKeys, users } from "../db/schema";
+import { apiKeys, users } from "@oc/db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { nodes } from "../db/schema";
+import { nodes } from "@oc/db/schema";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { archiveKey, isArchiveKeyOf, presign, uploadPlan, type S3Target } from "./archive-urls";
 import type { Services } from "./context";

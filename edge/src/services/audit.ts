@@ -1,4 +1,4 @@
-import { auditLog } from "../db/schema";
+import { auditLog } from "@oc/db/schema";
 import { newId } from "../lib/ids";
 import type { RequestMeta, Services } from "./context";
 

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { agents, browserSessions } from "../db/schema";
+import { agents, browserSessions } from "@oc/db/schema";
 import { connectCdp, type CdpClient } from "../lib/cdp";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";

@@ -1,4 +1,4 @@
-import { openDb, type Db } from "../db/client";
+import { openDb, type Db } from "@oc/db/client";
 import type { Env } from "../env";
 import { SecretBox } from "../lib/crypto";
 import type { Services } from "./context";

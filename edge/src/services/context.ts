@@ -1,4 +1,4 @@
-import type { Db } from "../db/client";
+import type { Db } from "@oc/db/client";
 import type { Env } from "../env";
 import type { SecretBox } from "../lib/crypto";
 import type { Mailer } from "./email";

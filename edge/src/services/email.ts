@@ -1,6 +1,6 @@
 import { Resend } from "resend";
-import type { Db } from "../db/client";
-import { emailOutbox } from "../db/schema";
+import type { Db } from "@oc/db/client";
+import { emailOutbox } from "@oc/db/schema";
 import { newId } from "../lib/ids";
 
 export interface EmailMessage {

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { memories } from "../db/schema";
+import { memories } from "@oc/db/schema";
 import { fromBase64, toBase64 } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { embed } from "../proxy/upstream";

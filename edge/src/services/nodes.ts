@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { nodeRegistrationTokens, nodes } from "../db/schema";
+import { nodeRegistrationTokens, nodes } from "@oc/db/schema";
 import { newId } from "../lib/ids";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { audit } from "./audit";

@@ -2,7 +2,7 @@ import { CodeChallengeMethod, OAuth2Client, generateCodeVerifier, generateState 
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { AppError } from "@oc/contracts/errors";
-import { oauthAccounts, users } from "../db/schema";
+import { oauthAccounts, users } from "@oc/db/schema";
 import { randomToken } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";

@@ -3,7 +3,7 @@ import { openclawConfig } from "@oc/contracts/openclaw-config";
 import type { AgentSpecWire } from "@oc/contracts/wire";
 import { AppError } from "@oc/contracts/errors";
 import { planById } from "@oc/contracts/plans";
-import { agents, subscriptions } from "../db/schema";
+import { agents, subscriptions } from "@oc/db/schema";
 import { checkFleet, fleetView } from "./fleet/fleet";
 import { AGENT_MEMORY_MB, placeable } from "./fleet/capacity";
 import { randomToken } from "../lib/crypto";

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { agents } from "../db/schema";
+import { agents } from "@oc/db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { newBrowserKey } from "../lib/browser-keys";

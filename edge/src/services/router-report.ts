@@ -1,7 +1,7 @@
 import { and, eq, gte, lt, sql } from "drizzle-orm";
 import { withMarkup } from "@oc/contracts/money";
 import { AppError } from "@oc/contracts/errors";
-import { usageRecords } from "../db/schema";
+import { usageRecords } from "@oc/db/schema";
 import { liveCatalog } from "../proxy/catalog-store";
 import { wholesaleMicros } from "../proxy/pricing";
 import type { Services } from "./context";

@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, sql } from "drizzle-orm";
-import { referrals, usageRecords, users } from "../db/schema";
+import { referrals, usageRecords, users } from "@oc/db/schema";
 import type { Services } from "./context";
 
 /**

@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { packById, planById, PLANS } from "@oc/contracts/plans";
-import { subscriptions, users } from "../../db/schema";
+import { subscriptions, users } from "@oc/db/schema";
 import type { Services } from "../context";
 import { planForPrice, priceIdFor, stripeFor } from "./stripe";
 

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { planById } from "@oc/contracts/plans";
-import { users } from "../../db/schema";
+import { users } from "@oc/db/schema";
 import type { Services } from "../context";
 import { currentSubscription } from "./checkout";
 import { DEFAULT_TOP_UP_PACK } from "./top-up";

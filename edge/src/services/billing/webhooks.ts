@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import { AppError } from "@oc/contracts/errors";
 import { GRACE_DAYS, packById, planById, REFERRAL_PERCENT, centsToMicros, type Plan } from "@oc/contracts/plans";
-import { ledgerEntries, referrals, stripeEvents, subscriptions, users } from "../../db/schema";
+import { ledgerEntries, referrals, stripeEvents, subscriptions, users } from "@oc/db/schema";
 import { newId } from "../../lib/ids";
 import type { Services } from "../context";
 import { billingMail } from "./mail";

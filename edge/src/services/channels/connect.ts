@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { channels } from "../../db/schema";
+import { channels } from "@oc/db/schema";
 import { newId } from "../../lib/ids";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { audit } from "../audit";

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { channels } from "../../db/schema";
+import { channels } from "@oc/db/schema";
 import { newId } from "../../lib/ids";
 import { audit } from "../audit";
 import type { RequestMeta, Services } from "../context";

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { PLANS } from "@oc/contracts/plans";
-import { auditLog, subscriptions, usageRecords, users } from "../../db/schema";
+import { auditLog, subscriptions, usageRecords, users } from "@oc/db/schema";
 import type { Env } from "../../env";
 import { newId } from "../../lib/ids";
 import { buildServices } from "../build";

@@ -1,7 +1,7 @@
 import { and, eq, inArray, ne } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import type { FleetDecision, FleetPolicy } from "../../../../durable-objects/src/index";
-import { nodes } from "../../db/schema";
+import { nodes } from "@oc/db/schema";
 import type { Env } from "../../env";
 import type { Services } from "../context";
 import { createRegistrationToken } from "../nodes";

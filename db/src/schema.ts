@@ -1,0 +1,4 @@
+export * from "./schema/accounts";
+export * from "./schema/billing";
+export * from "./schema/agents";
+export * from "./schema/content";

@@ -1,4 +1,0 @@
-export * from "./accounts";
-export * from "./billing";
-export * from "./agents";
-export * from "./content";
