@@ -1,4 +1,4 @@
-import type { ReplyTarget } from "./lifecycle";
+import type { ReplyTarget } from "@oc/contracts/agent";
 
 /** Credentials of a bridged channel, as the edge stored them (sealed) in the user's object. */
 export interface BridgeCredentials {

@@ -1,42 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import type { FleetDecision, FleetOrder, FleetPolicy, FleetSnapshot } from "@oc/contracts/fleet";
+import type { FleetSchedulerRpc } from "@oc/contracts/rpc";
 
-/** What the edge measured about the fleet when it asks whether to grow it. */
-export interface FleetSnapshot {
-  /** Committed memory / usable memory of healthy active nodes. */
-  utilisation: number;
-  /** Healthy active nodes plus nodes registering. */
-  nodes: number;
-  /** No node has room for one more agent. */
-  full: boolean;
-  /** Nodes registered but not yet healthy: capacity already on its way. */
-  registering: number;
-}
-
-export interface FleetPolicy {
-  scaleAt: number;
-  maxNodes: number;
-  maxMonthlySpendCents: number;
-  nodeMonthlyCostCents: number;
-  /** An order not registered after this long is considered failed (a new one may be placed). */
-  orderTimeoutMs: number;
-}
-
-export type FleetDecision =
-  | { action: "none"; reason: string }
-  | { action: "wait"; orderId: string; reason: string }
-  | { action: "capped"; reason: string }
-  | { action: "order"; orderId: string; reason: string };
-
-export interface FleetOrder {
-  id: string;
-  status: "ordering" | "booting" | "registered" | "failed" | "expired";
-  providerRef: string | null;
-  nodeId: string | null;
-  costCents: number;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { FleetDecision, FleetOrder, FleetPolicy, FleetSnapshot };
 
 /**
  * The single scheduler that buys worker nodes (one instance, named "fleet"). Because a Durable Object runs
@@ -44,7 +10,7 @@ export interface FleetOrder {
  * at once, at most one order is open. It also enforces the node and spend caps. The provider call itself is
  * made by the edge, which reports back placed / failed; a node registering with the order's token closes it.
  */
-export class FleetScheduler extends DurableObject {
+export class FleetScheduler extends DurableObject implements FleetSchedulerRpc {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, status TEXT NOT NULL, provider_ref TEXT, node_id TEXT,

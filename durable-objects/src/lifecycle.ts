@@ -1,9 +1,9 @@
-import { SecretBox } from "../../edge/src/lib/crypto";
+import { SecretBox } from "@oc/contracts/crypto";
 import type { MetaTable } from "./meta-table";
-import type { NodeLink } from "./node-link";
+import type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
+import type { NodeLinkRpc } from "@oc/contracts/rpc";
 
-/** The agent's life as the dashboard shows it: provisioning steps first, then ready / paused / sleeping. */
-export type AgentStatus = "none" | "queued" | "placing" | "creating" | "starting" | "ready" | "paused" | "sleeping" | "stopped" | "failed";
+export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget };
 
 /** Default minutes without interactive use before a running agent dozes (is paused). */
 export const DEFAULT_IDLE_MINUTES = 30;
@@ -16,35 +16,10 @@ export const DEFAULT_DEEP_SLEEP_MINUTES = 120;
 /** A sleeping agent with a scheduled job is woken this long before it is due (OpenClaw needs ~10 s to start). */
 export const CRON_PREWAKE_MS = 120_000;
 
-export interface InboxMessage {
-  id: number;
-  at: number;
-  session: string;
-  text: string;
-  reply: string | null;
-  error: string | null;
-  state: "queued" | "sent" | "answered" | "failed";
-}
-
-/** Where a bridged channel's reply goes (the platform sends it with the channel's own API). */
-export interface ReplyTarget {
-  channel: "whatsapp" | "discord";
-  /** WhatsApp phone number, Discord interaction token. */
-  to: string;
-}
-
-/** A raw update for the container's channel listener (port and path inside the container). */
-export interface ForwardTarget {
-  port: number;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
 interface Host {
   sql: SqlStorage;
   meta: MetaTable;
-  env: { ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> };
+  env: { ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded> };
   recordActivity(kind: string, message: string): Promise<unknown>;
   /** Makes sure the object's alarm fires no later than `at`. */
   wakeBy(at: number): Promise<void>;

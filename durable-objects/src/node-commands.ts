@@ -1,7 +1,7 @@
-import { SecretBox } from "../../edge/src/lib/crypto";
-import type { EdgeFrame } from "@oc/contracts/wire";
+import { SecretBox } from "@oc/contracts/crypto";
+import type { NodeCommand } from "@oc/contracts/rpc";
 
-export type NodeCommand = Extract<EdgeFrame, { type: "command" }>["command"];
+export type { NodeCommand };
 
 /** Answered commands are kept only this long (callers poll for their answer within seconds). */
 export const DONE_RETENTION_MS = 10 * 60_000;

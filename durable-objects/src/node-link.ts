@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
-import type { AgentStatus, UserAgent } from "./user-agent";
-import { evictionPlan, freeMb, type Dozer } from "../../edge/src/services/fleet/capacity";
+import type { AgentStatus } from "@oc/contracts/agent";
+import type { NodeLinkRpc, SentCommand, UserAgentRpc } from "@oc/contracts/rpc";
+import { evictionPlan, freeMb, type Dozer, type NodeStatus } from "@oc/contracts/capacity";
 import { CommandLog, userOf, type NodeCommand } from "./node-commands";
 import { agentFrame, edgeFrame, parseFrame, type AgentFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "@oc/contracts/wire";
 
@@ -13,28 +14,7 @@ export const COMMAND_EXPIRY_MS = 60 * 60_000;
 type Expected = "running" | "paused" | "sleeping";
 const EXPECTED_AFTER: Partial<Record<NodeCommand["kind"], Expected>> = { provision: "running", wake: "running", pause: "paused", sleep: "sleeping" };
 
-export interface NodeStatus {
-  nodeId: string | null;
-  connected: boolean;
-  agentVersion: string | null;
-  lastHeartbeatAt: number | null;
-  metrics: NodeMetrics | null;
-  /** Managed containers the node reported that the platform did not place there (reported, never deleted). */
-  unknownContainers: ContainerReport[];
-  /** Memory limits of the agents placed here that hold memory (running, paused, or being started). */
-  committedMb: number;
-  /** Memory limits of the agents running (or being started) here: what they may grow to. */
-  runningMb: number;
-  /** Dozing agents with what each really holds (the node's measure, else its limit), longest dozing first. */
-  dozing: Dozer[];
-  /** What the agents here really hold per the node's last heartbeat (resident + compressed swap). */
-  measuredMb: number;
-  agents: { running: number; paused: number; sleeping: number };
-  /** Failed provision/wake commands in the last 24 h, newest first (operator console). */
-  recentFailures: { userId: string; kind: string; error: string; at: number }[];
-}
-
-export type { NodeCommand };
+export type { NodeCommand, NodeStatus };
 
 interface Attachment {
   nodeId: string;
@@ -46,11 +26,11 @@ interface Attachment {
  * nothing between heartbeats; everything that must survive hibernation is in SQLite or the socket attachment.
  * The edge route authenticates the agent before the upgrade reaches this object.
  */
-export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgent>; ENCRYPTION_KEY: string }> {
+export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>; ENCRYPTION_KEY: string }> implements NodeLinkRpc {
   private readonly meta: MetaTable;
   private readonly commands: CommandLog;
 
-  constructor(ctx: DurableObjectState, env: { USER_AGENT: DurableObjectNamespace<UserAgent>; ENCRYPTION_KEY: string }) {
+  constructor(ctx: DurableObjectState, env: { USER_AGENT: DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>; ENCRYPTION_KEY: string }) {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.commands = new CommandLog(ctx.storage.sql, env.ENCRYPTION_KEY);
@@ -319,7 +299,7 @@ export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace
   }
 
   /** The commands kept here (operator tools and tests): bodies of unanswered ones, kinds of answered ones. */
-  async sentCommands() {
+  async sentCommands(): Promise<SentCommand[]> {
     return this.commands.all();
   }
 

@@ -1,5 +1,6 @@
-import { tierRank } from "../../edge/src/proxy/catalog";
-import { PIN_TTL_MS, type Pin } from "../../edge/src/proxy/routing/plan";
+import { tierRank } from "@oc/contracts/tiers";
+import { PIN_TTL_MS, type Pin } from "@oc/contracts/routing-plan";
+import type { RouteConversation } from "@oc/contracts/ledger";
 
 /** How long a "use the best model" choice for a conversation is kept after its last call. */
 const OVERRIDE_TTL_MS = 30 * 24 * 3600_000;
@@ -46,7 +47,7 @@ export class RoutePins {
   }
 
   /** Recent conversations, for the dashboard's per-conversation "use the best model" switch. */
-  list(limit = 20): { key: string; tier: string; model: string; at: number; best: boolean; label: string }[] {
+  list(limit = 20): RouteConversation[] {
     return this.sql.exec<{ key: string; tier: string; model: string; at: number; best: number; label: string }>("SELECT key, tier, model, at, best, label FROM route_pins ORDER BY at DESC LIMIT ?", limit).toArray().map((r) => ({ ...r, best: r.best === 1 }));
   }
 

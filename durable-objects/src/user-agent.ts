@@ -1,64 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
+import { SecretBox } from "@oc/contracts/crypto";
+import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
+import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
+import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "@oc/contracts/ledger";
+import type { ProtectionSettings } from "@oc/contracts/protection";
+import type { NodeLinkRpc, UserAgentRpc } from "@oc/contracts/rpc";
 import { Ledger } from "./ledger";
 import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-replies";
-import { AgentLifecycle, type AgentStatus, type ForwardTarget, type InboxMessage, type ReplyTarget } from "./lifecycle";
-import { SecretBox } from "../../edge/src/lib/crypto";
+import { AgentLifecycle } from "./lifecycle";
 import { MetaTable } from "./meta-table";
 import { SeenDeliveries } from "./seen-deliveries";
-import type { NodeLink } from "./node-link";
-import { Protection, type CallFacts, type ProtectionSettings, type Refusal } from "./protection";
+import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
-import { pickRoute, type RouteChoice, type RoutePlan } from "../../edge/src/proxy/routing/plan";
-import type { Tier } from "../../edge/src/proxy/catalog";
-import { FLUSH_DELAY_MS, UsageOutbox, type UsageRow } from "./usage-outbox";
+import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
 
-export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "./lifecycle";
-
-export interface ActivityEvent {
-  id: number;
-  at: number;
-  kind: string;
-  message: string;
-}
-
-export interface AuthorizeRequest {
-  /** SHA-256 of the proxy key the client presented. */
-  keyHash: string;
-  reservationId: string;
-  /** Upper bound of the request's wholesale cost; the user's markup is applied here. */
-  maxWholesale: number;
-  call: CallFacts;
-  /** A smart-router plan: the model is picked here against the conversation's pin, and the pin updated. */
-  route?: { plan: RoutePlan; label: string };
-}
-
-export type AuthorizeResult =
-  | { ok: true; markupBps: number; reserved: number; agentId: string | null; route?: RouteChoice }
-  | { ok: false; code: "invalid_key" | "suspended" | "balance_limit" | Refusal["code"]; message: string };
-
-export interface SettleResult {
-  applied: boolean;
-  /** This settlement took the balance below the auto top-up threshold (billing's job should run). */
-  lowBalance: boolean;
-  price: number;
-  markupBps: number;
-  balance: number;
-  /** Of `price`, the part above the call's hold (charged in full; flagged for the operator). */
-  overHold: number;
-}
-
-/** What a chat platform delivered, for `deliverOnce`: a message for the agent, or a raw update for its listener. */
-export type ChannelDelivery =
-  | { kind: "message"; text: string; session: string; replyTo?: ReplyTarget }
-  | { kind: "forward"; channel: string; target: ForwardTarget };
-
-export interface AgentSnapshot {
-  userId: string | null;
-  status: AgentStatus;
-  lastActivityAt: number | null;
-  activityCount: number;
-}
+export type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, AuthorizeRequest, AuthorizeResult, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget, SettleResult };
 
 /** How many activity events a user's object keeps; older ones are dropped (Postgres holds the history). */
 const ACTIVITY_KEEP = 500;
@@ -68,16 +25,7 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-/** One state archive in S3, as recorded when its upload was begun by the node the agent was placed on. */
-export interface ArchiveRecord {
-  key: string;
-  sha256: string;
-  bytes: number;
-  nodeId: string;
-  at?: number;
-}
-
-export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLink> } & ReplyEnv> {
+export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded> } & ReplyEnv> implements UserAgentRpc {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;
@@ -206,7 +154,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
    * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
    * usage record, completed with the price, is queued for Postgres in the same step.
    */
-  async settle(reservationId: string, wholesale: number, inbound: string, usage?: Omit<UsageRow, "id" | "priceMicros" | "markupBps" | "costMicros" | "overHoldMicros">, raise?: { key: string; tier: Tier; model: string }): Promise<SettleResult> {
+  async settle(reservationId: string, wholesale: number, inbound: string, usage?: UsageCall, raise?: RouteRaise): Promise<SettleResult> {
     const markupBps = this.markup();
     this.persistCalls();
     // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
@@ -236,7 +184,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
   }
 
   /** Recent conversations the smart router pinned, for the dashboard's "use the best model" switch. */
-  async routeConversations(): Promise<ReturnType<RoutePins["list"]>> {
+  async routeConversations(): Promise<RouteConversation[]> {
     this.persistCalls();
     return this.pins.list();
   }
@@ -265,7 +213,7 @@ export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL
     return { balance: this.ledger.balance(), reserved: this.ledger.reserved(), available: this.ledger.available() };
   }
 
-  async listLedger(limit = 50) {
+  async listLedger(limit = 50): Promise<LedgerEntry[]> {
     return this.ledger.entries(Math.min(200, limit));
   }
 

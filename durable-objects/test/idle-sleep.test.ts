@@ -79,7 +79,7 @@ async function readyAgent(userId: string, nodeId: string) {
 }
 
 async function sealSpec(userId: string) {
-  const { SecretBox } = await import("../../edge/src/lib/crypto");
+  const { SecretBox } = await import("@oc/contracts/crypto");
   const spec = { userId, image: "openclaw-agent:test", host: "h.example.com", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 };
   return new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify(spec), `spec:${userId}`);
 }

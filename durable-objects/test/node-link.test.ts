@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { nodes } from "@oc/db/schema";
-import { sha256Hex } from "../../edge/src/lib/crypto";
+import { sha256Hex } from "@oc/contracts/crypto";
 import { newId } from "../../edge/src/lib/ids";
 import { call, withDb } from "../../edge/test/helpers";
 
@@ -107,7 +107,7 @@ describe("NodeLink after a reconnect", () => {
     const link = env.NODE_LINK.getByName(id);
     const lost = `usr_${"lost".repeat(6)}`;
     const fine = `usr_${"fine".repeat(6)}`;
-    const { SecretBox } = await import("../../edge/src/lib/crypto");
+    const { SecretBox } = await import("@oc/contracts/crypto");
     for (const u of [lost, fine]) {
       const user = env.USER_AGENT.getByName(u);
       await user.init(u);

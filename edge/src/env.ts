@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
+import type { FleetSchedulerRpc, NodeLinkRpc, UserAgentRpc } from "@oc/contracts/rpc";
 
 /**
  * The one env schema. Every variable the Worker reads is declared here, checked once per isolate, and
@@ -138,9 +138,9 @@ export const envSchema = z
     BROWSER_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
     /** Let's Encrypt account email for Traefik on new nodes. */
     ACME_EMAIL: z.email().default("ops@example.com"),
-    USER_AGENT: binding<DurableObjectNamespace<UserAgent>>("USER_AGENT"),
-    NODE_LINK: binding<DurableObjectNamespace<NodeLink>>("NODE_LINK"),
-    FLEET: binding<DurableObjectNamespace<FleetScheduler>>("FLEET"),
+    USER_AGENT: binding<DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>>("USER_AGENT"),
+    NODE_LINK: binding<DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded>>("NODE_LINK"),
+    FLEET: binding<DurableObjectNamespace<FleetSchedulerRpc & Rpc.DurableObjectBranded>>("FLEET"),
     AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
     ASSETS: binding<Fetcher>("ASSETS").optional(),
   })

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sessions } from "@oc/db/schema";
-import { sha256Hex } from "../src/lib/crypto";
+import { sha256Hex } from "@oc/contracts/crypto";
 import { PASSWORD, call, linkToken, newEmail, newIp, signup, verifiedSignup, withDb } from "./helpers";
 
 describe("auth security", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SecretBox, timingSafeEqual } from "../src/lib/crypto";
+import { SecretBox, timingSafeEqual } from "@oc/contracts/crypto";
 import { hashPassword, verifyPassword } from "../src/services/password";
 
 const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));

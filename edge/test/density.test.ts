@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { NodeMetrics } from "@oc/contracts/wire";
-import type { FleetPolicy, NodeStatus } from "../../durable-objects/src/index";
-import { evictionPlan, freeMb, heldMb, placeable, roomMb, utilisation, type NodeView } from "../src/services/fleet/capacity";
+import type { FleetPolicy } from "@oc/contracts/fleet";
+import type { NodeStatus } from "@oc/contracts/capacity";
+import { evictionPlan, freeMb, heldMb, placeable, roomMb, utilisation, type NodeView } from "@oc/contracts/capacity";
 
 /**
  * Capacity by what agents really hold: dozing agents count their measured resident + compressed memory, never

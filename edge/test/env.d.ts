@@ -9,9 +9,9 @@ declare namespace Cloudflare {
     APP_URL: string;
     NEON_LOCAL_WSPROXY: string;
     ENCRYPTION_KEY: string;
-    USER_AGENT: DurableObjectNamespace<import("../../durable-objects/src/index").UserAgent>;
-    NODE_LINK: DurableObjectNamespace<import("../../durable-objects/src/index").NodeLink>;
-    FLEET: DurableObjectNamespace<import("../../durable-objects/src/index").FleetScheduler>;
+    USER_AGENT: DurableObjectNamespace<import("@oc/contracts/rpc").UserAgentRpc & Rpc.DurableObjectBranded>;
+    NODE_LINK: DurableObjectNamespace<import("@oc/contracts/rpc").NodeLinkRpc & Rpc.DurableObjectBranded>;
+    FLEET: DurableObjectNamespace<import("@oc/contracts/rpc").FleetSchedulerRpc & Rpc.DurableObjectBranded>;
   }
 }
 

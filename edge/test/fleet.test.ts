@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { FleetPolicy } from "../../durable-objects/src/index";
+import type { FleetPolicy } from "@oc/contracts/fleet";
 import { loadEnv } from "../src/env";
 import { hostingerProvider } from "../src/services/fleet/hostinger";
 import { bootstrapScript } from "../src/services/fleet/provider";

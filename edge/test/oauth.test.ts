@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiKeys, channels, oauthAccounts, recoveryCodes, users } from "@oc/db/schema";
-import { SecretBox, sha256Hex } from "../src/lib/crypto";
+import { SecretBox, sha256Hex } from "@oc/contracts/crypto";
 import { PASSWORD, call, newEmail, newIp, signup, verifiedSignup, withDb } from "./helpers";
 import { TEST_PORTS } from "./ports";
 import { totpCode } from "./totp";

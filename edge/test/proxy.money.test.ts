@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { UserAgent } from "../../durable-objects/src/user-agent";
+import { UserAgent } from "../src/worker";
 import { runInDurableObject } from "cloudflare:test";
 import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { AgentSpecWire } from "@oc/contracts/wire";
 import type { DockerClient } from "./docker";
 import { nextCronRun } from "./cron";
 import { runCron, type CronJobInput } from "./cron-jobs";
@@ -13,23 +14,11 @@ import { bridgeOf, type EgressPolicy } from "./egress";
 /** Where OpenClaw keeps its state inside the container (the official image's layout). */
 export const CONTAINER_STATE_DIR = "/home/node/.openclaw";
 
-export interface AgentSpec {
-  userId: string;
-  image: string;
-  host: string;
-  /** The generated openclaw.json (see openclaw-config.ts). */
-  config: Record<string, unknown>;
-  gatewayToken: string;
-  memoryMb: number;
-  cpus: number;
-  pidsLimit: number;
-  /** uid:gid inside the container; the state dir is chowned to it. */
-  user?: string;
+/** The spec the edge sends (contracts/src/wire.ts), plus what only tests set. */
+export type AgentSpec = AgentSpecWire & {
   /** Overrides the image's command (tests run a stand-in gateway). */
   cmd?: string[];
-  /** Workspace files to write (persona files), relative to the state dir: `workspace/SOUL.md`. */
-  files?: Record<string, string>;
-}
+};
 
 /** Writable scratch for a read-only container: /tmp, and HOME (npm, caches) owned by the container's user. */
 export function scratchMounts(user = "1000:1000"): Record<string, string> {

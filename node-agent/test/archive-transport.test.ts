@@ -7,14 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { archiveKey, presign, uploadPlan, type S3Target } from "../../edge/src/services/archive-urls";
+import { archiveKey, presign, uploadPlan, type S3Target } from "@oc/contracts/archive-urls";
 import { EdgeTransport } from "../src/archive-transport";
 import { StateStore } from "../src/state-store";
 
 /**
  * The node's side of archives without storage keys: the node agent holds only its node secret, asks an
  * edge for presigned URLs, and moves bytes with them. The edge here is a stand-in on loopback that signs
- * with the edge's real signing code (edge/src/services/archive-urls.ts) for s3rver, and records each
+ * with the edge's real signing code (contracts/src/archive-urls.ts) for s3rver, and records each
  * archive's sha256 and size the way the user's Durable Object does. s3rver does not verify SigV4
  * signatures, so the signing itself is checked against the official SDK signer (same signature).
  */

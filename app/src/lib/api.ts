@@ -1,10 +1,8 @@
 /** Browser-side API client: one place that turns the error envelope into a readable message. */
-export interface ApiError {
-  code: string;
-  message: string;
-  requestId: string;
-  details?: { path: string; message: string }[];
-}
+import type { ErrorEnvelope } from "@oc/contracts/errors";
+
+/** The envelope's error, with the validation details the edge's hook attaches (edge/src/errors.ts). */
+export type ApiError = Omit<ErrorEnvelope["error"], "details"> & { details?: { path: string; message: string }[] };
 
 export class ApiFailure extends Error {
   constructor(public readonly error: ApiError, public readonly status: number) {

@@ -1,10 +1,12 @@
 /** Display helpers shared by the dashboard pages. Money arrives in integer micro-USD. */
+import type { AgentStatus } from "@oc/contracts/agent";
+
 export const usd = (micros: number) => `$${(micros / 1_000_000).toFixed(micros !== 0 && Math.abs(micros) < 10_000 ? 4 : 2)}`;
 export const cents = (c: number) => `$${(c / 100).toFixed(2)}`;
 export const when = (t: number | string) => new Date(t).toLocaleString();
 export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** Friendly words for the agent's status. */
+/** Friendly words for the agent's status (every status has one; indexed by what the API sent). */
 export const STATUS_TEXT: Record<string, string> = {
   none: "Not created yet",
   queued: "Queued",
@@ -16,7 +18,7 @@ export const STATUS_TEXT: Record<string, string> = {
   sleeping: "Asleep (wakes on the next message)",
   stopped: "Stopped",
   failed: "Needs attention",
-};
+} satisfies Record<AgentStatus, string>;
 
 /** What the user is told after a settings change: a running agent restarts on it, a stopped one uses it later. */
 export const savedNote = (appliedToAgent: boolean) =>

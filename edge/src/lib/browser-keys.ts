@@ -1,4 +1,4 @@
-import { randomToken, sha256Hex } from "./crypto";
+import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 
 /**
  * The agent's browser key, `ocb_<userId>_<secret>`: issued with each proxy key (and replaced with it), it opens

@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { TIERS, tierRank, type Tier } from "@oc/contracts/tiers";
+
+export { TIERS, tierRank, type Tier };
 
 /**
  * The models the platform sells, as operator data: models, tiers, wholesale prices (input / output / cached
@@ -8,8 +11,6 @@ import { z } from "zod";
  * `maxTier` is the hardest kind of request a model is trusted with; `auto` says whether the smart router
  * may pick it (a model can be sold by name only). `api` is the wire format the upstream speaks.
  */
-export const TIERS = ["simple", "standard", "complex", "reasoning"] as const;
-export type Tier = (typeof TIERS)[number];
 export type Api = "openai" | "anthropic";
 
 const micros = z.number().int().min(0).max(1_000_000_000);
@@ -97,7 +98,6 @@ export const SEED_CATALOG: Catalog = {
 };
 
 export const EMBEDDING_MODELS = [{ id: "text-embedding-3-small", inputPer1M: 20_000, dimensions: 1536 }] as const;
-export const tierRank = (t: Tier) => TIERS.indexOf(t);
 
 /** A validated catalog with its lookups precomputed once per version (the hot path only reads maps). */
 export class CatalogView {

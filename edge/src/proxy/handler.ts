@@ -1,6 +1,6 @@
-import type { AuthorizeResult } from "../../../durable-objects/src/index";
+import type { AuthorizeResult } from "@oc/contracts/ledger";
 import { loadEnv } from "../env";
-import { sha256Hex } from "../lib/crypto";
+import { sha256Hex } from "@oc/contracts/crypto";
 import { EMBEDDING_MODELS, TIERS, tierRank, type ModelInfo } from "./catalog";
 import { proxyError, type ProxyErrorKind } from "./errors";
 import { parseProxyKey, presentedKey } from "./keys";

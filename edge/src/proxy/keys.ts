@@ -1,4 +1,4 @@
-import { randomToken, sha256Hex } from "../lib/crypto";
+import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 
 /**
  * Proxy keys name their user: `ocx_<userId>_<secret>`. The edge routes the call to that user's Durable

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { UserAgent } from "../../../durable-objects/src/index";
+import type { UserAgentRpc } from "@oc/contracts/rpc";
 
 /** How long one event stream stays open; EventSource reconnects by itself, resuming at Last-Event-ID. */
 const STREAM_MS = 5 * 60_000;
@@ -11,7 +11,7 @@ const POLL_MS = 1_000;
  * user's Durable Object, pushed as server-sent events. The object is asked once a second (a cheap indexed
  * read); an idle stream sends a comment every 15 s so proxies keep it open.
  */
-export function liveEvents(c: Context, account: DurableObjectStub<UserAgent>, lastEventId: number) {
+export function liveEvents(c: Context, account: DurableObjectStub<UserAgentRpc & Rpc.DurableObjectBranded>, lastEventId: number) {
   return streamSSE(c, async (stream) => {
     let after = lastEventId;
     let status = "";

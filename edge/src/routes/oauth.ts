@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { AppError } from "@oc/contracts/errors";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
-import { timingSafeEqual } from "../lib/crypto";
+import { timingSafeEqual } from "@oc/contracts/crypto";
 import { setSessionCookie } from "../lib/cookies";
 import { rateLimit } from "../middleware/rate-limit";
 import { finishGoogleLogin, startGoogleLogin } from "../services/oauth-google";

@@ -4,7 +4,7 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { addCronJob, listCronJobs, removeCronJob } from "../services/cron";
 import { addMemory, deleteMemory, listMemories, readMemoryFile } from "../services/memory";
-import { fromBase64 } from "../lib/crypto";
+import { fromBase64 } from "@oc/contracts/crypto";
 import type { Services } from "../services/context";
 import { callNode } from "../services/node-call";
 import { body, json } from "./schemas";

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { agents, auditLog, emailOutbox, oauthAccounts, operatorGrants, provisionAttempts, sessions, subscriptions, templates, users } from "@oc/db/schema";
-import { randomToken } from "../lib/crypto";
+import { randomToken } from "@oc/contracts/crypto";
 import { revokeEveryAccess } from "./account-reset";
 import { audit } from "./audit";
 import { stripeFor } from "./billing/stripe";

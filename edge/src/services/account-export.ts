@@ -1,7 +1,7 @@
 import { asc, eq, inArray } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { agents, conversations, memories, messages, users } from "@oc/db/schema";
-import { fromBase64 } from "../lib/crypto";
+import { fromBase64 } from "@oc/contracts/crypto";
 import { zipStream } from "../lib/zip";
 import type { Services } from "./context";
 import { callNode } from "./node-call";

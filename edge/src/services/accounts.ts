@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { emailTokens, loginChallenges, users } from "@oc/db/schema";
-import { randomToken, sha256Hex } from "../lib/crypto";
+import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { newId } from "../lib/ids";
 import { limitAccount } from "./attempts";
 import { audit } from "./audit";

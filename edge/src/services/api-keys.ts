@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { apiKeys, users } from "@oc/db/schema";
-import { randomToken, sha256Hex } from "../lib/crypto";
+import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";

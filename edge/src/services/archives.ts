@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { nodes } from "@oc/db/schema";
-import { sha256Hex, timingSafeEqual } from "../lib/crypto";
-import { archiveKey, isArchiveKeyOf, presign, uploadPlan, type S3Target } from "./archive-urls";
+import { sha256Hex, timingSafeEqual } from "@oc/contracts/crypto";
+import { archiveKey, isArchiveKeyOf, presign, uploadPlan, type S3Target } from "@oc/contracts/archive-urls";
 import type { Services } from "./context";
 
 /**

@@ -1,6 +1,6 @@
 import { openDb, type Db } from "@oc/db/client";
 import type { Env } from "../env";
-import { SecretBox } from "../lib/crypto";
+import { SecretBox } from "@oc/contracts/crypto";
 import type { Services } from "./context";
 import { createMailer } from "./email";
 

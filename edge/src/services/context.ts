@@ -1,6 +1,6 @@
 import type { Db } from "@oc/db/client";
 import type { Env } from "../env";
-import type { SecretBox } from "../lib/crypto";
+import type { SecretBox } from "@oc/contracts/crypto";
 import type { Mailer } from "./email";
 
 /** What a service function may use. Built per request by edge/src/middleware/init.ts; no HTTP in here. */

@@ -1,5 +1,5 @@
 import { AppError } from "@oc/contracts/errors";
-import type { NodeCommand } from "../../../durable-objects/src/index";
+import type { NodeCommand } from "@oc/contracts/rpc";
 import type { Services } from "./context";
 
 /**

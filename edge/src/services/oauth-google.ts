@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { AppError } from "@oc/contracts/errors";
 import { oauthAccounts, users } from "@oc/db/schema";
-import { randomToken } from "../lib/crypto";
+import { randomToken } from "@oc/contracts/crypto";
 import { newId } from "../lib/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";

@@ -1,4 +1,4 @@
-import { fromBase64, timingSafeEqual, toBase64Url } from "../lib/crypto";
+import { fromBase64, timingSafeEqual, toBase64Url } from "@oc/contracts/crypto";
 
 /**
  * Password hashing with PBKDF2-HMAC-SHA256 through WebCrypto: a KDF made for passwords that runs natively

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { agents } from "@oc/db/schema";
-import { sha256Hex } from "../lib/crypto";
+import { sha256Hex } from "@oc/contracts/crypto";
 import { newId } from "../lib/ids";
 import { newBrowserKey } from "../lib/browser-keys";
 import { newProxyKey } from "../proxy/keys";

@@ -2,7 +2,7 @@ import { createTOTPKeyURI, generateHOTP } from "@oslojs/otp";
 import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { loginChallenges, recoveryCodes, users } from "@oc/db/schema";
-import { fromBase64, sha256Hex, timingSafeEqual, toBase64Url } from "../lib/crypto";
+import { fromBase64, sha256Hex, timingSafeEqual, toBase64Url } from "@oc/contracts/crypto";
 import { base32, newId } from "../lib/ids";
 import { MAX_CHALLENGE_ATTEMPTS } from "./accounts";
 import { limitAccount } from "./attempts";

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { channels } from "@oc/db/schema";
 import { newId } from "../../lib/ids";
-import { randomToken, sha256Hex } from "../../lib/crypto";
+import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { audit } from "../audit";
 import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";

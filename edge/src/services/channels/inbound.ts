@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { SLACK_LISTENER, TELEGRAM_LISTENER } from "@oc/contracts/openclaw-config";
 import { AppError } from "@oc/contracts/errors";
 import { agents } from "@oc/db/schema";
-import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "../../lib/crypto";
+import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "@oc/contracts/crypto";
 import type { Services } from "../context";
 import { loadChannel } from "./connect";
 

@@ -6,7 +6,7 @@ import { newId } from "../../lib/ids";
 import { buildServices } from "../build";
 import type { Services } from "../context";
 import { policyOf, fleetView } from "./fleet";
-import { heldMb, utilisation } from "./capacity";
+import { heldMb, utilisation } from "@oc/contracts/capacity";
 
 const STOPPED = "proxy.runaway_stopped";
 

@@ -1,12 +1,12 @@
 import { and, eq, inArray, ne } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import type { FleetDecision, FleetPolicy } from "../../../../durable-objects/src/index";
+import type { FleetDecision, FleetPolicy } from "@oc/contracts/fleet";
 import { nodes } from "@oc/db/schema";
 import type { Env } from "../../env";
 import type { Services } from "../context";
 import { createRegistrationToken } from "../nodes";
 import { paidAmong } from "../entitlement";
-import { AGENT_MEMORY_MB, freeMb, healthy, placeable, utilisation, type NodeView } from "./capacity";
+import { AGENT_MEMORY_MB, freeMb, healthy, placeable, utilisation, type NodeView } from "@oc/contracts/capacity";
 import { hostingerProvider } from "./hostinger";
 import { bootstrapScript, type NodeProvider } from "./provider";
 

@@ -1,7 +1,7 @@
 import axios from "axios";
 import { Configuration, VPSPostInstallScriptsApi, VPSVirtualMachineApi, type VPSV1VirtualMachineSetupRequest } from "hostinger-api-sdk";
 import type { Env } from "../../env";
-import { randomToken } from "../../lib/crypto";
+import { randomToken } from "@oc/contracts/crypto";
 import type { NodeOrder, NodeProvider } from "./provider";
 
 /**

@@ -1,4 +1,4 @@
-import type { NodeStatus } from "../../../../durable-objects/src/node-link";
+import type { ContainerReport, NodeMetrics } from "./wire";
 
 /**
  * The capacity model, as pure functions over what each node's NodeLink knows. A node's room is its RAM minus
@@ -13,6 +13,28 @@ export const SYSTEM_RESERVE_MB = 1024;
 export const AGENT_MEMORY_MB = 2048;
 /** A node counts as healthy when connected and heard from this recently (heartbeats come every 15 s). */
 export const HEALTHY_MS = 60_000;
+
+/** What a node's NodeLink knows about it (its `getStatus()`), the input of every capacity decision. */
+export interface NodeStatus {
+  nodeId: string | null;
+  connected: boolean;
+  agentVersion: string | null;
+  lastHeartbeatAt: number | null;
+  metrics: NodeMetrics | null;
+  /** Managed containers the node reported that the platform did not place there (reported, never deleted). */
+  unknownContainers: ContainerReport[];
+  /** Memory limits of the agents placed here that hold memory (running, paused, or being started). */
+  committedMb: number;
+  /** Memory limits of the agents running (or being started) here: what they may grow to. */
+  runningMb: number;
+  /** Dozing agents with what each really holds (the node's measure, else its limit), longest dozing first. */
+  dozing: Dozer[];
+  /** What the agents here really hold per the node's last heartbeat (resident + compressed swap). */
+  measuredMb: number;
+  agents: { running: number; paused: number; sleeping: number };
+  /** Failed provision/wake commands in the last 24 h, newest first (operator console). */
+  recentFailures: { userId: string; kind: string; error: string; at: number }[];
+}
 
 export interface NodeView {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * Small crypto helpers on WebCrypto (available in workerd and Node alike).
+ * Small crypto helpers shared by the edge and the Durable Objects on WebCrypto (available in workerd and Node alike).
  * - tokens: 32 random bytes, base64url; only their SHA-256 is stored, so a database leak yields nothing usable.
  * - SecretBox: AES-256-GCM with ENCRYPTION_KEY for secrets we must read back (TOTP seeds, channel tokens).
  */
@@ -52,7 +52,8 @@ export function timingSafeEqual(a: string, b: string): boolean {
 
 /** Format: `v1.<iv b64url>.<ciphertext+tag b64url>`; the version prefix leaves room for key rotation. */
 export class SecretBox {
-  private key: Promise<CryptoKey>;
+  // Typed from importKey itself: the global CryptoKey type differs between the workers and the Node typings.
+  private key: ReturnType<typeof crypto.subtle.importKey>;
 
   constructor(base64Key: string) {
     this.key = crypto.subtle.importKey("raw", fromBase64(base64Key), "AES-GCM", false, ["encrypt", "decrypt"]);
