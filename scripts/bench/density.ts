@@ -20,7 +20,7 @@ import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
 import { DockerodeClient } from "../../node-agent/src/docker";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { StateStore } from "../../node-agent/src/state-store";
-import { SYSTEM_RESERVE_MB } from "../../edge/src/services/fleet/capacity";
+import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
