@@ -5,9 +5,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
 import { confirmEmail, grantAccess } from "./access";
-import { NodeAgent } from "../node-agent/src/agent";
-import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
-import { DockerodeClient } from "../node-agent/src/docker";
+import { NodeAgent } from "../node-agent/src/edge-link";
+import { AgentRuntime, type AgentSpec } from "../node-agent/src/agent-lifecycle";
+import { DockerodeClient } from "../node-agent/src/dockerode-client";
 import { localRuntime } from "../node-agent/test/local-runtime";
 import { signUpAndIn } from "./account";
 

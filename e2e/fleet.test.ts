@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { until } from "./until";
 import { grantAccess } from "./access";
 import type { NodeMetrics } from "@oc/contracts/wire";
-import { NodeAgent } from "../node-agent/src/agent";
-import type { AgentRuntime, AgentSpec } from "../node-agent/src/agents";
+import { NodeAgent } from "../node-agent/src/edge-link";
+import type { AgentRuntime, AgentSpec } from "../node-agent/src/agent-lifecycle";
 import { signUpAndIn } from "./account";
 
 /**

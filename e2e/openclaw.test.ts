@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AgentRuntime, type AgentSpec } from "../node-agent/src/agents";
-import { DockerodeClient } from "../node-agent/src/docker";
+import { AgentRuntime, type AgentSpec } from "../node-agent/src/agent-lifecycle";
+import { DockerodeClient } from "../node-agent/src/dockerode-client";
 import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { localRuntime } from "../node-agent/test/local-runtime";
 import { cliJson } from "../node-agent/src/openclaw-cli";

@@ -1,4 +1,4 @@
-import type { DockerClient } from "./docker";
+import type { DockerClient } from "./docker-client";
 import { cliJson } from "./openclaw-cli";
 
 /**

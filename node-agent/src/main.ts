@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { AgentRuntime } from "./agents";
-import { DockerodeClient } from "./docker";
+import { AgentRuntime } from "./agent-lifecycle";
+import { DockerodeClient } from "./dockerode-client";
 import { Doze } from "./doze";
-import { NodeAgent } from "./agent";
+import { NodeAgent } from "./edge-link";
 import { StateStore, s3FromEnv } from "./state-store";
 import { TraefikRoutes, staticConfig } from "./traefik";
 import { egressFromEnv } from "./egress";

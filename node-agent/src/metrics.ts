@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import os from "node:os";
 import type { NodeMetrics } from "@oc/contracts/wire";
-import type { DockerClient } from "./docker";
+import type { DockerClient } from "./docker-client";
 import type { Doze } from "./doze";
 
 let lastCpu = os.cpus().map((c) => c.times);

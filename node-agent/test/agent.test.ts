@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { agentFrame, parseFrame, type AgentFrame, type EdgeFrame } from "@oc/contracts/wire";
-import { NodeAgent } from "../src/agent";
+import { NodeAgent } from "../src/edge-link";
 
 const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 

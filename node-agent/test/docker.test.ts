@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DockerodeClient } from "../src/docker";
+import { DockerodeClient } from "../src/dockerode-client";
 
 /**
  * Runs against the real Docker engine scripts/test.sh starts (DOCKER_HOST). No registry is reachable, so

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { AgentRuntime, type AgentSpec } from "../src/agents";
-import { DockerodeClient } from "../src/docker";
+import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
+import { DockerodeClient } from "../src/dockerode-client";
 import { localRuntime } from "./local-runtime";
 import { entriesOf, fingerprint, tarball, type Crafted } from "./tarballs";
 

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentRuntime, type AgentSpec } from "../src/agents";
-import { DockerodeClient } from "../src/docker";
+import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
+import { DockerodeClient } from "../src/dockerode-client";
 import type { StateStore } from "../src/state-store";
 import { localRuntime } from "./local-runtime";
 

@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
-import { AgentRuntime } from "../src/agents";
-import { DockerodeClient } from "../src/docker";
+import { AgentRuntime } from "../src/agent-lifecycle";
+import { DockerodeClient } from "../src/dockerode-client";
 import { StateStore } from "../src/state-store";
 
 /**

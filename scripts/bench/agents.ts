@@ -6,7 +6,7 @@
  *   npm run bench:agents            (RUNS=5 by default; scripts/bench/agents.sh starts dockerd)
  */
 import { openclawConfig } from "@oc/contracts/openclaw-config";
-import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agents";
+import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";

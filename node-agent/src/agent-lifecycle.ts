@@ -1,41 +1,23 @@
-import { join } from "node:path";
-import type { AgentSpecWire } from "@oc/contracts/wire";
-import type { DockerClient } from "./docker";
+import type { DockerClient } from "./docker-client";
 import { nextCronRun } from "./cron";
 import { runCron, type CronJobInput } from "./cron-jobs";
 import { runChannelLogin } from "./channel-login";
 import { Workspace, type FileOp } from "./workspace";
-import { Dir, Refused, parseOwner, removeTree } from "./safe-fs";
+import { parseOwner } from "./safe-fs";
 import type { StateStore } from "./state-store";
-import { GATEWAY_PORT, type TraefikRoutes } from "./traefik";
+import type { TraefikRoutes } from "./traefik";
 import type { Doze, ReclaimOutcome } from "./doze";
 import { bridgeOf, type EgressPolicy } from "./egress";
+import { agentContainerSpec, containerName, networkName, type AgentSpec } from "./container-spec";
+import { StateDirs, plainUserId } from "./state-dir";
+import { DeliveryQueue } from "./delivery-queue";
+import { chat, forwardUpdate, waitReady, type GatewayTarget } from "./gateway";
+import { cliTarget } from "./openclaw-cli";
 
-/** Where OpenClaw keeps its state inside the container (the official image's layout). */
-export const CONTAINER_STATE_DIR = "/home/node/.openclaw";
-
-/** The spec the edge sends (contracts/src/wire.ts), plus what only tests set. */
-export type AgentSpec = AgentSpecWire & {
-  /** Overrides the image's command (tests run a stand-in gateway). */
-  cmd?: string[];
-};
-
-/** Writable scratch for a read-only container: /tmp, and HOME (npm, caches) owned by the container's user. */
-export function scratchMounts(user = "1000:1000"): Record<string, string> {
-  const [uid, gid] = user.split(":");
-  return {
-    "/tmp": "rw,nosuid,nodev,size=512m",
-    "/home/node": `rw,nosuid,nodev,size=256m,uid=${uid},gid=${gid ?? uid},mode=0755`,
-  };
-}
-
+export type { AgentSpec } from "./container-spec";
 export type ProgressStep = "creating" | "starting" | "ready";
-
-/** A user id becomes a path component and a container name: only a plain name is accepted. */
-function plainUserId(userId: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Refused(`refused: invalid user id ${JSON.stringify(userId.slice(0, 80))}`);
-  return userId;
-}
+/** What the lifecycle needs of the archive store (state-store.ts). */
+export type ArchiveStore = Pick<StateStore, "archive" | "latest" | "restore" | "deleteAll">;
 
 /**
  * One user's OpenClaw container on this node: provision, sleep to S3, wake (plain start on the same node,
@@ -43,9 +25,12 @@ function plainUserId(userId: string): string {
  * after a reconnect converges instead of creating a second container.
  */
 export class AgentRuntime {
+  private readonly dirs: StateDirs;
+  private readonly queue = new DeliveryQueue();
+
   constructor(
     private readonly docker: DockerClient,
-    private readonly store: StateStore,
+    private readonly store: ArchiveStore,
     private readonly opts: {
       stateRoot: string;
       traefikContainer?: string;
@@ -62,62 +47,35 @@ export class AgentRuntime {
       /** Gives a dozing agent's memory back to the node (doze.ts); without it a doze only freezes. */
       doze?: Doze;
     },
-  ) {}
+  ) {
+    this.dirs = new StateDirs(opts.stateRoot);
+  }
 
   /** The node's doze (memory reclaim) if configured; node metrics read what agents hold through it. */
   get doze(): Doze | undefined {
     return this.opts.doze;
   }
 
-  static containerName = (userId: string) => `oc-${userId}`;
-  static networkName = (userId: string) => `oc-${userId}`;
+  static containerName = containerName;
+  static networkName = networkName;
   /** The user's state dir; the id becomes a path component, so only a plain name is accepted. */
-  stateDir = (userId: string) => join(this.opts.stateRoot, plainUserId(userId));
+  stateDir = (userId: string) => this.dirs.path(userId);
 
   async provision(spec: AgentSpec, onProgress: (s: ProgressStep) => void = () => {}): Promise<{ containerId: string; readyMs: number }> {
-    const name = AgentRuntime.containerName(spec.userId);
-    const network = AgentRuntime.networkName(spec.userId);
+    const network = networkName(spec.userId);
     onProgress("creating");
     const networkId = await this.docker.ensureNetwork(network);
     // Fail closed: a container never starts on a network the policy does not cover.
     await this.opts.egress?.attach(bridgeOf(networkId));
     if (this.opts.traefikContainer) await this.docker.connect(network, this.opts.traefikContainer);
     const existing = await this.owned(spec.userId);
-    await this.writeConfig(spec);
-    const containerId =
-      existing?.id ??
-      (await this.docker.createContainer({
-        name,
-        image: spec.image,
-        cmd: spec.cmd,
-        user: spec.user,
-        env: {
-          OPENCLAW_GATEWAY_TOKEN: spec.gatewayToken,
-          HOME: "/home/node",
-          OPENCLAW_HOME: "/home/node",
-          OPENCLAW_STATE_DIR: CONTAINER_STATE_DIR,
-          OPENCLAW_CONFIG_PATH: `${CONTAINER_STATE_DIR}/openclaw.json`,
-          OPENCLAW_WORKSPACE_DIR: `${CONTAINER_STATE_DIR}/workspace`,
-        },
-        labels: { "openclaw.managed": "true", "openclaw.user": spec.userId, "openclaw.run-as": spec.user ?? "" },
-        memoryMb: spec.memoryMb,
-        cpus: spec.cpus,
-        pidsLimit: spec.pidsLimit,
-        network,
-        mounts: [{ type: "bind", source: this.stateDir(spec.userId), target: CONTAINER_STATE_DIR }],
-        exposedPort: GATEWAY_PORT,
-        // Lets a node in development reach an edge on the same machine (AGENT_EDGE_URL=http://host.docker.internal:…).
-        extraHosts: ["host.docker.internal:host-gateway"],
-        // Code run in the container cannot change the image (its node, openclaw or tini): the state dir is the
-        // only persistent place it writes; HOME and /tmp are scratch that a restart clears.
-        readOnlyRootfs: true,
-        tmpfs: scratchMounts(spec.user),
-      }));
+    await this.dirs.writeConfig(spec);
+    const containerId = existing?.id ?? (await this.docker.createContainer(agentContainerSpec(spec, this.stateDir(spec.userId))));
     onProgress("starting");
     const started = Date.now();
     if (existing?.state === "paused") await this.thaw(containerId);
     else await this.docker.start(containerId);
-    await this.waitReady(containerId, network);
+    await this.ready(containerId, spec.userId);
     await this.publishRoute(spec, containerId);
     onProgress("ready");
     return { containerId, readyMs: Date.now() - started };
@@ -156,7 +114,7 @@ export class AgentRuntime {
     const info = await this.owned(userId);
     if (!info || (info.state !== "running" && info.state !== "paused")) throw new Error("the agent is not running");
     // Never freeze (let alone reclaim) an agent in the middle of work: the edge retries the doze later.
-    if (info.state === "running" && (this.working.get(userId) ?? 0) > 0) throw new Error("the agent is handling a message; it dozes once idle");
+    if (info.state === "running" && this.queue.busy(userId)) throw new Error("the agent is handling a message; it dozes once idle");
     await this.docker.pause(info.id);
     const doze = await this.reclaimFrozen(info.id);
     return doze ? { paused: true, doze } : { paused: true };
@@ -185,12 +143,12 @@ export class AgentRuntime {
    */
   async configure(spec: AgentSpec): Promise<{ restarted: boolean }> {
     const info = await this.owned(spec.userId);
-    await this.writeConfig(spec);
+    await this.dirs.writeConfig(spec);
     if (!info || (info.state !== "running" && info.state !== "paused")) return { restarted: false };
     if (info.state === "paused") await this.thaw(info.id);
     await this.docker.stop(info.id, 20);
     await this.docker.start(info.id);
-    await this.waitReady(info.id, AgentRuntime.networkName(spec.userId));
+    await this.ready(info.id, spec.userId);
     await this.publishRoute(spec, info.id);
     return { restarted: true };
   }
@@ -202,29 +160,20 @@ export class AgentRuntime {
 
   /** Cron Scheduler: the agent's jobs through OpenClaw's CLI in its running container. */
   async cron(userId: string, op: "list" | "add" | "rm", args: { id?: string; job?: CronJobInput }) {
-    const { id, token, user } = await this.gateway(userId, "manage its schedule");
+    const { id, token, user } = cliTarget(await this.owned(userId), "manage its schedule");
     return runCron(this.docker, id, token, user, op, args);
   }
 
   /** QR login of a socket channel (WhatsApp Web) through the agent's gateway; see channel-login.ts. */
   async channelLogin(userId: string, channel: "whatsapp", op: "start" | "wait", sessionKey?: string) {
-    const { id, token, user } = await this.gateway(userId, "link WhatsApp");
+    const { id, token, user } = cliTarget(await this.owned(userId), "link WhatsApp");
     return runChannelLogin(this.docker, id, token, user, channel, op, sessionKey);
-  }
-
-  /** The running container and its gateway token, for OpenClaw CLI calls inside it. */
-  private async gateway(userId: string, what: string) {
-    const info = await this.owned(userId);
-    if (!info || info.state !== "running") throw new Error(`the agent is asleep: send it a message to wake it, then ${what}`);
-    const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
-    if (!token) throw new Error("the agent's gateway token is missing");
-    return { id: info.id, token, user: info.labels["openclaw.run-as"] || undefined };
   }
 
   /** Traefik's route to the agent's current bridge address (it changes on every start). */
   private async publishRoute(spec: AgentSpec, containerId: string) {
     if (!this.opts.routes) return;
-    const ip = await this.docker.ipOn(containerId, AgentRuntime.networkName(spec.userId));
+    const ip = await this.docker.ipOn(containerId, networkName(spec.userId));
     if (ip) await this.opts.routes.publish(spec.userId, spec.host, ip);
   }
 
@@ -234,7 +183,7 @@ export class AgentRuntime {
     await this.opts.egress.install();
     let n = 0;
     for (const { userId } of await this.inventory()) {
-      const id = await this.docker.networkId(AgentRuntime.networkName(userId));
+      const id = await this.docker.networkId(networkName(userId));
       if (id) await this.opts.egress.attach(bridgeOf(id)), n++;
     }
     return n;
@@ -251,7 +200,7 @@ export class AgentRuntime {
    * command naming one user never acts on a container that carries another user's label.
    */
   private async owned(userId: string) {
-    const info = await this.docker.inspect(AgentRuntime.containerName(plainUserId(userId)));
+    const info = await this.docker.inspect(containerName(plainUserId(userId)));
     if (info && info.labels["openclaw.user"] !== userId) throw new Error(`refused: container ${info.name} does not belong to ${userId}`);
     return info;
   }
@@ -263,19 +212,19 @@ export class AgentRuntime {
   async wake(spec: AgentSpec): Promise<{ restoredFrom?: string; readyMs: number }> {
     const existing = await this.owned(spec.userId);
     if (existing) {
-      await this.writeConfig(spec); // the spec may carry settings changed while it slept
+      await this.dirs.writeConfig(spec); // the spec may carry settings changed while it slept
       const started = Date.now();
-      const networkId = await this.docker.networkId(AgentRuntime.networkName(spec.userId));
+      const networkId = await this.docker.networkId(networkName(spec.userId));
       if (networkId) await this.opts.egress?.attach(bridgeOf(networkId)); // rules are lost on a host reboot
       if (existing.state === "paused") await this.thaw(existing.id);
       else await this.docker.start(existing.id);
-      await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId)).catch(async (e: Error) => {
+      await this.ready(existing.id, spec.userId).catch(async (e: Error) => {
         // A thawed gateway that died (its swapped pages lost with the node's swap, or killed while frozen)
         // starts again from its state dir on disk: the agent is restored, never lost.
         const now = await this.docker.inspect(existing.id);
         if (existing.state !== "paused" || (now?.state !== "exited" && now?.state !== "dead")) throw e;
         await this.docker.start(existing.id);
-        await this.waitReady(existing.id, AgentRuntime.networkName(spec.userId));
+        await this.ready(existing.id, spec.userId);
       });
       await this.publishRoute(spec, existing.id);
       return { readyMs: Date.now() - started };
@@ -286,28 +235,11 @@ export class AgentRuntime {
     return { restoredFrom: key, readyMs };
   }
 
-  private readonly queues = new Map<string, Promise<unknown>>();
-  /** Messages and updates queued or in flight per user: work that a doze must not freeze. */
-  private readonly working = new Map<string, number>();
-
-  /** Runs `job` after every earlier message or update for this user: one ordered line per user. */
-  private inOrder<T>(userId: string, job: () => Promise<T>): Promise<T> {
-    this.working.set(userId, (this.working.get(userId) ?? 0) + 1);
-    const next = (this.queues.get(userId) ?? Promise.resolve()).then(job, job);
-    const settled = next.catch(() => {}).finally(() => {
-      const n = (this.working.get(userId) ?? 1) - 1;
-      if (n > 0) this.working.set(userId, n);
-      else this.working.delete(userId);
-    });
-    this.queues.set(userId, settled);
-    return next;
-  }
-
   /** The running container's address on its network and its gateway token. */
-  private async target(userId: string) {
+  private async target(userId: string): Promise<GatewayTarget> {
     const info = await this.owned(userId);
     if (!info || info.state !== "running") throw new Error("the agent is not running");
-    const ip = await this.docker.ipOn(info.id, AgentRuntime.networkName(userId));
+    const ip = await this.docker.ipOn(info.id, networkName(userId));
     const token = info.env?.OPENCLAW_GATEWAY_TOKEN;
     if (!ip || !token) throw new Error("the agent's gateway is not reachable");
     return { ip, token };
@@ -319,46 +251,16 @@ export class AgentRuntime {
    * and channel updates for one user are handed over strictly one after another, in the order they arrived.
    */
   deliver(userId: string, session: string, text: string): Promise<{ reply: string }> {
-    return this.inOrder(userId, async () => {
-      const { ip, token } = await this.target(userId);
-      const res = await fetch(`http://${ip}:${GATEWAY_PORT}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ model: "openclaw", user: session, messages: [{ role: "user", content: text }] }),
-        signal: AbortSignal.timeout(10 * 60_000),
-      });
-      const body = (await res.json().catch(() => ({}))) as { choices?: { message?: { content?: string } }[]; error?: { message?: string } };
-      if (!res.ok) throw new Error(`the agent answered ${res.status}: ${body.error?.message ?? "no details"}`);
-      return { reply: body.choices?.[0]?.message?.content ?? "" };
-    });
+    return this.queue.run(userId, async () => chat(await this.target(userId), session, text));
   }
 
   /**
-   * Passes a raw channel update (Telegram's webhook body with its secret header) to the container's own
-   * channel listener, in order with everything else for this user. OpenClaw commits the update to its
-   * ingress queue before it answers 2xx, so a 2xx means the update is safe.
+   * Passes a raw channel update to the container's own channel listener, in order with everything else for
+   * this user; a listener still starting is retried, and later updates wait, so the order holds.
    */
   forward(userId: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; attempts: number }> {
-    return this.inOrder(userId, async () => {
-      // A listener that is between connections or still starting refuses for a moment: retry (OpenClaw drops
-      // a repeated Telegram update by its update_id, so a retry never doubles one). Later updates wait, so
-      // the order holds.
-      const delays = this.opts.forwardRetryDelaysMs ?? [100, 200, 400, 800, 1600];
-      const send = async () => {
-        const { ip } = await this.target(userId);
-        const res = await fetch(`http://${ip}:${port}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal: AbortSignal.timeout(30_000) });
-        await res.arrayBuffer().catch(() => undefined);
-        return res.status;
-      };
-      for (let attempt = 1; ; attempt++) {
-        const outcome = await send().then((status) => ({ status }), (e: Error) => ({ error: e.message }));
-        if ("status" in outcome && outcome.status < 300) return { status: outcome.status, attempts: attempt };
-        // A 4xx is the listener refusing this update: another attempt would get the same answer.
-        const final = ("status" in outcome && outcome.status < 500) || attempt > delays.length;
-        if (final) throw new Error("status" in outcome ? `the agent's channel listener answered ${outcome.status}` : outcome.error);
-        await new Promise((r) => setTimeout(r, delays[attempt - 1]));
-      }
-    });
+    const delays = this.opts.forwardRetryDelaysMs ?? [100, 200, 400, 800, 1600];
+    return this.queue.run(userId, () => forwardUpdate(() => this.target(userId), { port, path, headers, body }, delays));
   }
 
   /** Removes the container and its network (a node has a finite number of bridge networks). */
@@ -366,61 +268,14 @@ export class AgentRuntime {
     const info = await this.owned(userId);
     if (info) await this.docker.remove(info.id);
     await this.opts.routes?.withdraw(userId);
-    const networkId = await this.docker.networkId(AgentRuntime.networkName(userId));
+    const networkId = await this.docker.networkId(networkName(userId));
     if (networkId) await this.opts.egress?.detach(bridgeOf(networkId));
-    await this.docker.removeNetwork(AgentRuntime.networkName(userId));
-    if (opts.deleteState) await removeTree(this.stateDir(userId));
+    await this.docker.removeNetwork(networkName(userId));
+    if (opts.deleteState) await this.dirs.remove(userId);
     if (opts.deleteArchives) await this.store.deleteAll(userId);
   }
 
-  /**
-   * Writes openclaw.json and the persona files into the state dir, owned by the container's user. The tenant
-   * controls that dir, so this goes through safe-fs: a link, FIFO or hard link planted at any of these
-   * names (or at `workspace`) is refused, never written through, chmodded or chowned.
-   */
-  private async writeConfig(spec: AgentSpec) {
-    const owner = parseOwner(spec.user);
-    for (const rel of Object.keys(spec.files ?? {}))
-      // The wire schema allows only workspace/<NAME>.md; checked again here because this writes to disk.
-      if (!/^workspace\/[A-Za-z0-9_-]+\.md$/.test(rel)) throw new Refused(`refused to write ${rel}`);
-    const root = await Dir.openRoot(this.stateDir(spec.userId), { create: true });
-    try {
-      if (owner) await root.chown(owner);
-      await root.writeFile("openclaw.json", JSON.stringify(spec.config, null, 2), { mode: 0o600, owner });
-      const files = Object.entries(spec.files ?? {});
-      if (files.length === 0) return;
-      const ws = await root.sub("workspace", { create: true, owner });
-      try {
-        if (owner) await ws.chown(owner);
-        for (const [rel, content] of files) await ws.writeFile(rel.slice("workspace/".length), content, { owner });
-      } finally {
-        await ws.close();
-      }
-    } finally {
-      await root.close();
-    }
-  }
-
-  /**
-   * Ready means OpenClaw's /readyz answers with JSON. Its SPA answers 200 to any unknown GET, so a bare 200
-   * proves nothing; the JSON body does.
-   */
-  private async waitReady(containerId: string, network: string) {
-    const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 60_000);
-    let ip: string | undefined;
-    while (Date.now() < deadline) {
-      ip ??= await this.docker.ipOn(containerId, network);
-      if (ip) {
-        const ok = await fetch(`http://${ip}:${GATEWAY_PORT}/readyz`, { signal: AbortSignal.timeout(1000) })
-          .then(async (r) => r.ok && (r.headers.get("content-type") ?? "").includes("json") && typeof (await r.json()) === "object")
-          .catch(() => false);
-        if (ok) return;
-      }
-      const info = await this.docker.inspect(containerId);
-      if (info?.oomKilled) throw new Error("the agent ran out of memory while starting (its plan's memory limit is too small)");
-      if (info?.state === "exited" || info?.state === "dead") throw new Error(`the agent container stopped while starting (${info.state})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("the agent did not become ready in time");
+  private ready(containerId: string, userId: string) {
+    return waitReady(this.docker, containerId, networkName(userId), this.opts.readyTimeoutMs ?? 60_000);
   }
 }

@@ -1,95 +1,14 @@
 import Docker from "dockerode";
 import { PassThrough, type Readable } from "node:stream";
+import { dockerCreateOptions } from "./container-spec";
+import type { ContainerInfo, ContainerSpec, DockerClient } from "./docker-client";
+import { tarFiles } from "./tar-files";
 
 /**
- * Everything the node agent asks of Docker, behind one interface: the daemon logic never builds shell
- * strings, and tests of that logic can use the real engine or a fake with the same shape.
+ * The `DockerClient` on a real engine through dockerode (the Engine API over its socket; never the docker CLI
+ * or shell strings). Commands are idempotent the way the node agent needs: starting a running container,
+ * stopping a stopped one, removing what is gone are no-ops; a missing container inspects as undefined.
  */
-export interface ContainerSpec {
-  name: string;
-  image: string;
-  env?: Record<string, string>;
-  cmd?: string[];
-  labels?: Record<string, string>;
-  memoryMb: number;
-  cpus: number;
-  pidsLimit: number;
-  network?: string;
-  /** uid:gid to run as (OpenClaw's image uses the non-root `node` user, 1000). */
-  user?: string;
-  /** host path or named volume → container path */
-  mounts?: { source: string; target: string; type: "volume" | "bind" }[];
-  exposedPort?: number;
-  /** Extra /etc/hosts entries, e.g. "host.docker.internal:host-gateway". */
-  extraHosts?: string[];
-  /** The image's filesystem read-only; writable places are the mounts and `tmpfs`. */
-  readOnlyRootfs?: boolean;
-  /** container path → tmpfs mount options ("rw,nosuid,nodev,size=64m"). */
-  tmpfs?: Record<string, string>;
-}
-
-export interface ContainerInfo {
-  id: string;
-  name: string;
-  state: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
-  labels: Record<string, string>;
-  /** The container's environment (only from inspect). */
-  env?: Record<string, string>;
-  /** The kernel killed it for exceeding its memory limit (only from inspect). */
-  oomKilled?: boolean;
-}
-
-export interface DockerClient {
-  ping(): Promise<boolean>;
-  buildImage(tag: string, context: Record<string, string | Buffer>, dockerfile: string): Promise<void>;
-  hasImage(tag: string): Promise<boolean>;
-  ensureNetwork(name: string): Promise<string>;
-  /** The id of an existing network, if any (never creates one). */
-  networkId(name: string): Promise<string | undefined>;
-  createContainer(spec: ContainerSpec): Promise<string>;
-  start(id: string): Promise<void>;
-  stop(id: string, timeoutSeconds?: number): Promise<void>;
-  /** Freezes every process of the container (cgroup freezer): no CPU, memory kept, resumes in milliseconds. */
-  pause(id: string): Promise<void>;
-  unpause(id: string): Promise<void>;
-  remove(id: string): Promise<void>;
-  inspect(id: string): Promise<ContainerInfo | undefined>;
-  list(labelFilter?: string): Promise<ContainerInfo[]>;
-  /** The container's address on `network` (Linux hosts route to bridge networks directly). */
-  ipOn(id: string, network: string): Promise<string | undefined>;
-  connect(network: string, container: string): Promise<void>;
-  /** Runs a command (argv, never a shell string) in a running container; collects its output. */
-  exec(id: string, cmd: string[], opts?: { user?: string; timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  removeNetwork(network: string): Promise<void>;
-  /** The container's init process on the host and its memory limits as Docker set them (doze.ts). */
-  memoryInfo(id: string): Promise<{ pid: number; memoryBytes: number; memorySwapBytes: number } | undefined>;
-}
-
-/** A minimal ustar writer: build contexts are a few small files, so no tar dependency is needed. */
-export function tarFiles(files: Record<string, string | Buffer>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const data = typeof content === "string" ? Buffer.from(content) : content;
-    const header = Buffer.alloc(512);
-    header.write(name, 0, 100);
-    header.write("0000755\0", 100);
-    header.write("0000000\0", 108);
-    header.write("0000000\0", 116);
-    header.write(data.length.toString(8).padStart(11, "0") + "\0", 124);
-    header.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, "0") + "\0", 136);
-    header.write("        ", 148);
-    header.write("0", 156);
-    header.write("ustar\0", 257);
-    header.write("00", 263);
-    let sum = 0;
-    for (const b of header) sum += b;
-    header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
-    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
-}
-
 export class DockerodeClient implements DockerClient {
   private docker: Docker;
 
@@ -142,32 +61,7 @@ export class DockerodeClient implements DockerClient {
   }
 
   async createContainer(spec: ContainerSpec) {
-    const c = await this.docker.createContainer({
-      name: spec.name,
-      Image: spec.image,
-      Cmd: spec.cmd,
-      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: spec.labels,
-      User: spec.user,
-      ExposedPorts: spec.exposedPort ? { [`${spec.exposedPort}/tcp`]: {} } : undefined,
-      HostConfig: {
-        Memory: spec.memoryMb * 1024 * 1024,
-        MemorySwap: spec.memoryMb * 1024 * 1024,
-        NanoCpus: Math.round(spec.cpus * 1e9),
-        PidsLimit: spec.pidsLimit,
-        Privileged: false,
-        CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges"],
-        Init: true,
-        NetworkMode: spec.network,
-        Mounts: spec.mounts?.map((m) => ({ Source: m.source, Target: m.target, Type: m.type })),
-        RestartPolicy: { Name: "no" },
-        ExtraHosts: spec.extraHosts,
-        ReadonlyRootfs: spec.readOnlyRootfs ?? false,
-        Tmpfs: spec.tmpfs,
-        // Docker's default seccomp profile applies (nothing here sets seccomp=unconfined).
-      },
-    }).catch((e: { statusCode?: number; message?: string }) => {
+    const c = await this.docker.createContainer(dockerCreateOptions(spec)).catch((e: { statusCode?: number; message?: string }) => {
       // Nodes never pull from a registry at provisioning time, so a missing image is an operator error.
       if (e.statusCode === 404) throw new Error(`the image ${spec.image} is not on this node (build or load it first)`);
       if (e.statusCode === 409) throw new Error(`a container named ${spec.name} already exists`);

@@ -1,7 +1,7 @@
 import { WebSocket } from "ws";
 import { PROTOCOL_VERSION, edgeFrame, parseFrame, type AgentFrame, type EdgeFrame, type NodeMetrics } from "@oc/contracts/wire";
-import type { AgentRuntime } from "./agents";
-import type { DockerClient } from "./docker";
+import type { AgentRuntime } from "./agent-lifecycle";
+import type { DockerClient } from "./docker-client";
 import { readMetrics } from "./metrics";
 
 export interface AgentOptions {
