@@ -2,7 +2,12 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { agentFrame, parseFrame, type AgentFrame, type EdgeFrame } from "@oc/contracts/wire";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { NodeAgent } from "../src/edge-link";
+import { AgentRuntime } from "../src/agent-lifecycle";
+import { FakeDocker } from "./fake-docker";
 
 const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
@@ -102,5 +107,21 @@ describe("node agent connection", () => {
     await until(() => edge.rejected() >= 3);
     expect(agent.connected).toBe(false);
     expect(logs.some((l) => l.includes("HTTP 401"))).toBe(true);
+  });
+
+  it("answers a provision whose container dies while starting with a failed result, after its progress", async () => {
+    const edge = await fakeEdge({ secret: "s".repeat(32), heartbeatMs: 10_000 });
+    const docker = new FakeDocker({ images: ["img:1"], onStart: (c) => void (c.state = "exited") });
+    const store = { archive: async () => ({ key: "k", bytes: 0 }), latest: async () => undefined, restore: async () => {}, deleteAll: async () => 0 };
+    const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-fake-states-")), readyTimeoutMs: 2_000 });
+    const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "s".repeat(32), docker, runtime, log: () => {} });
+    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    agent.start();
+    await until(() => edge.frames.length >= 1);
+    const spec = { userId: `usr_${"a".repeat(24)}`, image: "img:1", host: "x.agents.example.com", config: {}, gatewayToken: "t".repeat(32), memoryMb: 256, cpus: 0.5, pidsLimit: 64 };
+    edge.send({ type: "command", id: "p1", command: { kind: "provision", spec } });
+    await until(() => edge.frames.some((f) => f.type === "result"));
+    expect(edge.frames.filter((f) => f.type === "progress").map((f) => f.type === "progress" && f.step)).toEqual(["creating", "starting"]);
+    expect(edge.frames.find((f) => f.type === "result")).toEqual({ type: "result", id: "p1", ok: false, error: "the agent container stopped while starting (exited)" });
   });
 });
