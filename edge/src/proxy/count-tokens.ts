@@ -1,7 +1,6 @@
-import { loadEnv } from "../env";
 import { liveCatalog } from "./catalog-store";
 import { proxyError, type ProxyErrorKind } from "./errors";
-import { parseProxyKey, presentedKey } from "./keys";
+import { intake, type Fail } from "./intake";
 import { policeRequest } from "./request-policy";
 import { apiOf, callUpstream, type CountEndpoint } from "./upstream";
 
@@ -9,25 +8,16 @@ import { apiOf, callUpstream, type CountEndpoint } from "./upstream";
  * Token counting (Anthropic `POST /v1/messages/count_tokens`, OpenAI `POST /v1/responses/input_tokens`):
  * free at the providers, so free here, with no reservation. It still needs a valid key (it reaches the
  * platform's provider account) and the same allow-list as a model call, so it cannot be used to reach
- * stored responses or files either. `auto` is counted on the format's cheapest standard-tier model (the same tokenizer family).
+ * stored responses or files either. Its intake (key, JSON body within the size limit, model) is the model
+ * call's (intake.ts). `auto` is counted on the format's cheapest standard-tier model (the same tokenizer family).
  */
 export async function handleTokenCount(request: Request, rawEnv: object, ctx: ExecutionContext, endpoint: CountEndpoint): Promise<Response> {
   const api = apiOf(endpoint);
   const requestId = `req_${crypto.randomUUID().replace(/-/g, "")}`;
-  const fail = (kind: ProxyErrorKind, message: string, code?: string, param?: string) => proxyError(api, kind, message, code, requestId, param);
-  const { env, problems } = loadEnv(rawEnv);
-  if (problems) return fail("internal", "The service is misconfigured; the operators have been told.");
-  const key = await parseProxyKey(presentedKey(request.headers));
-  if (!key) return fail("invalid_key", "Missing or malformed API key: use the key from your OpenClaw Cloud dashboard.", "invalid_api_key");
-  if (!/json/i.test(request.headers.get("content-type") ?? "")) return fail("invalid_request", "Send the request body as JSON (Content-Type: application/json).");
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(await request.text());
-    if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("not an object");
-  } catch {
-    return fail("invalid_request", "The request body is not valid JSON.");
-  }
-  if (typeof body.model !== "string" || !body.model) return fail("invalid_request", "`model` is required (use \"auto\" to let the smart router choose).");
+  const fail: Fail = (kind: ProxyErrorKind, message: string, code?: string, param?: string) => proxyError(api, kind, message, code, requestId, param);
+  const input = await intake(request, rawEnv, fail);
+  if (input instanceof Response) return input;
+  const { env, key, body } = input;
   const account = env.USER_AGENT.getByName(key.userId);
   const checked = await account.checkKey(key.keyHash);
   if (!checked.ok) return fail("invalid_key", "This API key is not valid (it may have been replaced).", "invalid_api_key");
@@ -37,7 +27,7 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
   const forwarded = policed.body;
   if (endpoint === "input_tokens") for (const k of ["stream", "store", "stream_options", "max_output_tokens", "service_tier", "metadata", "user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "include", "background"]) delete forwarded[k];
   const view = await liveCatalog(env, (p) => ctx.waitUntil(p));
-  const model = body.model === "auto" ? view.candidatesFor(api, "standard")[0] : view.find(body.model);
+  const model = body.model === "auto" ? view.candidatesFor(api, "standard")[0] : view.find(body.model as string);
   if (!model || model.api !== api) return fail("unknown_model", `Unknown model "${body.model}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
   const r = await callUpstream(env, endpoint, { ...forwarded, model: model.id }, request.signal);
   if (r.ok) return new Response(r.response.body, { status: r.response.status, headers: { "content-type": r.response.headers.get("content-type") ?? "application/json", "x-request-id": requestId } });
