@@ -88,6 +88,8 @@ describe("node agent connection", () => {
     cleanup.push(() => agent.stop(), () => edge.wss.close());
     agent.start();
     await until(() => agent.connected);
+    // The first hello is sent once metrics are read: a drop before it arrives would lose it, not test a reconnect.
+    await until(() => edge.frames.some((f) => f.type === "hello"));
     edge.sockets[0]!.terminate();
     await until(() => agent.connections.length === 2 && agent.connected);
     // The hello follows the open once metrics are read (async), so wait for it rather than race it.
