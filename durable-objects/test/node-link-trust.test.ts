@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { nodes } from "@oc/db/schema";
 import { sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../../edge/src/lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { withDb } from "../../edge/test/helpers";
 import { DONE_RETENTION_MS, FILE_OPS_PER_MINUTE_USER, MAX_OPEN_PER_USER } from "../../durable-objects/src/node-commands";
 

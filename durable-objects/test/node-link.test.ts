@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { nodes } from "@oc/db/schema";
 import { sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../../edge/src/lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { call, withDb } from "../../edge/test/helpers";
 
 const metrics = { ramTotalMb: 16000, ramUsedMb: 4000, cpuPercent: 12.5, diskTotalMb: 200000, diskUsedMb: 50000, containerCount: 3 };

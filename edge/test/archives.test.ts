@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeRegistrationTokens, nodes } from "@oc/db/schema";
 import { sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../src/lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { call, withDb } from "./helpers";
 
 /**

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { desc, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import type { App } from "../app";
-import { emailOutbox } from "@oc/db/schema";
+import { listOutbox } from "../services/email";
+import { pingDatabase } from "../services/health";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { createMiddleware } from "hono/factory";
@@ -50,13 +50,13 @@ export function registerSystemRoutes(app: App) {
 
   app.openapi(healthRoute, async (c) => {
     const s = c.get("services");
-    await s.db.execute(sql`select 1`);
+    await pingDatabase(s.db);
     return c.json({ ok: true as const, database: "up" as const, environment: s.env.ENVIRONMENT }, 200);
   });
 
   app.openapi(outboxRoute, async (c) => {
     const s = c.get("services");
-    const rows = await s.db.select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(50);
+    const rows = await listOutbox(s.db);
     return c.json({ emails: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, text: r.text, status: r.status, createdAt: r.createdAt.toISOString() })) }, 200);
   });
 }

@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { apiKeys, users } from "@oc/db/schema";
 import { randomToken, sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import type { SessionUser } from "./sessions";

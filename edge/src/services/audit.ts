@@ -1,5 +1,5 @@
 import { auditLog } from "@oc/db/schema";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import type { RequestMeta, Services } from "./context";
 
 /** Security-relevant events (logins, 2FA changes, key creation). Written after the response. */

@@ -2,7 +2,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import { BUNDLED_SKILLS } from "@oc/contracts/bundled-skills";
 import { AppError } from "@oc/contracts/errors";
 import { agents, skillSettings, templates } from "@oc/db/schema";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { rotateProxyKey, setRouterModel } from "./provisioning";

@@ -1,7 +1,8 @@
+import { desc } from "drizzle-orm";
 import { Resend } from "resend";
 import type { Db } from "@oc/db/client";
 import { emailOutbox } from "@oc/db/schema";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 
 export interface EmailMessage {
   to: string;
@@ -23,6 +24,11 @@ export interface Mailer {
  * and the row records the provider id or the failure; without one (dev) the row is the outbox that the
  * dashboard's dev page and the log show. A send failure never fails the user's request.
  */
+/** The newest stored mails (the dev outbox page). */
+export function listOutbox(db: Db, limit = 50) {
+  return db.select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(limit);
+}
+
 export function createMailer(db: Db, opts: { from: string; resendKey?: string; resendBaseUrl?: string; keepSecrets?: boolean }): Mailer {
   const resend = opts.resendKey ? new Resend(opts.resendKey, opts.resendBaseUrl ? { baseUrl: opts.resendBaseUrl } : undefined) : undefined;
   // Only a local development outbox keeps live links (the developer clicks them there); a deployment's

@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { operatorGrants, provisionAttempts, subscriptions, users } from "@oc/db/schema";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 

@@ -2,7 +2,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { memories } from "@oc/db/schema";
 import { fromBase64, toBase64 } from "@oc/contracts/crypto";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { embed } from "../proxy/upstream";
 import type { Services } from "./context";
 import { callNode } from "./node-call";

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { nodeRegistrationTokens, nodes } from "@oc/db/schema";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AppError } from "@oc/contracts/errors";
 import { oauthAccounts, users } from "@oc/db/schema";
 import { randomToken } from "@oc/contracts/crypto";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { onUserCreated, sessionOrChallenge, type LoginResult } from "./accounts";

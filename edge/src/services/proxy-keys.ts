@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { agents } from "@oc/db/schema";
 import { sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { newBrowserKey } from "../lib/browser-keys";
 import { newProxyKey } from "../proxy/keys";
 import { audit } from "./audit";

@@ -2,7 +2,7 @@ import { and, eq, gt, ne } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { sessions, users } from "@oc/db/schema";
 import { randomToken, sha256Hex } from "@oc/contracts/crypto";
-import { newId } from "../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import type { RequestMeta, Services } from "./context";
 
 export type SessionUser = Pick<typeof users.$inferSelect, "id" | "email" | "name" | "role" | "emailVerifiedAt" | "totpEnabledAt">;

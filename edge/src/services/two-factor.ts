@@ -3,7 +3,7 @@ import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
 import { loginChallenges, recoveryCodes, users } from "@oc/db/schema";
 import { fromBase64, sha256Hex, timingSafeEqual, toBase64Url } from "@oc/contracts/crypto";
-import { base32, newId } from "../lib/ids";
+import { base32, newId } from "@oc/contracts/ids";
 import { MAX_CHALLENGE_ATTEMPTS } from "./accounts";
 import { limitAccount } from "./attempts";
 import { audit } from "./audit";

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { packById } from "@oc/contracts/plans";
 import { ledgerEntries, users } from "@oc/db/schema";
-import { newId } from "../../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import type { Services } from "../context";
 import { billingMail } from "./mail";
 import { stripeFor } from "./stripe";

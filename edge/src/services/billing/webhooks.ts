@@ -3,7 +3,7 @@ import type Stripe from "stripe";
 import { AppError } from "@oc/contracts/errors";
 import { GRACE_DAYS, packById, planById, REFERRAL_PERCENT, centsToMicros, type Plan } from "@oc/contracts/plans";
 import { ledgerEntries, referrals, stripeEvents, subscriptions, users } from "@oc/db/schema";
-import { newId } from "../../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import type { Services } from "../context";
 import { billingMail } from "./mail";
 import { planForPrice, stripeFor, webCrypto } from "./stripe";

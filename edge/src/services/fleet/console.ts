@@ -2,7 +2,7 @@ import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { PLANS } from "@oc/contracts/plans";
 import { auditLog, subscriptions, usageRecords, users } from "@oc/db/schema";
 import type { Env } from "../../env";
-import { newId } from "../../lib/ids";
+import { newId } from "@oc/contracts/ids";
 import { buildServices } from "../build";
 import type { Services } from "../context";
 import { policyOf, fleetView } from "./fleet";
