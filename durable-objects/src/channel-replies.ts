@@ -1,4 +1,7 @@
 import type { ReplyTarget } from "@oc/contracts/agent";
+import type { ReplyEnv } from "./env";
+
+export type { ReplyEnv };
 
 /** Credentials of a bridged channel, as the edge stored them (sealed) in the user's object. */
 export interface BridgeCredentials {
@@ -6,10 +9,6 @@ export interface BridgeCredentials {
   discord?: { applicationId: string };
 }
 
-export interface ReplyEnv {
-  WHATSAPP_API_BASE?: string;
-  DISCORD_API_BASE?: string;
-}
 
 /**
  * Sends the agent's answer back to the chat it came from, through each platform's own HTTP API: the

@@ -1,7 +1,7 @@
 import { SecretBox } from "@oc/contracts/crypto";
 import type { MetaTable } from "./meta-table";
 import type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
-import type { NodeLinkRpc } from "@oc/contracts/rpc";
+import type { UserAgentEnv } from "./env";
 
 export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget };
 
@@ -19,7 +19,7 @@ export const CRON_PREWAKE_MS = 120_000;
 interface Host {
   sql: SqlStorage;
   meta: MetaTable;
-  env: { ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded> };
+  env: Pick<UserAgentEnv, "ENCRYPTION_KEY" | "NODE_LINK">;
   recordActivity(kind: string, message: string): Promise<unknown>;
   /** Makes sure the object's alarm fires no later than `at`. */
   wakeBy(at: number): Promise<void>;

@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
 import type { AgentStatus } from "@oc/contracts/agent";
-import type { NodeLinkRpc, SentCommand, UserAgentRpc } from "@oc/contracts/rpc";
+import type { NodeLinkRpc, SentCommand } from "@oc/contracts/rpc";
+import type { NodeLinkEnv } from "./env";
 import { evictionPlan, freeMb, type Dozer, type NodeStatus } from "@oc/contracts/capacity";
 import { CommandLog, userOf, type NodeCommand } from "./node-commands";
 import { agentFrame, edgeFrame, parseFrame, type AgentFrame, type ContainerReport, type EdgeFrame, type NodeMetrics } from "@oc/contracts/wire";
@@ -26,11 +27,11 @@ interface Attachment {
  * nothing between heartbeats; everything that must survive hibernation is in SQLite or the socket attachment.
  * The edge route authenticates the agent before the upgrade reaches this object.
  */
-export class NodeLink extends DurableObject<{ USER_AGENT: DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>; ENCRYPTION_KEY: string }> implements NodeLinkRpc {
+export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc {
   private readonly meta: MetaTable;
   private readonly commands: CommandLog;
 
-  constructor(ctx: DurableObjectState, env: { USER_AGENT: DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>; ENCRYPTION_KEY: string }) {
+  constructor(ctx: DurableObjectState, env: NodeLinkEnv) {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.commands = new CommandLog(ctx.storage.sql, env.ENCRYPTION_KEY);

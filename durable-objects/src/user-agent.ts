@@ -5,9 +5,10 @@ import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
 import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
 import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "@oc/contracts/ledger";
 import type { ProtectionSettings } from "@oc/contracts/protection";
-import type { NodeLinkRpc, UserAgentRpc } from "@oc/contracts/rpc";
+import type { UserAgentRpc } from "@oc/contracts/rpc";
+import type { UserAgentEnv } from "./env";
 import { Ledger } from "./ledger";
-import { sendReply, type BridgeCredentials, type ReplyEnv } from "./channel-replies";
+import { sendReply, type BridgeCredentials } from "./channel-replies";
 import { AgentLifecycle } from "./lifecycle";
 import { MetaTable } from "./meta-table";
 import { SeenDeliveries } from "./seen-deliveries";
@@ -25,7 +26,7 @@ const ACTIVITY_KEEP = 500;
  * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
-export class UserAgent extends DurableObject<{ DATABASE_URL?: string; NEON_LOCAL_WSPROXY?: string; ENCRYPTION_KEY?: string; NODE_LINK?: DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded> } & ReplyEnv> implements UserAgentRpc {
+export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentRpc {
   private readonly meta: MetaTable;
   private readonly outbox: UsageOutbox;
   private readonly ledger: Ledger;

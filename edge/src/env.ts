@@ -138,11 +138,11 @@ export const envSchema = z
     BROWSER_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
     /** Let's Encrypt account email for Traefik on new nodes. */
     ACME_EMAIL: z.email().default("ops@example.com"),
-    USER_AGENT: binding<DurableObjectNamespace<UserAgentRpc & Rpc.DurableObjectBranded>>("USER_AGENT"),
-    NODE_LINK: binding<DurableObjectNamespace<NodeLinkRpc & Rpc.DurableObjectBranded>>("NODE_LINK"),
-    FLEET: binding<DurableObjectNamespace<FleetSchedulerRpc & Rpc.DurableObjectBranded>>("FLEET"),
-    AUTH_LIMITER: binding<RateLimit>("AUTH_LIMITER"),
-    ASSETS: binding<Fetcher>("ASSETS").optional(),
+    USER_AGENT: binding<Namespace<UserAgentRpc>>("USER_AGENT"),
+    NODE_LINK: binding<Namespace<NodeLinkRpc>>("NODE_LINK"),
+    FLEET: binding<Namespace<FleetSchedulerRpc>>("FLEET"),
+    AUTH_LIMITER: binding<Cloudflare.Env["AUTH_LIMITER"]>("AUTH_LIMITER"),
+    ASSETS: binding<Cloudflare.Env["ASSETS"]>("ASSETS").optional(),
   })
   .superRefine((env, ctx) => {
     // Endpoint overrides that exist only to reach a local stand-in: without the local-development flag they
@@ -166,6 +166,23 @@ export const envSchema = z
   .superRefine(officialEndpointsInProduction);
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * A Durable Object namespace typed by the object's RPC interface (contracts/src/rpc.ts), not its class: the
+ * edge never imports a Durable Object. The bindings themselves are generated from wrangler.toml into
+ * worker-configuration.d.ts (`npm run types:worker`); this fails to compile if a binding is renamed there or
+ * its class stops serving the interface the edge calls.
+ */
+type Namespace<T> = DurableObjectNamespace<T & Rpc.DurableObjectBranded>;
+type Serves<Generated, Used> = [Generated] extends [Used] ? true : false;
+export type BindingsAgree = [
+  Serves<Cloudflare.Env["USER_AGENT"], Env["USER_AGENT"]>,
+  Serves<Cloudflare.Env["NODE_LINK"], Env["NODE_LINK"]>,
+  Serves<Cloudflare.Env["FLEET"], Env["FLEET"]>,
+  Serves<Cloudflare.Env["AUTH_LIMITER"], Env["AUTH_LIMITER"]>,
+] extends true[] ? true : never;
+const bindingsAgree: BindingsAgree = true;
+void bindingsAgree;
 
 const checked = new WeakMap<object, { env?: Env; problems?: string[] }>();
 

@@ -1,17 +1,11 @@
-// Types of `env` and `exports` from "cloudflare:workers" inside the workerd tests.
+// `env` and `exports` from "cloudflare:workers" inside the workerd tests: the Worker's bindings and main module
+// come from worker-configuration.d.ts (`npm run types:worker`); these are the variables vitest.edge.config.ts adds.
 declare namespace Cloudflare {
-  interface GlobalProps {
-    mainModule: typeof import("../src/worker");
-    durableNamespaces: "UserAgent" | "NodeLink" | "FleetScheduler";
-  }
   interface Env {
     DATABASE_URL: string;
     APP_URL: string;
     NEON_LOCAL_WSPROXY: string;
     ENCRYPTION_KEY: string;
-    USER_AGENT: DurableObjectNamespace<import("@oc/contracts/rpc").UserAgentRpc & Rpc.DurableObjectBranded>;
-    NODE_LINK: DurableObjectNamespace<import("@oc/contracts/rpc").NodeLinkRpc & Rpc.DurableObjectBranded>;
-    FLEET: DurableObjectNamespace<import("@oc/contracts/rpc").FleetSchedulerRpc & Rpc.DurableObjectBranded>;
   }
 }
 
