@@ -4,6 +4,7 @@ import { proxyError, type ProxyErrorKind } from "./errors";
 import { parseProxyKey, presentedKey } from "./keys";
 import { policeRequest } from "./request-policy";
 import { apiOf, callUpstream, type CountEndpoint } from "./upstream";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Token counting (Anthropic `POST /v1/messages/count_tokens`, OpenAI `POST /v1/responses/input_tokens`):
@@ -28,7 +29,7 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
     return fail("invalid_request", "The request body is not valid JSON.");
   }
   if (typeof body.model !== "string" || !body.model) return fail("invalid_request", "`model` is required (use \"auto\" to let the smart router choose).");
-  const account = env.USER_AGENT.getByName(key.userId);
+  const account = userAgent(env, key.userId);
   const checked = await account.checkKey(key.keyHash);
   if (!checked.ok) return fail("invalid_key", "This API key is not valid (it may have been replaced).", "invalid_api_key");
 
