@@ -96,6 +96,33 @@ describe("Stripe follow-ups run after the 200, durably", () => {
     expect(await couldNotStart(u.email)).toBe(1);
   });
 
+  it("a crash between recording the event and releasing its jobs is repaired by Stripe's retry, which releases them", async () => {
+    const u = await paidCheckout();
+    const invoice = u.events.find((e) => e.type === "invoice.paid")!;
+    // The Worker dies right after the transaction: the release never reaches the object.
+    // (RPC calls methods of the class, so the next call is made to fail there, once.)
+    await runInDurableObject(account(u.userId), (instance: object) => {
+      const proto = Object.getPrototypeOf(instance) as { releaseJobs: (...a: unknown[]) => Promise<number> };
+      const release = proto.releaseJobs;
+      proto.releaseJobs = async function () {
+        proto.releaseJobs = release;
+        throw new Error("simulated crash before the release");
+      };
+    });
+    const crashed = await deliver(invoice);
+    expect(crashed.status).toBe(500); // Stripe will retry it
+    const held = await account(u.userId).listJobs(invoice.id);
+    expect(held.map((j) => [j.id, j.attempts, j.nextAt])).toEqual([
+      [`${invoice.id}:receipt`, 0, null],
+      [`${invoice.id}:apply_plan`, 0, null],
+    ]);
+    // Stripe's retry finds the event recorded (a duplicate) and releases the held jobs; each runs once.
+    const retried = await deliver(invoice);
+    expect(retried.body).toMatchObject({ received: true, duplicate: true });
+    for (const j of held) expect(await eventually(() => job(u.userId, j.id), (x) => x?.doneAt != null)).toMatchObject({ attempts: 1 });
+    expect((await inbox(u.email)).filter((m) => m.subject.startsWith("Receipt: Starter plan")).length).toBe(1);
+  });
+
   it("a follow-up that keeps failing is given up after the last attempt, with its error on the activity feed", async () => {
     const u = await paidCheckout();
     const invoice = u.events.find((e) => e.type === "invoice.paid")!;
