@@ -8,29 +8,14 @@
 /** Other runtimes' folders, as a regex over resolved paths. */
 const folders = (...names) => `^(${names.join("|")})/`;
 
-/**
- * TEMPORARY: the known cycle provisioning ↔ browser, customize, socket-channels (every feature calls back
- * into provisioning to re-apply the agent's config). It is being removed on its own branch (one
- * applyAgentConfig module); delete this exception and the `no-circular-known` rule once that is merged.
- * Only a cycle made of nothing but these four files is exempt.
- */
-const KNOWN_CYCLE = "^edge/src/services/(provisioning|browser|customize|channels/socket-channels)\\.ts$";
-
 module.exports = {
   forbidden: [
     {
       name: "no-circular",
       comment: "No import cycles anywhere (type-only imports count: they tie the files together all the same).",
       severity: "error",
-      from: { pathNot: KNOWN_CYCLE },
+      from: {},
       to: { circular: true },
-    },
-    {
-      name: "no-circular-known",
-      comment: "From the files of the known temporary cycle, only cycles among those same files are allowed.",
-      severity: "error",
-      from: { path: KNOWN_CYCLE },
-      to: { circular: true, via: { pathNot: KNOWN_CYCLE } },
     },
     {
       name: "contracts-imports-no-workspace",
@@ -95,8 +80,15 @@ module.exports = {
       name: "edge-imports-no-durable-object",
       comment: "The edge types its namespaces with the RPC interfaces in contracts; only the Worker entry re-exports the classes (and serves the app's build).",
       severity: "error",
-      from: { path: "^edge/", pathNot: "^edge/src/worker\\.ts$" },
+      from: { path: "^edge/src/", pathNot: "^edge/src/worker\\.ts$" },
       to: { path: folders("durable-objects", "node-agent", "app") },
+    },
+    {
+      name: "edge-tests-reach-objects-only-as-the-worker-does",
+      comment: "Edge tests run the whole Worker, its objects included (and may swap the job runner the Worker registers with them); they never reach node-agent or app code.",
+      severity: "error",
+      from: { path: "^edge/test/" },
+      to: { path: folders("node-agent", "app") },
     },
     {
       name: "edge-src-imports-no-dev-tools",

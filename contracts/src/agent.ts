@@ -55,3 +55,58 @@ export interface ArchiveRecord {
   nodeId: string;
   at?: number;
 }
+
+/**
+ * What a node reported about a user's agent, as its NodeLink relays it: facts only. Which status a fact
+ * means is decided by the user's object (durable-objects/src/agent-status.ts), the status's one owner.
+ */
+export type NodeFact =
+  /** A provisioning or wake step the node has reached (its progress frame). */
+  | { kind: "progress"; step: "creating" | "starting" | "ready" }
+  /** A lifecycle command's result (deliveries have their own path: onDelivered). */
+  | { kind: "result"; command: string; ok: boolean; error?: string; restarted?: boolean; nextCronAt?: number | null }
+  /** After a reconnect the node did not report the container the platform expects running (or reported it `state`). */
+  | { kind: "container_missing"; state?: string };
+
+/**
+ * Everything the edge decided for one provisioning, handed to the user's object in one call: either the
+ * placement failed (`failed` says why, for the activity feed), or the node, the keys' hashes, the sealed keys
+ * and spec, and the node command to send.
+ */
+export type ProvisionPlan<Spec = unknown> =
+  | { userId: string; failed: string }
+  | {
+      userId: string;
+      agentId: string;
+      nodeId: string;
+      proxyKeyHash: string;
+      browserKeyHash: string;
+      /** The proxy and browser keys, sealed by the edge (`keys:<userId>`), for re-applying the config later. */
+      keysSealed: string;
+      /** The spec, sealed by the edge (`spec:<userId>`): the object wakes the agent with it. */
+      specSealed: string;
+      command: { kind: "provision"; spec: Spec };
+      commandId: string;
+    };
+
+/** A follow-up job as its caller writes it (durable-objects/src/jobs.ts). */
+export interface JobInput {
+  /** Unique per event and step, e.g. `evt_123:start_agent`: the job's idempotency key. */
+  id: string;
+  kind: string;
+  /** Plain JSON. */
+  payload: Record<string, unknown>;
+}
+
+/** A job as the object reports it (payload as its JSON). */
+export interface JobView {
+  id: string;
+  group: string;
+  kind: string;
+  payload: string;
+  attempts: number;
+  lastError: string | null;
+  nextAt: number | null;
+  doneAt: number | null;
+  failedAt: number | null;
+}

@@ -1,9 +1,9 @@
-import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget } from "./agent";
+import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, JobInput, JobView, NodeFact, ProvisionPlan, ReplyTarget } from "./agent";
 import type { NodeStatus } from "./capacity";
 import type { FleetDecision, FleetOrder, FleetPolicy, FleetSnapshot } from "./fleet";
 import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "./ledger";
 import type { ProtectionSettings } from "./protection";
-import type { EdgeFrame } from "./wire";
+import type { AgentSpecWire, EdgeFrame } from "./wire";
 
 /**
  * The public RPC surface of the Durable Objects, as their callers (the edge, and the objects calling each
@@ -26,7 +26,9 @@ export interface SentCommand {
 /** One user's object (named by user id): ledger, token protection, router pins, the agent's life and inbox. */
 export interface UserAgentRpc {
   // proxy key and account state
-  setProxyKeyHash(hash: string | null, agentId?: string, browserKeyHash?: string | null): Promise<void>;
+  setProxyKeyHash(hash: string | null, agentId?: string, browserKeyHash?: string | null, keysSealed?: string): Promise<void>;
+  /** The agent's current key pair, sealed by the edge; null if none was kept. */
+  agentKeys(): Promise<string | null>;
   checkKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }>;
   checkBrowserKey(keyHash: string): Promise<{ ok: boolean; agentId?: string }>;
   setSuspended(suspended: boolean, reason?: string): Promise<void>;
@@ -64,6 +66,14 @@ export interface UserAgentRpc {
   setAgentSpec(sealed: string): Promise<void>;
   reconfigure(sealed: string): Promise<boolean>;
   setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot>;
+  /** Provisioning in one call: placement, keys, sealed spec, the node's command. */
+  provision(plan: ProvisionPlan<AgentSpecWire>): Promise<{ delivered: boolean }>;
+  /** What the agent's node reported, relayed by its NodeLink; the object decides the status. */
+  onNodeFact(fact: NodeFact): Promise<void>;
+  // follow-up jobs
+  enqueueJobs(group: string, jobs: JobInput[]): Promise<void>;
+  releaseJobs(group: string): Promise<number>;
+  listJobs(group?: string): Promise<JobView[]>;
   // inbox and channels
   sendMessage(text: string, session?: string, replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }>;
   forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }>;

@@ -1,3 +1,4 @@
+import { SecretBox } from "@oc/contracts/crypto";
 import type { ReplyTarget } from "@oc/contracts/agent";
 import type { ReplyEnv } from "./env";
 
@@ -34,4 +35,10 @@ export async function sendReply(env: ReplyEnv, creds: BridgeCredentials, to: Rep
     });
   }
   if (!res.ok) throw new Error(`${to.channel} refused the reply: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+}
+
+/** A bridged reply with the channel credentials the edge sealed in the user's object (`bridge:<userId>`). */
+export async function sendBridgedReply(env: ReplyEnv & { ENCRYPTION_KEY: string }, sealed: string, userId: string, to: ReplyTarget, text: string): Promise<void> {
+  const creds = JSON.parse(await new SecretBox(env.ENCRYPTION_KEY).decrypt(sealed, `bridge:${userId}`)) as BridgeCredentials;
+  await sendReply(env, creds, to, text);
 }

@@ -2,6 +2,7 @@ import { SecretBox } from "@oc/contracts/crypto";
 import type { MetaTable } from "./meta-table";
 import type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
 import type { UserAgentEnv } from "./env";
+import { Inbox } from "./inbox";
 
 export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget };
 
@@ -27,18 +28,14 @@ interface Host {
 
 /**
  * The running state of one user's agent: idle → paused → asleep, wake on a message (or to repair drift), and
- * the inbox whose messages are delivered in order once the agent is ready. Lives inside the user's Durable
+ * when the inbox's rows (inbox.ts) go out: in order, once the agent is ready. Lives inside the user's Durable
  * Object, whose single-threaded execution keeps these transitions race-free.
  */
 export class AgentLifecycle {
+  readonly inbox: Inbox;
+
   constructor(private readonly h: Host) {
-    h.sql.exec(`CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, session TEXT NOT NULL, text TEXT NOT NULL,
-      command_id TEXT, reply TEXT, error TEXT, done_at INTEGER)`);
-    // Channel traffic shares the inbox (one order for everything the agent receives): a `forward` row is a
-    // raw webhook update for the container's own channel listener; `reply_to` says where a bridged reply goes.
-    addColumn(h.sql, "inbox", "kind", "TEXT NOT NULL DEFAULT 'message'");
-    addColumn(h.sql, "inbox", "payload", "TEXT");
-    addColumn(h.sql, "inbox", "reply_to", "TEXT");
+    this.inbox = new Inbox(h.sql);
   }
 
   private get meta() {
@@ -216,25 +213,14 @@ export class AgentLifecycle {
 
   /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
   async sendMessage(text: string, session = "main", replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }> {
-    const id = this.h.sql
-      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, reply_to) VALUES (?, ?, ?, ?) RETURNING id", Date.now(), session, text, replyTo ? JSON.stringify(replyTo) : null)
-      .one().id;
+    const id = this.inbox.addMessage(text, session, replyTo);
     await this.touch();
     await this.pump();
-    return { id, state: this.inboxState(id) };
+    return { id, state: this.inbox.state(id) };
   }
 
-  /** Newest first; `search` matches the message or the reply (case-insensitive). */
   listMessages(limit = 50, search?: string): InboxMessage[] {
-    const like = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : "%";
-    return this.h.sql
-      .exec<InboxRow & { at: number; session: string; text: string }>(
-        "SELECT * FROM inbox WHERE kind = 'message' AND (text LIKE ?1 ESCAPE '\\' OR coalesce(reply, '') LIKE ?1 ESCAPE '\\') ORDER BY id DESC LIMIT ?2",
-        like,
-        Math.min(200, limit),
-      )
-      .toArray()
-      .map((r) => ({ id: r.id, at: r.at, session: r.session, text: r.text, reply: r.reply, error: r.error, state: stateOf(r) }));
+    return this.inbox.list(limit, search);
   }
 
   /**
@@ -242,9 +228,7 @@ export class AgentLifecycle {
    * order as messages: a sleeping agent is woken first, and updates are forwarded one by one.
    */
   async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
-    const id = this.h.sql
-      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, kind, payload) VALUES (?, ?, ?, 'forward', ?) RETURNING id", Date.now(), channel, `${channel} update`, JSON.stringify(target))
-      .one().id;
+    const id = this.inbox.addForward(channel, target);
     await this.touch();
     await this.pump();
     return { id };
@@ -252,15 +236,7 @@ export class AgentLifecycle {
 
   /** The node's answer to a `deliver` or `forward` command. Returns where a bridged reply should go. */
   async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<{ replyTo: ReplyTarget | null }> {
-    const row = this.h.sql
-      .exec<{ id: number; kind: string; reply_to: string | null }>(
-        "UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id, kind, reply_to",
-        ok ? reply : null,
-        ok ? null : error,
-        Date.now(),
-        commandId,
-      )
-      .toArray()[0];
+    const row = this.inbox.complete(commandId, ok, reply, error);
     if (!row) return { replyTo: null };
     await this.pump(); // messages held back by the node's queue limit go out as answers come in
     if (row.kind === "forward") {
@@ -268,11 +244,7 @@ export class AgentLifecycle {
       return { replyTo: null };
     }
     await this.h.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
-    return { replyTo: ok && row.reply_to ? (JSON.parse(row.reply_to) as ReplyTarget) : null };
-  }
-
-  private inboxState(id: number): InboxMessage["state"] {
-    return stateOf(this.h.sql.exec<InboxRow>("SELECT id, command_id, done_at, error, reply FROM inbox WHERE id = ?", id).one());
+    return { replyTo: ok ? row.replyTo : null };
   }
 
   /** Moves queued messages along: delivers them in order when ready, wakes the agent when paused or asleep. */
@@ -280,23 +252,21 @@ export class AgentLifecycle {
     const nodeId = this.meta.get("nodeId");
     const userId = this.meta.get("userId");
     if (!nodeId || !userId || !this.h.env.NODE_LINK) return;
-    const queued = this.h.sql
-      .exec<{ id: number; session: string; text: string; kind: string; payload: string | null }>("SELECT id, session, text, kind, payload FROM inbox WHERE command_id IS NULL ORDER BY id")
-      .toArray();
+    const queued = this.inbox.queued();
     if (queued.length === 0) return;
     const status = this.status();
     if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
       const link = this.h.env.NODE_LINK.getByName(nodeId);
       for (const m of queued) {
         const commandId = `${m.kind === "forward" ? "forward" : "deliver"}:${userId}:${m.id}`;
-        this.h.sql.exec("UPDATE inbox SET command_id = ? WHERE id = ?", commandId, m.id);
+        this.inbox.markSent(m.id, commandId);
         const sent =
           m.kind === "forward"
             ? await link.sendCommand({ kind: "forward", userId, ...(JSON.parse(m.payload!) as ForwardTarget) }, commandId)
             : await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
         // Over the node's queue limit: this and later messages stay queued, in order, until answers free room.
         if (sent.refused) {
-          this.h.sql.exec("UPDATE inbox SET command_id = NULL WHERE id = ?", m.id);
+          this.inbox.markSent(m.id, null);
           break;
         }
       }
@@ -318,24 +288,4 @@ export class AgentLifecycle {
     await this.h.env.NODE_LINK.getByName(nodeId).sendCommand({ kind: "wake", spec }, `wake:${userId}:${Date.now()}`);
     return true;
   }
-}
-
-type InboxRow = {
-  id: number;
-  command_id: string | null;
-  done_at: number | null;
-  error: string | null;
-  reply: string | null;
-};
-
-function stateOf(r: InboxRow): InboxMessage["state"] {
-  if (!r.command_id) return "queued";
-  if (!r.done_at) return "sent";
-  return r.error ? "failed" : "answered";
-}
-
-/** Adds a column to a table created by an earlier version of this object (SQLite has no IF NOT EXISTS here). */
-function addColumn(sql: SqlStorage, table: string, column: string, definition: string) {
-  const has = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().some((c) => c.name === column);
-  if (!has) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }

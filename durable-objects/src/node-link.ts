@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { MetaTable } from "./meta-table";
-import type { AgentStatus } from "@oc/contracts/agent";
+import type { NodeFact } from "@oc/contracts/agent";
 import type { NodeLinkRpc, SentCommand } from "@oc/contracts/rpc";
 import type { NodeLinkEnv } from "./env";
 import { evictionPlan, freeMb, type Dozer, type NodeStatus } from "@oc/contracts/capacity";
@@ -82,7 +82,7 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
       // provision/wake this link sent it, for the same user; anything else could set a stranger's status.
       const refused = this.commands.progressRefusal(frame.id, frame.userId);
       if (refused) return this.drop(refused);
-      return void (await this.userStatus(frame.userId, frame.step));
+      return void (await this.report(frame.userId, { kind: "progress", step: frame.step }));
     }
     await this.onResult(frame);
   }
@@ -108,23 +108,15 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
   private async onCommandDone(id: string, command: NodeCommand, ok: boolean, result: unknown, error?: string) {
     const userId = userOf(command);
     if (!userId) return;
-    const user = this.env.USER_AGENT.getByName(userId);
     if (command.kind === "deliver" || command.kind === "forward") {
       const reply = (result as { reply?: string } | undefined)?.reply ?? null;
-      return void (await user.onDelivered(id, ok, reply, error ?? null));
+      return void (await this.env.USER_AGENT.getByName(userId).onDelivered(id, ok, reply, error ?? null));
     }
     if (ok) this.expect(userId, command.kind === "remove" ? null : EXPECTED_AFTER[command.kind]);
     else if (command.kind === "provision") this.expect(userId, null); // nothing runs here: release the memory
-    // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
-    if (!ok && (command.kind === "sleep" || command.kind === "pause")) return void (await user.sleepFailed(error ?? "the node reported a failure"));
-    if (ok && command.kind === "sleep") return void (await user.onSlept((result as { nextCronAt?: number } | undefined)?.nextCronAt ?? null));
-    // Only a failed lifecycle step changes the agent's status; a failed file or schedule request is the caller's answer.
-    if (!ok && !["provision", "wake", "configure", "remove"].includes(command.kind)) return;
-    const done: Partial<Record<NodeCommand["kind"], AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
-    // `configure` restarts a running agent (ready again afterwards) and only rewrites a sleeping one's config.
-    if (command.kind === "configure" && ok) done.configure = (result as { restarted?: boolean } | undefined)?.restarted ? "ready" : undefined;
-    const status = ok ? done[command.kind] : "failed";
-    if (status) await this.userStatus(userId, status, ok ? undefined : error ?? "the node reported a failure");
+    // The result as a fact; the user's object decides what it means for the agent's status (agent-status.ts).
+    const r = (result ?? {}) as { restarted?: boolean; nextCronAt?: number };
+    await this.report(userId, { kind: "result", command: command.kind, ok, error, restarted: r.restarted, nextCronAt: r.nextCronAt ?? null });
   }
 
   private expect(userId: string, expected: Expected | null | undefined, memoryMb?: number) {
@@ -191,7 +183,7 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
       if (busy.has(userId) || expected === "sleeping") continue;
       const state = reported.get(userId);
       if (state === "running" || state === "paused") continue;
-      await this.env.USER_AGENT.getByName(userId).recover(state ? `its container was ${state} after the server reconnected` : "its container was missing after the server reconnected");
+      await this.report(userId, { kind: "container_missing", state });
     }
     const known = new Set(placed.map((p) => p.user_id));
     this.ctx.storage.sql.exec("DELETE FROM drift");
@@ -202,8 +194,8 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
       }
   }
 
-  private async userStatus(userId: string, status: AgentStatus, reason?: string) {
-    await this.env.USER_AGENT.getByName(userId).setStatus(status, reason);
+  private async report(userId: string, fact: NodeFact) {
+    await this.env.USER_AGENT.getByName(userId).onNodeFact(fact);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -1,25 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
-import { SecretBox } from "@oc/contracts/crypto";
 import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
-import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
+import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, JobInput, JobView, NodeFact, ReplyTarget } from "@oc/contracts/agent";
 import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "@oc/contracts/ledger";
 import type { ProtectionSettings } from "@oc/contracts/protection";
 import type { UserAgentRpc } from "@oc/contracts/rpc";
 import type { UserAgentEnv } from "./env";
 import { Ledger } from "./ledger";
-import { sendReply, type BridgeCredentials } from "./channel-replies";
+import { sendBridgedReply } from "./channel-replies";
 import { AgentLifecycle } from "./lifecycle";
 import { MetaTable } from "./meta-table";
 import { SeenDeliveries } from "./seen-deliveries";
 import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
 import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
+import { provision, type ProvisionPlan } from "./provision";
+import { JobTable, jobRunner } from "./jobs";
+import { applyNodeFact } from "./agent-status";
+import { ActivityFeed } from "./activity";
 
 export type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, AuthorizeRequest, AuthorizeResult, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget, SettleResult };
 
-/** How many activity events a user's object keeps; older ones are dropped (Postgres holds the history). */
-const ACTIVITY_KEEP = 500;
 
 /**
  * One per user, named by user id, on SQLite storage. It is the user's single point of serialisation: the
@@ -34,6 +35,8 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   private readonly life: AgentLifecycle;
   private readonly pins: RoutePins;
   private readonly seen: SeenDeliveries;
+  private readonly jobs: JobTable;
+  private readonly activity: ActivityFeed;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -43,8 +46,9 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     this.outbox = new UsageOutbox(ctx.storage.sql);
     this.pins = new RoutePins(ctx.storage.sql);
     this.seen = new SeenDeliveries(ctx.storage.sql);
+    this.jobs = new JobTable(ctx.storage.sql);
+    this.activity = new ActivityFeed(ctx.storage.sql, (at) => this.meta.set("lastActivityAt", String(at)));
     ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
     `);
     this.life = new AgentLifecycle({
@@ -62,10 +66,40 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    * Stores the SHA-256 of the agent's proxy key and of its browser key (issued together); new keys replace
    * (revoke) the old ones at once.
    */
-  async setProxyKeyHash(hash: string | null, agentId?: string, browserKeyHash?: string | null): Promise<void> {
+  async setProxyKeyHash(hash: string | null, agentId?: string, browserKeyHash?: string | null, keysSealed?: string): Promise<void> {
     this.meta.set("proxyKeyHash", hash ?? "");
     if (browserKeyHash !== undefined) this.meta.set("browserKeyHash", browserKeyHash ?? "");
+    // Revoked keys must not be re-applied: without a hash, the sealed pair goes too.
+    if (keysSealed !== undefined || !hash) this.meta.set("keysSealed", hash ? (keysSealed ?? "") : "");
     if (agentId) this.meta.set("agentId", agentId);
+  }
+
+  /** The agent's current proxy and browser keys, sealed by the edge; null if none were kept. */
+  async agentKeys(): Promise<string | null> {
+    return this.meta.get("keysSealed") || null;
+  }
+
+  /** Provisioning in one call (provision.ts): placement, keys, sealed spec, then the node's command. */
+  async provision(plan: ProvisionPlan): Promise<{ delivered: boolean }> {
+    return provision(
+      {
+        init: (userId) => this.init(userId),
+        setStatus: (status, reason) => this.life.setStatus(status, reason),
+        setPlacement: (nodeId) => this.life.setPlacement(nodeId),
+        setKeys: (hash, agentId, browserKeyHash, keysSealed) => {
+          this.meta.set("proxyKeyHash", hash);
+          this.meta.set("browserKeyHash", browserKeyHash);
+          this.meta.set("keysSealed", keysSealed);
+          this.meta.set("agentId", agentId);
+        },
+        setAgentSpec: (sealed) => this.life.setAgentSpec(sealed),
+        send: (nodeId, command, commandId) => {
+          if (!this.env.NODE_LINK) return Promise.resolve({ delivered: false });
+          return this.env.NODE_LINK.getByName(nodeId).sendCommand(command, commandId, { onlyIfConnected: true });
+        },
+      },
+      plan,
+    );
   }
 
   /**
@@ -252,6 +286,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    */
   override async alarm(): Promise<void> {
     this.persistCalls();
+    await this.runJobs();
     let retry = false;
     if (this.outbox.pending() > 0 && this.env.DATABASE_URL) {
       try {
@@ -268,8 +303,45 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
       nextExpiry === null ? null : nextExpiry + 1_000,
       retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null,
       this.life.idleDeadline(),
+      this.jobs.nextAt(),
     ].filter((t): t is number => t !== null);
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+  }
+
+  // ── follow-up jobs (jobs.ts): recorded with their event, run by the alarm, retried ───────────────
+
+  /** Adds the follow-ups of `group` (an event id), held until `releaseJobs`; a job id already known is kept. */
+  async enqueueJobs(group: string, jobs: JobInput[]): Promise<void> {
+    this.jobs.enqueue(group, jobs, Date.now());
+  }
+
+  /** The event is recorded: its follow-ups run now (on the alarm, after the caller has answered). */
+  async releaseJobs(group: string): Promise<number> {
+    const released = this.jobs.release(group, Date.now());
+    if (released > 0) await this.wakeBy(Date.now());
+    return released;
+  }
+
+  /** The jobs, for tests and the operator (the payload as its JSON). */
+  async listJobs(group?: string): Promise<JobView[]> {
+    return this.jobs.list(group).map((j) => ({ ...j, payload: JSON.stringify(j.payload) }));
+  }
+
+  private async runJobs() {
+    const run = jobRunner();
+    const userId = this.meta.get("userId");
+    // Without the Worker's runner (an object started on its own, as in unit tests) jobs wait untouched.
+    if (!run || !userId) return;
+    const now = Date.now();
+    await this.jobs.runDue(
+      now,
+      (job) => run(this.env, { id: job.id, kind: job.kind, userId, payload: job.payload }),
+      async (job, error) => {
+        console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
+        await this.recordActivity("billing", `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`);
+      },
+    );
+    this.jobs.prune(now - 30 * 86_400_000);
   }
 
   /** Binds the object to its user on first use; a second call with another id is refused. */
@@ -286,7 +358,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
 
   async getSnapshot(): Promise<AgentSnapshot> {
     const last = this.meta.get("lastActivityAt");
-    const count = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity").one().n;
+    const count = this.activity.count();
     return {
       userId: this.meta.get("userId"),
       status: (this.meta.get("status") as AgentStatus | null) ?? "none",
@@ -409,8 +481,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     const sealed = this.meta.get("bridgeSealed");
     if (!replyTo || !sealed || !this.env.ENCRYPTION_KEY) return;
     try {
-      const creds = JSON.parse(await new SecretBox(this.env.ENCRYPTION_KEY).decrypt(sealed, `bridge:${this.meta.get("userId")}`)) as BridgeCredentials;
-      await sendReply(this.env, creds, replyTo, reply ?? "");
+      await sendBridgedReply({ ...this.env, ENCRYPTION_KEY: this.env.ENCRYPTION_KEY }, sealed, this.meta.get("userId")!, replyTo, reply ?? "");
     } catch (e) {
       await this.recordActivity("channel", `The reply could not be sent to ${replyTo.channel}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -422,12 +493,18 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    * (accounting; it holds amounts, not personal data).
    */
   async erasePersonalData(): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM inbox");
-    this.ctx.storage.sql.exec("DELETE FROM activity");
+    this.life.inbox.clear();
+    this.activity.clear();
     this.ctx.storage.sql.exec("DELETE FROM events");
-    for (const key of ["specSealed", "bridgeSealed", "proxyKeyHash", "nodeId", "alwaysOn", "agentId", "wakeRequestedAt", "sleepRequestedAt", "nextCronAt"]) this.meta.set(key, "");
+    this.jobs.clear();
+    for (const key of ["specSealed", "bridgeSealed", "proxyKeyHash", "keysSealed", "nodeId", "alwaysOn", "agentId", "wakeRequestedAt", "sleepRequestedAt", "nextCronAt"]) this.meta.set(key, "");
     this.meta.set("status", "none");
     this.meta.set("suspended", "the account was deleted");
+  }
+
+  /** What the agent's node reported (through NodeLink); the status it means is decided here (agent-status.ts). */
+  async onNodeFact(fact: NodeFact): Promise<void> {
+    await applyNodeFact(this.life, fact);
   }
 
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {
@@ -436,32 +513,15 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   }
 
   async recordActivity(kind: string, message: string): Promise<ActivityEvent> {
-    const at = Date.now();
-    const row = this.ctx.storage.sql
-      .exec<{ id: number }>("INSERT INTO activity (at, kind, message) VALUES (?, ?, ?) RETURNING id", at, kind.slice(0, 40), message.slice(0, 2000))
-      .one();
-    this.ctx.storage.sql.exec("DELETE FROM activity WHERE id <= ?", row.id - ACTIVITY_KEEP);
-    this.meta.set("lastActivityAt", String(at));
-    return { id: row.id, at, kind, message };
+    return this.activity.record(kind, message);
   }
 
   /** Events newer than `afterId`, oldest first (the live feed's next page). */
   async activityAfter(afterId: number, limit = 100): Promise<ActivityEvent[]> {
-    return this.ctx.storage.sql
-      .exec<{ id: number; at: number; kind: string; message: string }>("SELECT id, at, kind, message FROM activity WHERE id > ? ORDER BY id LIMIT ?", afterId, Math.min(200, limit))
-      .toArray()
-      .map((r) => ({ ...r }));
+    return this.activity.after(afterId, limit);
   }
 
   async listActivity(limit = 50, beforeId?: number): Promise<ActivityEvent[]> {
-    const n = Math.max(1, Math.min(200, Math.floor(limit)));
-    return this.ctx.storage.sql
-      .exec<{ id: number; at: number; kind: string; message: string }>(
-        "SELECT id, at, kind, message FROM activity WHERE id < ? ORDER BY id DESC LIMIT ?",
-        beforeId ?? Number.MAX_SAFE_INTEGER,
-        n,
-      )
-      .toArray()
-      .map((r) => ({ ...r }));
+    return this.activity.list(limit, beforeId);
   }
 }

@@ -6,6 +6,7 @@ import { requestId } from "./middleware/request-id";
 import { parseBrowserKey, presentedBrowserKey } from "./lib/browser-keys";
 import { relayTarget } from "./services/browser";
 import type { Services } from "./services/context";
+import { userAgent } from "./clients/user-agent";
 
 /**
  * /browser: the CDP endpoint an agent's OpenClaw opens as its remote browser. The agent authenticates with
@@ -23,7 +24,7 @@ async function authorizedAgent(s: Services, req: Request, agentId?: string): Pro
   if (/[?&](token|key|apiKey)=/i.test(new URL(req.url).search))
     throw new AppError("UNAUTHORIZED", "Send the browser key in the Authorization header, never in the URL.");
   const key = await parseBrowserKey(presentedBrowserKey(req.headers));
-  const check: { ok: boolean; agentId?: string } = key ? await s.env.USER_AGENT.getByName(key.userId).checkBrowserKey(key.keyHash) : { ok: false };
+  const check: { ok: boolean; agentId?: string } = key ? await userAgent(s.env, key.userId).checkBrowserKey(key.keyHash) : { ok: false };
   if (!check.ok || !check.agentId) throw new AppError("UNAUTHORIZED", "This browser key is not valid (it may have been replaced).");
   if (agentId && agentId !== check.agentId) throw new AppError("FORBIDDEN", "This key belongs to another agent.");
   return check.agentId;

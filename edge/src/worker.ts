@@ -7,8 +7,14 @@ import { loadEnv } from "./env";
 import { buildServices } from "./services/build";
 import { checkFleet } from "./services/fleet/fleet";
 import { deleteAfterGrace } from "./services/account-deletion";
+import { runJob } from "./services/billing/follow-ups";
+import { registerJobRunner } from "../../durable-objects/src/jobs";
 
 export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
+
+// The users' Durable Objects run their follow-up jobs (jobs.ts) through the edge's services; they share this
+// Worker's module graph, so registering here reaches every object this script runs.
+registerJobRunner(runJob);
 
 /**
  * The single Worker entry: /v1 is the metering LLM proxy, /api goes to Hono, /hooks takes chat platforms'

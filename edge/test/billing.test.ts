@@ -91,7 +91,8 @@ describe("plans and checkout", () => {
     expect((await call("/api/billing", { cookie: u.cookie })).body).toMatchObject({ subscription: { planId: "starter", status: "active" }, balance: { balance: starter.includedMicros } });
 
     // The plan's markup now prices this user's tokens.
-    const settled = await env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x");
+    // (set by a follow-up job, which runs after the webhook's answer)
+    const settled = await eventually(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
     expect(settled.markupBps).toBe(starter.markupBps);
 
     // No node is connected in these tests: the paid agent could not start, and the user is told by mail.
@@ -184,9 +185,11 @@ describe("plan changes and cancellation", () => {
     expect(events[1]!.data.object).toMatchObject({ billing_reason: "subscription_update", amount_paid: pro.priceCents - starter.priceCents });
     for (const e of events) await deliver(e);
     expect((await subscriptionOf(u.userId))!.planId).toBe("pro");
-    expect((await env.USER_AGENT.getByName(u.userId).settle("none", 0, "x")).markupBps).toBe(pro.markupBps);
+    // The markup and the mail are follow-up jobs, run after the webhook's answer.
+    expect((await eventually(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
     expect(await balanceOf(u.userId)).toBe(starter.includedMicros);
-    expect((await inbox(u.email)).map((m) => m.subject)).toContain("Your plan changed: Starter → Pro");
+    const changedMails = await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
+    expect(changedMails.map((m) => m.subject)).toContain("Your plan changed: Starter → Pro");
     // An older subscription event arriving late does not undo the change.
     const stale = structuredClone(u.events.find((e) => e.type === "customer.subscription.created")!);
     stale.id = `evt_stale_${Date.now()}`;
@@ -209,6 +212,8 @@ describe("plan changes and cancellation", () => {
     const after = await subscriptionOf(u.userId);
     expect(after!.status).toBe("canceled");
     expect(after!.graceUntil!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    // Ending the service is a follow-up job, run after the webhook's answer; its mail is its last step.
+    await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
     const key = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body.key;
     const refused = await openai(key).chat.completions.create(chatBody("hello")).catch((e) => e);
     expect(refused.status).toBe(403);

@@ -111,9 +111,10 @@ describe("paid work needs payment", () => {
       const header = await signer.webhooks.generateTestHeaderStringAsync({ payload, secret: TEST_SECRETS.stripeWebhookSecret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
       expect((await call("/api/webhooks/stripe", { rawBody: payload, headers: { "content-type": "application/json", "stripe-signature": header } })).status).toBe(200);
     }
-    // The webhook's provisioning passed the payment check and reached placement (no node here: it failed there).
-    expect(await eventually(() => attempts(u.userId), (n) => n === 1)).toBe(1);
-    expect(await statusOf(u.userId)).toBe("failed");
+    // The webhook's provisioning (a follow-up job, after the 200) passed the payment check and reached
+    // placement (no node here: it failed there).
+    expect(await eventually(() => statusOf(u.userId), (s) => s === "failed")).toBe("failed");
+    expect(await attempts(u.userId)).toBe(1);
     const activity = await env.USER_AGENT.getByName(u.userId).listActivity(20);
     expect(activity.map((a) => a.message).join("\n")).toContain("No server has room");
   });

@@ -41,10 +41,7 @@ export const agents = pgTable(
     id: text("id").primaryKey(),
     userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
-    status: text("status", {
-      enum: ["queued", "placing", "creating", "starting", "ready", "sleeping", "stopped", "failed"],
-    }).notNull(),
-    statusReason: text("status_reason"),
+    // No status here: the agent's status has one owner, the user's UserAgent Durable Object.
     nodeId: text("node_id").references(() => nodes.id),
     /** SHA-256 of the per-agent proxy key; the plaintext lives only inside the container's config. */
     proxyKeyHash: text("proxy_key_hash"),
@@ -56,21 +53,6 @@ export const agents = pgTable(
     ...timestamps,
   },
   (t) => [uniqueIndex("agents_user_uq").on(t.userId)],
-);
-
-export const containers = pgTable(
-  "containers",
-  {
-    id: text("id").primaryKey(),
-    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
-    nodeId: text("node_id").notNull().references(() => nodes.id),
-    dockerId: text("docker_id"),
-    image: text("image").notNull(),
-    memoryMb: integer("memory_mb").notNull(),
-    state: text("state", { enum: ["creating", "running", "stopped", "removed"] }).notNull(),
-    ...timestamps,
-  },
-  (t) => [index("containers_node_idx").on(t.nodeId)],
 );
 
 export const channels = pgTable(
@@ -98,21 +80,6 @@ export const skillSettings = pgTable(
     ...timestamps,
   },
   (t) => [uniqueIndex("skill_settings_uq").on(t.agentId, t.skill)],
-);
-
-export const cronJobs = pgTable(
-  "cron_jobs",
-  {
-    id: text("id").primaryKey(),
-    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
-    name: text("name").notNull(),
-    schedule: text("schedule").notNull(),
-    prompt: text("prompt").notNull(),
-    enabled: boolean("enabled").notNull().default(true),
-    nextRunAt: timestamp("next_run_at", { withTimezone: true }),
-    ...timestamps,
-  },
-  (t) => [index("cron_next_idx").on(t.nextRunAt)],
 );
 
 export const templates = pgTable("templates", {

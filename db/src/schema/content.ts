@@ -20,27 +20,3 @@ export const memories = pgTable(
   ],
 );
 
-export const conversations = pgTable(
-  "conversations",
-  {
-    id: text("id").primaryKey(),
-    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
-    channel: text("channel").notNull(),
-    title: text("title"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    lastMessageAt: timestamp("last_message_at", { withTimezone: true }).notNull().defaultNow(),
-  },
-  (t) => [index("conversations_agent_idx").on(t.agentId, t.lastMessageAt)],
-);
-
-export const messages = pgTable(
-  "messages",
-  {
-    id: text("id").primaryKey(),
-    conversationId: text("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
-    role: text("role", { enum: ["user", "assistant", "system", "tool"] }).notNull(),
-    content: text("content").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  },
-  (t) => [index("messages_conversation_idx").on(t.conversationId, t.createdAt)],
-);

@@ -11,6 +11,7 @@ import type { RequestFacts } from "./request-policy";
 import { decisionOf, planRoute, route, type RouteDecision, type RoutePlan } from "./router";
 import { translatable } from "./translate";
 import type { Endpoint } from "./upstream";
+import { userAgent, type UserAgentClient } from "../clients/user-agent";
 
 const REFUSAL_KIND: Record<Exclude<AuthorizeResult, { ok: true }>["code"], ProxyErrorKind> = {
   invalid_key: "invalid_key",
@@ -29,7 +30,7 @@ const BACKGROUND = /HEARTBEAT(_OK|\.md)|\[cron[:\]]|^System: \[?cron/i;
 
 /** A call the user's Durable Object accepted: its route, its reservation, and how to release the settle guard. */
 export interface Authorised {
-  account: ReturnType<Env["USER_AGENT"]["getByName"]>;
+  account: UserAgentClient;
   auth: Extract<AuthorizeResult, { ok: true }>;
   authMs: number;
   reservationId: string;
@@ -75,7 +76,7 @@ export async function authorise(
   const [fingerprint, inbound] = await Promise.all([sha256Hex(JSON.stringify(Array.isArray(body.messages) ? body.messages.slice(-2) : body.input)), sha256Hex(said)]);
   const call = { tier: decision?.tier ?? plan!.proposed, background, fingerprint, inbound };
   const reservationId = crypto.randomUUID();
-  const account = env.USER_AGENT.getByName(key.userId);
+  const account = userAgent(env, key.userId);
   const tAuth = performance.now();
   const auth = await account.authorize({ keyHash: key.keyHash, reservationId, maxWholesale, call, route: plan && { plan, label: said.slice(0, 120) } });
   const authMs = performance.now() - tAuth;

@@ -3,6 +3,7 @@ import { proxyError, type ProxyErrorKind } from "./errors";
 import { intake, type Fail } from "./intake";
 import { policeRequest } from "./request-policy";
 import { apiOf, callUpstream, type CountEndpoint } from "./upstream";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Token counting (Anthropic `POST /v1/messages/count_tokens`, OpenAI `POST /v1/responses/input_tokens`):
@@ -18,7 +19,7 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
   const input = await intake(request, rawEnv, fail);
   if (input instanceof Response) return input;
   const { env, key, body } = input;
-  const account = env.USER_AGENT.getByName(key.userId);
+  const account = userAgent(env, key.userId);
   const checked = await account.checkKey(key.keyHash);
   if (!checked.ok) return fail("invalid_key", "This API key is not valid (it may have been replaced).", "invalid_api_key");
 

@@ -7,6 +7,7 @@ import { checkFleet, drainNode } from "../services/fleet/fleet";
 import { body, json, ok } from "./schemas";
 import { catalogVersions, publishCatalog } from "../proxy/catalog-store";
 import { grantAccess, listGrants, revokeGrant } from "../services/entitlement";
+import { fleetScheduler } from "../clients/fleet";
 
 /** The operator console's API (admins only): fleet, orders, failures, money, spenders, stopped loops. */
 const admin = [requireUser(), requireAdmin()];
@@ -65,7 +66,7 @@ export function registerAdminRoutes(app: App) {
   app.openapi(routes.overview, async (c) => c.json(await operatorOverview(c.get("services")), 200));
   app.openapi(routes.check, async (c) => c.json((await checkFleet(c.get("services"))) as unknown as Record<string, unknown>, 200));
   app.openapi(routes.cancelOrder, async (c) => {
-    await c.get("services").env.FLEET.getByName("fleet").orderFailed(c.req.valid("param").id, "cancelled by an operator");
+    await fleetScheduler(c.get("services").env).orderFailed(c.req.valid("param").id, "cancelled by an operator");
     return c.json({ ok: true as const }, 200);
   });
   app.openapi(routes.drain, async (c) => c.json((await drainNode(c.get("services"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200));

@@ -6,6 +6,7 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { setSleepSettings } from "../services/provisioning";
 import { body, json } from "./schemas";
+import { userAgent } from "../clients/user-agent";
 
 /** Token Protection and sleep settings, kept in the user's Durable Object (where every call is checked). */
 const auth = [requireUser()];
@@ -39,12 +40,12 @@ const routes = {
 };
 
 export function registerAgentSettingsRoutes(app: App) {
-  app.openapi(routes.get, async (c) => c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getProtection(), 200));
+  app.openapi(routes.get, async (c) => c.json(await userAgent(c.get("services").env, c.get("user").id).getProtection(), 200));
   app.openapi(routes.put, async (c) => {
     const patch = c.req.valid("json");
     if (patch.timezone && !isTimeZone(patch.timezone))
       throw new AppError("VALIDATION_FAILED", `Unknown time zone "${patch.timezone}": use an IANA name such as Europe/Paris.`);
-    return c.json(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).updateProtection(patch), 200);
+    return c.json(await userAgent(c.get("services").env, c.get("user").id).updateProtection(patch), 200);
   });
   app.openapi(routes.idle, async (c) => {
     return c.json(await setSleepSettings(c.get("services"), c.get("user").id, c.req.valid("json")), 200);

@@ -3,10 +3,12 @@ import type { App } from "../app";
 import { AppError } from "@oc/contracts/errors";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { getRouterModel, provisionAgent, rotateProxyKey, sendAgentMessage, setRouterModel } from "../services/provisioning";
+import { getRouterModel, provisionAgent, sendAgentMessage, setRouterModel } from "../services/provisioning";
+import { rotateProxyKey } from "../services/agent-config";
 import { liveEvents } from "./live-events";
 import { routerReport } from "../services/router-report";
 import { body, json } from "./schemas";
+import { userAgent } from "../clients/user-agent";
 
 const auth = [requireUser()];
 
@@ -96,7 +98,7 @@ export function registerAgentRoutes(app: App) {
   });
   app.openapi(routes.provision, async (c) => c.json(await provisionAgent(c.get("services"), c.get("user").id, c.get("meta")), 202));
   app.openapi(routes.status, async (c) => {
-    const account = c.get("services").env.USER_AGENT.getByName(c.get("user").id);
+    const account = userAgent(c.get("services").env, c.get("user").id);
     const [snap, activity] = await Promise.all([account.getSnapshot(), account.listActivity(20)]);
     return c.json({ status: snap.status, lastActivityAt: snap.lastActivityAt, activity }, 200);
   });
@@ -106,22 +108,22 @@ export function registerAgentRoutes(app: App) {
   });
   app.openapi(routes.messages, async (c) => {
     const { q, limit } = c.req.valid("query");
-    return c.json({ messages: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).listMessages(limit, q || undefined) }, 200);
+    return c.json({ messages: await userAgent(c.get("services").env, c.get("user").id).listMessages(limit, q || undefined) }, 200);
   });
-  app.openapi(routes.events, (c) => liveEvents(c, c.get("services").env.USER_AGENT.getByName(c.get("user").id), Number(c.req.header("last-event-id") ?? 0) || 0));
-  app.openapi(routes.sleep, async (c) => c.json({ sleeping: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).requestSleep("deep", true) }, 202));
+  app.openapi(routes.events, (c) => liveEvents(c, userAgent(c.get("services").env, c.get("user").id), Number(c.req.header("last-event-id") ?? 0) || 0));
+  app.openapi(routes.sleep, async (c) => c.json({ sleeping: await userAgent(c.get("services").env, c.get("user").id).requestSleep("deep", true) }, 202));
   app.openapi(routes.getRouter, async (c) => c.json(await getRouterModel(c.get("services"), c.get("user").id), 200));
   app.openapi(routes.routerReport, async (c) => c.json(await routerReport(c.get("services"), c.get("user").id, c.req.valid("query").month), 200));
-  app.openapi(routes.routerConversations, async (c) => c.json({ conversations: await c.get("services").env.USER_AGENT.getByName(c.get("user").id).routeConversations() }, 200));
+  app.openapi(routes.routerConversations, async (c) => c.json({ conversations: await userAgent(c.get("services").env, c.get("user").id).routeConversations() }, 200));
   app.openapi(routes.routerConversationBest, async (c) => {
     const { key } = c.req.valid("param");
     const { best } = c.req.valid("json");
-    if (!(await c.get("services").env.USER_AGENT.getByName(c.get("user").id).setConversationBest(key, best))) throw new AppError("NOT_FOUND", "No such conversation (it may have expired).");
+    if (!(await userAgent(c.get("services").env, c.get("user").id).setConversationBest(key, best))) throw new AppError("NOT_FOUND", "No such conversation (it may have expired).");
     return c.json({ key, best }, 200);
   });
   app.openapi(routes.setRouter, async (c) => c.json(await setRouterModel(c.get("services"), c.get("user").id, c.req.valid("json").model, c.get("meta")), 200));
   app.openapi(routes.balance, async (c) => {
-    const b = await c.get("services").env.USER_AGENT.getByName(c.get("user").id).getBalance();
+    const b = await userAgent(c.get("services").env, c.get("user").id).getBalance();
     return c.json({ ...b, unit: "micro_usd" as const }, 200);
   });
 }

@@ -4,7 +4,7 @@ import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { connectDiscord, connectSlack, connectTelegram, connectWhatsApp, disconnectChannel, listChannels, syncBridge, type ChannelKind } from "../services/channels/connect";
 import { applySocketChannels, connectWhatsAppWeb, disconnectWhatsAppWeb, whatsappQr, whatsappWait } from "../services/channels/socket-channels";
-import { rotateProxyKey } from "../services/provisioning";
+import { applyAgentConfig } from "../services/agent-config";
 import { body, json, ok } from "./schemas";
 
 /** Channel Manager: connect and disconnect Telegram, Slack, WhatsApp (Cloud API or QR-linked WhatsApp Web) and Discord. */
@@ -63,18 +63,18 @@ const routes = {
 
 export function registerChannelRoutes(app: App) {
   app.openapi(routes.list, async (c) => c.json({ channels: await listChannels(c.get("services"), c.get("user").id) }, 200));
-  // Telegram lives in the agent's config: a running agent restarts on it (rotateProxyKey re-applies the spec).
+  // Telegram lives in the agent's config: a running agent restarts on it (applyAgentConfig re-applies the spec).
   app.openapi(routes.telegram, async (c) => {
     const s = c.get("services");
     const r = await connectTelegram(s, c.get("user").id, c.req.valid("json").botToken, c.get("meta"));
-    const { appliedToAgent } = await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    const appliedToAgent = await applyAgentConfig(s, c.get("user").id, c.get("meta"));
     return c.json({ ...r, appliedToAgent }, 200);
   });
   // Slack (HTTP mode) lives in the agent's config too.
   app.openapi(routes.slack, async (c) => {
     const s = c.get("services");
     const r = await connectSlack(s, c.get("user").id, c.req.valid("json"), c.get("meta"));
-    const { appliedToAgent } = await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    const appliedToAgent = await applyAgentConfig(s, c.get("user").id, c.get("meta"));
     return c.json({ ...r, appliedToAgent }, 200);
   });
   // Bridged channels only need the reply credentials in the user's Durable Object.
@@ -103,7 +103,7 @@ export function registerChannelRoutes(app: App) {
     }
     const kind = c.req.valid("param").kind as ChannelKind;
     const { hadBot } = await disconnectChannel(s, c.get("user").id, kind, c.get("meta"));
-    if (kind === "telegram" || kind === "slack") await rotateProxyKey(s, c.get("user").id, c.get("meta"));
+    if (kind === "telegram" || kind === "slack") await applyAgentConfig(s, c.get("user").id, c.get("meta"));
     else await syncBridge(s, c.get("user").id);
     if (hadBot) await applySocketChannels(s, c.get("user").id, c.get("meta"));
     return c.json({ ok: true as const }, 200);

@@ -7,6 +7,7 @@ import { rateLimit } from "../middleware/rate-limit";
 import { archiveComplete, archiveLatest, archiveUpload, authenticateNode } from "../services/archives";
 import { createRegistrationToken, listNodes, registerNode } from "../services/nodes";
 import { body, json } from "./schemas";
+import { nodeLink } from "../clients/node-link";
 
 /**
  * The node agent dials this route with its node secret; after the check the WebSocket upgrade is handed to
@@ -127,7 +128,7 @@ export function registerNodeRoutes(app: App) {
     const headers = new Headers(c.req.raw.headers);
     headers.set("x-node-id", id);
     headers.delete("authorization");
-    const res = await c.env.NODE_LINK.getByName(id).fetch(new Request(c.req.raw.url, { headers }));
+    const res = await nodeLink(c.env, id).fetch(new Request(c.req.raw.url, { headers }));
     return res as never;
   });
 }

@@ -8,6 +8,7 @@ import { requireUser } from "../middleware/auth";
 import { createMiddleware } from "hono/factory";
 import type { HonoEnv } from "../hono-env";
 import { body, json } from "./schemas";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * The dev routes answer only on a local development or test Worker: the explicit flag, and never production
@@ -44,7 +45,7 @@ const devCreditRoute = createRoute({
 export function registerSystemRoutes(app: App) {
   app.openapi(devCreditRoute, async (c) => {
     const s = c.get("services");
-    const { balance } = await s.env.USER_AGENT.getByName(c.get("user").id).credit(c.req.valid("json").amountMicros, "dev", crypto.randomUUID());
+    const { balance } = await userAgent(s.env, c.get("user").id).credit(c.req.valid("json").amountMicros, "dev", crypto.randomUUID());
     return c.json({ balance }, 200);
   });
 

@@ -8,6 +8,8 @@ import { stripeFor } from "./billing/stripe";
 import type { RequestMeta, Services } from "./context";
 import { graceEnded } from "./entitlement";
 import { verifyPassword } from "./password";
+import { nodeLink } from "../clients/node-link";
+import { userAgent } from "../clients/user-agent";
 
 /** An account without a password (Google only) confirms deletion by having signed in this recently. */
 export const RECENT_SIGN_IN_MS = 15 * 60_000;
@@ -50,12 +52,12 @@ export async function deleteAccount(s: Services, userId: string, meta: RequestMe
     await s.db.update(subscriptions).set({ status: "canceled", updatedAt: new Date() }).where(eq(subscriptions.userId, userId));
   }
 
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   const nodeId = await account.placement();
   // The node removes the container, its network, the local state and every S3 archive of it. Queued when
   // the node is offline (it gets the command when it reconnects).
-  if (nodeId) await s.env.NODE_LINK.getByName(nodeId).sendCommand({ kind: "remove", userId, erase: true }, `remove:${userId}:${Date.now()}`);
-  await s.db.update(agents).set({ nodeId: null, status: "stopped", updatedAt: new Date() }).where(eq(agents.userId, userId));
+  if (nodeId) await nodeLink(s.env, nodeId).sendCommand({ kind: "remove", userId, erase: true }, `remove:${userId}:${Date.now()}`);
+  await s.db.update(agents).set({ nodeId: null, updatedAt: new Date() }).where(eq(agents.userId, userId));
   await revokeEveryAccess(s, userId, meta, `account deleted: ${why}`);
   await account.erasePersonalData();
   // The agent row carries its channels, skills, schedule, memories, conversations and browser session along.

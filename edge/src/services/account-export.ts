@@ -1,10 +1,11 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { AppError } from "@oc/contracts/errors";
-import { agents, conversations, memories, messages, users } from "@oc/db/schema";
+import { agents, memories, users } from "@oc/db/schema";
 import { fromBase64 } from "@oc/contracts/crypto";
 import { zipStream } from "../lib/zip";
 import type { Services } from "./context";
 import { callNode } from "./node-call";
+import { userAgent } from "../clients/user-agent";
 
 /** How much of the agent's workspace an export walks (its files are small text files, each ≤ 1 MiB). */
 const MAX_FILES = 300;
@@ -31,15 +32,12 @@ export async function exportAccount(s: Services, userId: string): Promise<Readab
         await zip.add("account.json", JSON.stringify({ ...user, createdAt: user.createdAt.toISOString(), agent: agent ?? null }, null, 2));
         const mems = agent ? await s.db.select({ id: memories.id, content: memories.content, source: memories.source, createdAt: memories.createdAt }).from(memories).where(eq(memories.agentId, agent.id)).orderBy(asc(memories.createdAt)) : [];
         await zip.add("memories.json", JSON.stringify(mems.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })), null, 2));
-        const inbox = await s.env.USER_AGENT.getByName(userId).listMessages(200);
-        const threads = agent ? await s.db.select().from(conversations).where(eq(conversations.agentId, agent.id)) : [];
-        const lines = threads.length ? await s.db.select().from(messages).where(inArray(messages.conversationId, threads.map((t) => t.id))).orderBy(asc(messages.createdAt)) : [];
+        const inbox = await userAgent(s.env, userId).listMessages(200);
         await zip.add(
           "conversations.json",
           JSON.stringify(
             {
               messages: inbox.reverse().map((m) => ({ at: new Date(m.at).toISOString(), session: m.session, text: m.text, reply: m.reply, error: m.error })),
-              threads: threads.map((t) => ({ id: t.id, channel: t.channel, title: t.title, messages: lines.filter((l) => l.conversationId === t.id).map((l) => ({ role: l.role, content: l.content, at: l.createdAt.toISOString() })) })),
             },
             null,
             2,

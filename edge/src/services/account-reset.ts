@@ -3,7 +3,8 @@ import { agents, apiKeys, emailTokens, loginChallenges, recoveryCodes, sessions,
 import { audit } from "./audit";
 import { removeAllChannels } from "./channels/connect";
 import type { RequestMeta, Services } from "./context";
-import { rotateProxyKey } from "./provisioning";
+import { rotateProxyKey } from "./agent-config";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Takes away every way in that the account's holder so far set up: sessions, pending 2FA logins, API keys,
@@ -24,7 +25,7 @@ export async function revokeEveryAccess(s: Services, userId: string, meta: Reque
   if (agent?.nodeId) await rotateProxyKey(s, userId, meta); // the running agent gets its new key (and no channels)
   else if (agent?.keyHash) {
     await s.db.update(agents).set({ proxyKeyHash: null, updatedAt: new Date() }).where(eq(agents.id, agent.id));
-    await s.env.USER_AGENT.getByName(userId).setProxyKeyHash(null);
+    await userAgent(s.env, userId).setProxyKeyHash(null);
   }
   audit(s, meta, userId, "account.access_revoked", { why, apiKeys: keys.length, channels });
 }

@@ -9,6 +9,7 @@ import type { RequestMeta, Services } from "./context";
 import { templates } from "./email";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./password";
 import { createSession, revokeAllSessions } from "./sessions";
+import { userAgent } from "../clients/user-agent";
 
 const VERIFY_TTL_MS = 24 * 3_600_000;
 const RESET_TTL_MS = 3_600_000;
@@ -154,5 +155,5 @@ export async function sessionOrChallenge(s: Services, userId: string, twoFactor:
 
 /** Every new account gets its Durable Object bound at once, so its activity feed starts with the signup. */
 export async function onUserCreated(s: Services, userId: string) {
-  await s.env.USER_AGENT.getByName(userId).init(userId);
+  await userAgent(s.env, userId).init(userId);
 }

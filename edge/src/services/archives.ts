@@ -4,6 +4,7 @@ import { nodes } from "@oc/db/schema";
 import { sha256Hex, timingSafeEqual } from "@oc/contracts/crypto";
 import { archiveKey, isArchiveKeyOf, presign, uploadPlan, type S3Target } from "@oc/contracts/archive-urls";
 import type { Services } from "./context";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * State archives without storage keys on nodes: the edge holds the S3 credentials and hands a node
@@ -27,7 +28,7 @@ function target(s: Services): S3Target {
 
 /** The user's agent object, if (and only if) that agent is placed on `nodeId`. */
 async function placedHere(s: Services, nodeId: string, userId: string) {
-  const agent = s.env.USER_AGENT.getByName(userId);
+  const agent = userAgent(s.env, userId);
   if ((await agent.placement()) !== nodeId) {
     console.warn(`[archives] node ${nodeId} asked for the archive of ${userId}, which is not placed there: refused`);
     throw new AppError("FORBIDDEN", "That agent is not placed on this node.");

@@ -4,7 +4,7 @@ import { agents, browserSessions } from "@oc/db/schema";
 import { connectCdp, type CdpClient } from "../lib/cdp";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import { rotateProxyKey } from "./provisioning";
+import { applyAgentConfig } from "./agent-config";
 import { ensureAgent } from "./proxy-keys";
 
 /**
@@ -100,7 +100,7 @@ export async function setBrowserEnabled(s: Services, userId: string, enabled: bo
   }
   const changed = enabled !== Boolean(row);
   const [agent] = await s.db.select({ nodeId: agents.nodeId }).from(agents).where(eq(agents.id, agentId));
-  const appliedToAgent = changed && agent?.nodeId ? (await rotateProxyKey(s, userId, meta)).appliedToAgent : false;
+  const appliedToAgent = changed && agent?.nodeId ? await applyAgentConfig(s, userId, meta) : false;
   if (changed) audit(s, meta, userId, enabled ? "agent.browser_enabled" : "agent.browser_disabled");
   return { enabled, appliedToAgent };
 }

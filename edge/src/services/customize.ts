@@ -5,7 +5,10 @@ import { agents, skillSettings, templates } from "@oc/db/schema";
 import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import { rotateProxyKey, setRouterModel } from "./provisioning";
+import { setRouterModel } from "./provisioning";
+import { applyAgentConfig } from "./agent-config";
+export { personaFiles } from "./agent-spec";
+import type { Personality } from "./agent-spec";
 import { ensureAgent } from "./proxy-keys";
 
 /**
@@ -13,12 +16,7 @@ import { ensureAgent } from "./proxy-keys";
  * the workspace persona files SOUL.md and IDENTITY.md), and community templates that bundle both with the
  * router setting. A change is applied to a running agent at once (it restarts on the new spec).
  */
-export interface Personality {
-  name: string;
-  tone: string;
-  language: string;
-  instructions: string;
-}
+export type { Personality } from "./agent-spec";
 
 const EMPTY: Personality = { name: "", tone: "", language: "", instructions: "" };
 
@@ -44,7 +42,7 @@ export async function setSkills(s: Services, userId: string, changes: { name: st
       .values({ agentId, skill: c.name, enabled: c.enabled })
       .onConflictDoUpdate({ target: [skillSettings.agentId, skillSettings.skill], set: { enabled: c.enabled, updatedAt: new Date() } });
   audit(s, meta, userId, "agent.skills_changed", { changes });
-  return { appliedToAgent: apply ? (await rotateProxyKey(s, userId, meta)).appliedToAgent : false };
+  return { appliedToAgent: apply ? await applyAgentConfig(s, userId, meta) : false };
 }
 
 export async function getPersonality(s: Services, userId: string): Promise<Personality> {
@@ -56,28 +54,7 @@ export async function setPersonality(s: Services, userId: string, p: Personality
   const agentId = await ensureAgent(s, userId);
   await s.db.update(agents).set({ personality: { ...p }, updatedAt: new Date() }).where(eq(agents.id, agentId));
   audit(s, meta, userId, "agent.personality_changed");
-  return { appliedToAgent: apply ? (await rotateProxyKey(s, userId, meta)).appliedToAgent : false };
-}
-
-/** The persona files OpenClaw reads from its workspace (none when the user kept the defaults). */
-export function personaFiles(p: Partial<Personality>): Record<string, string> | undefined {
-  if (!p.name && !p.tone && !p.instructions && !p.language) return undefined;
-  const name = p.name || "your assistant";
-  return {
-    "workspace/IDENTITY.md": `# IDENTITY\n\n- **Name:** ${name}\n${p.tone ? `- **Vibe:** ${p.tone}\n` : ""}`,
-    "workspace/SOUL.md": [
-      "# SOUL",
-      "",
-      `You are ${name}, a personal assistant.`,
-      p.tone ? `Your tone: ${p.tone}.` : "",
-      p.language ? `Answer in ${p.language} unless you are asked to use another language.` : "",
-      "",
-      ...(p.instructions ? ["## What your owner asks of you", "", p.instructions] : []),
-      "",
-    ]
-      .filter((l, i, all) => l !== "" || all[i - 1] !== "")
-      .join("\n"),
-  };
+  return { appliedToAgent: apply ? await applyAgentConfig(s, userId, meta) : false };
 }
 
 /** Community templates: published configurations others can apply. */

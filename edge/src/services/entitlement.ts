@@ -4,6 +4,7 @@ import { operatorGrants, provisionAttempts, subscriptions, users } from "@oc/db/
 import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Who may use what costs the platform money. Paid work (creating an agent, waking it, keeping it always on)
@@ -88,7 +89,7 @@ export async function grantAccess(s: Services, operatorId: string, target: { use
     .values({ userId: u.id, grantedBy: operatorId, note: note ?? null })
     .onConflictDoUpdate({ target: operatorGrants.userId, set: { grantedBy: operatorId, note: note ?? null } });
   // A grant lifts a suspension from a lapsed plan: the agent may wake again.
-  await s.env.USER_AGENT.getByName(u.id).setSuspended(false);
+  await userAgent(s.env, u.id).setSuspended(false);
   audit(s, meta, operatorId, "admin.grant", { userId: u.id, note });
   return { userId: u.id, email: u.email };
 }
@@ -116,7 +117,7 @@ export async function listGrants(s: Services) {
  * committed for an account nobody pays for), and is not woken until access returns. Its archive is kept.
  */
 export async function suspendService(s: Services, userId: string, reason: string) {
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   await account.requestSleep("deep", true);
   await account.setSuspended(true, reason);
 }

@@ -7,6 +7,7 @@ import { embed } from "../proxy/upstream";
 import type { Services } from "./context";
 import { callNode } from "./node-call";
 import { ensureAgent } from "./proxy-keys";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Memory Manager. Memories the user adds are kept in Postgres with an embedding (pgvector) for semantic
@@ -59,7 +60,7 @@ export async function readMemoryFile(s: Services, userId: string): Promise<strin
  * or its node is unreachable (the memories are kept and synced on the next change).
  */
 async function syncMemoryFile(s: Services, userId: string, agentId: string): Promise<boolean> {
-  if (!(await s.env.USER_AGENT.getByName(userId).placement())) return false;
+  if (!(await userAgent(s.env, userId).placement())) return false;
   const rows = await s.db.select({ content: memories.content }).from(memories).where(eq(memories.agentId, agentId)).orderBy(memories.createdAt);
   const section = [START, "## Things my owner asked me to remember", "", ...rows.map((r) => `- ${r.content.replace(/\s+/g, " ")}`), END].join("\n");
   try {

@@ -1,15 +1,17 @@
 import { AppError } from "@oc/contracts/errors";
 import type { NodeCommand } from "@oc/contracts/rpc";
 import type { Services } from "./context";
+import { nodeLink } from "../clients/node-link";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Runs one command on the node that holds the user's agent and waits for its answer (File Manager and
  * Memory Manager requests are small and quick). The node's own error message is passed on as the reason.
  */
 export async function callNode<T>(s: Services, userId: string, command: NodeCommand, timeoutMs = 10_000): Promise<T> {
-  const nodeId = await s.env.USER_AGENT.getByName(userId).placement();
+  const nodeId = await userAgent(s.env, userId).placement();
   if (!nodeId) throw new AppError("NOT_FOUND", "Your agent has not been created yet.");
-  const link = s.env.NODE_LINK.getByName(nodeId);
+  const link = nodeLink(s.env, nodeId);
   const { id, delivered, refused } = await link.sendCommand(command, `${command.kind}:${userId}:${crypto.randomUUID()}`, { onlyIfConnected: true });
   if (refused) throw new AppError("RATE_LIMITED", `Slow down: ${refused}.`);
   if (!delivered) throw new AppError("UPSTREAM_ERROR", "Your agent's server is not reachable right now. Please try again in a minute.");

@@ -5,6 +5,8 @@ import { newId } from "@oc/contracts/ids";
 import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
+import { fleetScheduler } from "../clients/fleet";
+import { nodeLink } from "../clients/node-link";
 
 /** How long a registration token stays valid by default: long enough for a VPS to be built and boot. */
 export const REGISTRATION_TTL_MINUTES = 120;
@@ -48,7 +50,7 @@ export async function registerNode(s: Services, input: { token: string; name: st
     publicIp: input.publicIp ?? null,
     ramTotalMb: input.ramTotalMb ?? 0,
   });
-  if (orderId) await s.env.FLEET.getByName("fleet").orderRegistered(orderId, nodeId);
+  if (orderId) await fleetScheduler(s.env).orderRegistered(orderId, nodeId);
   audit(s, meta, null, "node.register", { nodeId, tokenId: spent.id });
   // No storage keys travel to nodes: a node gets presigned URLs per archive (services/archives.ts).
   return { nodeId, secret };
@@ -59,7 +61,7 @@ export async function listNodes(s: Services) {
   const rows = await s.db.select({ id: nodes.id, name: nodes.name, status: nodes.status, provider: nodes.provider, publicIp: nodes.publicIp }).from(nodes).orderBy(asc(nodes.createdAt));
   return Promise.all(
     rows.map(async (n) => {
-      const live = await s.env.NODE_LINK.getByName(n.id).getStatus();
+      const live = await nodeLink(s.env, n.id).getStatus();
       return {
         ...n,
         connected: live.connected,

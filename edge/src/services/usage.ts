@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, sql } from "drizzle-orm";
 import { referrals, usageRecords, users } from "@oc/db/schema";
 import type { Services } from "./context";
+import { userAgent } from "../clients/user-agent";
 
 /**
  * Token Analytics: the user's usage over the last `days`, by day, by model and by tier (micro-USD charged
@@ -26,7 +27,7 @@ export async function usageSummary(s: Services, userId: string, days = 30) {
       .where(where)
       .orderBy(desc(usageRecords.createdAt))
       .limit(20),
-    s.env.USER_AGENT.getByName(userId).getBalance(),
+    userAgent(s.env, userId).getBalance(),
   ]);
   type Sums = { spentMicros: number; inputTokens: number; outputTokens: number; calls: number };
   const num = <T extends Record<string, unknown>>(r: T): Omit<T, keyof Sums> & Sums => ({ ...r, spentMicros: Number(r.spentMicros), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), calls: Number(r.calls) });

@@ -4,10 +4,11 @@ import { users } from "@oc/db/schema";
 import type { Services } from "../context";
 import { currentSubscription } from "./checkout";
 import { DEFAULT_TOP_UP_PACK } from "./top-up";
+import { userAgent } from "../../clients/user-agent";
 
 /** Everything the billing page shows in one call: plan, period, balance, auto top-up, referral link. */
 export async function billingOverview(s: Services, userId: string) {
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   const [sub, balance, protection, [user]] = await Promise.all([
     currentSubscription(s, userId),
     account.getBalance(),
@@ -33,6 +34,6 @@ export async function billingOverview(s: Services, userId: string) {
 }
 
 export async function updateAutoTopUp(s: Services, userId: string, autoTopUp: { enabled: boolean; threshold: number; packId: string }) {
-  const next = await s.env.USER_AGENT.getByName(userId).updateProtection({ autoTopUp });
+  const next = await userAgent(s.env, userId).updateProtection({ autoTopUp });
   return { enabled: next.autoTopUp.enabled, threshold: next.autoTopUp.threshold, packId: next.autoTopUp.packId ?? DEFAULT_TOP_UP_PACK };
 }

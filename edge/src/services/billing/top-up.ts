@@ -6,6 +6,7 @@ import { newId } from "@oc/contracts/ids";
 import type { Services } from "../context";
 import { billingMail } from "./mail";
 import { stripeFor } from "./stripe";
+import { userAgent } from "../../clients/user-agent";
 
 export const DEFAULT_TOP_UP_PACK = "pack_20";
 
@@ -16,7 +17,7 @@ export const DEFAULT_TOP_UP_PACK = "pack_20";
  * ledger raises the next event only after the balance has risen above the threshold again.
  */
 export async function runAutoTopUp(s: Services, userId: string): Promise<{ charged: boolean; reason?: string }> {
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   const events = (await account.takeEvents()).filter((e) => e.kind === "low_balance");
   if (events.length === 0) return { charged: false, reason: "no low-balance event" };
   const [user] = await s.db.select({ id: users.id, email: users.email, customer: users.stripeCustomerId }).from(users).where(eq(users.id, userId));

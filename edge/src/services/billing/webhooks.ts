@@ -5,10 +5,9 @@ import { GRACE_DAYS, packById, planById, REFERRAL_PERCENT, centsToMicros, type P
 import { ledgerEntries, referrals, stripeEvents, subscriptions, users } from "@oc/db/schema";
 import { newId } from "@oc/contracts/ids";
 import type { Services } from "../context";
-import { billingMail } from "./mail";
 import { planForPrice, stripeFor, webCrypto } from "./stripe";
-import { startAgentAfterPayment } from "./start-agent";
-import { paidAccess, suspendService } from "../entitlement";
+import { JOB_KIND_PREFIX, type FollowUp } from "./follow-ups";
+import { userAgent } from "../../clients/user-agent";
 
 /** Stripe signs with a timestamp; older deliveries are refused (Stripe's own default window). */
 export const SIGNATURE_TOLERANCE_S = 300;
@@ -40,8 +39,8 @@ interface Effects {
   credits: Credit[];
   subscription?: Omit<typeof subscriptions.$inferInsert, "id">;
   referral?: { referrerId: string; referredId: string; amount: number };
-  /** Runs once, after the event is recorded: mails, provisioning, the agent's markup or sleep. */
-  after: (() => Promise<unknown>)[];
+  /** Done once, after the event is recorded and answered: mails, provisioning, the agent's markup or sleep. */
+  after: FollowUp[];
 }
 
 /**
@@ -50,12 +49,26 @@ interface Effects {
  * key), the ledger rows (unique per source) and the subscription mirror. If that transaction fails Stripe
  * retries, the Durable Object ignores the repeated credit, and the transaction is tried again. An event
  * already recorded is answered as a duplicate and changes nothing.
+ *
+ * The follow-ups (mails, starting the agent, the plan's markup, suspension) do not run here: they are written
+ * to the user's Durable Object as jobs before the transaction (held, one per event and step), released once
+ * the event is recorded, and run by the object's alarm after Stripe has its 200, retried with backoff until
+ * they succeed. A crash between the transaction and the release is repaired by Stripe's retry, which finds
+ * the event recorded and releases the jobs again (releasing twice, or a job already done, changes nothing).
  */
 export async function handleStripeEvent(s: Services, event: Stripe.Event): Promise<{ outcome: string; duplicate: boolean }> {
-  const [seen] = await s.db.select({ outcome: stripeEvents.outcome }).from(stripeEvents).where(eq(stripeEvents.id, event.id));
-  if (seen) return { outcome: seen.outcome, duplicate: true };
+  const [seen] = await s.db.select({ outcome: stripeEvents.outcome, userId: stripeEvents.userId }).from(stripeEvents).where(eq(stripeEvents.id, event.id));
+  if (seen) {
+    if (seen.userId) await userAgent(s.env, seen.userId).releaseJobs(event.id);
+    return { outcome: seen.outcome, duplicate: true };
+  }
   const fx = await effectsOf(s, event);
-  for (const c of fx.credits) await s.env.USER_AGENT.getByName(c.userId).credit(c.amount, c.source, c.sourceId);
+  for (const c of fx.credits) await userAgent(s.env, c.userId).credit(c.amount, c.source, c.sourceId);
+  if (fx.userId && fx.after.length > 0)
+    await userAgent(s.env, fx.userId).enqueueJobs(
+      event.id,
+      fx.after.map((f) => ({ id: `${event.id}:${f.kind}`, kind: `${JOB_KIND_PREFIX}${f.kind}`, payload: f })),
+    );
   const recorded = await s.db.transaction(async (tx) => {
     const [row] = await tx.insert(stripeEvents).values({ id: event.id, type: event.type, userId: fx.userId, outcome: fx.outcome }).onConflictDoNothing().returning({ id: stripeEvents.id });
     if (!row) return false; // a concurrent delivery of the same event won
@@ -81,7 +94,7 @@ export async function handleStripeEvent(s: Services, event: Stripe.Event): Promi
     return true;
   });
   if (!recorded) return { outcome: fx.outcome, duplicate: true };
-  for (const run of fx.after) await run().catch((e) => console.error(`[stripe] follow-up of ${event.type} ${event.id} failed`, e));
+  if (fx.userId && fx.after.length > 0) await userAgent(s.env, fx.userId).releaseJobs(event.id);
   if (fx.outcome.startsWith("ignored")) console.warn(`[stripe] ${event.type} ${event.id}: ${fx.outcome}`);
   return { outcome: fx.outcome, duplicate: false };
 }
@@ -125,7 +138,7 @@ async function checkoutCompleted(s: Services, session: Stripe.Checkout.Session):
     if (session.payment_status !== "paid") return none("ignored: checkout not paid", user.id);
     const credits: Credit[] = [{ userId: user.id, amount: pack.creditMicros, kind: "credit_pack", source: "pack", sourceId: session.id }];
     const referral = await referralFor(s, user, pack.priceCents, credits);
-    return { userId: user.id, outcome: `credited ${pack.id}`, credits, referral, after: [() => billingMail.receipt(s, user, pack.name, pack.priceCents)] };
+    return { userId: user.id, outcome: `credited ${pack.id}`, credits, referral, after: [{ kind: "receipt", what: pack.name, cents: pack.priceCents }] };
   }
   const plan = planById(session.metadata?.planId ?? "");
   if (!plan) return none(`ignored: unknown plan ${session.metadata?.planId}`, user.id);
@@ -135,7 +148,10 @@ async function checkoutCompleted(s: Services, session: Stripe.Checkout.Session):
     outcome: `subscribed to ${plan.id}`,
     credits: [],
     subscription: { userId: user.id, planId: plan.id, status: "active", stripeCustomerId: user.customer ?? null, stripeSubscriptionId: subscriptionId ?? null },
-    after: [() => applyPlan(s, user.id, plan), () => startAgentAfterPayment(s, user)],
+    after: [
+      { kind: "apply_plan", planId: plan.id },
+      { kind: "start_agent" },
+    ],
   };
 }
 
@@ -152,12 +168,12 @@ async function invoicePaid(s: Services, invoice: Stripe.Invoice): Promise<Effect
   if (!user) return none("ignored: unknown customer");
   const plan = invoicePlan(s, invoice);
   if (!plan) return none("ignored: unknown price", user.id);
-  const receipt = () => billingMail.receipt(s, user, `${plan.name} plan`, invoice.amount_paid);
+  const receipt: FollowUp = { kind: "receipt", what: `${plan.name} plan`, cents: invoice.amount_paid };
   if (invoice.billing_reason !== "subscription_create" && invoice.billing_reason !== "subscription_cycle")
     return { userId: user.id, outcome: `invoice ${invoice.billing_reason} recorded`, credits: [], after: [receipt] };
   const credits: Credit[] = [{ userId: user.id, amount: plan.includedMicros, kind: "credit_plan", source: "plan", sourceId: invoice.id! }];
   const referral = await referralFor(s, user, invoice.amount_paid, credits);
-  return { userId: user.id, outcome: `credited ${plan.id} month`, credits, referral, after: [receipt, () => applyPlan(s, user.id, plan)] };
+  return { userId: user.id, outcome: `credited ${plan.id} month`, credits, referral, after: [receipt, { kind: "apply_plan", planId: plan.id }] };
 }
 
 const STATUS: Record<string, "active" | "past_due" | "canceled" | "incomplete"> = {
@@ -174,9 +190,10 @@ async function subscriptionChanged(s: Services, sub: Stripe.Subscription, delete
   const periodEnd = item?.current_period_end ? new Date(item.current_period_end * 1000) : null;
   const [before] = await s.db.select({ planId: subscriptions.planId, status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.userId, user.id));
   const after: Effects["after"] = [];
-  if (deleted) after.push(() => endService(s, user));
-  else if (before && before.planId !== plan.id) after.push(() => applyPlan(s, user.id, plan), () => billingMail.planChanged(s, user, planById(before.planId)?.name ?? before.planId, plan.name));
-  if (!deleted && status === "active" && before?.status === "canceled") after.push(() => s.env.USER_AGENT.getByName(user.id).setSuspended(false));
+  if (deleted) after.push({ kind: "end_service" });
+  else if (before && before.planId !== plan.id)
+    after.push({ kind: "apply_plan", planId: plan.id }, { kind: "plan_changed_mail", from: planById(before.planId)?.name ?? before.planId, to: plan.name });
+  if (!deleted && status === "active" && before?.status === "canceled") after.push({ kind: "unsuspend" });
   return {
     userId: user.id,
     outcome: deleted ? "subscription ended" : `subscription ${status} on ${plan.id}`,
@@ -227,16 +244,4 @@ export function normaliseEmail(email: string): string {
   const [local = "", domain = ""] = email.toLowerCase().split("@");
   const base = local.split("+")[0]!;
   return `${domain === "gmail.com" || domain === "googlemail.com" ? base.replace(/\./g, "") : base}@${domain === "googlemail.com" ? "gmail.com" : domain}`;
-}
-
-/** A plan's markup applies to the user's token prices from now on. */
-async function applyPlan(s: Services, userId: string, plan: Plan) {
-  await s.env.USER_AGENT.getByName(userId).setMarkup(plan.markupBps);
-}
-
-/** The subscription ended: the agent sleeps (its archive is kept for the grace period) and model calls stop. */
-async function endService(s: Services, user: { id: string; email: string }) {
-  // Asleep even when set to stay on: nobody pays for its memory any more (unless an operator's grant does).
-  if (!(await paidAccess(s, user.id)).ok) await suspendService(s, user.id, "the subscription ended");
-  await billingMail.subscriptionEnded(s, user, GRACE_DAYS);
 }

@@ -7,6 +7,7 @@ import { audit } from "../audit";
 import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";
 import { requirePaid, requireVerified } from "../entitlement";
+import { userAgent } from "../../clients/user-agent";
 
 /**
  * The Channel Manager. Telegram (webhook mode) and Slack (HTTP mode) run natively in OpenClaw: the edge
@@ -24,13 +25,13 @@ export interface ChannelCredentials {
   discord: { applicationId: string; publicKey: string; botToken?: string };
 }
 
-const context = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
+export const channelContext = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
 export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
 
 export async function loadChannel<K extends ChannelKind>(s: Services, agentId: string, kind: K) {
   const [row] = await s.db.select().from(channels).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
   if (!row || row.status !== "connected") return undefined;
-  return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, context(agentId, kind))) as ChannelCredentials[K] };
+  return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, channelContext(agentId, kind))) as ChannelCredentials[K] };
 }
 
 /** The Telegram part of the agent's config (see provisioning's specSettings). */
@@ -40,7 +41,7 @@ export async function telegramSettings(s: Services, agentId: string) {
 }
 
 async function save<K extends ChannelKind>(s: Services, agentId: string, kind: K, creds: ChannelCredentials[K], secretHash: string | null) {
-  const credentialsEnc = await s.secrets.encrypt(JSON.stringify(creds), context(agentId, kind));
+  const credentialsEnc = await s.secrets.encrypt(JSON.stringify(creds), channelContext(agentId, kind));
   await s.db
     .insert(channels)
     .values({ id: newId("chn"), agentId, kind, credentialsEnc, webhookSecretHash: secretHash, status: "connected" })
@@ -178,7 +179,7 @@ export async function syncBridge(s: Services, userId: string) {
     whatsapp: whatsapp ? { accessToken: whatsapp.creds.accessToken, phoneNumberId: whatsapp.creds.phoneNumberId } : undefined,
     discord: discord ? { applicationId: discord.creds.applicationId } : undefined,
   };
-  await s.env.USER_AGENT.getByName(userId).setBridge(await s.secrets.encrypt(JSON.stringify(bridge), `bridge:${userId}`));
+  await userAgent(s.env, userId).setBridge(await s.secrets.encrypt(JSON.stringify(bridge), `bridge:${userId}`));
 }
 
 /**
@@ -191,7 +192,7 @@ export async function removeAllChannels(s: Services, userId: string): Promise<nu
   const tg = await loadChannel(s, agentId, "telegram").catch(() => undefined);
   if (tg) await callApi("Telegram", `${s.env.TELEGRAM_API_BASE}/bot${tg.creds.botToken}/deleteWebhook`, { method: "POST" }).catch(() => undefined);
   const removed = await s.db.delete(channels).where(eq(channels.agentId, agentId)).returning({ kind: channels.kind });
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   await account.setBridge(null);
   await account.setAlwaysOn(false);
   return removed.length;

@@ -5,6 +5,7 @@ import { agents } from "@oc/db/schema";
 import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "@oc/contracts/crypto";
 import type { Services } from "../context";
 import { loadChannel } from "./connect";
+import { userAgent } from "../../clients/user-agent";
 
 /**
  * Inbound channel traffic. Each platform's own signature scheme is checked first; forged or stale requests
@@ -53,7 +54,7 @@ export async function telegramUpdate(s: Services, agentId: string, secret: strin
   if (!Number.isSafeInteger(updateId)) return { accepted: false };
   // Update ids count per bot: a bot swapped for another must not have its first updates taken for replays.
   const bot = ch.creds.botToken.split(":")[0];
-  const { duplicate } = await s.env.USER_AGENT.getByName(userId).deliverOnce(`telegram:${bot}:${updateId}`, TELEGRAM_SEEN_MS, {
+  const { duplicate } = await userAgent(s.env, userId).deliverOnce(`telegram:${bot}:${updateId}`, TELEGRAM_SEEN_MS, {
     kind: "forward",
     channel: "telegram",
     target: { ...TELEGRAM_LISTENER, headers: { "x-telegram-bot-api-secret-token": secret }, body },
@@ -80,7 +81,7 @@ export async function slackEvent(s: Services, agentId: string, headers: { signat
   const userId = await ownerOf(s, agentId);
   if (!userId) return { accepted: false };
   // A retry (x-slack-retry-num) of an event that never reached the inbox is taken in; one that did is not.
-  const { duplicate } = await s.env.USER_AGENT.getByName(userId).deliverOnce(`slack:${payload.event_id}`, SLACK_SEEN_MS, {
+  const { duplicate } = await userAgent(s.env, userId).deliverOnce(`slack:${payload.event_id}`, SLACK_SEEN_MS, {
     kind: "forward",
     channel: "slack",
     target: {
@@ -113,7 +114,7 @@ export async function whatsappWebhook(s: Services, agentId: string, signature: s
   if (!userId) return { accepted: 0 };
   type Message = { id?: unknown; timestamp?: unknown; from: string; type: string; text?: { body: string } };
   const payload = JSON.parse(body) as { entry?: { changes?: { value?: { messages?: Message[] } }[] }[] };
-  const account = s.env.USER_AGENT.getByName(userId);
+  const account = userAgent(s.env, userId);
   let accepted = 0;
   let duplicates = 0;
   for (const entry of payload.entry ?? [])
@@ -149,7 +150,7 @@ export async function discordInteraction(s: Services, agentId: string, signature
   const text = i.data?.options?.map((o) => String(o.value)).join(" ") || i.data?.name || "";
   const userId = await ownerOf(s, agentId);
   if (!userId) return { type: 4, data: { content: "This agent no longer exists.", flags: 64 } };
-  await s.env.USER_AGENT.getByName(userId).deliverOnce(`discord:${i.id}`, DISCORD_SEEN_MS, {
+  await userAgent(s.env, userId).deliverOnce(`discord:${i.id}`, DISCORD_SEEN_MS, {
     kind: "message",
     text,
     session: `discord:${i.channel_id ?? "dm"}`,

@@ -5,10 +5,11 @@ import { newId } from "@oc/contracts/ids";
 import { audit } from "../audit";
 import type { RequestMeta, Services } from "../context";
 import { callNode } from "../node-call";
-import { rotateProxyKey } from "../provisioning";
+import { applyAgentConfig } from "../agent-config";
 import { ensureAgent } from "../proxy-keys";
 import { discordBotSettings } from "./connect";
 import { requirePaid, requireVerified } from "../entitlement";
+import { userAgent } from "../../clients/user-agent";
 
 /**
  * Channels that hold a live connection inside the container, through OpenClaw's own plugins: a Discord bot
@@ -34,8 +35,8 @@ export async function whatsappWebConnected(s: Services, agentId: string): Promis
 export async function applySocketChannels(s: Services, userId: string, meta: RequestMeta): Promise<boolean> {
   const agentId = await ensureAgent(s, userId);
   const socket = (await whatsappWebConnected(s, agentId)) || Boolean(await discordBotSettings(s, agentId));
-  await s.env.USER_AGENT.getByName(userId).setAlwaysOn(socket);
-  return (await rotateProxyKey(s, userId, meta)).appliedToAgent;
+  await userAgent(s.env, userId).setAlwaysOn(socket);
+  return applyAgentConfig(s, userId, meta);
 }
 
 /** Turns the plugin on in the agent's config (it restarts with it) and keeps the agent awake for the socket. */

@@ -7,6 +7,7 @@ import { buildServices } from "../build";
 import type { Services } from "../context";
 import { policyOf, fleetView } from "./fleet";
 import { heldMb, utilisation } from "@oc/contracts/capacity";
+import { fleetScheduler } from "../../clients/fleet";
 
 const STOPPED = "proxy.runaway_stopped";
 
@@ -30,7 +31,7 @@ export async function operatorOverview(s: Services) {
   const since = new Date(Date.now() - 30 * 86_400_000);
   const [view, orders, tokens, spenders, mrr, stops] = await Promise.all([
     fleetView(s),
-    s.env.FLEET.getByName("fleet").listOrders(10),
+    fleetScheduler(s.env).listOrders(10),
     s.db
       .select({ revenue: sql<string>`coalesce(sum(${usageRecords.priceMicros}), 0)`, cost: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`, calls: sql<string>`count(*)` })
       .from(usageRecords)

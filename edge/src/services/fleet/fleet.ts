@@ -9,6 +9,9 @@ import { paidAmong } from "../entitlement";
 import { AGENT_MEMORY_MB, freeMb, healthy, placeable, utilisation, type NodeView } from "@oc/contracts/capacity";
 import { hostingerProvider } from "./hostinger";
 import { bootstrapScript, type NodeProvider } from "./provider";
+import { fleetScheduler } from "../../clients/fleet";
+import { nodeLink } from "../../clients/node-link";
+import { userAgent } from "../../clients/user-agent";
 
 export const policyOf = (env: Env): FleetPolicy => ({
   scaleAt: env.FLEET_SCALE_AT,
@@ -21,7 +24,7 @@ export const policyOf = (env: Env): FleetPolicy => ({
 /** Every node that is not retired, with what its NodeLink knows live. */
 export async function fleetView(s: Services): Promise<NodeView[]> {
   const rows = await s.db.select({ id: nodes.id, status: nodes.status }).from(nodes).where(ne(nodes.status, "retired"));
-  return Promise.all(rows.map(async (n) => ({ id: n.id, status: n.status, live: await s.env.NODE_LINK.getByName(n.id).getStatus() })));
+  return Promise.all(rows.map(async (n) => ({ id: n.id, status: n.status, live: await nodeLink(s.env, n.id).getStatus() })));
 }
 
 export interface FleetReport {
@@ -58,7 +61,7 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
   if (moved.length > 0) view = await fleetView(s);
   // A draining node with nothing left on it is retired (its agent may be stopped and the VPS cancelled).
   for (const n of view.filter((x) => x.status === "draining"))
-    if ((await s.env.NODE_LINK.getByName(n.id).placements()).length === 0) {
+    if ((await nodeLink(s.env, n.id).placements()).length === 0) {
       await s.db.update(nodes).set({ status: "retired", updatedAt: new Date() }).where(eq(nodes.id, n.id));
       transitions.push({ nodeId: n.id, from: "draining", to: "retired" });
       n.status = "retired";
@@ -68,7 +71,7 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
   // (a lapsed plan whose agent has not gone to sleep yet) does not count towards the threshold.
   const paid = await paidView(s, view, now);
   const u = utilisation(paid, now);
-  const decision = await s.env.FLEET.getByName("fleet").evaluate(
+  const decision = await fleetScheduler(s.env).evaluate(
     {
       utilisation: u.ratio,
       nodes: view.filter((n) => (n.status === "active" && healthy(n, now)) || n.status === "registering").length,
@@ -85,7 +88,7 @@ export async function checkFleet(s: Services, provider: NodeProvider | undefined
 /** The fleet as the purchase decision sees it: each healthy node's committed memory counts paid accounts only. */
 async function paidView(s: Services, view: NodeView[], now: number): Promise<NodeView[]> {
   const counted = view.filter((n) => n.status === "active" && healthy(n, now));
-  const placements = new Map(await Promise.all(counted.map(async (n) => [n.id, await s.env.NODE_LINK.getByName(n.id).placements()] as const)));
+  const placements = new Map(await Promise.all(counted.map(async (n) => [n.id, await nodeLink(s.env, n.id).placements()] as const)));
   const held = [...placements.values()].flat().filter((p) => p.expected === "running" || p.expected === "paused");
   const payers = await paidAmong(s, [...new Set(held.map((p) => p.userId))]);
   return view.map((n) => {
@@ -97,7 +100,7 @@ async function paidView(s: Services, view: NodeView[], now: number): Promise<Nod
 }
 
 async function placeOrder(s: Services, orderId: string, provider: NodeProvider | undefined) {
-  const fleet = s.env.FLEET.getByName("fleet");
+  const fleet = fleetScheduler(s.env);
   if (!provider) {
     const error = "no node provider is configured (set HOSTINGER_API_TOKEN); add a node by hand with scripts/server-setup.sh";
     await fleet.orderFailed(orderId, error);
@@ -124,7 +127,7 @@ async function placeOrder(s: Services, orderId: string, provider: NodeProvider |
  * go stay put and are retried on the next check (the scheduler is buying room meanwhile).
  */
 async function moveAgentsOff(s: Services, from: NodeView, view: NodeView[]) {
-  const link = s.env.NODE_LINK.getByName(from.id);
+  const link = nodeLink(s.env, from.id);
   const moved: FleetReport["moved"] = [];
   const committed = new Map<string, number>();
   for (const p of await link.placements()) {
@@ -132,7 +135,7 @@ async function moveAgentsOff(s: Services, from: NodeView, view: NodeView[]) {
     const target = placeable(view.filter((n) => n.id !== from.id), needs).find((n) => freeMb(n) - (committed.get(n.id) ?? 0) >= needs);
     if (!target) continue;
     committed.set(target.id, (committed.get(target.id) ?? 0) + needs);
-    await s.env.USER_AGENT.getByName(p.userId).relocate(target.id, from.status === "down" ? `server ${from.id} stopped answering` : `server ${from.id} is being retired`);
+    await userAgent(s.env, p.userId).relocate(target.id, from.status === "down" ? `server ${from.id} stopped answering` : `server ${from.id} is being retired`);
     await link.forget([p.userId]);
     moved.push({ userId: p.userId, from: from.id, to: target.id });
   }
