@@ -16,6 +16,8 @@ export const CONTAINER_STATE_DIR = "/home/node/.openclaw";
 export type AgentSpec = AgentSpecWire & {
   /** Overrides the image's command (tests run a stand-in gateway). */
   cmd?: string[];
+  /** More /etc/hosts entries (tests point the chat platforms' public names at servers they started). */
+  extraHosts?: string[];
 };
 
 export const containerName = (userId: string) => `oc-${userId}`;
@@ -53,7 +55,7 @@ export function agentContainerSpec(spec: AgentSpec, stateDir: string): Container
     mounts: [{ type: "bind", source: stateDir, target: CONTAINER_STATE_DIR }],
     exposedPort: GATEWAY_PORT,
     // Lets a node in development reach an edge on the same machine (AGENT_EDGE_URL=http://host.docker.internal:…).
-    extraHosts: ["host.docker.internal:host-gateway"],
+    extraHosts: ["host.docker.internal:host-gateway", ...(spec.extraHosts ?? [])],
     // Code run in the container cannot change the image (its node, openclaw or tini): the state dir is the
     // only persistent place it writes; HOME and /tmp are scratch that a restart clears.
     readOnlyRootfs: true,
