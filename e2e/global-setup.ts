@@ -3,28 +3,18 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-// @ts-expect-error plain ESM script without types
-import { startBridge } from "../scripts/pg-ws-bridge.mjs";
-// @ts-expect-error plain ESM script without types
-import { runMigrations } from "../scripts/migrate.mjs";
-// @ts-expect-error plain ESM script without types
-import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
-// @ts-expect-error plain ESM script without types
-import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
-import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
-// @ts-expect-error plain ESM script without types
-import { startBrowserlessStandIn } from "../scripts/dev/browserless-stand-in.mjs";
-import { startChatStandIn } from "../edge/test/stand-ins/chat-platforms";
+import { runMigrations } from "../scripts/migrate.ts";
+import { startBrowserlessStandIn } from "../test-harness/stand-ins/browserless.ts";
+import { startChatStandIn } from "../test-harness/stand-ins/chat-platforms.ts";
+import { startHostingerStandIn } from "../test-harness/stand-ins/hostinger.ts";
+import { startLlmStandIn } from "../test-harness/stand-ins/llm.ts";
+import { startBridge } from "../test-harness/stand-ins/pg-ws-bridge.ts";
+import { startStripeStandIn } from "../test-harness/stand-ins/stripe.ts";
+
+import { E2E_PORTS } from "../test-harness/ports.ts";
 
 // OC_E2E_PORT_BASE moves the stand-ins' block so that two checkouts can run side by side.
-export const E2E_PORT = Number(process.env.OC_E2E_PORT ?? 8788);
-const PORT_BASE = Number(process.env.OC_E2E_PORT_BASE ?? 54361);
-const BRIDGE_PORT = PORT_BASE;
-const LLM_PORT = PORT_BASE + 1;
-const STRIPE_PORT = PORT_BASE + 2;
-const HOSTINGER_PORT = PORT_BASE + 3;
-const CHAT_PORT = PORT_BASE + 4;
-const BROWSERLESS_PORT = PORT_BASE + 5;
+const { edge: E2E_PORT, bridge: BRIDGE_PORT, llm: LLM_PORT, stripe: STRIPE_PORT, hostinger: HOSTINGER_PORT, chat: CHAT_PORT, browserless: BROWSERLESS_PORT } = E2E_PORTS;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
