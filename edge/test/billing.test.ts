@@ -81,7 +81,7 @@ describe("plans and checkout", () => {
 
     // The plan's markup now prices this user's tokens.
     // (set by a follow-up job, which runs after the webhook's answer)
-    const settled = await eventually(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
+    const settled = await poll(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
     expect(settled.markupBps).toBe(starter.markupBps);
 
     // No node is connected in these tests: the paid agent could not start, and the user is told by mail.
@@ -175,9 +175,9 @@ describe("plan changes and cancellation", () => {
     for (const e of events) await deliver(e);
     expect((await subscriptionOf(u.userId))!.planId).toBe("pro");
     // The markup and the mail are follow-up jobs, run after the webhook's answer.
-    expect((await eventually(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
+    expect((await poll(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
     expect(await balanceOf(u.userId)).toBe(starter.includedMicros);
-    const changedMails = await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
+    const changedMails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
     expect(changedMails.map((m) => m.subject)).toContain("Your plan changed: Starter → Pro");
     // An older subscription event arriving late does not undo the change.
     const stale = structuredClone(u.events.find((e) => e.type === "customer.subscription.created")!);
@@ -202,7 +202,7 @@ describe("plan changes and cancellation", () => {
     expect(after!.status).toBe("canceled");
     expect(after!.graceUntil!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     // Ending the service is a follow-up job, run after the webhook's answer; its mail is its last step.
-    await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
+    await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
     const key = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body.key;
     const refused = await openai(key).chat.completions.create(chatBody("hello")).catch((e) => e);
     expect(refused.status).toBe(403);
