@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_PORTS, TEST_SECRETS } from "./edge/test/ports";
+import { TEST_PORTS, TEST_SECRETS } from "./test-harness/ports.ts";
 
 /**
  * Edge + Durable Object tests, inside workerd (the production runtime) against real PostgreSQL through the

@@ -3,13 +3,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { until } from "./until";
-import { confirmEmail, grantAccess } from "./access";
+import { poll } from "../test-harness/poll";
+import { confirmEmail, grantAccess, signUpAndIn } from "../test-harness/accounts";
 import { NodeAgent } from "../node-agent/src/edge-link";
 import { AgentRuntime, type AgentSpec } from "../node-agent/src/agent-lifecycle";
 import { DockerodeClient } from "../node-agent/src/dockerode-client";
 import { localRuntime } from "../node-agent/test/local-runtime";
-import { signUpAndIn } from "./account";
 
 /**
  * A Telegram update for a sleeping agent, end to end on a real Docker engine: the edge checks the secret
@@ -72,7 +71,7 @@ beforeAll(async () => {
   runtime = new ListenerRuntime(local.docker, local.store, { stateRoot, readyTimeoutMs: 20_000 });
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
   agent.start();
-  await until(async () => agent.connected, (c) => c, 10_000);
+  await poll(async () => agent.connected, (c) => c, { timeoutMs: 10_000 });
   await new Promise((r) => setTimeout(r, 500));
   const email = `channels-${Date.now()}@example.com`;
   ({ cookie, userId } = await signUpAndIn(base, email, "channels-password", "127.0.0.31"));
@@ -94,17 +93,17 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
   it("a burst of updates wakes the agent and reaches its listener once each, in order", async () => {
     const placed = await api("/agent/provision", { method: "POST" });
     expect(placed.nodeId, JSON.stringify(placed)).toBe(nodeId);
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000), await statusWithActivity()).toBe("ready");
+    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("ready");
 
     const connected = await api("/channels/telegram", { body: { botToken: "987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB" } });
     expect(connected).toMatchObject({ kind: "telegram", appliedToAgent: true });
     const received = (await fetch(`${chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
     const hook = received.filter((r) => r.path.endsWith("/bot987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB/setWebhook")).at(-1)!.body;
     // The restart on the new config finishes, then the agent is put to sleep (stopped, state archived).
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", 60_000), await statusWithActivity()).toBe("ready");
+    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("ready");
     expect(JSON.parse(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8")).channels.telegram).toMatchObject({ webhookSecret: hook.secret_token, webhookUrl: hook.url });
     await api("/agent/sleep", { method: "POST" });
-    expect(await until(() => api("/agent/status").then((r) => r.status), (s) => s === "sleeping", 60_000), await statusWithActivity()).toBe("sleeping");
+    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "sleeping", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("sleeping");
 
     const started = Date.now();
     const acked: number[] = [];
@@ -119,10 +118,10 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
     console.log(`[channels e2e] 5 updates acknowledged in ${Date.now() - started} ms while the agent was asleep`);
     expect(acked).toEqual([200, 200, 200, 200, 200]);
     const log = join(stateRoot, userId, "telegram.log");
-    const ids = await until(
+    const ids = await poll(
       async () => (existsSync(log) ? [...readFileSync(log, "utf8").matchAll(/"update_id":(\d+)/g)].map((m) => Number(m[1])) : []),
       (v) => v.length >= 5,
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expect(ids.length, await statusWithActivity()).toBe(5);
     console.log(`[channels e2e] 5 Telegram updates to a sleeping agent → all at its listener: ${Date.now() - started} ms`);

@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch } from "./browser";
+import { launch } from "../test-harness/browser";
+import { payForStarterInBrowser, signUpInBrowser } from "../test-harness/customer";
+import { poll } from "../test-harness/poll";
+import { DEV_START } from "../test-harness/ports";
 
 /**
  * The README's start command, exactly as a newcomer runs it: `npm run dev` (on private ports and a private
@@ -13,8 +16,8 @@ import { launch } from "./browser";
  * in Chromium against it with real OpenClaw, then Ctrl-C, after which nothing it started may still run.
  */
 const runDir = mkdtempSync(join(tmpdir(), "oc-devstart-"));
-const PORT = 8790;
-const env = { ...process.env, OC_RUN: runDir, OC_DEV_PORT: String(PORT), OC_DEV_PORT_BASE: "54470", OC_PGPORT: "54469" };
+const PORT = DEV_START.edge;
+const env = { ...process.env, OC_RUN: runDir, OC_DEV_PORT: String(PORT), OC_DEV_PORT_BASE: String(DEV_START.bridge), OC_PGPORT: String(DEV_START.pg) };
 const base = `http://localhost:${PORT}`;
 const email = `newcomer-${Date.now()}@example.com`;
 const password = "a-long-newcomer-password";
@@ -66,11 +69,9 @@ beforeAll(async () => {
   dev.stdout!.on("data", (d) => (output += d));
   dev.stderr!.on("data", (d) => (output += d));
   exited = new Promise((resolve) => dev.once("exit", (code) => resolve(code)));
-  const deadline = Date.now() + 480_000;
-  while (!output.includes("OpenClaw Cloud is ready")) {
-    if (output.includes("WITHOUT AGENTS") || dev.exitCode !== null || Date.now() > deadline) throw new Error(`npm run dev did not get ready:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const settled = () => output.includes("OpenClaw Cloud is ready") || output.includes("WITHOUT AGENTS") || dev.exitCode !== null;
+  await poll(settled, (done) => done, { timeoutMs: 480_000, intervalMs: 500 });
+  if (!output.includes("OpenClaw Cloud is ready")) throw new Error(`npm run dev did not get ready:\n${output.slice(-4000)}`);
   browser = await launch();
   page = await browser.newPage();
   page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -98,25 +99,8 @@ describe("npm run dev, as the README says", () => {
   it("a newcomer signs up, pays, watches the agent come up and gets an answer from real OpenClaw", async () => {
     expect(output).toContain(`Dashboard + site   ${base}`);
 
-    await page.goto(`${base}/signup`);
-    await page.locator("html[data-hydrated]").waitFor(); // the enhanced form, not a click during hydration
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password (10+ characters)").fill(password);
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page.waitForURL(`${base}/dashboard`);
-
-    const outbox = (await (await page.request.get(`${base}/api/dev/outbox`)).json()) as { emails: { to: string; text: string }[] };
-    const link = outbox.emails.find((m) => m.to === email)!.text.match(/https?:\/\/\S+verify-email\S*/)![0];
-    await page.goto(link);
-    await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
-
-    await page.goto(`${base}/dashboard`);
-    await page.getByRole("link", { name: "Choose a plan to start your agent" }).click();
-    await page.getByRole("button", { name: "Choose Starter" }).click();
-    await page.getByRole("heading", { name: "Pay $12.00" }).waitFor();
-    const paidAt = Date.now();
-    await page.getByRole("button", { name: "Pay (test card)" }).click();
-    await page.waitForURL(`${base}/dashboard?checkout=success`);
+    const link = await signUpInBrowser(page, base, email, password);
+    const paidAt = await payForStarterInBrowser(page, base);
     await page.getByTestId("agent-status").filter({ hasText: "Running" }).waitFor({ timeout: 180_000 });
     const payToRunning = Date.now() - paidAt;
 
@@ -139,19 +123,15 @@ describe("npm run dev, as the README says", () => {
   }, 420_000);
 
   it("Ctrl-C stops everything it started: no process, no listening port, no running agent is left", async () => {
-    const ports = [PORT, 54469, 54470, 54480, 54490, 54495, 54500];
+    const { edge, pg, bridge, s3, llm, browserless, stripe } = DEV_START;
+    const ports = [edge, pg, bridge, s3, llm, browserless, stripe];
     expect(await listening(PORT)).toBe(true); // positive control: it was running
     expect(devContainers(true).length).toBeGreaterThan(0);
     process.kill(-dev.pid!, "SIGINT");
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running"), 90_000))]);
     expect(code, output.slice(-3000)).not.toBe("still running");
     expect(output).toContain("stopped");
-    let left = startedByDev();
-    for (let i = 0; i < 20 && left.length; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      left = startedByDev();
-    }
-    expect(left).toEqual([]);
+    expect(await poll(async () => startedByDev(), (left) => left.length === 0, { timeoutMs: 5_000, intervalMs: 250 })).toEqual([]);
     for (const p of ports) expect(await listening(p), `port ${p}`).toBe(false);
     expect(devContainers(true)).toEqual([]);
   }, 120_000);

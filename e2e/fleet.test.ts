@@ -1,11 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { until } from "./until";
-import { grantAccess } from "./access";
+import { poll } from "../test-harness/poll";
+import { grantAccess, signUpAndIn } from "../test-harness/accounts";
 import type { NodeMetrics } from "@oc/contracts/wire";
 import { NodeAgent } from "../node-agent/src/edge-link";
 import type { AgentRuntime, AgentSpec } from "../node-agent/src/agent-lifecycle";
-import { signUpAndIn } from "./account";
 
 /**
  * A fleet simulation against the real edge (wrangler dev): worker nodes are node agents on loopback, each
@@ -103,7 +102,7 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     const token = async () => (await api("/admin/nodes/registration-tokens", { body: {}, cookie: admin })).body.token as string;
     n1 = await startNode(await token(), 8192);
     n2 = await startNode(await token(), 8192);
-    await until(check, (r) => r.transitions.length === 0 && r.utilisation.usableMb === 2 * 7168);
+    await poll(check, (r) => r.transitions.length === 0 && r.utilisation.usableMb === 2 * 7168);
     for (const id of nodeIds) expect((await nodeOf(id)).status).toBe("active");
 
     const before = (await purchases()).length;
@@ -138,14 +137,14 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     expect(content).toContain(`curl -fsSL '${edge.replace("127.0.0.1", "localhost")}/downloads/server-setup.sh'`);
     const token = content.match(/REGISTRATION_TOKEN='(ocn_[^']+)'/)![1]!;
     n3 = await startNode(token, 16_384);
-    const after = await until(check, (r) => r.transitions.some((t: any) => t.nodeId === n3.nodeId && t.to === "active"));
+    const after = await poll(check, (r) => r.transitions.some((t: any) => t.nodeId === n3.nodeId && t.to === "active"));
     expect(after.transitions).toContainEqual({ nodeId: n3.nodeId, from: "registering", to: "active" });
     const orders = (await overview()).fleet.orders;
     expect(orders[0], JSON.stringify(orders)).toMatchObject({ status: "registered", nodeId: n3.nodeId });
     const u7 = users[6]!;
     const placed = await api("/agent/provision", { method: "POST", cookie: u7.cookie });
     expect(placed.body.nodeId).toBe(n3.nodeId);
-    await until(() => api("/agent/status", { cookie: u7.cookie }).then((r) => r.body.status), (s) => s === "ready");
+    await poll(() => api("/agent/status", { cookie: u7.cookie }).then((r) => r.body.status), (s) => s === "ready");
     expect((await purchases()).length - purchasesAtStart).toBe(1); // one node bought in the whole crossing
   }, 60_000);
 
@@ -160,7 +159,7 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     for (const m of report.moved) expect(m).toMatchObject({ from: n1.nodeId, to: n3.nodeId });
     for (const m of report.moved) {
       const u = users.find((x) => x.userId === m.userId)!;
-      const status = await until(() => api("/agent/status", { cookie: u.cookie }).then((r) => r.body), (b) => b.status === "ready");
+      const status = await poll(() => api("/agent/status", { cookie: u.cookie }).then((r) => r.body), (b) => b.status === "ready");
       expect(status.activity.map((a: any) => a.message).join("\n")).toContain(`moved to another server: server ${n1.nodeId} stopped answering`);
       expect(n3.runtime.containers.get(m.userId)).toBe("running");
     }
@@ -169,7 +168,7 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
   it("when the lost node comes back it is active again, and its stale containers are reported, not deleted", async () => {
     const secret = (n1 as { secret: string }).secret;
     const back = connectNode(n1.nodeId, secret, 8192, n1.runtime); // same machine, same (now stale) containers
-    await until(() => nodeOf(n1.nodeId), (n) => n?.connected && n.unknownContainers.length === 3);
+    await poll(() => nodeOf(n1.nodeId), (n) => n?.connected && n.unknownContainers.length === 3);
     const node = await nodeOf(n1.nodeId);
     expect(node.unknownContainers.map((c: any) => c.userId).sort()).toEqual(
       users.filter((u) => n1.runtime.containers.has(u.userId)).map((u) => u.userId).sort(),

@@ -1,7 +1,8 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { totpCode } from "../edge/test/totp";
-import { launchBrowser, visitor } from "./browser";
+import { outboxLink } from "../test-harness/accounts";
+import { launchBrowser, visitor } from "../test-harness/browser";
 
 /**
  * Every form that carries a credential or changes state, submitted in a real browser with JavaScript turned
@@ -19,14 +20,8 @@ beforeAll(async () => {
 });
 afterAll(async () => browser?.close());
 
-type Outbox = { emails: { to: string; subject: string; text: string }[] };
-async function mailLink(page: Page, to: string, path: string) {
-  const box = (await (await page.request.get(`${base}/api/dev/outbox`)).json()) as Outbox;
-  const mails = box.emails.filter((m) => m.to === to && m.text.includes(path));
-  const link = mails.at(-1)?.text.match(new RegExp(`https?://\\S+${path}\\?token=[\\w-]+`))?.[0];
-  if (!link) throw new Error(`no ${path} mail to ${to}`);
-  return link.replace(/^https?:\/\/[^/]+/, base);
-}
+/** The mailed link, on the origin this browser uses (the mail names APP_URL's). */
+const mailLink = async (_page: Page, to: string, path: string) => (await outboxLink(base, to, path)).replace(/^https?:\/\/[^/]+/, base);
 
 describe.each([
   { js: false, label: "without JavaScript" },

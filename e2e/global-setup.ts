@@ -3,28 +3,19 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-// @ts-expect-error plain ESM script without types
-import { startBridge } from "../scripts/pg-ws-bridge.mjs";
-// @ts-expect-error plain ESM script without types
-import { runMigrations } from "../scripts/migrate.mjs";
-// @ts-expect-error plain ESM script without types
-import { startLlmStandIn } from "../scripts/dev/llm-stand-in.mjs";
-// @ts-expect-error plain ESM script without types
-import { startStripeStandIn } from "../scripts/dev/stripe-stand-in.mjs";
-import { startHostingerStandIn } from "../edge/test/stand-ins/hostinger";
-// @ts-expect-error plain ESM script without types
-import { startBrowserlessStandIn } from "../scripts/dev/browserless-stand-in.mjs";
-import { startChatStandIn } from "../edge/test/stand-ins/chat-platforms";
+import { runMigrations } from "../scripts/migrate.ts";
+import { startBrowserlessStandIn } from "../test-harness/stand-ins/browserless.ts";
+import { startChatStandIn } from "../test-harness/stand-ins/chat-platforms.ts";
+import { startHostingerStandIn } from "../test-harness/stand-ins/hostinger.ts";
+import { startLlmStandIn } from "../test-harness/stand-ins/llm.ts";
+import { startBridge } from "../test-harness/stand-ins/pg-ws-bridge.ts";
+import { startStripeStandIn } from "../test-harness/stand-ins/stripe.ts";
+
+import { poll } from "../test-harness/poll.ts";
+import { E2E_PORTS } from "../test-harness/ports.ts";
 
 // OC_E2E_PORT_BASE moves the stand-ins' block so that two checkouts can run side by side.
-export const E2E_PORT = Number(process.env.OC_E2E_PORT ?? 8788);
-const PORT_BASE = Number(process.env.OC_E2E_PORT_BASE ?? 54361);
-const BRIDGE_PORT = PORT_BASE;
-const LLM_PORT = PORT_BASE + 1;
-const STRIPE_PORT = PORT_BASE + 2;
-const HOSTINGER_PORT = PORT_BASE + 3;
-const CHAT_PORT = PORT_BASE + 4;
-const BROWSERLESS_PORT = PORT_BASE + 5;
+const { edge: E2E_PORT, bridge: BRIDGE_PORT, llm: LLM_PORT, stripe: STRIPE_PORT, hostinger: HOSTINGER_PORT, chat: CHAT_PORT, browserless: BROWSERLESS_PORT } = E2E_PORTS;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -78,6 +69,8 @@ export default async function setup(project: TestProject) {
     BROWSERLESS_API_BASE: `http://127.0.0.1:${BROWSERLESS_PORT}`,
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
+  // Another run's edge on this port would answer our health check: refuse rather than test someone else's.
+  if (await fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then(() => true, () => false)) throw new Error(`port ${E2E_PORT} is taken: another wrangler dev runs (e2e runs take /tmp/oc-heavy.lock)`);
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
@@ -88,20 +81,8 @@ export default async function setup(project: TestProject) {
   let log = "";
   wrangler.stdout!.on("data", (d) => (log += d));
   wrangler.stderr!.on("data", (d) => (log += d));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline || wrangler.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
-  project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
-  project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
-  project.provide("hostingerUrl", `http://127.0.0.1:${HOSTINGER_PORT}`);
-  project.provide("chatUrl", `http://127.0.0.1:${CHAT_PORT}`);
-  return async () => {
-    process.kill(-wrangler.pid!, "SIGTERM");
+  const stop = () => {
+    if (wrangler.exitCode === null) process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
     llm.close();
     stripe.close();
@@ -109,6 +90,19 @@ export default async function setup(project: TestProject) {
     chat.close();
     browserless.close();
   };
+  const healthy = () => fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then((r) => r.ok, () => false);
+  const settled = await poll(async () => (await healthy()) || wrangler.exitCode !== null, (done) => done, { timeoutMs: 60_000, intervalMs: 250 });
+  if (!settled || wrangler.exitCode !== null) {
+    // A failed start must not leave its edge running (it would hold the port for every later run).
+    stop();
+    throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
+  }
+  project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
+  project.provide("llmUrl", `http://127.0.0.1:${LLM_PORT}`);
+  project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
+  project.provide("hostingerUrl", `http://127.0.0.1:${HOSTINGER_PORT}`);
+  project.provide("chatUrl", `http://127.0.0.1:${CHAT_PORT}`);
+  return async () => stop();
 }
 
 declare module "vitest" {

@@ -6,8 +6,9 @@ import { NodeAgent } from "../node-agent/src/edge-link";
 import type { AgentRuntime } from "../node-agent/src/agent-lifecycle";
 import { DockerodeClient } from "../node-agent/src/dockerode-client";
 import { localRuntime } from "../node-agent/test/local-runtime";
-import { launch } from "./browser";
-import { until } from "./until";
+import { launch } from "../test-harness/browser";
+import { payForStarterInBrowser, signUpInBrowser } from "../test-harness/customer";
+import { poll } from "../test-harness/poll";
 
 /**
  * The main customer journey in a real browser (Debian's Chromium): sign up, confirm the email, pay on the
@@ -54,28 +55,10 @@ afterAll(async () => {
 
 describe("the customer journey", () => {
   it("sign up → confirm email → pay → agent set up live → message answered → usage on Token Analytics", async () => {
-    await page.goto(`${base}/signup`);
-    await page.locator("html[data-hydrated]").waitFor(); // the enhanced form, not a click during hydration
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password (10+ characters)").fill("journey-password-1");
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page.waitForURL(`${base}/dashboard`);
-
-    const outbox = (await (await page.request.get(`${base}/api/dev/outbox`)).json()) as { emails: { to: string; text: string }[] };
-    const link = outbox.emails.find((m) => m.to === email)!.text.match(/https?:\/\/\S+verify-email\S*/)![0];
-    await page.goto(link);
-    await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
-
-    // No plan yet: the Control Center sends the user to choose one.
-    await page.goto(`${base}/dashboard`);
-    await page.getByRole("link", { name: "Choose a plan to start your agent" }).click();
-    await page.waitForURL(`${base}/dashboard/billing`);
-    await page.getByRole("button", { name: "Choose Starter" }).click();
-    await page.getByRole("heading", { name: "Pay $12.00" }).waitFor(); // the Checkout page
-    await page.getByRole("button", { name: "Pay (test card)" }).click();
-    // Back from Checkout the customer lands on the Control Center, which follows provisioning live
-    // (server-sent events) until the agent runs.
-    await page.waitForURL(`${base}/dashboard?checkout=success`);
+    await signUpInBrowser(page, base, email, "journey-password-1");
+    // No plan yet: the Control Center sends the user to choose one. Back from Checkout the customer lands on
+    // the Control Center, which follows provisioning live (server-sent events) until the agent runs.
+    await payForStarterInBrowser(page, base);
     await page.getByTestId("paid-notice").getByText("Payment received").waitFor();
     await page.getByTestId("agent-status").filter({ hasText: "Running" }).waitFor({ timeout: 120_000 });
     await page.screenshot({ path: `${shots}/journey-ready.png`, fullPage: true });
@@ -138,7 +121,7 @@ describe("the customer journey", () => {
     await page.getByText("Browser on").waitFor();
     const status = () => page.request.get(`${base}/api/agent/status`).then((r) => r.json());
     // The PUT set the agent "starting" (restarting with new settings); it is ready again once OpenClaw is.
-    expect((await until(status, (st) => st.status === "ready", 90_000, 500)).status).toBe("ready");
+    expect((await poll(status, (st) => st.status === "ready", { timeoutMs: 90_000, intervalMs: 500 })).status).toBe("ready");
     const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await db.connect();
     const { rows } = await db.query("SELECT id FROM users WHERE email = $1", [email]);
@@ -146,14 +129,13 @@ describe("the customer journey", () => {
     // No internet here, so the agent opens the platform's own pricing page: the edge's host is the one name
     // its browser policy trusts besides public hosts.
     const url = `${base.replace("localhost", "host.docker.internal")}/#pricing`;
-    const open = await until(
+    const open = await poll(
       () => new DockerodeClient().exec(`oc-${rows[0].id}`, ["openclaw", "browser", "--json", "open", url], { user: "1000:1000", timeoutMs: 60_000 }),
       (r) => r.exitCode === 0,
-      60_000,
-      2000,
+      { timeoutMs: 60_000, intervalMs: 2000 },
     );
     expect(open.exitCode, `${open.stdout}\n${open.stderr}`).toBe(0);
-    const viewer = await until(() => page.request.get(`${base}/api/agent/browser`).then((r) => r.json()), (b) => b.tabs?.some((t: { url: string }) => t.url === url), 20_000, 500);
+    const viewer = await poll(() => page.request.get(`${base}/api/agent/browser`).then((r) => r.json()), (b) => b.tabs?.some((t: { url: string }) => t.url === url), { timeoutMs: 20_000, intervalMs: 500 });
     expect(viewer.tabs.map((t: { url: string }) => t.url), JSON.stringify(viewer)).toContain(url);
     await page.getByRole("img", { name: /What your agent sees: OpenClaw Cloud/ }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: `${shots}/journey-browser.png`, fullPage: true });

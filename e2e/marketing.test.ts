@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
-import { launchBrowser, visitor } from "./browser";
+import { launchBrowser, visitor } from "../test-harness/browser";
 
 /**
  * The public site: every marketing page (and sign-up / sign-in) answers 200 to a visitor without a cookie,

@@ -6,8 +6,8 @@ import { localRuntime } from "../node-agent/test/local-runtime";
 import { cliJson } from "../node-agent/src/openclaw-cli";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
-import { until } from "./until";
-import { signUpAndIn } from "./account";
+import { poll } from "../test-harness/poll";
+import { signUpAndIn } from "../test-harness/accounts";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -154,7 +154,7 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
       const sig = `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
       return (await fetch(`http://${ip}:18789/slack/events`, { method: "POST", headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig }, body })).status;
     };
-    expect(await until(() => slackPost(SLACK_SECRET), (st) => st === 200, 30_000, 1000)).toBe(200);
+    expect(await poll(() => slackPost(SLACK_SECRET), (st) => st === 200, { timeoutMs: 30_000, intervalMs: 1000 })).toBe(200);
     expect(await slackPost("forged-forged-forged-forged")).toBe(401);
 
     // web.whatsapp.com is the suite's closing server (PLATFORM_HOSTS), so the plugin's own error comes back

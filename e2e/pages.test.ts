@@ -2,8 +2,8 @@ import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { pages } from "../app/src/lib/nav";
-import { launch } from "./browser";
-import { confirmEmail, grantAccess } from "./access";
+import { launch } from "../test-harness/browser";
+import { confirmEmail, grantAccess } from "../test-harness/accounts";
 
 /** One smoke test per page: it renders its heading with no console error; a screenshot is kept for review. */
 const base = inject("baseUrl");

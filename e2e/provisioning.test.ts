@@ -3,13 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { until } from "./until";
-import { grantAccess } from "./access";
+import { poll } from "../test-harness/poll";
+import { grantAccess, signUpAndIn } from "../test-harness/accounts";
 import { NodeAgent } from "../node-agent/src/edge-link";
 import { AgentRuntime } from "../node-agent/src/agent-lifecycle";
 import { DockerodeClient } from "../node-agent/src/dockerode-client";
 import { localRuntime } from "../node-agent/test/local-runtime";
-import { signUpAndIn } from "./account";
 
 /**
  * The provisioning path end to end: a registered node whose agent dials the edge (wrangler dev), a paid
@@ -90,18 +89,18 @@ describe("provisioning an agent through the edge", () => {
 
   it("delivers messages, sleeps, and wakes for the next ones, delivering them in order", async () => {
     expect((await send("First: remember the number 42.")).status).toBe(202);
-    const first = await until(messages, (m) => m.every((x) => x.state === "answered" || x.state === "failed"), 120_000);
+    const first = await poll(messages, (m) => m.every((x) => x.state === "answered" || x.state === "failed"), { timeoutMs: 120_000 });
     expect(first[0]).toMatchObject({ text: "First: remember the number 42.", state: "answered" });
     expect(first[0]!.reply).toContain("[dev stand-in]");
 
     expect(((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie, origin: base } }).then((r) => r.json())) as { sleeping: boolean }).sleeping).toBe(true);
-    expect(await until(status, (st) => st === "sleeping", 60_000)).toBe("sleeping");
+    expect(await poll(status, (st) => st === "sleeping", { timeoutMs: 60_000 })).toBe("sleeping");
     expect((await docker.inspect(AgentRuntime.containerName(userId)))?.state).toBe("exited");
 
     const woke = Date.now();
     await send("Second message while asleep");
     await send("Third message while asleep");
-    const all = await until(messages, (m) => m.length === 3 && m.every((x) => x.state === "answered" || x.state === "failed"), 180_000);
+    const all = await poll(messages, (m) => m.length === 3 && m.every((x) => x.state === "answered" || x.state === "failed"), { timeoutMs: 180_000 });
     console.log(`[provisioning e2e] message to a sleeping agent → answered: ${Date.now() - woke} ms (includes the wake)`);
     const [third, second] = all;
     expect(second).toMatchObject({ text: "Second message while asleep", state: "answered" });
@@ -121,9 +120,9 @@ describe("provisioning an agent through the edge", () => {
     const rotated = (await res.json()) as { key: string; appliedToAgent: boolean };
     expect(rotated.appliedToAgent).toBe(true);
     const config = () => Promise.resolve(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8"));
-    expect(await until(config, (c) => c.includes(rotated.key), 15_000)).toContain(rotated.key);
+    expect(await poll(config, (c) => c.includes(rotated.key), { timeoutMs: 15_000 })).toContain(rotated.key);
     await send("Fourth, after the key rotation");
-    const all = await until(messages, (m) => m.length === 4 && m.every((x) => x.state === "answered" || x.state === "failed"), 120_000);
+    const all = await poll(messages, (m) => m.length === 4 && m.every((x) => x.state === "answered" || x.state === "failed"), { timeoutMs: 120_000 });
     expect(all[0], all[0]?.error ?? "").toMatchObject({ text: "Fourth, after the key rotation", state: "answered" });
     const calls = (await fetch(`${llm}/_requests`).then((r) => r.json())) as { body: string }[];
     expect(calls.some((c) => c.body.includes("Fourth, after the key rotation"))).toBe(true);

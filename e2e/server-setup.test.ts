@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { staticConfig } from "../node-agent/src/traefik";
-import { signUpAndIn } from "./account";
+import { signUpAndIn } from "../test-harness/accounts";
 
 /**
  * scripts/server-setup.sh, the post-install script of a new worker VPS: linted by shellcheck, and its steps

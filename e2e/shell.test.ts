@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
-import { launch } from "./browser";
+import { outboxLink } from "../test-harness/accounts";
+import { launch } from "../test-harness/browser";
 
 const base = inject("baseUrl");
 let browser: BrowserContext;
@@ -13,14 +14,6 @@ beforeAll(async () => {
   page = await browser.newPage();
 });
 afterAll(async () => browser?.close());
-
-async function latestOutboxLink(to: string, path: string): Promise<string> {
-  const res = await page.request.get(`${base}/api/dev/outbox`);
-  const { emails } = (await res.json()) as { emails: { to: string; text: string }[] };
-  const mail = emails.find((m) => m.to === to && m.text.includes(path));
-  if (!mail) throw new Error(`no ${path} mail for ${to}`);
-  return mail.text.match(/https?:\/\/\S+/)![0];
-}
 
 describe("the dashboard shell in a real browser", () => {
   it("signs up from the landing page and lands on the dashboard with all 17 pages", async () => {
@@ -39,7 +32,7 @@ describe("the dashboard shell in a real browser", () => {
   });
 
   it("confirms the email from the link in the mail", async () => {
-    await page.goto(await latestOutboxLink(email, "/verify-email"));
+    await page.goto(await outboxLink(base, email, "/verify-email"));
     await page.getByRole("heading", { name: "Email confirmed" }).waitFor();
     await page.getByRole("link", { name: "Go to your dashboard" }).click();
     await page.getByRole("heading", { name: "Agent Control Center" }).waitFor();

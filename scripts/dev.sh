@@ -14,7 +14,6 @@ export OC_RUN=${OC_RUN:-/tmp/openclaw-run}
 export OC_DEV_PORT=${OC_DEV_PORT:-8787} OC_DEV_PORT_BASE=${OC_DEV_PORT_BASE:-54330}
 mkdir -p "$OC_RUN"
 port=$OC_DEV_PORT
-pb=$OC_DEV_PORT_BASE
 app_url="http://localhost:$port"
 started_at=$(date +%s)
 say() { printf '[dev %3ss] %s\n' "$(($(date +%s) - started_at))" "$*"; }
@@ -82,8 +81,10 @@ unset OC_STARTED_PG OC_STARTED_DOCKERD OC_PGLITE_PID
 source scripts/lib/services.sh
 if have_local_postgres && [ "${OC_DB:-}" != pglite ]; then start_postgres app_dev; db_kind="PostgreSQL 15 + pgvector"
 else start_pglite; db_kind="PGlite (embedded) + pgvector"; fi
-node scripts/migrate.mjs
-background dev-services node scripts/dev/services.mjs
+# The stand-ins' ports, from the one port table the tests use too (DEV_PORT_LLM, DEV_PORT_STRIPE, …).
+eval "$(OC_PRINT_PORTS=dev node test-harness/ports.ts)"
+node scripts/migrate.ts
+background dev-services node scripts/dev/services.ts
 
 docker_state="not available"
 agents_blocker=""
@@ -114,21 +115,21 @@ ENVIRONMENT=development
 DEV_MODE=local
 APP_URL=$app_url
 DATABASE_URL=$DATABASE_URL
-NEON_LOCAL_WSPROXY=127.0.0.1:$pb
+NEON_LOCAL_WSPROXY=127.0.0.1:$DEV_PORT_BRIDGE
 ENCRYPTION_KEY=$(cat "$key_file")
-# DEV ONLY: the LLM upstream stand-in (scripts/dev/llm-stand-in.mjs); it is not a model. To use real models,
+# DEV ONLY: the LLM upstream stand-in (test-harness/stand-ins/llm.ts); it is not a model. To use real models,
 # put OPENAI_API_KEY / ANTHROPIC_API_KEY in .dev.vars.local (no base URLs: the official endpoints are used).
 OPENAI_API_KEY=dev-stand-in
-OPENAI_BASE_URL=http://127.0.0.1:$((pb + 20))/v1
+OPENAI_BASE_URL=http://127.0.0.1:$DEV_PORT_LLM/v1
 ANTHROPIC_API_KEY=dev-stand-in
-ANTHROPIC_BASE_URL=http://127.0.0.1:$((pb + 20))
-# DEV ONLY: the local Stripe stand-in (scripts/dev/stripe-stand-in.mjs); nothing is charged.
+ANTHROPIC_BASE_URL=http://127.0.0.1:$DEV_PORT_LLM
+# DEV ONLY: the local Stripe stand-in (test-harness/stand-ins/stripe.ts); nothing is charged.
 STRIPE_SECRET_KEY=sk_test_dev
 STRIPE_WEBHOOK_SECRET=whsec_dev
-STRIPE_API_BASE=http://127.0.0.1:$((pb + 30))
-# DEV ONLY: the local Browserless stand-in (scripts/dev/browserless-stand-in.mjs, local Chromium).
+STRIPE_API_BASE=http://127.0.0.1:$DEV_PORT_STRIPE
+# DEV ONLY: the local Browserless stand-in (test-harness/stand-ins/browserless.ts, local Chromium).
 BROWSERLESS_API_KEY=dev-browserless
-BROWSERLESS_API_BASE=http://127.0.0.1:$((pb + 25))
+BROWSERLESS_API_BASE=http://127.0.0.1:$DEV_PORT_BROWSERLESS
 # Agent containers reach this machine's edge through Docker's host-gateway alias.
 AGENT_EDGE_URL=http://host.docker.internal:$port
 VARS
@@ -158,7 +159,7 @@ curl -sf "http://127.0.0.1:$port/api/health" >/dev/null || { say "the edge did n
 # ── this machine as a worker node ────────────────────────────────────────────────────────────────────
 eval "$(node scripts/dev/register-node.mjs)"
 EDGE_URL=http://127.0.0.1:$port NODE_ID=$NODE_ID NODE_SECRET=$NODE_SECRET AGENT_STATE_ROOT="$OC_RUN/agents" \
-  S3_ENDPOINT=http://127.0.0.1:$((pb + 10)) S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER background node-agent tsx node-agent/src/main.ts
+  S3_ENDPOINT=http://127.0.0.1:$DEV_PORT_S3 S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER background node-agent tsx node-agent/src/main.ts
 dev_node_started=1
 if [ -z "$agents_blocker" ]; then
   for _ in $(seq 1 120); do grep -q "connected to the edge" "$OC_RUN/node-agent.log" && break; sleep 0.5; done
@@ -183,11 +184,11 @@ cat <<MSG
   API + OpenAPI      $app_url/api/openapi.json
   Mail outbox        $app_url/outbox   (no RESEND_API_KEY: mails are kept, not sent)
   Database           $db_kind  ($DATABASE_URL)
-  S3 (s3rver)        http://127.0.0.1:$((pb + 10))  bucket openclaw-state
-  LLM upstream       http://127.0.0.1:$((pb + 20))/v1  DEV-ONLY stand-in, not a model: it echoes what you write
+  S3 (s3rver)        http://127.0.0.1:$DEV_PORT_S3  bucket openclaw-state
+  LLM upstream       http://127.0.0.1:$DEV_PORT_LLM/v1  DEV-ONLY stand-in, not a model: it echoes what you write
                      (real models: OPENAI_API_KEY / ANTHROPIC_API_KEY in .dev.vars.local, then restart)
-  Stripe             http://127.0.0.1:$((pb + 30))  DEV-ONLY stand-in ("Pay (test card)"; nothing is charged)
-  Browserless        http://127.0.0.1:$((pb + 25))  DEV-ONLY stand-in (local Chromium)
+  Stripe             http://127.0.0.1:$DEV_PORT_STRIPE  DEV-ONLY stand-in ("Pay (test card)"; nothing is charged)
+  Browserless        http://127.0.0.1:$DEV_PORT_BROWSERLESS  DEV-ONLY stand-in (local Chromium)
   Docker             $docker_state
   Node agent         $NODE_ID  (log: $OC_RUN/node-agent.log)
   Logs               $OC_RUN/*.log

@@ -6,7 +6,7 @@ export type Db = NeonDatabase<typeof schema>;
 
 /**
  * One code path everywhere: @neondatabase/serverless over WebSockets. In production it talks to Neon; in dev
- * and tests NEON_LOCAL_WSPROXY points it at scripts/pg-ws-bridge.mjs in front of a local PostgreSQL.
+ * and tests NEON_LOCAL_WSPROXY points it at test-harness/stand-ins/pg-ws-bridge.ts in front of a local PostgreSQL.
  * A Pool lives for one request (Workers cannot share sockets across requests); call close() in waitUntil.
  */
 export function openDb(databaseUrl: string, localWsProxy?: string): { db: Db; close: () => Promise<void> } {

@@ -1,9 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-
-/** Commands the NodeLink of `nodeId` was asked to send (it queues them even with no agent connected). */
-const commandsOn = async (nodeId: string) => (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));
+import { commandsOn, readyAgent as placedAndReady } from "../../test-harness/workerd/agents";
 
 /** The object's own settings table (its reads are served from memory, so tests write through it too). */
 const metaOf = (o: unknown) => (o as { meta: { set(k: string, v: string): void } }).meta;
@@ -68,15 +66,8 @@ const backdate = (stub: DurableObjectStub, key: string, ms: number) =>
     metaOf(o).set(key, String(Date.now() - ms));
   });
 
-async function readyAgent(userId: string, nodeId: string) {
-  const stub = env.USER_AGENT.getByName(userId);
-  await stub.init(userId);
-  await stub.setPlacement(nodeId);
-  await stub.setAgentSpec(await sealSpec(userId));
-  await stub.setIdleTimeout(5, 60);
-  await stub.setStatus("ready");
-  return stub;
-}
+/** A running agent with its sealed spec (so it can be woken) that dozes after 5 minutes and sleeps after 60. */
+const readyAgent = async (userId: string, nodeId: string) => (await placedAndReady(userId, nodeId, { sealedSpec: await sealSpec(userId), idleMinutes: [5, 60] })).account;
 
 async function sealSpec(userId: string) {
   const { SecretBox } = await import("@oc/contracts/crypto");

@@ -7,7 +7,8 @@ import { loadEnv } from "../src/env";
 import { deleteAfterGrace } from "../src/services/account-deletion";
 import { buildServices } from "../src/services/build";
 import { PASSWORD, call, paidSignup, signup, verifiedSignup, withDb } from "./helpers";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
+import { completeCheckout } from "../../test-harness/stripe";
 
 /**
  * The data lifecycle a user expects: "delete my account" (and the same deletion once a cancelled plan's grace
@@ -81,8 +82,8 @@ describe("delete my account", () => {
   it("cancels an active plan with Stripe first, so a deleted account is never charged again", async () => {
     const u = await signup();
     const checkout = await call("/api/billing/checkout", { body: { plan: "starter" }, cookie: u.cookie });
-    const done = (await fetch(`${STRIPE}/_complete/${checkout.body.id}`, { method: "POST" }).then((r) => r.json())) as { deliveries: { event: { type: string; data: { object: { subscription?: string } } } }[] };
-    const subId = done.deliveries.find((d) => d.event.type === "checkout.session.completed")!.event.data.object.subscription!;
+    const events = await completeCheckout(STRIPE, checkout.body.id);
+    const subId: string = events.find((e) => e.type === "checkout.session.completed")!.data.object.subscription;
     await withDb((db) => db.insert(subscriptions).values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: u.userId, planId: "starter", status: "active", stripeSubscriptionId: subId }));
     const before = (await fetch(`${STRIPE}/_events`).then((r) => r.json())) as unknown[];
     expect((await call("/api/account/delete", { body: { password: PASSWORD }, cookie: u.cookie })).status).toBe(200);

@@ -1,12 +1,13 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { PLANS, TOKEN_PACKS } from "@oc/contracts/plans";
 import { ledgerEntries, referrals, subscriptions, users } from "@oc/db/schema";
 import { call, inbox, newEmail, signup, withDb } from "./helpers";
-import { chatBody, eventually, openai } from "./proxy-helpers";
-import { TEST_PORTS, TEST_SECRETS } from "./ports";
+import { chatBody, openai } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
+import { TEST_PORTS, TEST_SECRETS } from "../../test-harness/ports";
+import { completeCheckout, signedWebhook, type StripeEvent as Ev } from "../../test-harness/stripe";
 
 /**
  * Billing through the real `stripe` SDK against the local Stripe stand-in: Checkout, the webhook (signed with
@@ -14,9 +15,6 @@ import { TEST_PORTS, TEST_SECRETS } from "./ports";
  * reordering, plan changes, cancellation, referrals and auto top-up.
  */
 const STAND_IN = `http://127.0.0.1:${TEST_PORTS.stripe}`;
-const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
-const crypto_ = Stripe.createSubtleCryptoProvider();
-type Ev = { id: string; type: string; created: number; data: { object: any } };
 
 async function control<T = any>(path: string): Promise<T> {
   const res = await fetch(`${STAND_IN}${path}`, { method: "POST" });
@@ -26,25 +24,16 @@ async function control<T = any>(path: string): Promise<T> {
 
 /** Signs and delivers one event the way Stripe does. */
 async function deliver(event: Ev, opts: { secret?: string; timestamp?: number; signature?: string } = {}) {
-  const payload = JSON.stringify(event);
-  const header = opts.signature ?? (await signer.webhooks.generateTestHeaderStringAsync({ payload, secret: opts.secret ?? TEST_SECRETS.stripeWebhookSecret, timestamp: opts.timestamp, cryptoProvider: crypto_ }));
-  return call("/api/webhooks/stripe", { rawBody: payload, headers: { "content-type": "application/json", "stripe-signature": header } });
+  return call("/api/webhooks/stripe", await signedWebhook(event, opts.secret ?? TEST_SECRETS.stripeWebhookSecret, opts));
 }
 
 /** Completes a Checkout session at the stand-in and returns the events Stripe would send. */
-async function pay(sessionId: string): Promise<Ev[]> {
-  const done = await control<{ deliveries: { event: Ev }[] }>(`/_complete/${sessionId}`);
-  return done.deliveries.map((d) => d.event);
-}
+const pay = (sessionId: string) => completeCheckout(STAND_IN, sessionId);
 
 /** Events the stand-in emitted after a given one (those it sends after answering an API call). */
 async function eventsSince(count: number): Promise<Ev[]> {
-  for (let i = 0; i < 50; i++) {
-    const all = (await fetch(`${STAND_IN}/_events`).then((r) => r.json())) as Ev[];
-    if (all.length > count) return all.slice(count);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return [];
+  const all = await poll(() => fetch(`${STAND_IN}/_events`).then((r) => r.json() as Promise<Ev[]>), (a) => a.length > count, { timeoutMs: 1000 });
+  return all.slice(count);
 }
 const eventCount = async () => ((await fetch(`${STAND_IN}/_events`).then((r) => r.json())) as Ev[]).length;
 
@@ -92,11 +81,11 @@ describe("plans and checkout", () => {
 
     // The plan's markup now prices this user's tokens.
     // (set by a follow-up job, which runs after the webhook's answer)
-    const settled = await eventually(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
+    const settled = await poll(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
     expect(settled.markupBps).toBe(starter.markupBps);
 
     // No node is connected in these tests: the paid agent could not start, and the user is told by mail.
-    const mails = await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("could not start")));
+    const mails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("could not start")));
     expect(mails.map((m) => m.subject)).toEqual(expect.arrayContaining([expect.stringContaining("Receipt: Starter plan ($12.00)"), "Your agent could not start yet"]));
 
     // A second subscription checkout is refused: change the plan instead.
@@ -186,9 +175,9 @@ describe("plan changes and cancellation", () => {
     for (const e of events) await deliver(e);
     expect((await subscriptionOf(u.userId))!.planId).toBe("pro");
     // The markup and the mail are follow-up jobs, run after the webhook's answer.
-    expect((await eventually(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
+    expect((await poll(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
     expect(await balanceOf(u.userId)).toBe(starter.includedMicros);
-    const changedMails = await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
+    const changedMails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
     expect(changedMails.map((m) => m.subject)).toContain("Your plan changed: Starter → Pro");
     // An older subscription event arriving late does not undo the change.
     const stale = structuredClone(u.events.find((e) => e.type === "customer.subscription.created")!);
@@ -213,7 +202,7 @@ describe("plan changes and cancellation", () => {
     expect(after!.status).toBe("canceled");
     expect(after!.graceUntil!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     // Ending the service is a follow-up job, run after the webhook's answer; its mail is its last step.
-    await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
+    await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
     const key = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body.key;
     const refused = await openai(key).chat.completions.create(chatBody("hello")).catch((e) => e);
     expect(refused.status).toBe(403);
@@ -273,7 +262,7 @@ describe("auto top-up", () => {
     expect(set.body).toEqual({ enabled: true, threshold: 5_000_000, packId: "pack_20" });
     const before = await eventCount();
     await openai(u.key).chat.completions.create(chatBody("spend a little"));
-    const balance = await eventually(() => balanceOf(u.userId), (b) => b > 20_000_000);
+    const balance = await poll(() => balanceOf(u.userId), (b) => b > 20_000_000);
     expect(balance).toBeGreaterThan(20_000_000);
     expect(balance).toBeLessThan(25_000_000);
     const [succeeded] = (await eventsSince(before)).filter((e) => e.type === "payment_intent.succeeded");
@@ -291,7 +280,7 @@ describe("auto top-up", () => {
     await control(`/_decline/${customer}`);
     await call("/api/billing/auto-top-up", { method: "PUT", body: { enabled: true, thresholdMicros: 5_000_000, pack: "pack_20" }, cookie: u.cookie });
     for (const text of ["one", "two", "three"]) await openai(u.key).chat.completions.create(chatBody(text));
-    const mails = await eventually(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("did not go through")));
+    const mails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("did not go through")));
     expect(mails.filter((m) => m.subject === "Your automatic top-up did not go through")).toHaveLength(1);
     expect(mails.find((m) => m.subject.includes("did not go through"))!.text).toContain("Your card was declined.");
     const activity = await env.USER_AGENT.getByName(u.userId).listActivity(20);

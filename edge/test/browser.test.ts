@@ -5,7 +5,7 @@ import { agents, browserSessions } from "@oc/db/schema";
 import { loadEnv } from "../src/env";
 import { buildServices } from "../src/services/build";
 import { issueProxyKey } from "../src/services/proxy-keys";
-import { TEST_PORTS, TEST_SECRETS } from "./ports";
+import { TEST_PORTS, TEST_SECRETS } from "../../test-harness/ports";
 import { chatBody, openai, proxyUser } from "./proxy-helpers";
 import { call, withDb } from "./helpers";
 

@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, grantAccess, verifiedSignup } from "./helpers";
-import { eventually } from "./proxy-helpers";
-import { TEST_PORTS } from "./ports";
+import { poll } from "../../test-harness/poll";
+import { TEST_PORTS } from "../../test-harness/ports";
+import { commandsOn, readyAgent } from "../../test-harness/workerd/agents";
 
 /**
  * Channels with their real signature schemes (Telegram secret token, Slack v0 HMAC with a time window,
@@ -30,14 +31,7 @@ const inbox = (userId: string) =>
   );
 
 /** Marks the user's agent as running on a (socketless) node, so queued traffic is sent as commands. */
-async function runningOn(userId: string, nodeId: string) {
-  const account = env.USER_AGENT.getByName(userId);
-  await account.init(userId);
-  await account.setPlacement(nodeId);
-  await account.setStatus("ready");
-  return account;
-}
-const commandsOn = async (nodeId: string) => (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));
+const runningOn = async (userId: string, nodeId: string) => (await readyAgent(userId, nodeId)).account;
 
 describe("Telegram (native webhook mode)", () => {
   it("connecting sets the edge as the bot's webhook with a secret; updates are checked against it and forwarded in order", async () => {
@@ -145,7 +139,7 @@ describe("WhatsApp (Cloud API, bridged)", () => {
     const [row] = await inbox(u.userId);
     expect(row).toMatchObject({ session: "whatsapp:15550001111", text: "hola" });
     await account.onDelivered(row!.command_id!, true, "¡Hola!", null);
-    const sent = await eventually(() => received("/graph/1234567890/messages"), (r) => r.length > 0);
+    const sent = await poll(() => received("/graph/1234567890/messages"), (r) => r.length > 0);
     expect(sent.at(-1)).toMatchObject({ auth: "Bearer EAAG-good-token", body: { to: "15550001111", type: "text", text: { body: "¡Hola!" } } });
   });
 });
@@ -173,7 +167,7 @@ describe("Discord (interactions, bridged)", () => {
     const [row] = await inbox(u.userId);
     expect(row).toMatchObject({ session: "discord:99", text: "summarise today" });
     await account.onDelivered(row!.command_id!, true, "Here is today.", null);
-    const edits = await eventually(() => received("/discord/webhooks/112233445566/itoken/messages/@original"), (r) => r.length > 0);
+    const edits = await poll(() => received("/discord/webhooks/112233445566/itoken/messages/@original"), (r) => r.length > 0);
     expect(edits[0]).toMatchObject({ method: "PATCH", body: { content: "Here is today." } });
   });
 });

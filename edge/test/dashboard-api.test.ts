@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, signup } from "./helpers";
-import { chatBody, debits, eventually, openai, proxyUser } from "./proxy-helpers";
+import { chatBody, debits, openai, proxyUser } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
 
 /** The APIs behind the dashboard pages: analytics, referrals, protection, conversation search, live events. */
 describe("dashboard APIs", () => {
@@ -10,7 +11,7 @@ describe("dashboard APIs", () => {
     await openai(u.key).chat.completions.create(chatBody("hi!", { model: "auto" }));
     await openai(u.key).chat.completions.create(chatBody("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?", { model: "auto" }));
     const charged = (await debits(u.account, 2)).reduce((t, e) => t - e.amount, 0);
-    const usage = await eventually(() => call("/api/usage?days=7", { cookie: u.cookie }).then((r) => r.body), (b) => b.totals.calls === 2, 10_000);
+    const usage = await poll(() => call("/api/usage?days=7", { cookie: u.cookie }).then((r) => r.body), (b) => b.totals.calls === 2, { timeoutMs: 10_000 });
     expect(usage.byDay).toHaveLength(7);
     expect(usage.byDay.at(-1).calls).toBe(2);
     expect(usage.totals.spentMicros).toBe(charged);

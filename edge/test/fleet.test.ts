@@ -4,7 +4,7 @@ import type { FleetPolicy } from "@oc/contracts/fleet";
 import { loadEnv } from "../src/env";
 import { hostingerProvider } from "../src/services/fleet/hostinger";
 import { bootstrapScript } from "../src/services/fleet/provider";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
 
 const policy: FleetPolicy = { scaleAt: 0.85, maxNodes: 5, maxMonthlySpendCents: 10_000, nodeMonthlyCostCents: 2_599, orderTimeoutMs: 60_000 };
 const scheduler = () => env.FLEET.getByName(`fleet-${crypto.randomUUID()}`);

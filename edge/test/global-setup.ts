@@ -1,19 +1,14 @@
 import type { TestProject } from "vitest/node";
-// @ts-expect-error plain ESM script without types
-import { startBridge } from "../../scripts/pg-ws-bridge.mjs";
-// @ts-expect-error plain ESM script without types
-import { runMigrations } from "../../scripts/migrate.mjs";
-// @ts-expect-error plain ESM script without types
-import { startLlmStandIn } from "../../scripts/dev/llm-stand-in.mjs";
-// @ts-expect-error plain ESM script without types
-import { startStripeStandIn } from "../../scripts/dev/stripe-stand-in.mjs";
-// @ts-expect-error plain ESM script without types
-import { startBrowserlessStandIn } from "../../scripts/dev/browserless-stand-in.mjs";
-import { TEST_PORTS, TEST_SECRETS } from "./ports";
-import { startGoogleStandIn } from "./stand-ins/google-oauth";
-import { startResendStandIn } from "./stand-ins/resend";
-import { startHostingerStandIn } from "./stand-ins/hostinger";
-import { startChatStandIn } from "./stand-ins/chat-platforms";
+import { runMigrations } from "../../scripts/migrate.ts";
+import { TEST_PORTS, TEST_SECRETS } from "../../test-harness/ports.ts";
+import { startBrowserlessStandIn } from "../../test-harness/stand-ins/browserless.ts";
+import { startChatStandIn } from "../../test-harness/stand-ins/chat-platforms.ts";
+import { startGoogleStandIn } from "../../test-harness/stand-ins/google-oauth.ts";
+import { startHostingerStandIn } from "../../test-harness/stand-ins/hostinger.ts";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
+import { startBridge } from "../../test-harness/stand-ins/pg-ws-bridge.ts";
+import { startResendStandIn } from "../../test-harness/stand-ins/resend.ts";
+import { startStripeStandIn } from "../../test-harness/stand-ins/stripe.ts";
 
 /** Runs in Node before the workerd tests: real PostgreSQL migrated, the Neon bridge and API stand-ins up. */
 export default async function setup(_project: TestProject) {

@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { openDb } from "@oc/db/client";
 import { users } from "@oc/db/schema";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
 
 export interface Reply<T = any> {
   status: number;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { apiKeys, channels, oauthAccounts, recoveryCodes, users } from "@oc/db/schema";
 import { SecretBox, sha256Hex } from "@oc/contracts/crypto";
 import { PASSWORD, call, newEmail, newIp, signup, verifiedSignup, withDb } from "./helpers";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
 import { totpCode } from "./totp";
 
 interface Profile {

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { provisionAttempts } from "@oc/db/schema";
 import { PROVISION_LIMIT_PER_HOUR } from "../src/services/entitlement";
 import { call, grantAccess, operator, signup, verifyEmail, withDb } from "./helpers";
-import { eventually } from "./proxy-helpers";
-import { TEST_PORTS, TEST_SECRETS } from "./ports";
+import { poll } from "../../test-harness/poll";
+import { TEST_PORTS, TEST_SECRETS } from "../../test-harness/ports";
+import { completeCheckout, signedWebhook } from "../../test-harness/stripe";
 
 /**
  * Paid work needs payment, checked in the services (so every way in is covered): creating an agent, talking
@@ -104,16 +104,12 @@ describe("paid work needs payment", () => {
     const u = await signup(); // not confirmed
     const checkout = await call("/api/billing/checkout", { body: { plan: "starter" }, cookie: u.cookie });
     expect(checkout.status).toBe(200);
-    const done = (await fetch(`http://127.0.0.1:${TEST_PORTS.stripe}/_complete/${checkout.body.id}`, { method: "POST" }).then((r) => r.json())) as { deliveries: { event: unknown }[] };
-    const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
-    for (const { event } of done.deliveries) {
-      const payload = JSON.stringify(event);
-      const header = await signer.webhooks.generateTestHeaderStringAsync({ payload, secret: TEST_SECRETS.stripeWebhookSecret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
-      expect((await call("/api/webhooks/stripe", { rawBody: payload, headers: { "content-type": "application/json", "stripe-signature": header } })).status).toBe(200);
+    for (const event of await completeCheckout(`http://127.0.0.1:${TEST_PORTS.stripe}`, checkout.body.id)) {
+      expect((await call("/api/webhooks/stripe", await signedWebhook(event, TEST_SECRETS.stripeWebhookSecret))).status).toBe(200);
     }
     // The webhook's provisioning (a follow-up job, after the 200) passed the payment check and reached
     // placement (no node here: it failed there).
-    expect(await eventually(() => statusOf(u.userId), (s) => s === "failed")).toBe("failed");
+    expect(await poll(() => statusOf(u.userId), (s) => s === "failed")).toBe("failed");
     expect(await attempts(u.userId)).toBe(1);
     const activity = await env.USER_AGENT.getByName(u.userId).listActivity(20);
     expect(activity.map((a) => a.message).join("\n")).toContain("No server has room");

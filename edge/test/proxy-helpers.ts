@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
+import { poll } from "../../test-harness/poll";
 import { call, signup } from "./helpers";
 
 /** The official SDKs, unchanged but for baseURL, key and a fetch that reaches the Worker under test. */
@@ -21,23 +22,9 @@ export async function proxyUser(credit = 1_000_000) {
 
 /** Waits until the user's ledger has `n` usage debits (settlement happens after the response). */
 export async function debits(account: ReturnType<typeof env.USER_AGENT.getByName>, n = 1, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const entries = (await account.listLedger(200)).filter((e) => e.kind === "debit:usage");
-    if (entries.length >= n) return entries;
-    if (Date.now() > end) throw new Error(`expected ${n} usage debits, saw ${entries.length}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const entries = await poll(async () => (await account.listLedger(200)).filter((e) => e.kind === "debit:usage"), (e) => e.length >= n, { timeoutMs });
+  if (entries.length < n) throw new Error(`expected ${n} usage debits, saw ${entries.length}`);
+  return entries;
 }
 
 export const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4.1-nano", messages: [{ role: "user" as const, content }], max_tokens: 200, ...extra });
-
-/** Polls `read` until `accept` holds (bounded); for effects that happen after the response (waitUntil). */
-export async function eventually<T>(read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (accept(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

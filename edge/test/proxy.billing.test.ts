@@ -9,7 +9,7 @@ import { debits, proxyUser } from "./proxy-helpers";
  * for the usage the provider reports (reasoning, cached and cache-write tokens, n choices, priority tier,
  * images and PDFs included), and no more than the call's hold. Bodies are random but seeded, so a failure
  * names a seed and body that reproduce it. The LLM stand-in reports exactly the usage a `[[usage:…]]`
- * directive in the body says (scripts/dev/llm-stand-in.mjs).
+ * directive in the body says (test-harness/stand-ins/llm.ts).
  */
 
 /** mulberry32: small, fast, seeded. */

@@ -3,7 +3,8 @@ import Anthropic from "@anthropic-ai/sdk";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers";
-import { anthropic, chatBody, eventually, openai, proxyUser } from "./proxy-helpers";
+import { anthropic, chatBody, openai, proxyUser } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
 
 const raw = (body: BodyInit, headers: Record<string, string>, path = "/v1/chat/completions") =>
   exports.default.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body }));
@@ -62,7 +63,7 @@ describe("proxy bad input: provider-shaped errors, no reservation leaks", () => 
     const res = await raw(JSON.stringify(chatBody("[[delay:4000]] slow")), { authorization: `Bearer ${u.key}`, "content-type": "application/json" });
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe("timeout");
-    const after = await eventually(() => u.account.getBalance(), (b) => b.reserved === 0);
+    const after = await poll(() => u.account.getBalance(), (b) => b.reserved === 0);
     expect(after).toMatchObject({ reserved: 0, balance: 1_000_000 });
   }, 20_000);
 
@@ -71,6 +72,6 @@ describe("proxy bad input: provider-shaped errors, no reservation leaks", () => 
     const err = await openai(u.key).chat.completions.create(chatBody("[[fail:500]]") as never).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(502);
-    expect(await eventually(() => u.account.getBalance(), (b) => b.reserved === 0)).toMatchObject({ reserved: 0, balance: 1_000_000 });
+    expect(await poll(() => u.account.getBalance(), (b) => b.reserved === 0)).toMatchObject({ reserved: 0, balance: 1_000_000 });
   });
 });

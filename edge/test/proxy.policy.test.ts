@@ -1,7 +1,7 @@
 import { exports } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
 import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
 
 /**

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { chatBody, eventually, debits, proxyUser } from "./proxy-helpers";
+import { chatBody, debits, proxyUser } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
 
 const post = (key: string, body: unknown, headers: Record<string, string> = {}) =>
   exports.default.fetch(new Request("http://localhost/v1/chat/completions", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
@@ -98,7 +99,7 @@ describe("token protection", () => {
     }
     await debits(u.account, 2);
     // Billing's job took the one event; with no saved card it says so once, and charges nothing.
-    const activity = await eventually(() => u.account.listActivity(20), (a) => a.some((x) => x.message.startsWith("Automatic top-up failed")));
+    const activity = await poll(() => u.account.listActivity(20), (a) => a.some((x) => x.message.startsWith("Automatic top-up failed")));
     expect(activity.filter((a) => a.message.startsWith("Automatic top-up failed")).map((a) => a.message)).toEqual(["Automatic top-up failed: there is no saved card yet; buy a token pack once to save one"]);
     expect(await u.account.takeEvents()).toEqual([]);
   });

@@ -5,7 +5,8 @@ import { usageRecords } from "@oc/db/schema";
 import { findModel } from "../src/proxy/catalog";
 import { wholesaleMicros } from "../src/proxy/pricing";
 import { withDb } from "./helpers";
-import { anthropic, debits, eventually, openai, proxyUser } from "./proxy-helpers";
+import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
 
 const price = (model: string, input: number, output: number, cached = 0) =>
   withMarkup(wholesaleMicros(findModel(model)!, { inputTokens: input, outputTokens: output, cachedTokens: cached }), 2000);
@@ -126,7 +127,7 @@ describe("cross-provider fallback (a whole provider is down)", () => {
     expect(raw.data.choices[0]!.finish_reason).toBe("stop");
     expect(raw.data.usage!.completion_tokens).toBeGreaterThan(0);
     const [debit] = await debits(u.account, 1);
-    const rows = await eventually(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, 10_000);
+    const rows = await poll(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, { timeoutMs: 10_000 });
     expect(rows[0]!.model).toBe("claude-haiku-5-5");
     expect(rows[0]!.provider).toBe("anthropic");
     expect(-debit!.amount).toBe(rows[0]!.priceMicros);

@@ -10,7 +10,8 @@ import { badAnswer } from "../src/proxy/routing/escalation";
 import { HASH_BITS } from "../src/proxy/routing/features";
 import { PIN_TTL_MS, pickRoute, planRoute, type Pin } from "../src/proxy/routing/plan";
 import { call, signup, withDb } from "./helpers";
-import { anthropic, debits, eventually, openai, proxyUser } from "./proxy-helpers";
+import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
+import { poll } from "../../test-harness/poll";
 
 const TASK = "Write a Python function that merges overlapping intervals, and add unit tests for the edge cases.";
 const tools = [{ type: "function", function: { name: "exec", description: "run a shell command", parameters: { type: "object", properties: { command: { type: "string" } } } } }];
@@ -190,7 +191,7 @@ describe("through the proxy and the user's Durable Object", () => {
     expect(best.response.headers.get("x-oc-model")).toBe(SEED_VIEW.strongest("openai").id);
 
     await debits(u.account, 5);
-    const rows = await eventually(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length >= 5, 10_000);
+    const rows = await poll(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length >= 5, { timeoutMs: 10_000 });
     const live = (await withDb((db) => db.select({ v: modelCatalogs.version }).from(modelCatalogs))).reduce((a, r) => Math.max(a, r.v), 1);
     expect(rows.map((r) => r.priceVersion)).toEqual(rows.map(() => live));
     expect(rows.every((r) => (r.routeReason ?? "").startsWith("auto: "))).toBe(true);
@@ -223,7 +224,7 @@ describe("through the proxy and the user's Durable Object", () => {
     expect(res.response.headers.get("x-oc-tier")).toBe("standard");
     expect(res.data.choices[0]!.message.content).toContain("You said");
     const [debit] = await debits(u.account, 1);
-    const rows = await eventually(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, 10_000);
+    const rows = await poll(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, { timeoutMs: 10_000 });
     expect(rows).toHaveLength(1);
     expect(rows[0]!.model).toBe(up);
     expect(rows[0]!.routeReason).toContain(`${cheap.id} gave a bad answer (empty answer), retried on ${up}`);
@@ -261,15 +262,15 @@ describe("through the proxy and the user's Durable Object", () => {
     let n = 0;
     // (a model no other test uses, so suites running at the same time never see the test price)
     await anthropic(u.key).messages.create({ model: "claude-opus-4-1", max_tokens: 50, messages: [{ role: "user", content: "warm up" }] });
-    await eventually(async () => (await call("/api/admin/catalog", { cookie: admin.cookie })).body.versions[0].version, (v) => v === version);
-    const res = await eventually(
+    await poll(async () => (await call("/api/admin/catalog", { cookie: admin.cookie })).body.versions[0].version, (v) => v === version);
+    const res = await poll(
       async () => {
         const r = await anthropic(u.key).messages.create({ model: "claude-opus-4-1", max_tokens: 50, messages: [{ role: "user", content: `price check ${n++}` }] });
         const rows = await withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId)));
         return { r, rows };
       },
       (x) => x.rows.some((row) => row.priceVersion === version),
-      10_000,
+      { timeoutMs: 10_000 },
     );
     const row = res.rows.find((r) => r.priceVersion === version)!;
     expect(row.costMicros).toBe(wholesaleMicros({ inputPer1M: 1, outputPer1M: 2, cachedPer1M: 1, cacheWritePer1M: 1 }, { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cachedTokens: row.cachedTokens }));

@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, paidSignup } from "./helpers";
-import { TEST_PORTS } from "./ports";
+import { TEST_PORTS } from "../../test-harness/ports";
+import { readyAgent } from "../../test-harness/workerd/agents";
 
 /**
  * Replay attacks on /hooks: each platform's delivery, correctly signed, is sent twice. The second is
@@ -30,14 +31,7 @@ const inbox = (userId: string) =>
 const forwardsTo = async (nodeId: string) =>
   (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((r) => r.command as any).filter((c) => c.kind === "forward" || c.kind === "deliver");
 
-async function runningOn(userId: string) {
-  const nodeId = `node_rp_${crypto.randomUUID().slice(0, 8)}`;
-  const account = env.USER_AGENT.getByName(userId);
-  await account.init(userId);
-  await account.setPlacement(nodeId);
-  await account.setStatus("ready");
-  return nodeId;
-}
+const runningOn = async (userId: string) => (await readyAgent(userId)).nodeId;
 
 describe("webhook replays", () => {
   it("Telegram: the same update_id is forwarded once; a new one is forwarded", async () => {

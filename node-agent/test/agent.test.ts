@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { NodeAgent } from "../src/edge-link";
 import { AgentRuntime } from "../src/agent-lifecycle";
 import { FakeDocker } from "./fake-docker";
+import { waitUntil } from "../../test-harness/poll";
 
 const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
@@ -40,13 +41,8 @@ async function fakeEdge(opts: { secret: string; heartbeatMs: number }) {
   return { wss, url, frames, sockets, send, rejected: () => rejected };
 }
 
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Frames and connections change on socket events: checked often, so a test waits only as long as they take. */
+const until = (cond: () => boolean) => waitUntil(cond, { timeoutMs: 5000, intervalMs: 10 });
 
 let cleanup: (() => void)[] = [];
 afterEach(() => {

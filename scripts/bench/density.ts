@@ -21,7 +21,7 @@ import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { StateStore } from "../../node-agent/src/state-store";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
-import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
 const N = Number(process.env.N ?? 4);

@@ -6,12 +6,9 @@ import { execSync, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// @ts-expect-error plain ESM script without types
-import { startLlmStandIn } from "../dev/llm-stand-in.mjs";
-// @ts-expect-error plain ESM script without types
-import { startBridge } from "../pg-ws-bridge.mjs";
-// @ts-expect-error plain ESM script without types
-import { runMigrations } from "../migrate.mjs";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
+import { startBridge } from "../../test-harness/stand-ins/pg-ws-bridge.ts";
+import { runMigrations } from "../migrate.ts";
 import { profileWorker } from "./profile";
 import { startBareWorker } from "./workerd";
 

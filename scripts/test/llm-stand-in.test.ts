@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-// @ts-expect-error plain ESM script without types
-import { lastUserText, startLlmStandIn } from "../dev/llm-stand-in.mjs";
+import { lastUserText, startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 
 const BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
 const END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
@@ -37,8 +36,8 @@ describe("the DEV-ONLY LLM stand-in echoes what the person wrote", () => {
         body: JSON.stringify({ model: "gpt-test", messages: [{ role: "system", content: "You are an agent" }, { role: "user", content: `${BEGIN}\nsecret runtime\n${END}\n\nhello agent` }] }),
       });
       const body = (await res.json()) as { choices: { message: { content: string } }[] };
-      expect(body.choices[0].message.content).toBe("[dev stand-in] You said: hello agent");
-      expect(body.choices[0].message.content).not.toContain("secret runtime");
+      expect(body.choices[0]!.message.content).toBe("[dev stand-in] You said: hello agent");
+      expect(body.choices[0]!.message.content).not.toContain("secret runtime");
     } finally {
       server.close();
     }

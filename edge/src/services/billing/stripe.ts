@@ -7,7 +7,7 @@ const clients = new WeakMap<object, Stripe>();
 
 /**
  * The official Stripe SDK on the Workers runtime (fetch HTTP client). STRIPE_API_BASE, dev and test only,
- * points it at the local stand-in (scripts/dev/stripe-stand-in.mjs).
+ * points it at the local stand-in (test-harness/stand-ins/stripe.ts).
  */
 export function stripeFor(env: Env): Stripe {
   if (!env.STRIPE_SECRET_KEY) throw new AppError("BILLING_UNAVAILABLE", "Payments are not set up on this server yet. Please try again later.");

@@ -5,16 +5,16 @@
 import { existsSync } from "node:fs";
 import { mkdirSync } from "node:fs";
 import S3rver from "s3rver";
-import { startBridge } from "../pg-ws-bridge.mjs";
-import { startLlmStandIn } from "./llm-stand-in.mjs";
-import { startStripeStandIn } from "./stripe-stand-in.mjs";
-import { startBrowserlessStandIn } from "./browserless-stand-in.mjs";
+import { startBridge } from "../../test-harness/stand-ins/pg-ws-bridge.ts";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
+import { startStripeStandIn } from "../../test-harness/stand-ins/stripe.ts";
+import { startBrowserlessStandIn } from "../../test-harness/stand-ins/browserless.ts";
+import { devPorts } from "../../test-harness/ports.ts";
 
 const run = process.env.OC_RUN ?? "/tmp/openclaw-run";
 // scripts/dev.sh moves the whole block with OC_DEV_PORT_BASE (and the edge with OC_DEV_PORT).
-const base = Number(process.env.OC_DEV_PORT_BASE ?? 54330);
-const ports = { bridge: base, s3: base + 10, llm: base + 20, stripe: base + 30, browserless: base + 25 };
-const edge = `http://127.0.0.1:${process.env.OC_DEV_PORT ?? 8787}`;
+const ports = devPorts();
+const edge = `http://127.0.0.1:${ports.edge}`;
 
 await startBridge({ port: ports.bridge });
 mkdirSync(`${run}/s3`, { recursive: true });

@@ -1,4 +1,4 @@
-import { serve } from "./http";
+import { serve } from "./http.ts";
 
 /**
  * Answers the Resend API's POST /emails the way api.resend.com does (bearer key required, id returned) and

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { serve } from "./http";
+import { serve } from "./http.ts";
 
 /**
  * A local stand-in for Google's OAuth 2.0 endpoints: /authorize redirects back with a code, /token checks

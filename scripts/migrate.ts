@@ -4,12 +4,12 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import { fileURLToPath } from "node:url";
 
-export async function runMigrations(url = process.env.DATABASE_URL) {
+export async function runMigrations(url: string | undefined = process.env.DATABASE_URL): Promise<void> {
   if (!url) throw new Error("DATABASE_URL is not set");
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await migrate(drizzle(client), { migrationsFolder: fileURLToPath(new URL("../migrations", import.meta.url)) });
+    await migrate(drizzle(client), { migrationsFolder: fileURLToPath(new URL("../migrations", import.meta.url).href) });
   } finally {
     await client.end();
   }

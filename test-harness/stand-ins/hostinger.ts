@@ -1,4 +1,4 @@
-import { serve } from "./http";
+import { serve } from "./http.ts";
 
 /**
  * Answers the Hostinger VPS API routes the autoscaler uses (post-install scripts, VM purchase) the way

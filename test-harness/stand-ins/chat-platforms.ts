@@ -1,4 +1,4 @@
-import { serve } from "./http";
+import { serve } from "./http.ts";
 
 /**
  * Answers the chat platforms' HTTP API routes the platform calls, under one prefix each:

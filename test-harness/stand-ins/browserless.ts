@@ -8,21 +8,23 @@
 // Browserless streams a real interactive view; this stand-in shows a screenshot every half second, enough to
 // prove the platform's plumbing end to end. Nothing here reaches the internet.
 //
-//   node scripts/dev/browserless-stand-in.mjs --port 54345 --token dev-browserless
+//   node test-harness/stand-ins/browserless.ts --port 54345 --token dev-browserless
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 
 // require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
-const { WebSocket, WebSocketServer } = createRequire(import.meta.url)("ws");
+const { WebSocket, WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Starts headless Chromium with its own profile; resolves with its browser-level CDP WebSocket URL. */
-function launchChromium(hostRules) {
+function launchChromium(hostRules?: string): Promise<{ ws: string; child: ChildProcess; close: () => boolean }> {
   const dir = mkdtempSync(join(tmpdir(), "bl-session-"));
   const extra = hostRules ? [`--host-resolver-rules=${hostRules}`] : [];
   const child = spawn(CHROMIUM, [...extra, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0", `--user-data-dir=${dir}`, "--window-size=1280,800", "about:blank"], {
@@ -38,7 +40,7 @@ function launchChromium(hostRules) {
         clearTimeout(timer);
         // The profile is removed once the process is gone (Chromium writes to it until it exits).
         child.once("exit", () => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }));
-        resolve({ ws: m[1], child, close: () => child.kill("SIGKILL") });
+        resolve({ ws: m[1]!, child, close: () => child.kill("SIGKILL") });
       }
     });
     child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`chromium exited (${code}): ${err.slice(-400)}`))));
@@ -46,7 +48,7 @@ function launchChromium(hostRules) {
 }
 
 /** One CDP call on a fresh connection (used by the live view for screenshots). */
-function cdpCall(url, method, params = {}) {
+function cdpCall(url: string, method: string, params: Record<string, unknown> = {}): Promise<any> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     const timer = setTimeout(() => (ws.terminate(), reject(new Error("CDP timeout"))), 10_000);
@@ -62,7 +64,7 @@ function cdpCall(url, method, params = {}) {
   });
 }
 
-const LIVE_PAGE = (id) => `<!doctype html><meta name="viewport" content="width=device-width"><title>Live view</title>
+const LIVE_PAGE = (id: string) => `<!doctype html><meta name="viewport" content="width=device-width"><title>Live view</title>
 <body style="margin:0;background:#111;color:#eee;font:14px system-ui">
 <p style="margin:0;padding:4px 8px;background:#b45309">DEV ONLY: Browserless stand-in live view (screenshots, not a stream)</p>
 <img id="frame" alt="The agent's browser tab" style="width:100%;display:block">
@@ -73,16 +75,15 @@ async function tick(){const r=await fetch("/live/${id}/frame?"+(n++));if(r.ok){c
  * `hostRules` (Chromium's --host-resolver-rules) lets the local browser reach names that only mean something
  * elsewhere, e.g. "MAP host.docker.internal 127.0.0.1" so pages an agent opens by its edge's address load.
  */
-export async function startBrowserlessStandIn({ port = 0, token = "dev-browserless", hostRules } = {}) {
-  /** @type {Map<string, { id: string, browser: Awaited<ReturnType<typeof launchChromium>>, expiresAt: number, timer: NodeJS.Timeout }>} */
-  const sessions = new Map();
-  /** liveId → { port, targetId, expiresAt } */
-  const live = new Map();
-  const requests = [];
+export async function startBrowserlessStandIn({ port = 0, token = "dev-browserless", hostRules }: { port?: number; token?: string; hostRules?: string } = {}) {
+  const sessions = new Map<string, { id: string; browser: Awaited<ReturnType<typeof launchChromium>>; expiresAt: number; timer: NodeJS.Timeout }>();
+  /** liveId → the page it shows */
+  const live = new Map<string, { port: string; targetId: string; expiresAt: number }>();
+  const requests: { method?: string; path: string; body: string }[] = [];
   let counter = 0;
-  const base = () => `127.0.0.1:${server.address().port}`;
+  const base = () => `127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  async function createSession(ttl) {
+  async function createSession(ttl: number) {
     const id = `${Date.now().toString(36)}-${(counter++).toString(36)}`;
     const browser = await launchChromium(hostRules);
     const timer = setTimeout(() => endSession(id), ttl);
@@ -96,7 +97,7 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
       expiresAt: new Date(Date.now() + ttl).toISOString(),
     };
   }
-  function endSession(id) {
+  function endSession(id: string) {
     const s = sessions.get(id);
     if (!s) return false;
     clearTimeout(s.timer);
@@ -104,13 +105,13 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
     sessions.delete(id);
     return true;
   }
-  const devtoolsPort = (s) => new URL(s.browser.ws).port;
+  const devtoolsPort = (s: { browser: { ws: string } }) => new URL(s.browser.ws).port;
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
-    const send = (status, body, type = "application/json") => {
+    const send = (status: number, body: unknown, type = "application/json") => {
       res.writeHead(status, { "content-type": type, "x-dev-stand-in": "true" });
-      res.end(type === "application/json" ? JSON.stringify(body) : body);
+      res.end(type === "application/json" ? JSON.stringify(body) : (body as string | Buffer));
     };
     let body = "";
     for await (const chunk of req) body += chunk;
@@ -118,9 +119,9 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
     try {
       const live1 = url.pathname.match(/^\/live\/([\w-]+)(\/frame)?$/);
       if (live1) {
-        const l = live.get(live1[1]);
+        const l = live.get(live1[1]!);
         if (!l || l.expiresAt < Date.now()) return send(404, "This live view has expired.", "text/plain");
-        if (!live1[2]) return send(200, LIVE_PAGE(live1[1]), "text/html; charset=utf-8");
+        if (!live1[2]) return send(200, LIVE_PAGE(live1[1]!), "text/html; charset=utf-8");
         const shot = await cdpCall(`ws://127.0.0.1:${l.port}/devtools/page/${l.targetId}`, "Page.captureScreenshot", { format: "jpeg", quality: 60 });
         return send(200, Buffer.from(shot.data, "base64"), "image/jpeg");
       }
@@ -131,7 +132,7 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
         return send(200, await createSession(ttl));
       }
       const del = url.pathname.match(/^\/session\/([\w-]+)$/);
-      if (req.method === "DELETE" && del) return endSession(del[1]) ? send(200, { ok: true }) : send(404, { message: "Session not found" });
+      if (req.method === "DELETE" && del) return endSession(del[1]!) ? send(200, { ok: true }) : send(404, { message: "Session not found" });
       if (req.method === "GET" && url.pathname === "/_sessions") return send(200, [...sessions.values()].map((s) => ({ id: s.id, expiresAt: s.expiresAt })));
       send(404, { message: "Not found (Browserless stand-in)" });
     } catch (e) {
@@ -144,21 +145,21 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://x");
     const m = url.pathname.match(/^\/session\/connect\/([\w-]+)$/);
-    const session = m && sessions.get(m[1]);
+    const session = m && sessions.get(m[1]!);
     if (url.searchParams.get("token") !== token || !session) {
       socket.end("HTTP/1.1 401 Unauthorized\r\n\r\n");
       return;
     }
     wss.handleUpgrade(req, socket, head, (client) => {
       const upstream = new WebSocket(session.browser.ws, { perMessageDeflate: false });
-      const queue = [];
-      const targets = new Map(); // CDP sessionId → targetId
-      const attaching = new Map(); // request id → targetId
+      const queue: string[] = [];
+      const targets = new Map<string, string>(); // CDP sessionId → targetId
+      const attaching = new Map<number, string>(); // request id → targetId
       upstream.on("open", () => queue.splice(0).forEach((q) => upstream.send(q)));
       upstream.on("message", (data) => {
         const msg = JSON.parse(String(data));
         if (msg.method === "Target.attachedToTarget") targets.set(msg.params.sessionId, msg.params.targetInfo.targetId);
-        if (msg.id !== undefined && attaching.has(msg.id) && msg.result?.sessionId) targets.set(msg.result.sessionId, attaching.get(msg.id));
+        if (msg.id !== undefined && attaching.has(msg.id) && msg.result?.sessionId) targets.set(msg.result.sessionId, attaching.get(msg.id)!);
         client.send(String(data));
       });
       client.on("message", (data) => {
@@ -185,9 +186,9 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
     });
   });
 
-  await new Promise((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
   return {
-    port: server.address().port,
+    port: (server.address() as AddressInfo).port,
     requests,
     sessions,
     close: () => {
@@ -200,10 +201,10 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const arg = (name, fallback) => {
+  const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? process.argv[i + 1] : fallback;
+    return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
   };
-  const s = await startBrowserlessStandIn({ port: Number(arg("port", 54345)), token: arg("token", "dev-browserless") });
+  const s = await startBrowserlessStandIn({ port: Number(arg("port", "54345")), token: arg("token", "dev-browserless") });
   console.log(`[browserless-stand-in] DEV ONLY (local Chromium): http://127.0.0.1:${s.port}`);
 }

@@ -2,11 +2,13 @@
 // runs unchanged against a local PostgreSQL. It forwards only to loopback addresses.
 import net from "node:net";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import type { WebSocketServer as Wss } from "ws";
 
 // require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
-const { WebSocketServer } = createRequire(import.meta.url)("ws");
+const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
-export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), host = "127.0.0.1" } = {}) {
+export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), host = "127.0.0.1" }: { port?: number; host?: string } = {}): Promise<Wss> {
   const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
   const allowed = new Set(["127.0.0.1", "localhost", "::1"]);
   wss.on("connection", (ws, req) => {
@@ -16,7 +18,7 @@ export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), 
     if (!allowed.has(target)) return ws.close(1008, "host not allowed");
     const sock = net.connect(Number(addr.slice(i + 1)), target === "localhost" ? "127.0.0.1" : target);
     sock.setNoDelay(true);
-    ws.on("message", (d) => sock.write(d));
+    ws.on("message", (d: Buffer) => sock.write(d));
     sock.on("data", (d) => ws.readyState === ws.OPEN && ws.send(d));
     sock.on("close", () => ws.close());
     sock.on("error", () => ws.terminate());
@@ -31,5 +33,5 @@ export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const wss = await startBridge();
-  console.log(`[pg-ws-bridge] dev-only Neon stand-in on ws://127.0.0.1:${wss.address().port}`);
+  console.log(`[pg-ws-bridge] dev-only Neon stand-in on ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
 }

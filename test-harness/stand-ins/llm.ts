@@ -17,48 +17,19 @@
 //                                      writes, `out` counts reasoning), in each format's own fields, and the
 //                                      served service tier: for billing tests with reasoning / cache tokens
 import http from "node:http";
+import type { AddressInfo } from "node:net";
+// The same cut the router makes: the stand-in echoes exactly the words the platform treats as the person's.
+import { withoutAgentContext } from "../../edge/src/proxy/routing/conversation.ts";
 
-const words = (s) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
+// Request bodies are the providers' loose JSON.
+type Obj = any;
+type Directives = { empty: boolean; fail: number | undefined; chunks: number | undefined; slow: number; breakAfter: number | undefined };
+type Usage = { in: number; out: number; cached: number; reasoning: number; w5m: number; w1h: number; tier: string | undefined };
 
-const CONTEXT_BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
-const CONTEXT_END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+const words = (s: unknown) => Math.max(1, Math.ceil(String(s).length / 4)); // ~4 chars per token, like the real APIs roughly
 
-/**
- * What the person wrote, without the runtime context OpenClaw puts in front of it (or sends as a user
- * message of its own): delimited blocks, nested ones included, are cut out, so the echo shows the user's
- * words and never the agent's internals.
- */
-export function withoutAgentContext(text) {
-  let out = String(text);
-  for (;;) {
-    const start = out.indexOf(CONTEXT_BEGIN);
-    if (start === -1) return out.trim();
-    let depth = 0;
-    let i = start;
-    let end = -1;
-    while (i < out.length) {
-      const b = out.indexOf(CONTEXT_BEGIN, i);
-      const e = out.indexOf(CONTEXT_END, i);
-      if (e === -1) break;
-      if (b !== -1 && b < e) {
-        depth++;
-        i = b + CONTEXT_BEGIN.length;
-        continue;
-      }
-      depth--;
-      i = e + CONTEXT_END.length;
-      if (depth === 0) {
-        end = i;
-        break;
-      }
-    }
-    // An unclosed block runs to the end of the text: everything after it is context.
-    out = end === -1 ? out.slice(0, start) : `${out.slice(0, start)}\n${out.slice(end)}`;
-  }
-}
-
-const contentText = (content) =>
-  typeof content === "string" ? content : (content ?? []).filter((p) => typeof p.text === "string").map((p) => p.text).join(" ");
+const contentText = (content: unknown): string =>
+  typeof content === "string" ? content : ((content ?? []) as { text?: unknown }[]).filter((p) => typeof p.text === "string").map((p) => p.text).join(" ");
 
 /**
  * OpenClaw also frames what the person wrote: a timestamp or channel envelope in front ("[Tue 2026-12-01
@@ -66,10 +37,10 @@ const contentText = (content) =>
  */
 const ENVELOPE = /^\s*(\[(?!\[)[^[\]\n]{1,120}\]\s*)+/; // never a test directive, which starts with "[["
 const RUNTIME_LINE = /\n+Runtime: agent=[^\n]*(\n[\s\S]*)?$/;
-const personsWords = (text) => withoutAgentContext(text).replace(RUNTIME_LINE, "").replace(ENVELOPE, "").trim();
+const personsWords = (text: string) => withoutAgentContext(text).replace(RUNTIME_LINE, "").replace(ENVELOPE, "").trim();
 
 /** The newest user message that still says something once the agent's context is removed. */
-export function lastUserText(messages = []) {
+export function lastUserText(messages: { role?: string; content?: unknown }[] = []): string {
   for (const m of [...messages].reverse()) {
     if (m.role !== "user") continue;
     const text = personsWords(contentText(m.content));
@@ -78,13 +49,13 @@ export function lastUserText(messages = []) {
   return "";
 }
 
-function promptTokens(body) {
+function promptTokens(body: Obj) {
   return words(JSON.stringify(body.messages ?? body.input ?? "") + JSON.stringify(body.system ?? ""));
 }
 
 /** With `record`, the bodies of the last 200 model calls are kept and served at GET /_requests (tests). */
-export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ?? 54350), host = "127.0.0.1", latencyMs = 0, record = false } = {}) {
-  const recorded = [];
+export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ?? 54350), host = "127.0.0.1", latencyMs = 0, record = false } = {}): Promise<http.Server> {
+  const recorded: { path?: string; body: string }[] = [];
   const server = http.createServer((req, res) => {
     if (record && req.method === "GET" && req.url === "/_requests") return json(res, 200, recorded);
     let raw = "";
@@ -95,10 +66,10 @@ export function startLlmStandIn({ port = Number(process.env.LLM_STAND_IN_PORT ??
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
-function handle(req, res, raw) {
-  const url = new URL(req.url, "http://x");
+function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+  const url = new URL(req.url ?? "/", "http://x");
   const path = url.pathname.replace(/^\/v1/, "");
-  let body = {};
+  let body: Obj = {};
   try {
     body = raw ? JSON.parse(raw) : {};
   } catch {
@@ -110,7 +81,7 @@ function handle(req, res, raw) {
     return json(res, 200, {
       object: "list",
       model: body.model,
-      data: inputs.map((t, i) => ({ object: "embedding", index: i, embedding: embed(String(t), body.dimensions ?? 1536) })),
+      data: inputs.map((t: unknown, i: number) => ({ object: "embedding", index: i, embedding: embed(String(t), body.dimensions ?? 1536) })),
       usage: { prompt_tokens: words(inputs.join(" ")), total_tokens: words(inputs.join(" ")) },
     });
   }
@@ -133,7 +104,7 @@ function handle(req, res, raw) {
         ...(u.tier ? { service_tier: u.tier } : {}),
       });
     sse(res);
-    const chunk = (delta, finish = null) => ({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    const chunk = (delta: Obj, finish: string | null = null) => ({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
     res.write(`data: ${JSON.stringify(chunk({ role: "assistant", content: "" }))}\n\n`);
     return paced(res, d, pieces.map((p) => `data: ${JSON.stringify(chunk({ content: p }))}\n\n`), () => {
       res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\n`);
@@ -150,7 +121,7 @@ function handle(req, res, raw) {
     if (!body.stream) return json(res, 200, response);
     sse(res);
     let seq = 0;
-    const evText = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
+    const evText = (type: string, data: Obj) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
     res.write(evText("response.created", { response: { ...response, status: "in_progress", output: [], usage: null } }));
     return paced(res, d, pieces.map((p) => evText("response.output_text.delta", { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta: p })), () => {
       res.write(evText("response.completed", { response }));
@@ -162,10 +133,10 @@ function handle(req, res, raw) {
     const message = { id, type: "message", role: "assistant", model: body.model, content: [{ type: "text", text: reply }], stop_reason: "end_turn", stop_sequence: null };
     if (!body.stream) return json(res, 200, { ...message, usage: messagesUsage(u) });
     sse(res);
-    const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    const ev = (type: string, data: Obj) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     ev("message_start", { message: { ...message, content: [], stop_reason: null, usage: { ...messagesUsage(u), output_tokens: 1 } } });
     ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-    const evText = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const evText = (type: string, data: Obj) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
     return paced(res, d, pieces.map((p) => evText("content_block_delta", { index: 0, delta: { type: "text_delta", text: p } })), () => {
       ev("content_block_stop", { index: 0 });
       ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: u.out } });
@@ -177,29 +148,29 @@ function handle(req, res, raw) {
 }
 
 /** The usage to report: the stand-in's own estimate, or exactly what a [[usage:…]] directive says. */
-function usageOverride(text, inTok, outTok) {
+function usageOverride(text: string, inTok: number, outTok: number): Usage {
   const m = String(text).match(/\[\[usage:([^\]]*)\]\]/);
   const kv = Object.fromEntries((m?.[1] ?? "").split(",").filter(Boolean).map((p) => p.split("=").map((x) => x.trim())));
-  const n = (k, d = 0) => (kv[k] === undefined ? d : Number(kv[k]));
+  const n = (k: string, d = 0) => (kv[k] === undefined ? d : Number(kv[k]));
   return { in: n("in", inTok), out: n("out", outTok), cached: n("cached"), reasoning: n("reasoning"), w5m: n("w5m"), w1h: n("w1h"), tier: kv.tier };
 }
-const chatUsage = (u) => ({
+const chatUsage = (u: Usage) => ({
   prompt_tokens: u.in, completion_tokens: u.out, total_tokens: u.in + u.out,
   prompt_tokens_details: { cached_tokens: u.cached }, completion_tokens_details: { reasoning_tokens: u.reasoning },
 });
-const responsesUsage = (u) => ({
+const responsesUsage = (u: Usage) => ({
   input_tokens: u.in, output_tokens: u.out, total_tokens: u.in + u.out,
   input_tokens_details: { cached_tokens: u.cached }, output_tokens_details: { reasoning_tokens: u.reasoning },
 });
-const messagesUsage = (u) => ({
+const messagesUsage = (u: Usage) => ({
   input_tokens: Math.max(0, u.in - u.cached - u.w5m - u.w1h), output_tokens: u.out,
   cache_read_input_tokens: u.cached, cache_creation_input_tokens: u.w5m + u.w1h,
   cache_creation: { ephemeral_5m_input_tokens: u.w5m, ephemeral_1h_input_tokens: u.w1h },
   ...(u.tier ? { service_tier: u.tier } : {}),
 });
 
-function directives(text, model, api) {
-  const num = (re) => Number(text.match(re)?.[1] ?? 0) || undefined;
+function directives(text: string, model: string, api: string): Directives {
+  const num = (re: RegExp) => Number(text.match(re)?.[1] ?? 0) || undefined;
   const fm = text.match(/\[\[fail-model:([^:\]]+):(\d{3})\]\]/);
   const fa = text.match(/\[\[fail-api:(openai|anthropic):(\d{3})\]\]/);
   const em = text.match(/\[\[empty-model:([^\]]+)\]\]/);
@@ -213,7 +184,7 @@ function directives(text, model, api) {
 }
 
 /** Writes SSE frames with the requested pacing; drops the socket mid-stream for [[break:N]]. */
-function paced(res, d, frames, finish) {
+function paced(res: http.ServerResponse, d: Directives, frames: string[], finish: () => void) {
   let i = 0;
   const step = () => {
     if (res.destroyed) return;
@@ -227,20 +198,20 @@ function paced(res, d, frames, finish) {
 }
 
 /** A deterministic unit vector from the text, so similar calls give the same embedding. */
-function embed(text, dims) {
+function embed(text: string, dims: number) {
   const v = new Array(dims).fill(0);
   for (let i = 0; i < text.length; i++) v[(text.charCodeAt(i) * 31 + i) % dims] += 1;
   const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0)) || 1;
   return v.map((x) => x / norm);
 }
 
-const json = (res, status, body) => {
+const json = (res: http.ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { "content-type": "application/json", "x-dev-stand-in": "true" });
   res.end(JSON.stringify(body));
 };
-const sse = (res) => res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-dev-stand-in": "true" });
+const sse = (res: http.ServerResponse) => res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-dev-stand-in": "true" });
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const s = await startLlmStandIn();
-  console.log(`[llm-stand-in] DEV ONLY, not a model: http://127.0.0.1:${s.address().port}/v1`);
+  console.log(`[llm-stand-in] DEV ONLY, not a model: http://127.0.0.1:${(s.address() as AddressInfo).port}/v1`);
 }
