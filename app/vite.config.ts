@@ -5,7 +5,4 @@ import { defineConfig } from "vite";
 export default defineConfig({
   plugins: [sveltekit()],
   server: { proxy: { "/api": "http://127.0.0.1:8787" } },
-  // The dashboard's charts are rendered on the server too: LayerChart ships .svelte sources, so it is compiled
-  // into the server bundle instead of being left for wrangler's bundler (which cannot read .svelte files).
-  ssr: { noExternal: ["layerchart"] },
 });
