@@ -1,28 +1,15 @@
 /**
- * What the dashboard's pages receive from the API, typed once for the server loads and the pages. The first
- * block is shared with other runtimes and belongs in contracts; it lives here until contracts exports it.
+ * What the dashboard's pages receive from the API, typed once for the server loads and the pages. Types other
+ * runtimes share come from contracts; the rest is the dashboard's own view of the API's answers.
  */
+import type { ActivityEvent, AgentStatus, InboxMessage } from "@oc/contracts/agent";
 
-// ---- shared with other runtimes (to be imported from @oc/contracts once it has them) ----
-export type AgentStatus = "none" | "queued" | "placing" | "creating" | "starting" | "ready" | "paused" | "sleeping" | "stopped" | "failed";
-export type Tier = "simple" | "standard" | "complex" | "reasoning";
-export type ProtectionSettings = {
-  perMessageBudget: Record<Tier, number>;
-  loop: { maxRepeats: number; windowSec: number; maxCallsPerMessage: number };
-  quietHours: { enabled: boolean; start: string; end: string };
-  timezone: string;
-  dailyCap: number | null;
-  monthlyCap: number | null;
-  backgroundMaxCalls: number;
-  autoTopUp: { enabled: boolean; threshold: number; packId?: string };
-};
+export type { AgentStatus } from "@oc/contracts/agent";
+export type { ProtectionSettings } from "@oc/contracts/protection";
+export type { Tier } from "@oc/contracts/tiers";
 
-// ---- the dashboard's own view of API answers ----
-/** A failed API call as a page shows it: the error envelope's message and code, and its request id for support. */
-export type Failure = { message: string; code: string; requestId: string };
-
-export type Activity = { id: number; at: number; kind: string; message: string };
-export type Message = { id: number; at: number; session: string; text: string; reply: string | null; error: string | null; state: string };
+export type Activity = ActivityEvent;
+export type Message = InboxMessage;
 export type AgentState = { status: AgentStatus; activity: Activity[] };
 
 export type PlanOffer = { id: string; name: string; priceCents: number; ramMb: number; includedMicros: number; features: string[] };

@@ -1,10 +1,9 @@
 import type { Actions } from "@sveltejs/kit";
 import { action, api } from "$lib/server/api";
 import { loadAll } from "$lib/server/load";
-import type { Offers, ProtectionSettings, Tier } from "$lib/types";
+import { TIERS } from "@oc/contracts/tiers";
+import type { Offers, ProtectionSettings } from "$lib/types";
 import type { PageServerLoad } from "./$types";
-
-const TIERS: Tier[] = ["simple", "standard", "complex", "reasoning"];
 
 export const load = (async (event) => {
   const { settings, offers } = await loadAll({ settings: api<ProtectionSettings>(event, "/agent/protection"), offers: api<Offers>(event, "/billing/plans") });
