@@ -67,7 +67,7 @@ async function expectRealData(page: Page, js: boolean) {
   expect(await page.getByTestId("calls").textContent()).toBe("1");
   expect(await page.getByTestId("spent").textContent()).toBe("$2.50");
   expect(await page.getByTestId("tokens").textContent()).toBe("1,234");
-  await page.getByRole("row").filter({ hasText: model }).waitFor();
+  await page.getByRole("row").filter({ hasText: model }).filter({ hasText: "1200 / 34" }).waitFor(); // Latest calls
 
   await open("/dashboard/personality");
   expect(await page.getByLabel("Name").inputValue()).toBe("Juniper");
