@@ -1,12 +1,14 @@
 import { fail, type Cookies, type RequestEvent } from "@sveltejs/kit";
 import { dev } from "$app/environment";
+import type { ErrorEnvelope } from "@oc/contracts/errors";
 
 /**
  * The app's server side of the API: form actions and server loads call the Hono API in process
  * (`platform.env.API`, see edge/src/worker.ts) with the browser's cookie, address and user agent, so the API
  * applies the checks it applies to the browser (session, rate limits per IP, its same-origin check on writes).
  * Cookies the API sets (the session on sign-in, its removal on sign-out) are passed on to the browser, and
- * the API's error envelope becomes `fail(status, { message, code })` for the page to show.
+ * the API's error envelope becomes `fail(status, { message, code, requestId })` for the page to show (actions) or
+ * the dashboard's error page (loads, through `load.ts`).
  */
 export class ApiError extends Error {
   /** More for the page when a form action fails (e.g. what to show again). */
@@ -15,6 +17,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The API's id for this request (its logs carry it), for support. */
+    readonly requestId = "",
   ) {
     super(message);
   }
@@ -24,7 +28,9 @@ export class ApiError extends Error {
 const FORWARDED = ["cf-connecting-ip", "user-agent"];
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-type Event = Pick<RequestEvent, "request" | "cookies" | "url" | "platform">;
+/** What a call needs of the request it serves (a load's or an action's event). */
+export type ApiEvent = Pick<RequestEvent, "request" | "cookies" | "url" | "platform">;
+type Event = ApiEvent;
 type Init = { method?: string; body?: unknown; /** Send no session cookie (token-authenticated calls). */ anonymous?: boolean };
 
 export async function apiFetch(event: Event, path: string, init: Init = {}) {
@@ -71,12 +77,15 @@ function appOrigin(event: Event) {
 /** Calls the API and returns its JSON, or throws ApiError with the envelope's code and message. */
 export async function api<T = unknown>(event: Event, path: string, init: Init = {}): Promise<T> {
   const response = await apiFetch(event, path, init);
-  const data = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-  if (!response.ok) {
-    const error = data?.error;
-    throw new ApiError(response.status, error?.code ?? "INTERNAL", error?.message ?? `Request failed (${response.status}).`);
-  }
+  const data = (await response.json().catch(() => undefined)) as Partial<ErrorEnvelope> | undefined;
+  if (!response.ok) throw envelopeError(response, data);
   return data as T;
+}
+
+/** The API's error envelope (or whatever came instead) as an ApiError. */
+export function envelopeError(response: Response, data: Partial<ErrorEnvelope> | undefined) {
+  const error = data?.error;
+  return new ApiError(response.status, error?.code ?? "INTERNAL", error?.message ?? `Request failed (${response.status}).`, error?.requestId ?? "");
 }
 
 /** Form fields that are never sent back to the page: what the user typed there stays out of every response. */
@@ -87,17 +96,17 @@ const SECRET_FIELD = /password|code|token|challenge|secret/i;
  * message, the code and the non-secret fields, so the page (with or without JavaScript) shows the problem and
  * keeps what was typed. Anything else (a redirect, a real crash) passes through.
  */
-export function action<R>(run: (event: RequestEvent, form: Record<string, string>) => Promise<R>) {
+export function action<R>(run: (event: RequestEvent, form: Record<string, string>, data: FormData) => Promise<R>) {
   return async (event: RequestEvent) => {
     const data = await event.request.formData();
     const form: Record<string, string> = {};
     for (const [k, v] of data) if (typeof v === "string") form[k] = v;
     try {
-      return await run(event, form);
+      return await run(event, form, data);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const values = Object.fromEntries(Object.entries(form).filter(([k]) => !SECRET_FIELD.test(k)));
-      return fail(e.status >= 400 && e.status <= 599 ? e.status : 500, { ...e.extra, message: e.message, code: e.code, values });
+      return fail(e.status >= 400 && e.status <= 599 ? e.status : 500, { ...e.extra, message: e.message, code: e.code, requestId: e.requestId, values });
     }
   };
 }
