@@ -1,8 +1,8 @@
 import pg from "pg";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { signUpAndIn } from "./account";
-import { launchBrowser, visitor } from "./browser";
+import { signUpAndIn } from "../test-harness/accounts";
+import { launchBrowser, visitor } from "../test-harness/browser";
 
 /**
  * The dashboard is rendered on the server from its loads: with JavaScript turned off a signed-in user sees
