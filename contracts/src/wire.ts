@@ -78,7 +78,7 @@ export const agentFrame = z.discriminatedUnion("type", [
 ]);
 export type AgentFrame = z.infer<typeof agentFrame>;
 
-/** Frames the edge sends to the node agent. Command kinds grow with the node-agent issue. */
+/** Frames the edge sends to the node agent: commands with ids, answered by a `result` frame. */
 export const edgeFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("welcome"), nodeId: z.string(), heartbeatMs: z.number().int().positive() }),
   z.object({

@@ -24,7 +24,7 @@ export type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, Authoriz
 
 /**
  * One per user, named by user id, on SQLite storage. It is the user's single point of serialisation: the
- * token ledger, wake state and token protection (later issues) live here because a Durable Object runs one
+ * token ledger, wake state and token protection live here because a Durable Object runs one
  * request at a time, which makes "check balance then spend" race-free without database locks.
  */
 export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentRpc {
@@ -264,7 +264,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     return true;
   }
 
-  /** Hands pending events to a consumer (the billing issue's auto top-up) and marks them taken. */
+  /** Hands pending events to a consumer (auto top-up) and marks them taken. */
   async takeEvents(): Promise<{ id: number; at: number; kind: string; data: string }[]> {
     return this.ctx.storage.sql
       .exec<{ id: number; at: number; kind: string; data: string }>("UPDATE events SET taken_at = ? WHERE taken_at IS NULL RETURNING id, at, kind, data", Date.now())

@@ -1,4 +1,4 @@
-/** The 17 dashboard pages. Each fills in as the capability behind it lands (see issues). */
+/** The 17 dashboard pages, in the order of the side menu. */
 export const pages = [
   { slug: "", title: "Agent Control Center", blurb: "Your agent's status, start/stop/restart, quick stats and live provisioning progress." },
   { slug: "activity", title: "Activity Feed", blurb: "Everything your agent does, live." },
