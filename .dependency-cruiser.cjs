@@ -85,7 +85,8 @@ module.exports = {
     },
     {
       name: "edge-tests-reach-objects-only-as-the-worker-does",
-      comment: "Edge tests run the whole Worker, its objects included (and may swap the job runner the Worker registers with them); they never reach node-agent or app code.",
+      comment:
+        "Edge tests run the whole Worker, its objects included (and may swap the job runner the Worker registers with them); they never reach node-agent or app code.",
       severity: "error",
       from: { path: "^edge/test/" },
       to: { path: folders("node-agent", "app") },
@@ -106,7 +107,8 @@ module.exports = {
     },
     {
       name: "e2e-through-contracts",
-      comment: "End-to-end tests drive the edge over HTTP; they may run the node agent and use the edge's test helpers and stand-ins, not the edge's, the objects' or the db's code.",
+      comment:
+        "End-to-end tests drive the edge over HTTP; they may run the node agent and use the edge's test helpers and stand-ins, not the edge's, the objects' or the db's code.",
       severity: "error",
       from: { path: "^e2e/" },
       to: { path: folders("edge/src", "durable-objects", "db") },

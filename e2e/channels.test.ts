@@ -54,16 +54,27 @@ let userId = "";
 const statusWithActivity = async () => JSON.stringify(await api("/agent/status")).slice(0, 1500);
 
 async function api(path: string, init: { method?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}/api${path}`, { method: init.method ?? (init.body === undefined ? "GET" : "POST"), headers: { cookie, origin: base, "content-type": "application/json" }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const res = await fetch(`${base}/api${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: { cookie, origin: base, "content-type": "application/json" },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
   return res.json() as Promise<any>;
 }
 
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE)))
-    await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+    await docker.buildImage(
+      IMAGE,
+      { busybox: readFileSync("/bin/busybox") },
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+    );
   const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await db.connect();
-  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'channels node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
+  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'channels node', 'active', $2)", [
+    nodeId,
+    createHash("sha256").update(secret).digest("hex"),
+  ]);
   await db.end();
   const local = await localRuntime(20_000);
   stateRoot = local.stateRoot;
@@ -71,7 +82,11 @@ beforeAll(async () => {
   runtime = new ListenerRuntime(local.docker, local.store, { stateRoot, readyTimeoutMs: 20_000 });
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
   agent.start();
-  await poll(async () => agent.connected, (c) => c, { timeoutMs: 10_000 });
+  await poll(
+    async () => agent.connected,
+    (c) => c,
+    { timeoutMs: 10_000 },
+  );
   await new Promise((r) => setTimeout(r, 500));
   const email = `channels-${Date.now()}@example.com`;
   ({ cookie, userId } = await signUpAndIn(base, email, "channels-password", "127.0.0.31"));
@@ -93,17 +108,41 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
   it("a burst of updates wakes the agent and reaches its listener once each, in order", async () => {
     const placed = await api("/agent/provision", { method: "POST" });
     expect(placed.nodeId, JSON.stringify(placed)).toBe(nodeId);
-    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("ready");
+    expect(
+      await poll(
+        () => api("/agent/status").then((r) => r.status),
+        (s) => s === "ready",
+        { timeoutMs: 60_000 },
+      ),
+      await statusWithActivity(),
+    ).toBe("ready");
 
     const connected = await api("/channels/telegram", { body: { botToken: "987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB" } });
     expect(connected).toMatchObject({ kind: "telegram", appliedToAgent: true });
     const received = (await fetch(`${chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
     const hook = received.filter((r) => r.path.endsWith("/bot987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB/setWebhook")).at(-1)!.body;
     // The restart on the new config finishes, then the agent is put to sleep (stopped, state archived).
-    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "ready", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("ready");
-    expect(JSON.parse(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8")).channels.telegram).toMatchObject({ webhookSecret: hook.secret_token, webhookUrl: hook.url });
+    expect(
+      await poll(
+        () => api("/agent/status").then((r) => r.status),
+        (s) => s === "ready",
+        { timeoutMs: 60_000 },
+      ),
+      await statusWithActivity(),
+    ).toBe("ready");
+    expect(JSON.parse(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8")).channels.telegram).toMatchObject({
+      webhookSecret: hook.secret_token,
+      webhookUrl: hook.url,
+    });
     await api("/agent/sleep", { method: "POST" });
-    expect(await poll(() => api("/agent/status").then((r) => r.status), (s) => s === "sleeping", { timeoutMs: 60_000 }), await statusWithActivity()).toBe("sleeping");
+    expect(
+      await poll(
+        () => api("/agent/status").then((r) => r.status),
+        (s) => s === "sleeping",
+        { timeoutMs: 60_000 },
+      ),
+      await statusWithActivity(),
+    ).toBe("sleeping");
 
     const started = Date.now();
     const acked: number[] = [];
@@ -127,6 +166,10 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
     console.log(`[channels e2e] 5 Telegram updates to a sleeping agent → all at its listener: ${Date.now() - started} ms`);
     expect(ids).toEqual([100, 101, 102, 103, 104]); // each once, in the order Telegram sent them
     expect(readFileSync(log, "utf8")).toContain(`x-telegram-bot-api-secret-token: ${hook.secret_token}`);
-    expect(readFileSync(join(stateRoot, userId, "boots.log"), "utf8").trim().split("\n").length).toBeGreaterThanOrEqual(3); // provision, config restart, wake
+    expect(
+      readFileSync(join(stateRoot, userId, "boots.log"), "utf8")
+        .trim()
+        .split("\n").length,
+    ).toBeGreaterThanOrEqual(3); // provision, config restart, wake
   }, 180_000);
 });

@@ -32,7 +32,9 @@ const consoleErrors: string[] = [];
 const urls: string[] = [];
 
 function pids(): number[] {
-  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** Processes that belong to this start: they carry its run dir in their environment or command line. */
@@ -60,7 +62,9 @@ const listening = (port: number) =>
 
 /** Agent containers whose state lives in this start's run dir. */
 function devContainers(runningOnly: boolean): string[] {
-  const ids = execFileSync("docker", ["ps", "-q", ...(runningOnly ? [] : ["-a"]), "--filter", "label=openclaw.managed=true"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  const ids = execFileSync("docker", ["ps", "-q", ...(runningOnly ? [] : ["-a"]), "--filter", "label=openclaw.managed=true"], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean);
   return ids.filter((id) => execFileSync("docker", ["inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", id], { encoding: "utf8" }).includes(runDir));
 }
 
@@ -131,7 +135,13 @@ describe("npm run dev, as the README says", () => {
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running"), 90_000))]);
     expect(code, output.slice(-3000)).not.toBe("still running");
     expect(output).toContain("stopped");
-    expect(await poll(async () => startedByDev(), (left) => left.length === 0, { timeoutMs: 5_000, intervalMs: 250 })).toEqual([]);
+    expect(
+      await poll(
+        async () => startedByDev(),
+        (left) => left.length === 0,
+        { timeoutMs: 5_000, intervalMs: 250 },
+      ),
+    ).toEqual([]);
     for (const p of ports) expect(await listening(p), `port ${p}`).toBe(false);
     expect(devContainers(true)).toEqual([]);
   }, 120_000);

@@ -41,12 +41,23 @@ function fakeRuntime(containers = new Map<string, string>()) {
   return runtime;
 }
 
-const metrics = (ramTotalMb: number): NodeMetrics => ({ ramTotalMb, ramUsedMb: 1500, cpuPercent: 5, diskTotalMb: 100_000, diskUsedMb: 10_000, containerCount: 0 });
+const metrics = (ramTotalMb: number): NodeMetrics => ({
+  ramTotalMb,
+  ramUsedMb: 1500,
+  cpuPercent: 5,
+  diskTotalMb: 100_000,
+  diskUsedMb: 10_000,
+  containerCount: 0,
+});
 
 async function api(path: string, init: { method?: string; body?: unknown; cookie?: string } = {}) {
   const res = await fetch(`${base}/api${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { "content-type": "application/json", "cf-connecting-ip": `127.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`, ...(init.cookie ? { cookie: init.cookie, origin: base } : {}) },
+    headers: {
+      "content-type": "application/json",
+      "cf-connecting-ip": `127.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+      ...(init.cookie ? { cookie: init.cookie, origin: base } : {}),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return { status: res.status, body: (await res.json()) as any, cookie: res.headers.getSetCookie()[0]?.split(";")[0] };
@@ -59,7 +70,14 @@ async function startNode(token: string, ramMb: number, runtime = fakeRuntime()) 
 }
 
 function connectNode(nodeId: string, secret: string, ramMb: number, runtime: ReturnType<typeof fakeRuntime>) {
-  const agent = new NodeAgent({ edgeUrl: edge, nodeId, secret, runtime: runtime as unknown as AgentRuntime, metrics: async () => metrics(ramMb), log: () => {} });
+  const agent = new NodeAgent({
+    edgeUrl: edge,
+    nodeId,
+    secret,
+    runtime: runtime as unknown as AgentRuntime,
+    metrics: async () => metrics(ramMb),
+    log: () => {},
+  });
   agent.start();
   agents.push(agent);
   if (!nodeIds.includes(nodeId)) nodeIds.push(nodeId);
@@ -68,7 +86,8 @@ function connectNode(nodeId: string, secret: string, ramMb: number, runtime: Ret
 
 const check = async () => (await api("/admin/fleet/check", { method: "POST", cookie: admin })).body;
 const overview = async () => (await api("/admin/overview", { cookie: admin })).body;
-const purchases = async () => ((await fetch(`${hostinger}/_received`).then((r) => r.json())) as { path: string; body: any }[]).filter((r) => r.path === "/api/vps/v1/virtual-machines");
+const purchases = async () =>
+  ((await fetch(`${hostinger}/_received`).then((r) => r.json())) as { path: string; body: any }[]).filter((r) => r.path === "/api/vps/v1/virtual-machines");
 const nodeOf = async (id: string) => ((await api("/admin/nodes", { cookie: admin })).body.nodes as any[]).find((n) => n.id === id);
 
 beforeAll(async () => {
@@ -81,7 +100,8 @@ beforeAll(async () => {
   await db.query("UPDATE nodes SET status = 'retired'");
   await db.end();
   purchasesAtStart = (await purchases()).length;
-  for (const o of (await overview()).fleet.orders) if (o.status === "ordering" || o.status === "booting") await api(`/admin/fleet/orders/${o.id}/cancel`, { method: "POST", cookie: admin });
+  for (const o of (await overview()).fleet.orders)
+    if (o.status === "ordering" || o.status === "booting") await api(`/admin/fleet/orders/${o.id}/cancel`, { method: "POST", cookie: admin });
 }, 30_000);
 
 afterAll(async () => {
@@ -132,7 +152,9 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
   }, 60_000);
 
   it("the bought VPS registers with the token in its post-install script and takes the waiting user", async () => {
-    const scripts = ((await fetch(`${hostinger}/_received`).then((r) => r.json())) as { path: string; body: any }[]).filter((r) => r.path === "/api/vps/v1/post-install-scripts");
+    const scripts = ((await fetch(`${hostinger}/_received`).then((r) => r.json())) as { path: string; body: any }[]).filter(
+      (r) => r.path === "/api/vps/v1/post-install-scripts",
+    );
     const content = scripts.at(-1)!.body.content as string;
     expect(content).toContain(`curl -fsSL '${edge.replace("127.0.0.1", "localhost")}/downloads/server-setup.sh'`);
     const token = content.match(/REGISTRATION_TOKEN='(ocn_[^']+)'/)![1]!;
@@ -144,7 +166,10 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     const u7 = users[6]!;
     const placed = await api("/agent/provision", { method: "POST", cookie: u7.cookie });
     expect(placed.body.nodeId).toBe(n3.nodeId);
-    await poll(() => api("/agent/status", { cookie: u7.cookie }).then((r) => r.body.status), (s) => s === "ready");
+    await poll(
+      () => api("/agent/status", { cookie: u7.cookie }).then((r) => r.body.status),
+      (s) => s === "ready",
+    );
     expect((await purchases()).length - purchasesAtStart).toBe(1); // one node bought in the whole crossing
   }, 60_000);
 
@@ -159,7 +184,10 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
     for (const m of report.moved) expect(m).toMatchObject({ from: n1.nodeId, to: n3.nodeId });
     for (const m of report.moved) {
       const u = users.find((x) => x.userId === m.userId)!;
-      const status = await poll(() => api("/agent/status", { cookie: u.cookie }).then((r) => r.body), (b) => b.status === "ready");
+      const status = await poll(
+        () => api("/agent/status", { cookie: u.cookie }).then((r) => r.body),
+        (b) => b.status === "ready",
+      );
       expect(status.activity.map((a: any) => a.message).join("\n")).toContain(`moved to another server: server ${n1.nodeId} stopped answering`);
       expect(n3.runtime.containers.get(m.userId)).toBe("running");
     }
@@ -168,10 +196,16 @@ describe("fleet simulation: 3 nodes, 7 users", () => {
   it("when the lost node comes back it is active again, and its stale containers are reported, not deleted", async () => {
     const secret = (n1 as { secret: string }).secret;
     const back = connectNode(n1.nodeId, secret, 8192, n1.runtime); // same machine, same (now stale) containers
-    await poll(() => nodeOf(n1.nodeId), (n) => n?.connected && n.unknownContainers.length === 3);
+    await poll(
+      () => nodeOf(n1.nodeId),
+      (n) => n?.connected && n.unknownContainers.length === 3,
+    );
     const node = await nodeOf(n1.nodeId);
     expect(node.unknownContainers.map((c: any) => c.userId).sort()).toEqual(
-      users.filter((u) => n1.runtime.containers.has(u.userId)).map((u) => u.userId).sort(),
+      users
+        .filter((u) => n1.runtime.containers.has(u.userId))
+        .map((u) => u.userId)
+        .sort(),
     );
     expect((await check()).transitions).toContainEqual({ nodeId: n1.nodeId, from: "down", to: "active" });
     expect(back.runtime.containers.size).toBe(3); // nothing was removed

@@ -82,7 +82,11 @@ describe.each([
 
   it("Security Center: signs out another device, creates and revokes an API key, turns on two-factor", async () => {
     // A second device signs in (outside this browser), and is signed out from the Security Center.
-    const other = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "user-agent": "Other Device/1.0" }, body: JSON.stringify({ email, password }) });
+    const other = await fetch(`${base}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "Other Device/1.0" },
+      body: JSON.stringify({ email, password }),
+    });
     expect(other.status).toBe(200);
     await page.goto(`${base}/dashboard/security`);
     await settled();
@@ -184,7 +188,10 @@ describe.each([
     const leaks = urls.filter((u) => {
       if (mailLinks.includes(u)) return false; // the mail link itself, opened as the user would
       const q = new URL(u).searchParams;
-      return ["password", "code", "token", "challenge", "email", "secret"].some((k) => q.has(k)) || [...secrets, ...tokens].some((s) => u.includes(s) || u.includes(encodeURIComponent(s)));
+      return (
+        ["password", "code", "token", "challenge", "email", "secret"].some((k) => q.has(k)) ||
+        [...secrets, ...tokens].some((s) => u.includes(s) || u.includes(encodeURIComponent(s)))
+      );
     });
     expect(leaks).toEqual([]);
     // The check can fail: the mail links do carry their token, and are in the record.

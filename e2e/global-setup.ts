@@ -15,7 +15,15 @@ import { poll } from "../test-harness/poll.ts";
 import { E2E_PORTS } from "../test-harness/ports.ts";
 
 // OC_E2E_PORT_BASE moves the stand-ins' block so that two checkouts can run side by side.
-const { edge: E2E_PORT, bridge: BRIDGE_PORT, llm: LLM_PORT, stripe: STRIPE_PORT, hostinger: HOSTINGER_PORT, chat: CHAT_PORT, browserless: BROWSERLESS_PORT } = E2E_PORTS;
+const {
+  edge: E2E_PORT,
+  bridge: BRIDGE_PORT,
+  llm: LLM_PORT,
+  stripe: STRIPE_PORT,
+  hostinger: HOSTINGER_PORT,
+  chat: CHAT_PORT,
+  browserless: BROWSERLESS_PORT,
+} = E2E_PORTS;
 
 /**
  * The whole edge as it runs in development: `wrangler dev` (Worker + Durable Objects + SvelteKit build) on
@@ -70,7 +78,13 @@ export default async function setup(project: TestProject) {
   };
   // All interfaces: agent containers reach the edge through their bridge network's gateway address.
   // Another run's edge on this port would answer our health check: refuse rather than test someone else's.
-  if (await fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then(() => true, () => false)) throw new Error(`port ${E2E_PORT} is taken: another wrangler dev runs (e2e runs take /tmp/oc-heavy.lock)`);
+  if (
+    await fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Error(`port ${E2E_PORT} is taken: another wrangler dev runs (e2e runs take /tmp/oc-heavy.lock)`);
   const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
@@ -90,8 +104,16 @@ export default async function setup(project: TestProject) {
     chat.close();
     browserless.close();
   };
-  const healthy = () => fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then((r) => r.ok, () => false);
-  const settled = await poll(async () => (await healthy()) || wrangler.exitCode !== null, (done) => done, { timeoutMs: 60_000, intervalMs: 250 });
+  const healthy = () =>
+    fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  const settled = await poll(
+    async () => (await healthy()) || wrangler.exitCode !== null,
+    (done) => done,
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
   if (!settled || wrangler.exitCode !== null) {
     // A failed start must not leave its edge running (it would hold the port for every later run).
     stop();

@@ -31,7 +31,10 @@ const errors: string[] = [];
 beforeAll(async () => {
   const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await db.connect();
-  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'journey node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
+  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'journey node', 'active', $2)", [
+    nodeId,
+    createHash("sha256").update(secret).digest("hex"),
+  ]);
   await db.end();
   ({ runtime, close: closeStore } = await localRuntime());
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker: new DockerodeClient(), runtime, log: () => {} });
@@ -89,7 +92,10 @@ describe("the customer journey", () => {
     await page.getByText("- My sister Ada's birthday is on 3 March").waitFor(); // the MEMORY.md section
     await page.getByLabel("Search by meaning").fill("My sister Ada's birthday");
     await page.getByRole("button", { name: "Search" }).click();
-    await page.getByText(/match \d+%/).first().waitFor();
+    await page
+      .getByText(/match \d+%/)
+      .first()
+      .waitFor();
 
     // File Manager: the agent's workspace on its node, with the persona and memory files.
     await page.goto(`${base}/dashboard/files`);
@@ -99,10 +105,13 @@ describe("the customer journey", () => {
 
     // Cron Scheduler: a task created here lives in OpenClaw's own schedule (its CLI, in the container).
     await page.goto(`${base}/dashboard/cron`);
-    await page.getByRole("heading", { name: "New task" }).waitFor().catch(async (e) => {
-      const st = await (await page.request.get(`${base}/api/agent/status`)).json();
-      throw new Error(`${e.message}\npage says: ${(await page.locator("main").textContent())?.slice(0, 300)}\nstatus: ${JSON.stringify(st).slice(0, 1500)}`);
-    });
+    await page
+      .getByRole("heading", { name: "New task" })
+      .waitFor()
+      .catch(async (e) => {
+        const st = await (await page.request.get(`${base}/api/agent/status`)).json();
+        throw new Error(`${e.message}\npage says: ${(await page.locator("main").textContent())?.slice(0, 300)}\nstatus: ${JSON.stringify(st).slice(0, 1500)}`);
+      });
     await page.getByLabel("Name").fill("Morning summary");
     await page.getByLabel("What should your agent do?").fill("Summarise my day");
     await page.getByRole("button", { name: "Add task" }).click();
@@ -135,8 +144,15 @@ describe("the customer journey", () => {
       { timeoutMs: 60_000, intervalMs: 2000 },
     );
     expect(open.exitCode, `${open.stdout}\n${open.stderr}`).toBe(0);
-    const viewer = await poll(() => page.request.get(`${base}/api/agent/browser`).then((r) => r.json()), (b) => b.tabs?.some((t: { url: string }) => t.url === url), { timeoutMs: 20_000, intervalMs: 500 });
-    expect(viewer.tabs.map((t: { url: string }) => t.url), JSON.stringify(viewer)).toContain(url);
+    const viewer = await poll(
+      () => page.request.get(`${base}/api/agent/browser`).then((r) => r.json()),
+      (b) => b.tabs?.some((t: { url: string }) => t.url === url),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+    expect(
+      viewer.tabs.map((t: { url: string }) => t.url),
+      JSON.stringify(viewer),
+    ).toContain(url);
     await page.getByRole("img", { name: /What your agent sees: OpenClaw Cloud/ }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: `${shots}/journey-browser.png`, fullPage: true });
     expect(errors).toEqual([]);

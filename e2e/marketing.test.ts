@@ -84,7 +84,9 @@ describe("the public site", () => {
     const page = await browser.newPage();
     await page.goto(`${base}/signup`);
     // Added outside the app's root element, so hydration (whenever it runs) leaves them in place.
-    await page.evaluate(`document.body.insertAdjacentHTML("beforeend", '<div><input id="unlabeled"><p style="color:#ddd;background:#fff">Hard to read</p></div>')`);
+    await page.evaluate(
+      `document.body.insertAdjacentHTML("beforeend", '<div><input id="unlabeled"><p style="color:#ddd;background:#fff">Hard to read</p></div>')`,
+    );
     const ids = (await axe(page)).map((v) => v.id);
     expect(ids).toContain("label");
     expect(ids).toContain("color-contrast");

@@ -35,7 +35,11 @@ const gatewayToken = crypto.randomUUID().replace(/-/g, "");
 const SLACK_SECRET = "e2e-slack-signing-secret-0123";
 
 async function api(path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { cookie, origin: base, "content-type": "application/json", "cf-connecting-ip": "127.0.0.9" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { res, json: (await res.json()) as any };
 }
 
@@ -73,7 +77,12 @@ beforeAll(async () => {
     host,
     // host.docker.internal (Docker's host-gateway alias, added to every agent container) stays valid when the
     // agent's network is re-created after a loss; a bridge gateway IP would not.
-    config: openclawConfig({ host, edgeUrl: `http://host.docker.internal:8788`, proxyKey: issued.key, openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+    config: openclawConfig({
+      host,
+      edgeUrl: `http://host.docker.internal:8788`,
+      proxyKey: issued.key,
+      openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
+    }),
     gatewayToken,
     memoryMb: 2048,
     cpus: 2,
@@ -142,19 +151,44 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
     // installs, so OpenClaw trusts them (a copy loaded by path is
     // refused with PLUGIN_TRUST_REFUSED and its channel never starts).
     for (const id of ["discord", "whatsapp", "slack"]) {
-      const r = await docker.exec(AgentRuntime.containerName(userId), ["openclaw", "plugins", "inspect", id, "--json"], { user: "1000:1000", timeoutMs: 60_000 });
-      expect(cliJson(r.stdout).plugin, `${id}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`).toMatchObject({ id, trustedOfficialInstall: true, activated: true });
+      const r = await docker.exec(AgentRuntime.containerName(userId), ["openclaw", "plugins", "inspect", id, "--json"], {
+        user: "1000:1000",
+        timeoutMs: 60_000,
+      });
+      expect(cliJson(r.stdout).plugin, `${id}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`).toMatchObject({
+        id,
+        trustedOfficialInstall: true,
+        activated: true,
+      });
     }
     // Slack in HTTP mode: the gateway's own listener takes an event signed like Slack signs it (what the edge
     // forwards unchanged) and refuses a forged one.
     const ip = await docker.ipOn(AgentRuntime.containerName(userId), AgentRuntime.networkName(userId));
     const slackPost = async (secret: string) => {
-      const body = JSON.stringify({ type: "event_callback", team_id: "T1", api_app_id: "A1", event_id: `Ev${Date.now()}`, event: { type: "message", channel: "D1", user: "U1", text: "hello", ts: "1.2", channel_type: "im" } });
+      const body = JSON.stringify({
+        type: "event_callback",
+        team_id: "T1",
+        api_app_id: "A1",
+        event_id: `Ev${Date.now()}`,
+        event: { type: "message", channel: "D1", user: "U1", text: "hello", ts: "1.2", channel_type: "im" },
+      });
       const ts = String(Math.floor(Date.now() / 1000));
       const sig = `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
-      return (await fetch(`http://${ip}:18789/slack/events`, { method: "POST", headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig }, body })).status;
+      return (
+        await fetch(`http://${ip}:18789/slack/events`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": sig },
+          body,
+        })
+      ).status;
     };
-    expect(await poll(() => slackPost(SLACK_SECRET), (st) => st === 200, { timeoutMs: 30_000, intervalMs: 1000 })).toBe(200);
+    expect(
+      await poll(
+        () => slackPost(SLACK_SECRET),
+        (st) => st === 200,
+        { timeoutMs: 30_000, intervalMs: 1000 },
+      ),
+    ).toBe(200);
     expect(await slackPost("forged-forged-forged-forged")).toBe(401);
 
     // web.whatsapp.com is the suite's closing server (PLATFORM_HOSTS), so the plugin's own error comes back

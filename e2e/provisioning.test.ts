@@ -32,7 +32,10 @@ let cookie = "";
 beforeAll(async () => {
   const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await db.connect();
-  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'e2e node', 'active', $2)", [nodeId, createHash("sha256").update(secret).digest("hex")]);
+  await db.query("INSERT INTO nodes (id, name, status, secret_hash) VALUES ($1, 'e2e node', 'active', $2)", [
+    nodeId,
+    createHash("sha256").update(secret).digest("hex"),
+  ]);
   await db.end();
   ({ runtime, stateRoot, close: closeStore } = await localRuntime());
   agent = new NodeAgent({ edgeUrl: base.replace("localhost", "127.0.0.1"), nodeId, secret, docker, runtime, log: () => {} });
@@ -42,13 +45,22 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, 500)); // the hello (with metrics) follows the open
 
   ({ cookie, userId } = await signUpAndIn(base, `prov-${Date.now()}@example.com`, "provisioning-password", "127.0.0.7"));
-  await fetch(`${base}/api/dev/credit`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 50_000_000 }) });
+  await fetch(`${base}/api/dev/credit`, {
+    method: "POST",
+    headers: { cookie, origin: base, "content-type": "application/json" },
+    body: JSON.stringify({ amountMicros: 50_000_000 }),
+  });
 }, 60_000);
 
 type Msg = { id: number; text: string; reply: string | null; error: string | null; state: string };
 const messages = async () => ((await fetch(`${base}/api/agent/messages`, { headers: { cookie } }).then((r) => r.json())) as { messages: Msg[] }).messages;
 const status = async () => ((await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string }).status;
-const send = (text: string) => fetch(`${base}/api/agent/messages`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ text }) });
+const send = (text: string) =>
+  fetch(`${base}/api/agent/messages`, {
+    method: "POST",
+    headers: { cookie, origin: base, "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  });
 
 afterAll(async () => {
   agent?.stop();
@@ -58,7 +70,11 @@ afterAll(async () => {
 
 describe("provisioning an agent through the edge", () => {
   it("a paid checkout places it on the connected node, which starts real OpenClaw and reports each step", async () => {
-    const res = await fetch(`${base}/api/billing/checkout`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify({ plan: "starter" }) });
+    const res = await fetch(`${base}/api/billing/checkout`, {
+      method: "POST",
+      headers: { cookie, origin: base, "content-type": "application/json" },
+      body: JSON.stringify({ plan: "starter" }),
+    });
     const checkout = (await res.json()) as { id: string; url: string };
     expect(res.status, JSON.stringify(checkout)).toBe(200);
     expect(checkout.url).toBe(`${stripeUrl}/checkout/${checkout.id}`);
@@ -72,16 +88,25 @@ describe("provisioning an agent through the edge", () => {
     const started = Date.now();
     while (Date.now() - started < 150_000 && status !== "ready" && status !== "failed") {
       await new Promise((r) => setTimeout(r, 500));
-      ({ status, activity } = (await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as { status: string; activity: { message: string }[] });
+      ({ status, activity } = (await fetch(`${base}/api/agent/status`, { headers: { cookie } }).then((r) => r.json())) as {
+        status: string;
+        activity: { message: string }[];
+      });
     }
     console.log(`[provisioning e2e] API call to ready: ${Date.now() - started} ms`);
     expect(status, JSON.stringify(activity.slice(0, 3))).toBe("ready");
-    const steps = activity.map((a) => a.message).reverse().filter((m) => m.startsWith("Agent is"));
+    const steps = activity
+      .map((a) => a.message)
+      .reverse()
+      .filter((m) => m.startsWith("Agent is"));
     expect(steps).toEqual([`Agent is queued`, `Agent is placing: on ${nodeId}`, "Agent is creating", "Agent is starting", "Agent is ready"]);
 
     const container = await docker.inspect(AgentRuntime.containerName(userId));
     expect(container?.state).toBe("running");
-    const billing = (await fetch(`${base}/api/billing`, { headers: { cookie } }).then((r) => r.json())) as { subscription: { planId: string; status: string }; balance: { balance: number } };
+    const billing = (await fetch(`${base}/api/billing`, { headers: { cookie } }).then((r) => r.json())) as {
+      subscription: { planId: string; status: string };
+      balance: { balance: number };
+    };
     expect(billing.subscription).toMatchObject({ planId: "starter", status: "active" });
     expect(billing.balance.balance).toBe(50_000_000 + 3_000_000); // the dev credit + the plan's included month
     expect(container?.labels["openclaw.user"]).toBe(userId);
@@ -93,7 +118,9 @@ describe("provisioning an agent through the edge", () => {
     expect(first[0]).toMatchObject({ text: "First: remember the number 42.", state: "answered" });
     expect(first[0]!.reply).toContain("[dev stand-in]");
 
-    expect(((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie, origin: base } }).then((r) => r.json())) as { sleeping: boolean }).sleeping).toBe(true);
+    expect(
+      ((await fetch(`${base}/api/agent/sleep`, { method: "POST", headers: { cookie, origin: base } }).then((r) => r.json())) as { sleeping: boolean }).sleeping,
+    ).toBe(true);
     expect(await poll(status, (st) => st === "sleeping", { timeoutMs: 60_000 })).toBe("sleeping");
     expect((await docker.inspect(AgentRuntime.containerName(userId)))?.state).toBe("exited");
 

@@ -28,7 +28,11 @@ async function setup(steps: string[], env: Record<string, string> = {}) {
 }
 
 async function newToken() {
-  const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie: adminCookie, origin: base, "content-type": "application/json" }, body: "{}" });
+  const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, {
+    method: "POST",
+    headers: { cookie: adminCookie, origin: base, "content-type": "application/json" },
+    body: "{}",
+  });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
 }
@@ -50,14 +54,21 @@ describe("scripts/server-setup.sh", () => {
 
   it("only operators can make registration tokens", async () => {
     const { cookie } = await signUpAndIn(base, `user-${Date.now()}@example.com`, "ordinary-password", "127.0.0.22");
-    const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, { method: "POST", headers: { cookie, origin: base, "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${base}/api/admin/nodes/registration-tokens`, {
+      method: "POST",
+      headers: { cookie, origin: base, "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(403);
     expect(((await res.json()) as any).error.code).toBe("FORBIDDEN");
   });
 
   it("sets up a node: daemon.json, agent bundle, one-time registration, Traefik config, systemd unit; the agent then connects", async () => {
     const token = await newToken();
-    const { stderr } = await setup(["docker_config", "node_agent", "register", "egress", "traefik", "service"], { REGISTRATION_TOKEN: token, ACME_EMAIL: "ops@example.com" });
+    const { stderr } = await setup(["docker_config", "node_agent", "register", "egress", "traefik", "service"], {
+      REGISTRATION_TOKEN: token,
+      ACME_EMAIL: "ops@example.com",
+    });
     expect(stderr).toContain("registered as node_");
 
     const daemon = JSON.parse(readFileSync(join(root, "etc/docker/daemon.json"), "utf8"));
@@ -75,7 +86,12 @@ describe("scripts/server-setup.sh", () => {
     const unit = readFileSync(join(root, "etc/systemd/system/openclaw-node.service"), "utf8");
     expect(unit).toContain("ExecStart=/opt/openclaw-node/node/bin/node /opt/openclaw-node/node-agent.mjs");
     expect(unit).toContain("EnvironmentFile=/etc/openclaw-node/node.env");
-    const directives = Object.fromEntries(unit.split("\n").filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    const directives = Object.fromEntries(
+      unit
+        .split("\n")
+        .filter((l) => /^[A-Za-z]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
     expect(directives).toMatchObject({ ProtectSystem: "strict", PrivateTmp: "yes", NoNewPrivileges: "yes", ProtectHome: "yes" });
     expect(directives.ReadWritePaths!.split(" ").sort()).toEqual(["-/run/xtables.lock", "/etc/traefik/dynamic", "/var/lib/openclaw"]);
     expect(directives.CapabilityBoundingSet!.split(" ").sort()).toEqual(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
@@ -85,19 +101,38 @@ describe("scripts/server-setup.sh", () => {
 
     const envFile = join(root, "etc/openclaw-node/node.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
-    const nodeEnv = Object.fromEntries(readFileSync(envFile, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    expect(nodeEnv).toMatchObject({ EDGE_URL: edge, NODE_ID: expect.stringMatching(/^node_/), EGRESS_POLICY: "on", TRAEFIK_DYNAMIC_DIR: "/etc/traefik/dynamic", DOCKER_ADDRESS_POOL: "10.213.0.0/16", USERNS_UID_OFFSET: "0" }); // no dockremap range in the scratch root
+    const nodeEnv = Object.fromEntries(
+      readFileSync(envFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    expect(nodeEnv).toMatchObject({
+      EDGE_URL: edge,
+      NODE_ID: expect.stringMatching(/^node_/),
+      EGRESS_POLICY: "on",
+      TRAEFIK_DYNAMIC_DIR: "/etc/traefik/dynamic",
+      DOCKER_ADDRESS_POOL: "10.213.0.0/16",
+      USERNS_UID_OFFSET: "0",
+    }); // no dockremap range in the scratch root
     // No storage keys on the node: archives move through presigned URLs from the edge.
     expect(Object.keys(nodeEnv).filter((k) => k.startsWith("S3_"))).toEqual([]);
 
     // Running the step again does not register twice; the spent token is refused if presented again.
     expect((await setup(["register"], { REGISTRATION_TOKEN: token })).stderr).toContain(`already registered as ${nodeEnv.NODE_ID}`);
-    const reused = await fetch(`${base}/api/nodes/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name: "thief" }) });
+    const reused = await fetch(`${base}/api/nodes/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token, name: "thief" }),
+    });
     expect(reused.status).toBe(401);
 
     // The installed bundle, started the way systemd starts it, dials the edge with the new secret.
     const { spawn } = await import("node:child_process");
-    const agent = spawn(process.execPath, [join(root, "opt/openclaw-node/node-agent.mjs")], { env: { ...nodeEnv, DOCKER_HOST: "unix:///nonexistent.sock", PATH: process.env.PATH }, stdio: "pipe" });
+    const agent = spawn(process.execPath, [join(root, "opt/openclaw-node/node-agent.mjs")], {
+      env: { ...nodeEnv, DOCKER_HOST: "unix:///nonexistent.sock", PATH: process.env.PATH },
+      stdio: "pipe",
+    });
     let out = "";
     agent.stdout.on("data", (d) => (out += d));
     agent.stderr.on("data", (d) => (out += d));
@@ -109,7 +144,11 @@ describe("scripts/server-setup.sh", () => {
       expect(rows[0]).toMatchObject({ status: "registering", name: "vps-test-1" });
       expect(rows[0].ram_total_mb).toBeGreaterThan(0);
       const live = async () =>
-        ((await fetch(`${base}/api/admin/nodes`, { headers: { cookie: adminCookie } }).then((r) => r.json())) as { nodes: { id: string; connected: boolean; metrics: unknown }[] }).nodes.find((n) => n.id === nodeEnv.NODE_ID);
+        (
+          (await fetch(`${base}/api/admin/nodes`, { headers: { cookie: adminCookie } }).then((r) => r.json())) as {
+            nodes: { id: string; connected: boolean; metrics: unknown }[];
+          }
+        ).nodes.find((n) => n.id === nodeEnv.NODE_ID);
       let node = await live();
       for (let i = 0; i < 100 && !(node?.connected && node.metrics); i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -118,7 +157,9 @@ describe("scripts/server-setup.sh", () => {
       expect(node, out).toMatchObject({ connected: true, metrics: { ramTotalMb: expect.any(Number) } });
       expect(out).toContain(`node ${nodeEnv.NODE_ID} →`);
       // Healthy and connected: the fleet check makes it active (placeable).
-      const check = (await fetch(`${base}/api/admin/fleet/check`, { method: "POST", headers: { cookie: adminCookie, origin: base } }).then((r) => r.json())) as { transitions: { nodeId: string; to: string }[] };
+      const check = (await fetch(`${base}/api/admin/fleet/check`, { method: "POST", headers: { cookie: adminCookie, origin: base } }).then((r) =>
+        r.json(),
+      )) as { transitions: { nodeId: string; to: string }[] };
       expect(check.transitions).toContainEqual(expect.objectContaining({ nodeId: nodeEnv.NODE_ID, to: "active" }));
     } finally {
       agent.kill("SIGTERM");

@@ -32,7 +32,11 @@ export async function outboxLink(base: string, email: string, path: string): Pro
 /** Confirms the address with the link from the dev outbox (API keys and channels need a confirmed address). */
 export async function confirmEmail(base: string, email: string) {
   const token = new URL(await outboxLink(base, email, "/verify-email")).searchParams.get("token");
-  const res = await fetch(`${base}/api/auth/verify-email`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  const res = await fetch(`${base}/api/auth/verify-email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
   if (res.status !== 200) throw new Error(`verify ${res.status}: ${await res.text()}`);
 }
 
@@ -53,6 +57,10 @@ export function operatorCookie(base: string): Promise<string> {
 
 /** Paid access for tests that run agents without going through Checkout: an operator's grant, through its route. */
 export async function grantAccess(base: string, userId: string) {
-  const res = await fetch(`${base}/api/admin/grants`, { method: "POST", headers: { cookie: await operatorCookie(base), origin: base, "content-type": "application/json" }, body: JSON.stringify({ userId, note: "e2e" }) });
+  const res = await fetch(`${base}/api/admin/grants`, {
+    method: "POST",
+    headers: { cookie: await operatorCookie(base), origin: base, "content-type": "application/json" },
+    body: JSON.stringify({ userId, note: "e2e" }),
+  });
   if (res.status !== 200) throw new Error(`grant ${res.status}: ${await res.text()}`);
 }

@@ -44,8 +44,7 @@ export interface ForwardTarget {
 
 /** What a chat platform delivered, for `deliverOnce`: a message for the agent, or a raw update for its listener. */
 export type ChannelDelivery =
-  | { kind: "message"; text: string; session: string; replyTo?: ReplyTarget }
-  | { kind: "forward"; channel: string; target: ForwardTarget };
+  { kind: "message"; text: string; session: string; replyTo?: ReplyTarget } | { kind: "forward"; channel: string; target: ForwardTarget };
 
 /** One state archive in S3, as recorded when its upload was begun by the node the agent was placed on. */
 export interface ArchiveRecord {

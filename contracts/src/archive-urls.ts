@@ -21,7 +21,8 @@ export const PART_SIZE = 16 * 1024 * 1024;
 
 /** Archive keys the edge issues: `state/<userId>/<timestamp>.tar.gz` and nothing else. */
 export const archiveKey = (userId: string, at = new Date()) => `state/${userId}/${at.toISOString().replace(/[:.]/g, "-")}.tar.gz`;
-export const isArchiveKeyOf = (userId: string, key: string) => /^state\/usr_[a-z2-7]{24}\/[0-9TZ-]{20,30}\.tar\.gz$/.test(key) && key.startsWith(`state/${userId}/`);
+export const isArchiveKeyOf = (userId: string, key: string) =>
+  /^state\/usr_[a-z2-7]{24}\/[0-9TZ-]{20,30}\.tar\.gz$/.test(key) && key.startsWith(`state/${userId}/`);
 
 export async function presign(
   t: S3Target,
@@ -34,7 +35,10 @@ export async function presign(
   const url = new URL(t.endpoint);
   // Path-style (endpoint/bucket/key): works for every S3-compatible store and any bucket name.
   const path = `${url.pathname.replace(/\/$/, "")}/${rfc3986(t.bucket)}/${key.split("/").map(rfc3986).join("/")}`;
-  const longDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const longDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const shortDate = longDate.slice(0, 8);
   const scope = `${shortDate}/${t.region}/s3/aws4_request`;
   const params: Record<string, string> = {
@@ -73,5 +77,12 @@ export async function uploadPlan(t: S3Target, key: string, bytes: number, upload
   const parts = Math.ceil(bytes / sizes.partSize);
   if (parts > 10_000) throw new Error("archive too large");
   const partUrls = await Promise.all(Array.from({ length: parts }, (_, i) => presign(t, "PUT", key, { partNumber: String(i + 1), uploadId })));
-  return { key, mode: "parts" as const, partSize: sizes.partSize, partUrls, completeUrl: await presign(t, "POST", key, { uploadId }), abortUrl: await presign(t, "DELETE", key, { uploadId }) };
+  return {
+    key,
+    mode: "parts" as const,
+    partSize: sizes.partSize,
+    partUrls,
+    completeUrl: await presign(t, "POST", key, { uploadId }),
+    abortUrl: await presign(t, "DELETE", key, { uploadId }),
+  };
 }

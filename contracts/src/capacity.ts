@@ -76,9 +76,7 @@ export function roomMb(n: NodeView): number {
 
 /** Nodes that can take a new agent of `memoryMb` (after evicting dozing agents if need be), roomiest first. */
 export function placeable(nodes: NodeView[], memoryMb: number, now = Date.now()): NodeView[] {
-  return nodes
-    .filter((n) => n.status === "active" && healthy(n, now) && roomMb(n) >= memoryMb)
-    .sort((a, b) => freeMb(b) - freeMb(a) || roomMb(b) - roomMb(a));
+  return nodes.filter((n) => n.status === "active" && healthy(n, now) && roomMb(n) >= memoryMb).sort((a, b) => freeMb(b) - freeMb(a) || roomMb(b) - roomMb(a));
 }
 
 /**

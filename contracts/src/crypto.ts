@@ -61,11 +61,7 @@ export class SecretBox {
 
   async encrypt(plaintext: string, context = ""): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const ct = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: enc.encode(context) },
-      await this.key,
-      enc.encode(plaintext),
-    );
+    const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: enc.encode(context) }, await this.key, enc.encode(plaintext));
     return `v1.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ct))}`;
   }
 
@@ -73,11 +69,7 @@ export class SecretBox {
   async decrypt(sealed: string, context = ""): Promise<string> {
     const [version, iv, ct] = sealed.split(".");
     if (version !== "v1" || !iv || !ct) throw new Error("unknown secret format");
-    const pt = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromBase64(iv), additionalData: enc.encode(context) },
-      await this.key,
-      fromBase64(ct),
-    );
+    const pt = await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromBase64(iv), additionalData: enc.encode(context) }, await this.key, fromBase64(ct));
     return new TextDecoder().decode(pt);
   }
 }

@@ -22,7 +22,10 @@ export const agentConfigInput = z.object({
   openaiModels: z.array(z.object({ id: z.string(), contextWindow: z.number().int().positive(), maxTokens: z.number().int().positive() })).min(1),
   anthropicModels: z.array(z.object({ id: z.string(), contextWindow: z.number().int().positive(), maxTokens: z.number().int().positive() })).default([]),
   /** "0m" disables OpenClaw's heartbeat (it runs a paid model turn every 30 min by default). */
-  heartbeatEvery: z.string().regex(/^\d+[mh]$/).default("0m"),
+  heartbeatEvery: z
+    .string()
+    .regex(/^\d+[mh]$/)
+    .default("0m"),
   dreaming: z.boolean().default(false),
   disabledSkills: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
   /**
@@ -36,7 +39,13 @@ export const agentConfigInput = z.object({
    * headers, but it sends URL credentials as `Authorization: Basic` and strips them from what it requests and
    * logs, so the key is never in a request line. Nothing may follow the path (no `?token=`).
    */
-  browserCdpUrl: z.url().regex(/^wss?:\/\/agent:ocb_[\w-]+@[^/@?#]+\/browser\/devtools\/browser\/[\w-]+$/, "must be the edge's CDP relay URL with the browser key as its credentials").optional(),
+  browserCdpUrl: z
+    .url()
+    .regex(
+      /^wss?:\/\/agent:ocb_[\w-]+@[^/@?#]+\/browser\/devtools\/browser\/[\w-]+$/,
+      "must be the edge's CDP relay URL with the browser key as its credentials",
+    )
+    .optional(),
   /**
    * Slack in OpenClaw's HTTP mode: the edge verifies each event, then forwards it unchanged (body and Slack's
    * signature headers) to the gateway's listener, which verifies it again with the signing secret and
@@ -62,7 +71,12 @@ export const SLACK_LISTENER = { port: 18789, path: "/slack/events" } as const;
 export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
   const i = agentConfigInput.parse(raw);
   const origin = new URL(i.edgeUrl).origin;
-  const model = (m: { id: string; contextWindow: number; maxTokens: number }) => ({ id: m.id, name: m.id, contextWindow: m.contextWindow, maxTokens: m.maxTokens });
+  const model = (m: { id: string; contextWindow: number; maxTokens: number }) => ({
+    id: m.id,
+    name: m.id,
+    contextWindow: m.contextWindow,
+    maxTokens: m.maxTokens,
+  });
   const providers: Record<string, unknown> = {
     meter: { baseUrl: `${origin}/v1`, apiKey: i.proxyKey, api: "openai-completions", models: i.openaiModels.map(model) },
   };
@@ -114,7 +128,14 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
   // code the owner approves.
   if (i.whatsappWeb) addChannelPlugin(config, "whatsapp", { enabled: true, dmPolicy: "pairing" });
   if (i.slack)
-    addChannelPlugin(config, "slack", { enabled: true, mode: "http", botToken: i.slack.botToken, signingSecret: i.slack.signingSecret, webhookPath: SLACK_LISTENER.path, dmPolicy: "pairing" });
+    addChannelPlugin(config, "slack", {
+      enabled: true,
+      mode: "http",
+      botToken: i.slack.botToken,
+      signingSecret: i.slack.signingSecret,
+      webhookPath: SLACK_LISTENER.path,
+      dmPolicy: "pairing",
+    });
   if (i.discordBot) addChannelPlugin(config, "discord", { enabled: true, token: i.discordBot.token, dmPolicy: "pairing" });
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;

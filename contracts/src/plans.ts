@@ -19,15 +19,33 @@ export interface Plan {
 
 export const PLANS: readonly Plan[] = [
   {
-    id: "starter", name: "Starter", priceCents: 1_200, ramMb: 2048, includedMicros: 3_000_000, markupBps: 3000, skillsLimit: 10,
+    id: "starter",
+    name: "Starter",
+    priceCents: 1_200,
+    ramMb: 2048,
+    includedMicros: 3_000_000,
+    markupBps: 3000,
+    skillsLimit: 10,
     features: ["Your own OpenClaw agent", "Telegram, Slack, Discord, WhatsApp", "Smart router", "$3 of tokens each month"],
   },
   {
-    id: "pro", name: "Pro", priceCents: 2_500, ramMb: 3072, includedMicros: 10_000_000, markupBps: 2000, skillsLimit: 30,
+    id: "pro",
+    name: "Pro",
+    priceCents: 2_500,
+    ramMb: 3072,
+    includedMicros: 10_000_000,
+    markupBps: 2000,
+    skillsLimit: 30,
     features: ["Everything in Starter", "More memory for bigger tasks", "Browser agent", "$10 of tokens each month"],
   },
   {
-    id: "max", name: "Max", priceCents: 5_000, ramMb: 4096, includedMicros: 25_000_000, markupBps: 1500, skillsLimit: 100,
+    id: "max",
+    name: "Max",
+    priceCents: 5_000,
+    ramMb: 4096,
+    includedMicros: 25_000_000,
+    markupBps: 1500,
+    skillsLimit: 100,
     features: ["Everything in Pro", "Lowest token markup", "Priority wake-up", "$25 of tokens each month"],
   },
 ];

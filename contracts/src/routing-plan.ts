@@ -72,7 +72,9 @@ export function pickRoute(plan: RoutePlan, pin: Pin | undefined, now: number): R
   const cost = (o: RouteOption) => (o.model === warmModel ? o.warm : o.cold);
   const cheapest = (t: Tier) => capable(t).reduce<RouteOption | undefined>((a, o) => (!a || cost(o) < cost(a) ? o : a), undefined);
   const finish = (tier: Tier, chosen: RouteOption, reason: string, newPin: Pin | undefined): RouteChoice => {
-    const fallbacks = capable(tier).filter((o) => o.model !== chosen.model).slice(0, 1);
+    const fallbacks = capable(tier)
+      .filter((o) => o.model !== chosen.model)
+      .slice(0, 1);
     const chain = [chosen, ...fallbacks];
     const reserve = Math.max(...chain.map((o) => o.maxWholesale));
     // Escalation only where the hold already covers it (the fallback is usually the next tier's model).
@@ -93,7 +95,8 @@ export function pickRoute(plan: RoutePlan, pin: Pin | undefined, now: number): R
   }
   const tier = alive ? maxTier(alive.tier, plan.proposed) : plan.proposed;
   const raised = alive && tierRank(plan.proposed) > tierRank(alive.tier);
-  const why = alive && !raised && plan.proposed !== tier ? `${plan.reason}; task stays ${tier}` : raised ? `${plan.reason}; task raised to ${tier}` : plan.reason;
+  const why =
+    alive && !raised && plan.proposed !== tier ? `${plan.reason}; task stays ${tier}` : raised ? `${plan.reason}; task raised to ${tier}` : plan.reason;
   const pinned = alive ? plan.options.find((o) => o.model === alive.model && tierRank(o.maxTier) >= tierRank(tier)) : undefined;
   // A tool loop keeps its model (a switch mid-loop loses the cache and the model's own plan).
   if (pinned && plan.kind === "tool") return finish(tier, pinned, why, { tier, model: pinned.model, at: now });

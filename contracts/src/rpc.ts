@@ -1,4 +1,17 @@
-import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, JobInput, JobView, NodeFact, ProvisionPlan, ReplyTarget } from "./agent";
+import type {
+  ActivityEvent,
+  AgentSnapshot,
+  AgentStatus,
+  ArchiveRecord,
+  ChannelDelivery,
+  ForwardTarget,
+  InboxMessage,
+  JobInput,
+  JobView,
+  NodeFact,
+  ProvisionPlan,
+  ReplyTarget,
+} from "./agent";
 import type { NodeStatus } from "./capacity";
 import type { FleetDecision, FleetOrder, FleetPolicy, FleetSnapshot } from "./fleet";
 import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "./ledger";

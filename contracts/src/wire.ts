@@ -15,7 +15,9 @@ export const nodeMetrics = z.object({
   diskUsedMb: z.number().int().nonnegative(),
   containerCount: z.number().int().nonnegative(),
   /** The node's swap (dozing agents are pushed into compressed swap: zram, or zswap with a swap file). */
-  swap: z.object({ kind: z.enum(["zram", "zswap", "disk", "none"]), totalMb: z.number().int().nonnegative(), freeMb: z.number().int().nonnegative() }).optional(),
+  swap: z
+    .object({ kind: z.enum(["zram", "zswap", "disk", "none"]), totalMb: z.number().int().nonnegative(), freeMb: z.number().int().nonnegative() })
+    .optional(),
   /** What each managed container really holds, from its cgroup: RAM, and swapped pages with the RAM they take compressed. */
   agents: z
     .array(
@@ -44,7 +46,10 @@ export const agentSpec = z.object({
   memoryMb: z.number().int().min(256).max(65536),
   cpus: z.number().positive().max(64),
   pidsLimit: z.number().int().min(32).max(65536),
-  user: z.string().regex(/^\d+:\d+$/).optional(),
+  user: z
+    .string()
+    .regex(/^\d+:\d+$/)
+    .optional(),
   /** Files seeded into the agent's workspace (persona files from the Personality Editor). */
   files: z.record(z.string().regex(/^workspace\/[A-Za-z0-9_-]+\.md$/), z.string().max(20_000)).optional(),
 });
@@ -109,8 +114,18 @@ export const edgeFrame = z.discriminatedUnion("type", [
         kind: z.literal("cron"),
         userId: z.string().max(64),
         op: z.enum(["list", "add", "rm"]),
-        id: z.string().regex(/^[\w-]{1,100}$/).optional(),
-        job: z.object({ name: z.string().min(1).max(80), cron: z.string().min(9).max(100), message: z.string().min(1).max(2000), tz: z.string().max(64).optional() }).optional(),
+        id: z
+          .string()
+          .regex(/^[\w-]{1,100}$/)
+          .optional(),
+        job: z
+          .object({
+            name: z.string().min(1).max(80),
+            cron: z.string().min(9).max(100),
+            message: z.string().min(1).max(2000),
+            tz: z.string().max(64).optional(),
+          })
+          .optional(),
       }),
       /** OpenClaw's QR login (WhatsApp Web): its gateway RPC `web.login.start` / `web.login.wait`, run in the container. */
       z.object({
@@ -125,7 +140,10 @@ export const edgeFrame = z.discriminatedUnion("type", [
         kind: z.literal("forward"),
         userId: z.string().max(64),
         port: z.number().int().min(1).max(65535),
-        path: z.string().regex(/^\/[\w./-]*$/).max(200),
+        path: z
+          .string()
+          .regex(/^\/[\w./-]*$/)
+          .max(200),
         headers: z.record(z.string(), z.string().max(2000)),
         body: z.string().max(1_000_000),
       }),

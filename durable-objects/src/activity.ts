@@ -19,7 +19,9 @@ export class ActivityFeed {
 
   record(kind: string, message: string): ActivityEvent {
     const at = Date.now();
-    const row = this.sql.exec<{ id: number }>("INSERT INTO activity (at, kind, message) VALUES (?, ?, ?) RETURNING id", at, kind.slice(0, 40), message.slice(0, 2000)).one();
+    const row = this.sql
+      .exec<{ id: number }>("INSERT INTO activity (at, kind, message) VALUES (?, ?, ?) RETURNING id", at, kind.slice(0, 40), message.slice(0, 2000))
+      .one();
     this.sql.exec("DELETE FROM activity WHERE id <= ?", row.id - ACTIVITY_KEEP);
     this.onRecord(at);
     return { id: row.id, at, kind, message };

@@ -10,7 +10,6 @@ export interface BridgeCredentials {
   discord?: { applicationId: string };
 }
 
-
 /**
  * Sends the agent's answer back to the chat it came from, through each platform's own HTTP API: the
  * WhatsApp Cloud API's /messages, a Discord interaction follow-up. (Slack answers from OpenClaw itself.) Base URLs come
@@ -38,7 +37,13 @@ export async function sendReply(env: ReplyEnv, creds: BridgeCredentials, to: Rep
 }
 
 /** A bridged reply with the channel credentials the edge sealed in the user's object (`bridge:<userId>`). */
-export async function sendBridgedReply(env: ReplyEnv & { ENCRYPTION_KEY: string }, sealed: string, userId: string, to: ReplyTarget, text: string): Promise<void> {
+export async function sendBridgedReply(
+  env: ReplyEnv & { ENCRYPTION_KEY: string },
+  sealed: string,
+  userId: string,
+  to: ReplyTarget,
+  text: string,
+): Promise<void> {
   const creds = JSON.parse(await new SecretBox(env.ENCRYPTION_KEY).decrypt(sealed, `bridge:${userId}`)) as BridgeCredentials;
   await sendReply(env, creds, to, text);
 }

@@ -28,6 +28,11 @@ export interface NodeLinkEnv {
 
 /** The generated binding types and these agree (a renamed binding or class breaks the build here). */
 type Serves<Generated, Used> = [Generated] extends [Used] ? true : false;
-export type BindingsAgree = [Serves<Cloudflare.Env["NODE_LINK"], NonNullable<UserAgentEnv["NODE_LINK"]>>, Serves<Cloudflare.Env["USER_AGENT"], NodeLinkEnv["USER_AGENT"]>] extends true[] ? true : never;
+export type BindingsAgree = [
+  Serves<Cloudflare.Env["NODE_LINK"], NonNullable<UserAgentEnv["NODE_LINK"]>>,
+  Serves<Cloudflare.Env["USER_AGENT"], NodeLinkEnv["USER_AGENT"]>,
+] extends true[]
+  ? true
+  : never;
 const bindingsAgree: BindingsAgree = true;
 void bindingsAgree;

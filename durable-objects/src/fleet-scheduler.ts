@@ -33,21 +33,43 @@ export class FleetScheduler extends DurableObject implements FleetSchedulerRpc {
     const monthStart = new Date(now);
     monthStart.setUTCDate(1);
     monthStart.setUTCHours(0, 0, 0, 0);
-    const spent = this.ctx.storage.sql.exec<{ n: number | null }>("SELECT SUM(cost_cents) AS n FROM orders WHERE status IN ('ordering', 'booting', 'registered') AND created_at >= ?", monthStart.getTime()).one().n ?? 0;
+    const spent =
+      this.ctx.storage.sql
+        .exec<{ n: number | null }>(
+          "SELECT SUM(cost_cents) AS n FROM orders WHERE status IN ('ordering', 'booting', 'registered') AND created_at >= ?",
+          monthStart.getTime(),
+        )
+        .one().n ?? 0;
     if (spent + policy.nodeMonthlyCostCents > policy.maxMonthlySpendCents)
       return { action: "capped", reason: `monthly spend cap reached ($${(spent / 100).toFixed(2)} of $${(policy.maxMonthlySpendCents / 100).toFixed(2)})` };
     const id = `ord_${now.toString(36)}${crypto.randomUUID().slice(0, 8)}`;
-    this.ctx.storage.sql.exec("INSERT INTO orders (id, status, cost_cents, created_at, updated_at) VALUES (?, 'ordering', ?, ?, ?)", id, policy.nodeMonthlyCostCents, now, now);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO orders (id, status, cost_cents, created_at, updated_at) VALUES (?, 'ordering', ?, ?, ?)",
+      id,
+      policy.nodeMonthlyCostCents,
+      now,
+      now,
+    );
     return { action: "order", orderId: id, reason: snap.full ? "no node has room for another agent" : `fleet at ${pct}% (threshold ${policy.scaleAt * 100}%)` };
   }
 
   async orderPlaced(orderId: string, providerRef: string): Promise<void> {
-    this.ctx.storage.sql.exec("UPDATE orders SET status = 'booting', provider_ref = ?, updated_at = ? WHERE id = ? AND status = 'ordering'", providerRef, Date.now(), orderId);
+    this.ctx.storage.sql.exec(
+      "UPDATE orders SET status = 'booting', provider_ref = ?, updated_at = ? WHERE id = ? AND status = 'ordering'",
+      providerRef,
+      Date.now(),
+      orderId,
+    );
   }
 
   /** The provider refused: the order closes (and costs nothing), so the next evaluation may try again. */
   async orderFailed(orderId: string, error: string): Promise<void> {
-    this.ctx.storage.sql.exec("UPDATE orders SET status = 'failed', error = ?, updated_at = ? WHERE id = ? AND status IN ('ordering', 'booting')", error.slice(0, 500), Date.now(), orderId);
+    this.ctx.storage.sql.exec(
+      "UPDATE orders SET status = 'failed', error = ?, updated_at = ? WHERE id = ? AND status IN ('ordering', 'booting')",
+      error.slice(0, 500),
+      Date.now(),
+      orderId,
+    );
   }
 
   async orderRegistered(orderId: string, nodeId: string): Promise<void> {
@@ -56,11 +78,26 @@ export class FleetScheduler extends DurableObject implements FleetSchedulerRpc {
 
   async listOrders(limit = 20): Promise<FleetOrder[]> {
     return this.ctx.storage.sql
-      .exec<{ id: string; status: FleetOrder["status"]; provider_ref: string | null; node_id: string | null; cost_cents: number; error: string | null; created_at: number; updated_at: number }>(
-        "SELECT * FROM orders ORDER BY created_at DESC LIMIT ?",
-        limit,
-      )
+      .exec<{
+        id: string;
+        status: FleetOrder["status"];
+        provider_ref: string | null;
+        node_id: string | null;
+        cost_cents: number;
+        error: string | null;
+        created_at: number;
+        updated_at: number;
+      }>("SELECT * FROM orders ORDER BY created_at DESC LIMIT ?", limit)
       .toArray()
-      .map((r) => ({ id: r.id, status: r.status, providerRef: r.provider_ref, nodeId: r.node_id, costCents: r.cost_cents, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at }));
+      .map((r) => ({
+        id: r.id,
+        status: r.status,
+        providerRef: r.provider_ref,
+        nodeId: r.node_id,
+        costCents: r.cost_cents,
+        error: r.error,
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+      }));
   }
 }

@@ -30,13 +30,25 @@ export class Inbox {
 
   addMessage(text: string, session: string, replyTo?: ReplyTarget): number {
     return this.sql
-      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, reply_to) VALUES (?, ?, ?, ?) RETURNING id", Date.now(), session, text, replyTo ? JSON.stringify(replyTo) : null)
+      .exec<{ id: number }>(
+        "INSERT INTO inbox (at, session, text, reply_to) VALUES (?, ?, ?, ?) RETURNING id",
+        Date.now(),
+        session,
+        text,
+        replyTo ? JSON.stringify(replyTo) : null,
+      )
       .one().id;
   }
 
   addForward(channel: string, target: ForwardTarget): number {
     return this.sql
-      .exec<{ id: number }>("INSERT INTO inbox (at, session, text, kind, payload) VALUES (?, ?, ?, 'forward', ?) RETURNING id", Date.now(), channel, `${channel} update`, JSON.stringify(target))
+      .exec<{ id: number }>(
+        "INSERT INTO inbox (at, session, text, kind, payload) VALUES (?, ?, ?, 'forward', ?) RETURNING id",
+        Date.now(),
+        channel,
+        `${channel} update`,
+        JSON.stringify(target),
+      )
       .one().id;
   }
 
@@ -59,7 +71,11 @@ export class Inbox {
 
   /** Rows not yet sent to the node, oldest first. */
   queued(): QueuedRow[] {
-    return this.sql.exec<{ id: number; session: string; text: string; kind: string; payload: string | null }>("SELECT id, session, text, kind, payload FROM inbox WHERE command_id IS NULL ORDER BY id").toArray();
+    return this.sql
+      .exec<{ id: number; session: string; text: string; kind: string; payload: string | null }>(
+        "SELECT id, session, text, kind, payload FROM inbox WHERE command_id IS NULL ORDER BY id",
+      )
+      .toArray();
   }
 
   /** The row goes out as `commandId`; `null` puts it back in the queue (the node refused it for now). */
@@ -102,6 +118,9 @@ function stateOf(r: InboxRow): InboxMessage["state"] {
 
 /** Adds a column to a table created by an earlier version of this object (SQLite has no IF NOT EXISTS here). */
 function addColumn(sql: SqlStorage, table: string, column: string, definition: string) {
-  const has = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().some((c) => c.name === column);
+  const has = sql
+    .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+    .toArray()
+    .some((c) => c.name === column);
   if (!has) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }

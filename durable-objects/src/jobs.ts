@@ -53,7 +53,15 @@ export class JobTable {
 
   /** Adds the jobs of `group` (an event id), held; a job id already present is left as it is. */
   enqueue(group: string, jobs: JobInput[], now: number) {
-    for (const j of jobs) this.sql.exec("INSERT OR IGNORE INTO jobs (id, grp, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)", j.id, group, j.kind, JSON.stringify(j.payload ?? null), now);
+    for (const j of jobs)
+      this.sql.exec(
+        "INSERT OR IGNORE INTO jobs (id, grp, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+        j.id,
+        group,
+        j.kind,
+        JSON.stringify(j.payload ?? null),
+        now,
+      );
   }
 
   /** The group's event is recorded: its held jobs become due now. Repeating it changes nothing. */
@@ -63,7 +71,8 @@ export class JobTable {
 
   /** When the alarm must next run a job, if any is waiting. */
   nextAt(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM jobs WHERE next_at IS NOT NULL AND done_at IS NULL AND failed_at IS NULL").one().at;
+    return this.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM jobs WHERE next_at IS NOT NULL AND done_at IS NULL AND failed_at IS NULL").one()
+      .at;
   }
 
   /**

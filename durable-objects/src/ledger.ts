@@ -27,7 +27,7 @@ export class Ledger {
     // Holds written by an earlier version of this object are taken into memory once.
     const stored = sql.exec<{ id: string; amount: number; expires_at: number }>("SELECT id, amount, expires_at FROM reservations").toArray();
     if (stored.length > 0) sql.exec("DELETE FROM reservations");
-    for (const r of stored) this.holds.set(r.id, { amount: r.amount, expiresAt: r.expires_at }), (this.held += r.amount);
+    for (const r of stored) (this.holds.set(r.id, { amount: r.amount, expiresAt: r.expires_at }), (this.held += r.amount));
   }
 
   /** Open reservations: id → amount and expiry (memory only, see above). */

@@ -144,7 +144,10 @@ export class AgentLifecycle {
     const link = this.h.env.NODE_LINK.getByName(this.meta.get("nodeId")!);
     if (mode === "pause") await link.sendCommand({ kind: "pause", userId }, `pause:${userId}:${now}`);
     else await link.sendCommand({ kind: "sleep", userId }, `sleep:${userId}:${now}`);
-    await this.h.recordActivity("status", mode === "pause" ? "Agent dozing (it answers again within a second)" : "Agent going to sleep (it wakes on the next message)");
+    await this.h.recordActivity(
+      "status",
+      mode === "pause" ? "Agent dozing (it answers again within a second)" : "Agent going to sleep (it wakes on the next message)",
+    );
     return true;
   }
 
@@ -270,7 +273,12 @@ export class AgentLifecycle {
           break;
         }
       }
-    } else if ((status === "sleeping" || status === "paused") && !this.meta.get("wakeRequestedAt") && !this.meta.get("sleepRequestedAt") && !this.meta.get("suspended")) {
+    } else if (
+      (status === "sleeping" || status === "paused") &&
+      !this.meta.get("wakeRequestedAt") &&
+      !this.meta.get("sleepRequestedAt") &&
+      !this.meta.get("suspended")
+    ) {
       // A suspended account (subscription ended) keeps its messages queued but is not woken.
       await this.sendWake("waking up for a new message");
     }

@@ -64,7 +64,9 @@ export class CommandLog {
   async migrateLegacy(): Promise<void> {
     const legacy = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'commands'").one().n;
     if (!legacy) return;
-    const pending = this.sql.exec<{ id: string; command: string; sent_at: number }>("SELECT id, command, sent_at FROM commands WHERE done_at IS NULL").toArray();
+    const pending = this.sql
+      .exec<{ id: string; command: string; sent_at: number }>("SELECT id, command, sent_at FROM commands WHERE done_at IS NULL")
+      .toArray();
     for (const row of pending) await this.insert(row.id, JSON.parse(row.command) as NodeCommand, row.sent_at);
     this.sql.exec("DROP TABLE commands");
   }
@@ -76,7 +78,11 @@ export class CommandLog {
     if (openNode >= MAX_OPEN_PER_NODE && !LIFECYCLE.has(command.kind)) return `the server has too many unanswered requests (${openNode}); try again later`;
     if (userId && !LIFECYCLE.has(command.kind)) {
       const openUser = this.sql
-        .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM node_commands WHERE done_at IS NULL AND user_id = ? AND kind NOT IN (${[...LIFECYCLE].map(() => "?").join(", ")})`, userId, ...LIFECYCLE)
+        .exec<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM node_commands WHERE done_at IS NULL AND user_id = ? AND kind NOT IN (${[...LIFECYCLE].map(() => "?").join(", ")})`,
+          userId,
+          ...LIFECYCLE,
+        )
         .one().n;
       if (openUser >= MAX_OPEN_PER_USER) return `too many unanswered requests for this agent (${openUser}); try again when they are done`;
     }
@@ -94,7 +100,14 @@ export class CommandLog {
   async insert(id: string, command: NodeCommand, sentAt = Date.now()): Promise<void> {
     if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM node_commands WHERE id = ?", id).one().n) return;
     const sealed = await this.box.encrypt(JSON.stringify(command), `node-command:${id}`);
-    this.sql.exec("INSERT OR IGNORE INTO node_commands (id, kind, user_id, sealed, sent_at) VALUES (?, ?, ?, ?, ?)", id, command.kind, userOf(command) ?? null, sealed, sentAt);
+    this.sql.exec(
+      "INSERT OR IGNORE INTO node_commands (id, kind, user_id, sealed, sent_at) VALUES (?, ?, ?, ?, ?)",
+      id,
+      command.kind,
+      userOf(command) ?? null,
+      sealed,
+      sentAt,
+    );
     if (command.kind === "files") this.sql.exec("INSERT INTO file_ops (user_id, at) VALUES (?, ?)", userOf(command) ?? "", sentAt);
   }
 
@@ -107,7 +120,10 @@ export class CommandLog {
   /** What is known of a command id: open, answered, or never sent by this link. */
   lookup(id: string): (OpenCommand & { done: boolean }) | null {
     const row = this.sql
-      .exec<{ id: string; kind: string; user_id: string | null; sent_at: number; done_at: number | null }>("SELECT id, kind, user_id, sent_at, done_at FROM node_commands WHERE id = ?", id)
+      .exec<{ id: string; kind: string; user_id: string | null; sent_at: number; done_at: number | null }>(
+        "SELECT id, kind, user_id, sent_at, done_at FROM node_commands WHERE id = ?",
+        id,
+      )
       .toArray()[0];
     return row ? { id: row.id, kind: row.kind as NodeCommand["kind"], userId: row.user_id, sentAt: row.sent_at, done: row.done_at !== null } : null;
   }
@@ -125,7 +141,9 @@ export class CommandLog {
   /** Every command still kept, in the order sent: the body while open, only its kind once answered. */
   async all(): Promise<{ id: string; done: boolean; command: NodeCommand | { kind: NodeCommand["kind"] } }[]> {
     const rows = this.sql
-      .exec<{ id: string; kind: string; sealed: string | null; done_at: number | null }>("SELECT id, kind, sealed, done_at FROM node_commands ORDER BY sent_at, rowid")
+      .exec<{ id: string; kind: string; sealed: string | null; done_at: number | null }>(
+        "SELECT id, kind, sealed, done_at FROM node_commands ORDER BY sent_at, rowid",
+      )
       .toArray();
     return Promise.all(
       rows.map(async (r) => ({
@@ -138,7 +156,9 @@ export class CommandLog {
 
   open(): OpenCommand[] {
     return this.sql
-      .exec<{ id: string; kind: string; user_id: string | null; sent_at: number }>("SELECT id, kind, user_id, sent_at FROM node_commands WHERE done_at IS NULL ORDER BY sent_at, rowid")
+      .exec<{ id: string; kind: string; user_id: string | null; sent_at: number }>(
+        "SELECT id, kind, user_id, sent_at FROM node_commands WHERE done_at IS NULL ORDER BY sent_at, rowid",
+      )
       .toArray()
       .map((r) => ({ id: r.id, kind: r.kind as NodeCommand["kind"], userId: r.user_id, sentAt: r.sent_at }));
   }
@@ -152,7 +172,14 @@ export class CommandLog {
     if (!c || c.done) return false;
     const sealed = result === undefined ? null : await this.box.encrypt(JSON.stringify(result), `node-result:${id}`);
     const updated = this.sql
-      .exec("UPDATE node_commands SET done_at = ?, ok = ?, result = ?, error = ?, sealed = NULL WHERE id = ? AND done_at IS NULL RETURNING id", now, ok ? 1 : 0, sealed, error, id)
+      .exec(
+        "UPDATE node_commands SET done_at = ?, ok = ?, result = ?, error = ?, sealed = NULL WHERE id = ? AND done_at IS NULL RETURNING id",
+        now,
+        ok ? 1 : 0,
+        sealed,
+        error,
+        id,
+      )
       .toArray().length;
     if (updated && !ok && c.userId && (c.kind === "provision" || c.kind === "wake"))
       this.sql.exec("INSERT INTO node_failures (user_id, kind, error, at) VALUES (?, ?, ?, ?)", c.userId, c.kind, error ?? "", now);
@@ -161,7 +188,10 @@ export class CommandLog {
 
   async result(id: string): Promise<{ done: boolean; ok?: boolean; resultJson?: string | null; error?: string | null }> {
     const row = this.sql
-      .exec<{ done_at: number | null; ok: number | null; result: string | null; error: string | null }>("SELECT done_at, ok, result, error FROM node_commands WHERE id = ?", id)
+      .exec<{ done_at: number | null; ok: number | null; result: string | null; error: string | null }>(
+        "SELECT done_at, ok, result, error FROM node_commands WHERE id = ?",
+        id,
+      )
       .toArray()[0];
     if (!row || row.done_at === null) return { done: false };
     return { done: true, ok: row.ok === 1, resultJson: row.result === null ? null : await this.box.decrypt(row.result, `node-result:${id}`), error: row.error };
@@ -169,7 +199,10 @@ export class CommandLog {
 
   recentFailures(now = Date.now()): { userId: string; kind: string; error: string; at: number }[] {
     return this.sql
-      .exec<{ user_id: string; kind: string; error: string; at: number }>("SELECT user_id, kind, error, at FROM node_failures WHERE at > ? ORDER BY at DESC LIMIT 20", now - FAILURES_KEPT_MS)
+      .exec<{ user_id: string; kind: string; error: string; at: number }>(
+        "SELECT user_id, kind, error, at FROM node_failures WHERE at > ? ORDER BY at DESC LIMIT 20",
+        now - FAILURES_KEPT_MS,
+      )
       .toArray()
       .map((r) => ({ userId: r.user_id, kind: r.kind, error: r.error, at: r.at }));
   }

@@ -210,7 +210,9 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
   private holdings(metrics: NodeMetrics | null) {
     const measured = new Map((metrics?.agents ?? []).map((a) => [a.userId, a.residentMb + a.compressedMb]));
     const rows = this.ctx.storage.sql
-      .exec<{ user_id: string; expected: string; memory_mb: number; updated_at: number }>("SELECT user_id, expected, memory_mb, updated_at FROM placements WHERE expected IN ('running', 'paused')")
+      .exec<{ user_id: string; expected: string; memory_mb: number; updated_at: number }>(
+        "SELECT user_id, expected, memory_mb, updated_at FROM placements WHERE expected IN ('running', 'paused')",
+      )
       .toArray();
     const dozing: Dozer[] = rows
       .filter((r) => r.expected === "paused")
@@ -230,8 +232,12 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
       agentVersion: this.meta.get("agentVersion"),
       lastHeartbeatAt: hb ? Number(hb) : null,
       metrics: metrics ? (JSON.parse(metrics) as NodeMetrics) : null,
-      unknownContainers: this.ctx.storage.sql.exec<{ user_id: string; state: string }>("SELECT user_id, state FROM drift ORDER BY user_id").toArray().map((r) => ({ userId: r.user_id, state: r.state })),
-      committedMb: this.ctx.storage.sql.exec<{ n: number | null }>("SELECT SUM(memory_mb) AS n FROM placements WHERE expected IN ('running', 'paused')").one().n ?? 0,
+      unknownContainers: this.ctx.storage.sql
+        .exec<{ user_id: string; state: string }>("SELECT user_id, state FROM drift ORDER BY user_id")
+        .toArray()
+        .map((r) => ({ userId: r.user_id, state: r.state })),
+      committedMb:
+        this.ctx.storage.sql.exec<{ n: number | null }>("SELECT SUM(memory_mb) AS n FROM placements WHERE expected IN ('running', 'paused')").one().n ?? 0,
       agents: {
         running: this.countExpected("running"),
         paused: this.countExpected("paused"),
@@ -277,12 +283,15 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
   private async makeRoom(userId: string, memoryMb: number) {
     const live = await this.getStatus();
     if (!live.metrics) return;
-    const running = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE user_id = ? AND expected = 'running'", userId).one().n > 0;
+    const running =
+      this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM placements WHERE user_id = ? AND expected = 'running'", userId).one().n > 0;
     if (running) return; // a repeated command: its memory is already counted
     const need = memoryMb - (live.dozing.find((d) => d.userId === userId)?.heldMb ?? 0);
     const plan = evictionPlan(live.dozing, need, freeMb({ id: live.nodeId ?? "", status: "active", live }), userId) ?? [];
     for (const other of plan) {
-      const sent = await this.env.USER_AGENT.getByName(other).requestSleep("deep").catch(() => false);
+      const sent = await this.env.USER_AGENT.getByName(other)
+        .requestSleep("deep")
+        .catch(() => false);
       console.log(`[node ${live.nodeId}] ${other} goes to deep sleep to make room for ${userId}${sent ? "" : " (already on its way)"}`);
     }
   }

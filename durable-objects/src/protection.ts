@@ -17,7 +17,6 @@ export const DEFAULT_PROTECTION: ProtectionSettings = {
   backgroundMaxCalls: 6,
 };
 
-
 function minutesOfDay(hhmm: string) {
   const [h, m] = hhmm.split(":").map(Number);
   return (h ?? 0) * 60 + (m ?? 0);
@@ -42,10 +41,19 @@ export function localParts(now: number, timeZone: string) {
 function formatLocal(now: number, timeZone: string) {
   let format = formatters.get(timeZone);
   if (!format)
-    formatters.set(timeZone, (format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })));
-  const parts = format
-    .formatToParts(new Date(now))
-    .reduce<Record<string, string>>((acc, p) => ((acc[p.type] = p.value), acc), {});
+    formatters.set(
+      timeZone,
+      (format = new Intl.DateTimeFormat("en-CA", {
+        timeZone,
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        hourCycle: "h23",
+      })),
+    );
+  const parts = format.formatToParts(new Date(now)).reduce<Record<string, string>>((acc, p) => ((acc[p.type] = p.value), acc), {});
   return { day: `${parts.year}-${parts.month}-${parts.day}`, month: `${parts.year}-${parts.month}`, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
 }
 
@@ -122,7 +130,10 @@ export class Protection {
       if (p.inbound === call.inbound) forMessage++;
     }
     if (repeats >= s.loop.maxRepeats)
-      return { code: "loop_detected", message: `Loop detected: the same request was repeated ${repeats} times in ${s.loop.windowSec}s, so further calls are stopped.` };
+      return {
+        code: "loop_detected",
+        message: `Loop detected: the same request was repeated ${repeats} times in ${s.loop.windowSec}s, so further calls are stopped.`,
+      };
     if (call.background && forMessage >= s.backgroundMaxCalls)
       return { code: "background_single_pass", message: `Background task limit reached: a background task gets ${s.backgroundMaxCalls} model calls.` };
     if (forMessage >= s.loop.maxCallsPerMessage)
@@ -136,7 +147,8 @@ export class Protection {
 
   /** Writes the calls recorded in memory (at settlement and alarm, off the call's path) and sweeps old ones. */
   persist(now = Date.now()) {
-    for (const p of this.pending.splice(0)) this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", p.at, p.fingerprint, p.inbound, p.background ? 1 : 0);
+    for (const p of this.pending.splice(0))
+      this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", p.at, p.fingerprint, p.inbound, p.background ? 1 : 0);
     if (Math.abs(now - this.sweptCallsAt) >= 60_000) {
       this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(this.settings().loop.windowSec * 1000, 3_600_000));
       this.sweptCallsAt = now;

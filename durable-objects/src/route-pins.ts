@@ -15,12 +15,16 @@ export class RoutePins {
   private swept = 0;
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec("CREATE TABLE IF NOT EXISTS route_pins (key TEXT PRIMARY KEY, tier TEXT NOT NULL, model TEXT NOT NULL, at INTEGER NOT NULL, best INTEGER NOT NULL DEFAULT 0, label TEXT NOT NULL DEFAULT '')");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS route_pins (key TEXT PRIMARY KEY, tier TEXT NOT NULL, model TEXT NOT NULL, at INTEGER NOT NULL, best INTEGER NOT NULL DEFAULT 0, label TEXT NOT NULL DEFAULT '')",
+    );
   }
 
   get(key: string): Pin | undefined {
     if (!this.cache.has(key)) {
-      const row = this.sql.exec<{ tier: Pin["tier"]; model: string; at: number; best: number }>("SELECT tier, model, at, best FROM route_pins WHERE key = ?", key).toArray()[0];
+      const row = this.sql
+        .exec<{ tier: Pin["tier"]; model: string; at: number; best: number }>("SELECT tier, model, at, best FROM route_pins WHERE key = ?", key)
+        .toArray()[0];
       this.cache.set(key, row ? { tier: row.tier, model: row.model, at: row.at, best: row.best === 1 } : null);
     }
     return this.cache.get(key) ?? undefined;
@@ -29,7 +33,12 @@ export class RoutePins {
   set(key: string, pin: Pin, label: string, now = Date.now()) {
     this.sql.exec(
       "INSERT INTO route_pins (key, tier, model, at, best, label) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET tier = excluded.tier, model = excluded.model, at = excluded.at",
-      key, pin.tier, pin.model, pin.at, pin.best ? 1 : 0, label.slice(0, 120),
+      key,
+      pin.tier,
+      pin.model,
+      pin.at,
+      pin.best ? 1 : 0,
+      label.slice(0, 120),
     );
     this.cache.set(key, { ...pin, best: this.cache.get(key)?.best ?? pin.best });
     if (now - this.swept > 60_000) {
@@ -48,7 +57,13 @@ export class RoutePins {
 
   /** Recent conversations, for the dashboard's per-conversation "use the best model" switch. */
   list(limit = 20): RouteConversation[] {
-    return this.sql.exec<{ key: string; tier: string; model: string; at: number; best: number; label: string }>("SELECT key, tier, model, at, best, label FROM route_pins ORDER BY at DESC LIMIT ?", limit).toArray().map((r) => ({ ...r, best: r.best === 1 }));
+    return this.sql
+      .exec<{ key: string; tier: string; model: string; at: number; best: number; label: string }>(
+        "SELECT key, tier, model, at, best, label FROM route_pins ORDER BY at DESC LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ ...r, best: r.best === 1 }));
   }
 
   setBest(key: string, best: boolean): boolean {

@@ -14,6 +14,9 @@ export class SeenDeliveries {
   /** Records `key` for `ttlMs`; false when it is already recorded and not yet expired. */
   firstTime(key: string, ttlMs: number, now = Date.now()): boolean {
     this.sql.exec("DELETE FROM seen_deliveries WHERE expires_at <= ?", now);
-    return this.sql.exec("INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING RETURNING key", key, now + ttlMs).toArray().length === 1;
+    return (
+      this.sql.exec("INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING RETURNING key", key, now + ttlMs).toArray()
+        .length === 1
+    );
   }
 }

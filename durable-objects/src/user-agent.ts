@@ -1,7 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
 import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
-import type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, ChannelDelivery, ForwardTarget, InboxMessage, JobInput, JobView, NodeFact, ReplyTarget } from "@oc/contracts/agent";
+import type {
+  ActivityEvent,
+  AgentSnapshot,
+  AgentStatus,
+  ArchiveRecord,
+  ChannelDelivery,
+  ForwardTarget,
+  InboxMessage,
+  JobInput,
+  JobView,
+  NodeFact,
+  ReplyTarget,
+} from "@oc/contracts/agent";
 import type { AuthorizeRequest, AuthorizeResult, LedgerEntry, RouteConversation, RouteRaise, SettleResult, UsageCall } from "@oc/contracts/ledger";
 import type { ProtectionSettings } from "@oc/contracts/protection";
 import type { UserAgentRpc } from "@oc/contracts/rpc";
@@ -19,8 +31,19 @@ import { JobTable, jobRunner } from "./jobs";
 import { applyNodeFact } from "./agent-status";
 import { ActivityFeed } from "./activity";
 
-export type { ActivityEvent, AgentSnapshot, AgentStatus, ArchiveRecord, AuthorizeRequest, AuthorizeResult, ChannelDelivery, ForwardTarget, InboxMessage, ReplyTarget, SettleResult };
-
+export type {
+  ActivityEvent,
+  AgentSnapshot,
+  AgentStatus,
+  ArchiveRecord,
+  AuthorizeRequest,
+  AuthorizeResult,
+  ChannelDelivery,
+  ForwardTarget,
+  InboxMessage,
+  ReplyTarget,
+  SettleResult,
+};
 
 /**
  * One per user, named by user id, on SQLite storage. It is the user's single point of serialisation: the
@@ -157,7 +180,11 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
       return { ok: false, ...refusal };
     }
     if (!this.ledger.reserve(req.reservationId, maxPrice))
-      return { ok: false, code: "balance_limit", message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once." };
+      return {
+        ok: false,
+        code: "balance_limit",
+        message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once.",
+      };
     // Nothing is written here: the hold, the call history and the last-use stamp stay in memory until the
     // call settles (or the alarm runs), so the answer is not held behind the storage's output gate.
     this.protection.recordCall(req.call);
@@ -260,14 +287,21 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     const { autoTopUp } = this.protection.settings();
     if (balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return false;
     this.meta.set("lowBalanceRaised", "1");
-    this.ctx.storage.sql.exec("INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)", Date.now(), JSON.stringify({ balance, threshold: autoTopUp.threshold }));
+    this.ctx.storage.sql.exec(
+      "INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)",
+      Date.now(),
+      JSON.stringify({ balance, threshold: autoTopUp.threshold }),
+    );
     return true;
   }
 
   /** Hands pending events to a consumer (auto top-up) and marks them taken. */
   async takeEvents(): Promise<{ id: number; at: number; kind: string; data: string }[]> {
     return this.ctx.storage.sql
-      .exec<{ id: number; at: number; kind: string; data: string }>("UPDATE events SET taken_at = ? WHERE taken_at IS NULL RETURNING id, at, kind, data", Date.now())
+      .exec<{ id: number; at: number; kind: string; data: string }>(
+        "UPDATE events SET taken_at = ? WHERE taken_at IS NULL RETURNING id, at, kind, data",
+        Date.now(),
+      )
       .toArray()
       .map((r) => ({ ...r }));
   }
@@ -338,7 +372,10 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
       (job) => run(this.env, { id: job.id, kind: job.kind, userId, payload: job.payload }),
       async (job, error) => {
         console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
-        await this.recordActivity("billing", `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`);
+        await this.recordActivity(
+          "billing",
+          `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`,
+        );
       },
     );
     this.jobs.prune(now - 30 * 86_400_000);
@@ -497,7 +534,19 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     this.activity.clear();
     this.ctx.storage.sql.exec("DELETE FROM events");
     this.jobs.clear();
-    for (const key of ["specSealed", "bridgeSealed", "proxyKeyHash", "keysSealed", "nodeId", "alwaysOn", "agentId", "wakeRequestedAt", "sleepRequestedAt", "nextCronAt"]) this.meta.set(key, "");
+    for (const key of [
+      "specSealed",
+      "bridgeSealed",
+      "proxyKeyHash",
+      "keysSealed",
+      "nodeId",
+      "alwaysOn",
+      "agentId",
+      "wakeRequestedAt",
+      "sleepRequestedAt",
+      "nextCronAt",
+    ])
+      this.meta.set(key, "");
     this.meta.set("status", "none");
     this.meta.set("suspended", "the account was deleted");
   }

@@ -67,11 +67,21 @@ const backdate = (stub: DurableObjectStub, key: string, ms: number) =>
   });
 
 /** A running agent with its sealed spec (so it can be woken) that dozes after 5 minutes and sleeps after 60. */
-const readyAgent = async (userId: string, nodeId: string) => (await placedAndReady(userId, nodeId, { sealedSpec: await sealSpec(userId), idleMinutes: [5, 60] })).account;
+const readyAgent = async (userId: string, nodeId: string) =>
+  (await placedAndReady(userId, nodeId, { sealedSpec: await sealSpec(userId), idleMinutes: [5, 60] })).account;
 
 async function sealSpec(userId: string) {
   const { SecretBox } = await import("@oc/contracts/crypto");
-  const spec = { userId, image: "openclaw-agent:test", host: "h.example.com", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 };
+  const spec = {
+    userId,
+    image: "openclaw-agent:test",
+    host: "h.example.com",
+    config: {},
+    gatewayToken: "g".repeat(32),
+    memoryMb: 2048,
+    cpus: 2,
+    pidsLimit: 512,
+  };
   return new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify(spec), `spec:${userId}`);
 }
 

@@ -25,7 +25,9 @@ async function registerNode() {
 
 async function agentSocket(id: string, secret: string) {
   const { exports } = await import("cloudflare:workers");
-  const res = await exports.default.fetch(new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}` } }));
+  const res = await exports.default.fetch(
+    new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}` } }),
+  );
   const ws = res.webSocket!;
   ws.accept();
   ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics, containers: [] }));
@@ -214,14 +216,26 @@ describe("NodeLink believes a node only about commands it sent it", () => {
     const bodies = await runInDurableObject(link, (_o, state) =>
       state.storage.sql.exec<{ id: string; sealed: string | null }>("SELECT id, sealed FROM node_commands ORDER BY id").toArray(),
     );
-    expect(bodies.map((b) => [b.id, b.sealed === null])).toEqual([["prov-seal", true], ["read-seal", true], ["write-seal", false]]);
+    expect(bodies.map((b) => [b.id, b.sealed === null])).toEqual([
+      ["prov-seal", true],
+      ["read-seal", true],
+      ["write-seal", false],
+    ]);
 
     // Answers past their retention are pruned at the next heartbeat; the unanswered one stays.
-    await runInDurableObject(link, (_o, state) => void state.storage.sql.exec("UPDATE node_commands SET done_at = ? WHERE done_at IS NOT NULL", Date.now() - DONE_RETENTION_MS - 1));
+    await runInDurableObject(
+      link,
+      (_o, state) => void state.storage.sql.exec("UPDATE node_commands SET done_at = ? WHERE done_at IS NOT NULL", Date.now() - DONE_RETENTION_MS - 1),
+    );
     ws.send(JSON.stringify({ type: "heartbeat", metrics }));
     await settle(node.id);
     expect(await link.getCommandResult("read-seal")).toEqual({ done: false });
-    const left = await runInDurableObject(link, (_o, state) => state.storage.sql.exec<{ id: string }>("SELECT id FROM node_commands").toArray().map((r) => r.id));
+    const left = await runInDurableObject(link, (_o, state) =>
+      state.storage.sql
+        .exec<{ id: string }>("SELECT id FROM node_commands")
+        .toArray()
+        .map((r) => r.id),
+    );
     expect(left).toEqual(["write-seal"]);
     ws.close(1000, "done");
   });
@@ -231,18 +245,36 @@ describe("NodeLink believes a node only about commands it sent it", () => {
     const link = env.NODE_LINK.getByName(node.id);
     const u = user("legc");
     await runInDurableObject(link, (_o, state) => {
-      state.storage.sql.exec("CREATE TABLE commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL, done_at INTEGER, ok INTEGER, result TEXT, error TEXT)");
-      state.storage.sql.exec("INSERT INTO commands (id, command, sent_at) VALUES ('legacy-open', ?, ?)", JSON.stringify({ kind: "wake", spec: spec(u) }), Date.now());
-      state.storage.sql.exec("INSERT INTO commands (id, command, sent_at, done_at, ok) VALUES ('legacy-done', ?, ?, ?, 1)", JSON.stringify({ kind: "wake", spec: spec(u) }), Date.now(), Date.now());
+      state.storage.sql.exec(
+        "CREATE TABLE commands (id TEXT PRIMARY KEY, command TEXT NOT NULL, sent_at INTEGER NOT NULL, done_at INTEGER, ok INTEGER, result TEXT, error TEXT)",
+      );
+      state.storage.sql.exec(
+        "INSERT INTO commands (id, command, sent_at) VALUES ('legacy-open', ?, ?)",
+        JSON.stringify({ kind: "wake", spec: spec(u) }),
+        Date.now(),
+      );
+      state.storage.sql.exec(
+        "INSERT INTO commands (id, command, sent_at, done_at, ok) VALUES ('legacy-done', ?, ?, ?, 1)",
+        JSON.stringify({ kind: "wake", spec: spec(u) }),
+        Date.now(),
+        Date.now(),
+      );
     });
     // A fresh instance runs the migration (the same happens after a deploy).
     await runInDurableObject(link, async (obj) => {
       await (obj as unknown as { commands: { migrateLegacy(): Promise<void> } }).commands.migrateLegacy();
     });
-    const tables = await runInDurableObject(link, (_o, state) => state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name));
+    const tables = await runInDurableObject(link, (_o, state) =>
+      state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .toArray()
+        .map((t) => t.name),
+    );
     expect(tables).not.toContain("commands");
     const { exports } = await import("cloudflare:workers");
-    const res = await exports.default.fetch(new Request(`http://localhost/api/nodes/${node.id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${node.secret}` } }));
+    const res = await exports.default.fetch(
+      new Request(`http://localhost/api/nodes/${node.id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${node.secret}` } }),
+    );
     const ws = res.webSocket!;
     const frames: any[] = [];
     ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));

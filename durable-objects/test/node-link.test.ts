@@ -11,9 +11,12 @@ const metrics = { ramTotalMb: 16000, ramUsedMb: 4000, cpuPercent: 12.5, diskTota
 async function registerNode() {
   const id = newId("node");
   const secret = crypto.randomUUID();
-  await withDb((db) => db.insert(nodes).values({ id, name: id, status: "active", secretHash: "" }).then(async () =>
-    db.update(nodes).set({ secretHash: await sha256Hex(secret) }),
-  ));
+  await withDb((db) =>
+    db
+      .insert(nodes)
+      .values({ id, name: id, status: "active", secretHash: "" })
+      .then(async () => db.update(nodes).set({ secretHash: await sha256Hex(secret) })),
+  );
   return { id, secret };
 }
 
@@ -38,7 +41,9 @@ describe("NodeLink Durable Object (per node, WebSocket hibernation)", () => {
     const { id, secret } = await registerNode();
     const { exports } = await import("cloudflare:workers");
     const res = await exports.default.fetch(
-      new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}`, "cf-connecting-ip": "10.9.9.9" } }),
+      new Request(`http://localhost/api/nodes/${id}/connect`, {
+        headers: { upgrade: "websocket", authorization: `Bearer ${secret}`, "cf-connecting-ip": "10.9.9.9" },
+      }),
     );
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
@@ -70,7 +75,9 @@ describe("NodeLink Durable Object (per node, WebSocket hibernation)", () => {
 /** Connects as the node agent and collects every frame the edge sends. */
 async function agentSocket(id: string, secret: string) {
   const { exports } = await import("cloudflare:workers");
-  const res = await exports.default.fetch(new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}` } }));
+  const res = await exports.default.fetch(
+    new Request(`http://localhost/api/nodes/${id}/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${secret}` } }),
+  );
   const ws = res.webSocket!;
   const frames: any[] = [];
   ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
@@ -91,7 +98,10 @@ describe("NodeLink after a reconnect", () => {
     // … but provisioning asks for a connected node only, and is not kept.
     expect(await link.sendCommand({ kind: "ping" }, "provision-like", { onlyIfConnected: true })).toEqual({ id: "provision-like", delivered: false });
     await link.sendCommand({ kind: "sleep", userId: "usr_expiredexpiredexpiredex" }, "too-old");
-    await runInDurableObject(link, (_o, state) => void state.storage.sql.exec("UPDATE node_commands SET sent_at = ? WHERE id = 'too-old'", Date.now() - 2 * 60 * 60_000));
+    await runInDurableObject(
+      link,
+      (_o, state) => void state.storage.sql.exec("UPDATE node_commands SET sent_at = ? WHERE id = 'too-old'", Date.now() - 2 * 60 * 60_000),
+    );
 
     const { ws, frames } = await agentSocket(id, secret);
     ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics, containers: [] }));
@@ -112,7 +122,16 @@ describe("NodeLink after a reconnect", () => {
       const user = env.USER_AGENT.getByName(u);
       await user.init(u);
       await user.setPlacement(id);
-      const spec = { userId: u, image: "openclaw-agent:test", host: "h.example.com", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 };
+      const spec = {
+        userId: u,
+        image: "openclaw-agent:test",
+        host: "h.example.com",
+        config: {},
+        gatewayToken: "g".repeat(32),
+        memoryMb: 2048,
+        cpus: 2,
+        pidsLimit: 512,
+      };
       await user.setAgentSpec(await new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify(spec), `spec:${u}`));
     }
     // Both were provisioned here (the node answered), then the node restarted and lost one container.
@@ -120,7 +139,10 @@ describe("NodeLink after a reconnect", () => {
     first.ws.send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.0", metrics }));
     await settle(id);
     for (const u of [lost, fine]) {
-      await link.sendCommand({ kind: "provision", spec: { userId: u, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } }, `prov-${u}`);
+      await link.sendCommand(
+        { kind: "provision", spec: { userId: u, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } },
+        `prov-${u}`,
+      );
       first.ws.send(JSON.stringify({ type: "result", id: `prov-${u}`, ok: true, result: {} }));
     }
     await settle(id);
@@ -129,7 +151,16 @@ describe("NodeLink after a reconnect", () => {
 
     const second = await agentSocket(id, secret);
     second.ws.send(
-      JSON.stringify({ type: "hello", protocol: 1, agentVersion: "0.1.1", metrics, containers: [{ userId: fine, state: "running" }, { userId: "usr_strangerstrangerstrang", state: "running" }] }),
+      JSON.stringify({
+        type: "hello",
+        protocol: 1,
+        agentVersion: "0.1.1",
+        metrics,
+        containers: [
+          { userId: fine, state: "running" },
+          { userId: "usr_strangerstrangerstrang", state: "running" },
+        ],
+      }),
     );
     await settle(id);
     const wakes = second.frames.filter((f) => f.type === "command" && f.command.kind === "wake");
@@ -158,7 +189,10 @@ describe("NodeLink results and the agent's status", () => {
     await settle(id);
     expect((await user.getSnapshot()).status).toBe("ready");
     expect(await link.getCommandResult("files-1")).toMatchObject({ done: true, ok: false, error: "no such file: MEMORY.md" });
-    await link.sendCommand({ kind: "wake", spec: { userId, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } }, "wake-1");
+    await link.sendCommand(
+      { kind: "wake", spec: { userId, image: "i", host: "h", config: {}, gatewayToken: "g".repeat(32), memoryMb: 2048, cpus: 2, pidsLimit: 512 } },
+      "wake-1",
+    );
     ws.send(JSON.stringify({ type: "result", id: "wake-1", ok: false, error: "image missing" }));
     await settle(id);
     expect((await user.getSnapshot()).status).toBe("failed");

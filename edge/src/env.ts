@@ -6,18 +6,15 @@ import type { FleetSchedulerRpc, NodeLinkRpc, UserAgentRpc } from "@oc/contracts
  * described in .env.example. A missing or malformed variable stops every request with BAD_ENVIRONMENT
  * naming it, instead of failing deep inside a handler.
  */
-const binding = <T>(name: string) =>
-  z.custom<T>((v) => typeof v === "object" && v !== null, { message: `binding ${name} is missing` });
+const binding = <T>(name: string) => z.custom<T>((v) => typeof v === "object" && v !== null, { message: `binding ${name} is missing` });
 
-const base64Key = z
-  .string()
-  .refine((s) => {
-    try {
-      return atob(s).length === 32;
-    } catch {
-      return false;
-    }
-  }, "must be 32 random bytes, base64-encoded (openssl rand -base64 32)");
+const base64Key = z.string().refine((s) => {
+  try {
+    return atob(s).length === 32;
+  } catch {
+    return false;
+  }
+}, "must be 32 random bytes, base64-encoded (openssl rand -base64 32)");
 
 /** Variables whose only purpose is pointing an SDK at a local stand-in (dev and tests). */
 const STAND_IN_OVERRIDES = ["NEON_LOCAL_WSPROXY", "RESEND_BASE_URL", "STRIPE_API_BASE", "HOSTINGER_API_BASE"] as const;
@@ -90,7 +87,10 @@ export const envSchema = z
     /** The image every agent container runs (built by node-agent/image/build.sh). */
     AGENT_IMAGE: z.string().min(1).default("openclaw-agent:2026.9.6-r6"),
     /** Agents are reachable at <user-id>.<AGENT_DOMAIN> through each node's Traefik. */
-    AGENT_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,63}$/).default("agents.localhost.example"),
+    AGENT_DOMAIN: z
+      .string()
+      .regex(/^[a-z0-9.-]+\.[a-z]{2,63}$/)
+      .default("agents.localhost.example"),
     /** How agent containers reach the edge (its metering proxy); defaults to APP_URL. */
     AGENT_EDGE_URL: z.url().optional(),
     /** Stripe (billing). STRIPE_API_BASE points the SDK at a local stand-in in dev and tests only. */
@@ -135,7 +135,11 @@ export const envSchema = z
     BROWSERLESS_API_KEY: z.string().optional(),
     BROWSERLESS_API_BASE: z.url().default("https://production-sfo.browserless.io"),
     /** How long one Browserless session lives; the edge starts a fresh one when it is nearly over. */
-    BROWSER_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(7 * 86_400_000),
+    BROWSER_SESSION_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .default(7 * 86_400_000),
     /** Let's Encrypt account email for Traefik on new nodes. */
     ACME_EMAIL: z.email().default("ops@example.com"),
     USER_AGENT: binding<Namespace<UserAgentRpc>>("USER_AGENT"),
@@ -154,14 +158,20 @@ export const envSchema = z
     if (env.DEV_MODE) ctx.addIssue({ code: "custom", path: ["DEV_MODE"], message: "must not be set in production" });
     // Production must never fall back to dev conveniences.
     if (!env.RESEND_API_KEY) ctx.addIssue({ code: "custom", path: ["RESEND_API_KEY"], message: "required in production" });
-    if (env.NEON_LOCAL_WSPROXY)
-      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
+    if (env.NEON_LOCAL_WSPROXY) ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_WSPROXY"], message: "must not be set in production" });
     if (env.HOSTINGER_API_BASE) ctx.addIssue({ code: "custom", path: ["HOSTINGER_API_BASE"], message: "must not be set in production" });
     if (env.STRIPE_API_BASE) ctx.addIssue({ code: "custom", path: ["STRIPE_API_BASE"], message: "must not be set in production" });
-    for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_MAX"] as const)
+    for (const key of [
+      "OPENAI_API_KEY",
+      "ANTHROPIC_API_KEY",
+      "STRIPE_SECRET_KEY",
+      "STRIPE_WEBHOOK_SECRET",
+      "STRIPE_PRICE_STARTER",
+      "STRIPE_PRICE_PRO",
+      "STRIPE_PRICE_MAX",
+    ] as const)
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required in production" });
-    if (!env.APP_URL.startsWith("https://"))
-      ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });
+    if (!env.APP_URL.startsWith("https://")) ctx.addIssue({ code: "custom", path: ["APP_URL"], message: "must be https:// in production" });
   })
   .superRefine(officialEndpointsInProduction);
 
@@ -180,7 +190,9 @@ export type BindingsAgree = [
   Serves<Cloudflare.Env["NODE_LINK"], Env["NODE_LINK"]>,
   Serves<Cloudflare.Env["FLEET"], Env["FLEET"]>,
   Serves<Cloudflare.Env["AUTH_LIMITER"], Env["AUTH_LIMITER"]>,
-] extends true[] ? true : never;
+] extends true[]
+  ? true
+  : never;
 const bindingsAgree: BindingsAgree = true;
 void bindingsAgree;
 
@@ -191,9 +203,7 @@ export function loadEnv(raw: object): { env: Env; problems?: never } | { env?: n
   let hit = checked.get(raw);
   if (!hit) {
     const parsed = envSchema.safeParse(raw);
-    hit = parsed.success
-      ? { env: parsed.data }
-      : { problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`) };
+    hit = parsed.success ? { env: parsed.data } : { problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`) };
     checked.set(raw, hit);
     if (hit.problems) console.error(`[env] invalid environment:\n  ${hit.problems.join("\n  ")}`);
   }

@@ -50,8 +50,7 @@ export function errorResponse(c: Context<HonoEnv>, err: AppError): Response {
 export function handleError(err: Error, c: Context<HonoEnv>): Response {
   if (err instanceof AppError) return errorResponse(c, err);
   if (err instanceof HTTPException) {
-    const code: ErrorCode =
-      err.status === 401 ? "UNAUTHORIZED" : err.status === 404 ? "NOT_FOUND" : err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST";
+    const code: ErrorCode = err.status === 401 ? "UNAUTHORIZED" : err.status === 404 ? "NOT_FOUND" : err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST";
     return errorResponse(c, new AppError(code, err.message || code));
   }
   console.error(`[${c.get("requestId")}] unhandled error`, err);
@@ -59,17 +58,11 @@ export function handleError(err: Error, c: Context<HonoEnv>): Response {
 }
 
 /** defaultHook for zod-openapi routes: validation failures become VALIDATION_FAILED with the issues. */
-export function handleZodError(
-  result: { success: true } | { success: false; error: z.ZodError },
-  c: Context<HonoEnv>,
-): Response | undefined {
+export function handleZodError(result: { success: true } | { success: false; error: z.ZodError }, c: Context<HonoEnv>): Response | undefined {
   if (result.success) return undefined;
   const issues = result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
   const first = issues[0];
-  return errorResponse(
-    c,
-    new AppError("VALIDATION_FAILED", first ? `${first.path || "body"}: ${first.message}` : "Invalid request", { details: issues }),
-  );
+  return errorResponse(c, new AppError("VALIDATION_FAILED", first ? `${first.path || "body"}: ${first.message}` : "Invalid request", { details: issues }));
 }
 
 /** The error envelope as an OpenAPI schema, reused by every route's documented error responses. */

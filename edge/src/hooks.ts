@@ -27,10 +27,24 @@ hooks.post("/slack/:agentId", async (c) => {
 });
 
 hooks.get("/whatsapp/:agentId", async (c) =>
-  c.text(await whatsappVerify(c.get("services"), c.req.param("agentId"), c.req.query("hub.mode"), c.req.query("hub.verify_token"), c.req.query("hub.challenge")), 200),
+  c.text(
+    await whatsappVerify(c.get("services"), c.req.param("agentId"), c.req.query("hub.mode"), c.req.query("hub.verify_token"), c.req.query("hub.challenge")),
+    200,
+  ),
 );
-hooks.post("/whatsapp/:agentId", async (c) => c.json(await whatsappWebhook(c.get("services"), c.req.param("agentId"), c.req.header("x-hub-signature-256"), await c.req.text()), 200));
+hooks.post("/whatsapp/:agentId", async (c) =>
+  c.json(await whatsappWebhook(c.get("services"), c.req.param("agentId"), c.req.header("x-hub-signature-256"), await c.req.text()), 200),
+);
 
 hooks.post("/discord/:agentId", async (c) =>
-  c.json(await discordInteraction(c.get("services"), c.req.param("agentId"), c.req.header("x-signature-ed25519"), c.req.header("x-signature-timestamp"), await c.req.text()), 200),
+  c.json(
+    await discordInteraction(
+      c.get("services"),
+      c.req.param("agentId"),
+      c.req.header("x-signature-ed25519"),
+      c.req.header("x-signature-timestamp"),
+      await c.req.text(),
+    ),
+    200,
+  ),
 );

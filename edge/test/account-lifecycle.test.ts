@@ -16,15 +16,21 @@ import { completeCheckout } from "../../test-harness/stripe";
  */
 const STRIPE = `http://127.0.0.1:${TEST_PORTS.stripe}`;
 const commandsOn = (nodeId: string) =>
-  env.NODE_LINK.getByName(nodeId).sentCommands().then((rows) => rows.map((r) => r.command as any));
-const inboxRows = (userId: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox").one().n);
+  env.NODE_LINK.getByName(nodeId)
+    .sentCommands()
+    .then((rows) => rows.map((r) => r.command as any));
+const inboxRows = (userId: string) =>
+  runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox").one().n);
 
 /** An account with things to delete: an agent placed on a node, a key, a channel, a memory, a message, a ledger row. */
 async function fullAccount() {
   const u = await paidSignup();
   const key = (await call("/api/account/api-keys", { body: { name: "cli" }, cookie: u.cookie })).body.key as string;
   const { agentId } = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body;
-  expect((await call("/api/channels/telegram", { body: { botToken: `777${Math.floor(Math.random() * 1e4)}:EEEEEEEEEEEEEEEEEEEEEEEEEEEE` }, cookie: u.cookie })).status).toBe(200);
+  expect(
+    (await call("/api/channels/telegram", { body: { botToken: `777${Math.floor(Math.random() * 1e4)}:EEEEEEEEEEEEEEEEEEEEEEEEEEEE` }, cookie: u.cookie }))
+      .status,
+  ).toBe(200);
   const nodeId = `node_del_${crypto.randomUUID().slice(0, 8)}`;
   const account = env.USER_AGENT.getByName(u.userId);
   await account.setPlacement(nodeId);
@@ -32,7 +38,14 @@ async function fullAccount() {
   await account.sendMessage("my private note");
   await withDb(async (db) => {
     await db.insert(memories).values({ id: `mem_${crypto.randomUUID().slice(0, 8)}`, agentId, content: "my sister Ada's birthday is 3 March" });
-    await db.insert(ledgerEntries).values({ id: `led_${crypto.randomUUID().slice(0, 8)}`, userId: u.userId, kind: "credit_pack", amountMicros: 5_000_000, source: "pack", sourceId: `cs_${crypto.randomUUID()}` });
+    await db.insert(ledgerEntries).values({
+      id: `led_${crypto.randomUUID().slice(0, 8)}`,
+      userId: u.userId,
+      kind: "credit_pack",
+      amountMicros: 5_000_000,
+      source: "pack",
+      sourceId: `cs_${crypto.randomUUID()}`,
+    });
   });
   return { ...u, key, agentId, nodeId };
 }
@@ -84,11 +97,17 @@ describe("delete my account", () => {
     const checkout = await call("/api/billing/checkout", { body: { plan: "starter" }, cookie: u.cookie });
     const events = await completeCheckout(STRIPE, checkout.body.id);
     const subId: string = events.find((e) => e.type === "checkout.session.completed")!.data.object.subscription;
-    await withDb((db) => db.insert(subscriptions).values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: u.userId, planId: "starter", status: "active", stripeSubscriptionId: subId }));
+    await withDb((db) =>
+      db
+        .insert(subscriptions)
+        .values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: u.userId, planId: "starter", status: "active", stripeSubscriptionId: subId }),
+    );
     const before = (await fetch(`${STRIPE}/_events`).then((r) => r.json())) as unknown[];
     expect((await call("/api/account/delete", { body: { password: PASSWORD }, cookie: u.cookie })).status).toBe(200);
     const after = (await fetch(`${STRIPE}/_events`).then((r) => r.json())) as { type: string; data: { object: { id: string; status: string } } }[];
-    expect(after.slice(before.length).some((e) => e.type === "customer.subscription.deleted" && e.data.object.id === subId && e.data.object.status === "canceled")).toBe(true);
+    expect(
+      after.slice(before.length).some((e) => e.type === "customer.subscription.deleted" && e.data.object.id === subId && e.data.object.status === "canceled"),
+    ).toBe(true);
     expect((await withDb((db) => db.select().from(subscriptions).where(eq(subscriptions.userId, u.userId))))[0]!.status).toBe("canceled");
   });
 
@@ -97,8 +116,20 @@ describe("delete my account", () => {
     const waiting = await signup();
     const now = Date.now();
     await withDb(async (db) => {
-      await db.insert(subscriptions).values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: due.userId, planId: "starter", status: "canceled", graceUntil: new Date(now - 60_000) }); // backdated
-      await db.insert(subscriptions).values({ id: `sub_${crypto.randomUUID().slice(0, 8)}`, userId: waiting.userId, planId: "starter", status: "canceled", graceUntil: new Date(now + 86_400_000) });
+      await db.insert(subscriptions).values({
+        id: `sub_${crypto.randomUUID().slice(0, 8)}`,
+        userId: due.userId,
+        planId: "starter",
+        status: "canceled",
+        graceUntil: new Date(now - 60_000),
+      }); // backdated
+      await db.insert(subscriptions).values({
+        id: `sub_${crypto.randomUUID().slice(0, 8)}`,
+        userId: waiting.userId,
+        planId: "starter",
+        status: "canceled",
+        graceUntil: new Date(now + 86_400_000),
+      });
     });
     const { services, finish } = buildServices(loadEnv(env).env!, "test-cron");
     const { deleted } = await deleteAfterGrace(services, 100);
@@ -142,7 +173,9 @@ describe("export my data", () => {
     await withDb((db) => db.insert(memories).values({ id: `mem_${crypto.randomUUID().slice(0, 8)}`, agentId, content: "I like green tea" }));
     await env.USER_AGENT.getByName(u.userId).sendMessage("Plan my trip to Lisbon");
     await env.USER_AGENT.getByName(u.userId).setPlacement(`node_export_${crypto.randomUUID().slice(0, 6)}`); // never connected
-    const res = await exports.default.fetch(new Request("http://localhost/api/account/export", { headers: { cookie: u.cookie, "cf-connecting-ip": "10.9.9.9" } }));
+    const res = await exports.default.fetch(
+      new Request("http://localhost/api/account/export", { headers: { cookie: u.cookie, "cf-connecting-ip": "10.9.9.9" } }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/zip");
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="openclaw-cloud-export-\d{4}-\d{2}-\d{2}\.zip"$/);

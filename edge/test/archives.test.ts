@@ -93,13 +93,17 @@ describe("archive URLs for nodes (no storage keys on nodes)", () => {
     expect(new URL(parts.body.completeUrl).searchParams.get("uploadId")).toBe("upload-1");
     // Another size or hash than announced, or another key: refused.
     expect((await api(node, u, "upload", { bytes: bytes * 2, sha256: sha, key: start.body.key, uploadId: "upload-1" })).body.error.code).toBe("CONFLICT");
-    expect((await api(node, u, "upload", { bytes, sha256: sha, key: `state/${u}/2020-01-01T00-00-00-000Z.tar.gz`, uploadId: "u" })).body.error.code).toBe("CONFLICT");
+    expect((await api(node, u, "upload", { bytes, sha256: sha, key: `state/${u}/2020-01-01T00-00-00-000Z.tar.gz`, uploadId: "u" })).body.error.code).toBe(
+      "CONFLICT",
+    );
   });
 
   it("registration hands out no storage keys", async () => {
     const token = `ocn_${crypto.randomUUID()}`;
     await withDb(async (db) =>
-      db.insert(nodeRegistrationTokens).values({ id: newId("nrt"), tokenHash: await sha256Hex(token), createdBy: null, purpose: "operator", expiresAt: new Date(Date.now() + 60_000) }),
+      db
+        .insert(nodeRegistrationTokens)
+        .values({ id: newId("nrt"), tokenHash: await sha256Hex(token), createdBy: null, purpose: "operator", expiresAt: new Date(Date.now() + 60_000) }),
     );
     const res = await call("/api/nodes/register", { body: { token, name: "vps-1" } });
     expect(res.status).toBe(201);

@@ -38,7 +38,10 @@ describe("bad input gets the error envelope and writes nothing", () => {
 
   it("wrong content type", async () => {
     const before = await userCount();
-    const res = await call("/api/auth/signup", { rawBody: "email=a@b.co&password=xxxxxxxxxxxx", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await call("/api/auth/signup", {
+      rawBody: "email=a@b.co&password=xxxxxxxxxxxx",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expectEnvelope(res, 415, "UNSUPPORTED_MEDIA_TYPE");
     expect(await userCount()).toBe(before);
   });

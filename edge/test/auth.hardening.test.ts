@@ -26,13 +26,19 @@ describe("cookie-authenticated writes must come from the app's own origin", () =
     // An agent's page on a subdomain is same-site: SameSite=Lax sends the cookie, the check does not let it in.
     const sameSite = await call("/api/account/api-keys", { cookie, body: { name: "same-site" }, origin: false, headers: { "sec-fetch-site": "same-site" } });
     expect(sameSite.body.error.code).toBe("CROSS_SITE_REQUEST");
-    const lying = await call("/api/account/api-keys", { cookie, body: { name: "lying" }, headers: { origin: "https://usr-x.agents.example.com", "sec-fetch-site": "same-origin" } });
+    const lying = await call("/api/account/api-keys", {
+      cookie,
+      body: { name: "lying" },
+      headers: { origin: "https://usr-x.agents.example.com", "sec-fetch-site": "same-origin" },
+    });
     expect(lying.body.error.code).toBe("CROSS_SITE_REQUEST");
     expect(await keysOf(cookie)).toHaveLength(0);
 
     // Positive controls: the dashboard's Origin, or a browser's Sec-Fetch-Site: same-origin without one.
     expect((await call("/api/account/api-keys", { cookie, body: { name: "dashboard" }, headers: { origin: APP_ORIGIN } })).status).toBe(201);
-    expect((await call("/api/account/api-keys", { cookie, body: { name: "fetch-metadata" }, origin: false, headers: { "sec-fetch-site": "same-origin" } })).status).toBe(201);
+    expect(
+      (await call("/api/account/api-keys", { cookie, body: { name: "fetch-metadata" }, origin: false, headers: { "sec-fetch-site": "same-origin" } })).status,
+    ).toBe(201);
     expect(await keysOf(cookie)).toHaveLength(2);
   });
 
@@ -51,7 +57,12 @@ describe("cookie-authenticated writes must come from the app's own origin", () =
     const viaKey = await call("/api/account/api-keys", { body: { name: "from a script" }, headers: { authorization: `Bearer ${key}` } });
     expect(viaKey.status).toBe(201);
     // A stray cookie on a webhook call changes nothing: the Stripe route answers on its own terms (the signature).
-    const hook = await call("/api/webhooks/stripe", { rawBody: "{}", cookie, origin: false, headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=00" } });
+    const hook = await call("/api/webhooks/stripe", {
+      rawBody: "{}",
+      cookie,
+      origin: false,
+      headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=00" },
+    });
     expect(hook.body.error.code).not.toBe("CROSS_SITE_REQUEST");
   });
 });
@@ -167,7 +178,12 @@ describe("operator routes take a session, never an API key", () => {
     const key = (await call("/api/account/api-keys", { cookie: admin.cookie, body: { name: "ops script" } })).body.key as string;
     const bearer = { authorization: `Bearer ${key}` };
     expect((await call("/api/auth/me", { headers: bearer })).body.user.role).toBe("admin"); // the key itself is valid
-    for (const [path, method] of [["/api/admin/overview", "GET"], ["/api/admin/nodes", "GET"], ["/api/admin/fleet/check", "POST"], ["/api/admin/nodes/registration-tokens", "POST"]] as const) {
+    for (const [path, method] of [
+      ["/api/admin/overview", "GET"],
+      ["/api/admin/nodes", "GET"],
+      ["/api/admin/fleet/check", "POST"],
+      ["/api/admin/nodes/registration-tokens", "POST"],
+    ] as const) {
       const res = await call(path, { method, headers: bearer });
       expect([path, res.status, res.body.error?.code]).toEqual([path, 403, "SESSION_REQUIRED"]);
     }

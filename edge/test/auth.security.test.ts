@@ -15,7 +15,12 @@ describe("auth security", () => {
     const { cookie } = await signup();
     const token = cookie.split("=")[1]!;
     const hash = await sha256Hex(token);
-    await withDb((db) => db.update(sessions).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(sessions.tokenHash, hash)));
+    await withDb((db) =>
+      db
+        .update(sessions)
+        .set({ expiresAt: new Date(Date.now() - 1000) })
+        .where(eq(sessions.tokenHash, hash)),
+    );
     expect((await call("/api/auth/me", { cookie })).status).toBe(401);
   });
 

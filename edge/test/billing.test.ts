@@ -32,7 +32,11 @@ const pay = (sessionId: string) => completeCheckout(STAND_IN, sessionId);
 
 /** Events the stand-in emitted after a given one (those it sends after answering an API call). */
 async function eventsSince(count: number): Promise<Ev[]> {
-  const all = await poll(() => fetch(`${STAND_IN}/_events`).then((r) => r.json() as Promise<Ev[]>), (a) => a.length > count, { timeoutMs: 1000 });
+  const all = await poll(
+    () => fetch(`${STAND_IN}/_events`).then((r) => r.json() as Promise<Ev[]>),
+    (a) => a.length > count,
+    { timeoutMs: 1000 },
+  );
   return all.slice(count);
 }
 const eventCount = async () => ((await fetch(`${STAND_IN}/_events`).then((r) => r.json())) as Ev[]).length;
@@ -77,16 +81,27 @@ describe("plans and checkout", () => {
     expect(sub!.currentPeriodEnd!.getTime()).toBeGreaterThan(Date.now());
     const entries = await withDb((db) => db.select().from(ledgerEntries).where(eq(ledgerEntries.userId, u.userId)));
     expect(entries.map((e) => [e.kind, e.amountMicros])).toEqual([["credit_plan", starter.includedMicros]]);
-    expect((await call("/api/billing", { cookie: u.cookie })).body).toMatchObject({ subscription: { planId: "starter", status: "active" }, balance: { balance: starter.includedMicros } });
+    expect((await call("/api/billing", { cookie: u.cookie })).body).toMatchObject({
+      subscription: { planId: "starter", status: "active" },
+      balance: { balance: starter.includedMicros },
+    });
 
     // The plan's markup now prices this user's tokens.
     // (set by a follow-up job, which runs after the webhook's answer)
-    const settled = await poll(() => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"), (r) => r.markupBps === starter.markupBps);
+    const settled = await poll(
+      () => env.USER_AGENT.getByName(u.userId).settle("never-reserved", 0, "x"),
+      (r) => r.markupBps === starter.markupBps,
+    );
     expect(settled.markupBps).toBe(starter.markupBps);
 
     // No node is connected in these tests: the paid agent could not start, and the user is told by mail.
-    const mails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("could not start")));
-    expect(mails.map((m) => m.subject)).toEqual(expect.arrayContaining([expect.stringContaining("Receipt: Starter plan ($12.00)"), "Your agent could not start yet"]));
+    const mails = await poll(
+      () => inbox(u.email),
+      (m) => m.some((x) => x.subject.includes("could not start")),
+    );
+    expect(mails.map((m) => m.subject)).toEqual(
+      expect.arrayContaining([expect.stringContaining("Receipt: Starter plan ($12.00)"), "Your agent could not start yet"]),
+    );
 
     // A second subscription checkout is refused: change the plan instead.
     const again = await call("/api/billing/checkout", { body: { plan: "pro" }, cookie: u.cookie });
@@ -154,7 +169,12 @@ describe("the Stripe webhook refuses what it should", () => {
     forgedMeta.data.object.id = `in_forged_${Date.now()}`;
     forgedMeta.data.object.customer = "cus_someone_else";
     forgedMeta.data.object.parent.subscription_details.metadata.userId = other.userId;
-    await withDb((db) => db.update(users).set({ stripeCustomerId: `cus_other_${Date.now()}` }).where(eq(users.id, other.userId)));
+    await withDb((db) =>
+      db
+        .update(users)
+        .set({ stripeCustomerId: `cus_other_${Date.now()}` })
+        .where(eq(users.id, other.userId)),
+    );
     expect((await deliver(forgedMeta)).body.outcome).toBe("ignored: unknown customer");
     expect(await balanceOf(other.userId)).toBe(0);
     expect(await balanceOf(u.userId)).toBe(0);
@@ -175,9 +195,19 @@ describe("plan changes and cancellation", () => {
     for (const e of events) await deliver(e);
     expect((await subscriptionOf(u.userId))!.planId).toBe("pro");
     // The markup and the mail are follow-up jobs, run after the webhook's answer.
-    expect((await poll(() => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"), (r) => r.markupBps === pro.markupBps)).markupBps).toBe(pro.markupBps);
+    expect(
+      (
+        await poll(
+          () => env.USER_AGENT.getByName(u.userId).settle("none", 0, "x"),
+          (r) => r.markupBps === pro.markupBps,
+        )
+      ).markupBps,
+    ).toBe(pro.markupBps);
     expect(await balanceOf(u.userId)).toBe(starter.includedMicros);
-    const changedMails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"));
+    const changedMails = await poll(
+      () => inbox(u.email),
+      (m) => m.some((x) => x.subject === "Your plan changed: Starter → Pro"),
+    );
     expect(changedMails.map((m) => m.subject)).toContain("Your plan changed: Starter → Pro");
     // An older subscription event arriving late does not undo the change.
     const stale = structuredClone(u.events.find((e) => e.type === "customer.subscription.created")!);
@@ -202,9 +232,14 @@ describe("plan changes and cancellation", () => {
     expect(after!.status).toBe("canceled");
     expect(after!.graceUntil!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     // Ending the service is a follow-up job, run after the webhook's answer; its mail is its last step.
-    await poll(() => inbox(u.email), (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"));
+    await poll(
+      () => inbox(u.email),
+      (m) => m.some((x) => x.subject === "Your OpenClaw Cloud subscription has ended"),
+    );
     const key = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body.key;
-    const refused = await openai(key).chat.completions.create(chatBody("hello")).catch((e) => e);
+    const refused = await openai(key)
+      .chat.completions.create(chatBody("hello"))
+      .catch((e) => e);
     expect(refused.status).toBe(403);
     expect((await inbox(u.email)).map((m) => m.subject)).toContain("Your OpenClaw Cloud subscription has ended");
   });
@@ -258,18 +293,27 @@ describe("auto top-up", () => {
 
   it("below the threshold the saved card is charged once for the chosen pack, and the webhook does not credit it again", async () => {
     const u = await userWithCard();
-    const set = await call("/api/billing/auto-top-up", { method: "PUT", body: { enabled: true, thresholdMicros: 5_000_000, pack: "pack_20" }, cookie: u.cookie });
+    const set = await call("/api/billing/auto-top-up", {
+      method: "PUT",
+      body: { enabled: true, thresholdMicros: 5_000_000, pack: "pack_20" },
+      cookie: u.cookie,
+    });
     expect(set.body).toEqual({ enabled: true, threshold: 5_000_000, packId: "pack_20" });
     const before = await eventCount();
     await openai(u.key).chat.completions.create(chatBody("spend a little"));
-    const balance = await poll(() => balanceOf(u.userId), (b) => b > 20_000_000);
+    const balance = await poll(
+      () => balanceOf(u.userId),
+      (b) => b > 20_000_000,
+    );
     expect(balance).toBeGreaterThan(20_000_000);
     expect(balance).toBeLessThan(25_000_000);
     const [succeeded] = (await eventsSince(before)).filter((e) => e.type === "payment_intent.succeeded");
     expect(succeeded!.data.object.metadata).toMatchObject({ kind: "auto_topup", packId: "pack_20", userId: u.userId });
     expect((await deliver(succeeded!)).body.outcome).toBe("auto top-up pack_20 credited");
     expect(await balanceOf(u.userId)).toBe(balance); // the same payment, not credited twice
-    const charges = ((await fetch(`${STAND_IN}/_requests`).then((r) => r.json())) as { path: string; form: any }[]).filter((r) => r.path === "/v1/payment_intents" && r.form.metadata?.userId === u.userId);
+    const charges = ((await fetch(`${STAND_IN}/_requests`).then((r) => r.json())) as { path: string; form: any }[]).filter(
+      (r) => r.path === "/v1/payment_intents" && r.form.metadata?.userId === u.userId,
+    );
     expect(charges).toHaveLength(1);
     expect(charges[0]!.form).toMatchObject({ off_session: "true", confirm: "true", amount: "2000" });
   });
@@ -280,12 +324,17 @@ describe("auto top-up", () => {
     await control(`/_decline/${customer}`);
     await call("/api/billing/auto-top-up", { method: "PUT", body: { enabled: true, thresholdMicros: 5_000_000, pack: "pack_20" }, cookie: u.cookie });
     for (const text of ["one", "two", "three"]) await openai(u.key).chat.completions.create(chatBody(text));
-    const mails = await poll(() => inbox(u.email), (m) => m.some((x) => x.subject.includes("did not go through")));
+    const mails = await poll(
+      () => inbox(u.email),
+      (m) => m.some((x) => x.subject.includes("did not go through")),
+    );
     expect(mails.filter((m) => m.subject === "Your automatic top-up did not go through")).toHaveLength(1);
     expect(mails.find((m) => m.subject.includes("did not go through"))!.text).toContain("Your card was declined.");
     const activity = await env.USER_AGENT.getByName(u.userId).listActivity(20);
     expect(activity.filter((a) => a.message.startsWith("Automatic top-up failed"))).toHaveLength(1);
-    const charges = ((await fetch(`${STAND_IN}/_requests`).then((r) => r.json())) as { path: string; form: any }[]).filter((r) => r.path === "/v1/payment_intents" && r.form.metadata?.userId === u.userId);
+    const charges = ((await fetch(`${STAND_IN}/_requests`).then((r) => r.json())) as { path: string; form: any }[]).filter(
+      (r) => r.path === "/v1/payment_intents" && r.form.metadata?.userId === u.userId,
+    );
     expect(charges).toHaveLength(1);
     expect(await balanceOf(u.userId)).toBeLessThan(5_000_000);
   });

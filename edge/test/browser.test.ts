@@ -17,7 +17,8 @@ import { call, withDb } from "./helpers";
  */
 const SEVEN_DAYS = 7 * 86_400_000; // BROWSER_SESSION_TTL_MS's default
 const standIn = `http://127.0.0.1:${TEST_PORTS.browserless}`;
-const sessionsAtBrowserless = async () => (await fetch(`${standIn}/_sessions?token=${TEST_SECRETS.browserlessToken}`).then((r) => r.json())) as { id: string }[];
+const sessionsAtBrowserless = async () =>
+  (await fetch(`${standIn}/_sessions?token=${TEST_SECRETS.browserlessToken}`).then((r) => r.json())) as { id: string }[];
 
 async function agentIdOf(userId: string) {
   return withDb(async (db) => (await db.select({ id: agents.id }).from(agents).where(eq(agents.userId, userId)))[0]!.id);
@@ -46,10 +47,9 @@ const basic = (key: string) => `Basic ${btoa(`agent:${key}`)}`;
  * and returns a tiny CDP client. `query` puts the key in the URL instead.
  */
 async function relay(agentId: string, key: string, opts: { query?: boolean } = {}): Promise<Relay> {
-  const res = await exports.default.fetch(
-    `http://localhost/browser/devtools/browser/${agentId}${opts.query ? `?token=${encodeURIComponent(key)}` : ""}`,
-    { headers: opts.query ? { Upgrade: "websocket" } : { Upgrade: "websocket", Authorization: basic(key) } },
-  );
+  const res = await exports.default.fetch(`http://localhost/browser/devtools/browser/${agentId}${opts.query ? `?token=${encodeURIComponent(key)}` : ""}`, {
+    headers: opts.query ? { Upgrade: "websocket" } : { Upgrade: "websocket", Authorization: basic(key) },
+  });
   const ws = res.webSocket;
   if (!ws) return { status: res.status, body: await res.json<{ error: { code: string; message: string } }>() };
   ws.accept();
@@ -86,7 +86,10 @@ describe("Browser Agent Viewer", () => {
     expect((await relay(agentId, browserKey)).status).toBe(409);
 
     const before = (await sessionsAtBrowserless()).length;
-    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie })).body).toEqual({ enabled: true, appliedToAgent: false });
+    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie })).body).toEqual({
+      enabled: true,
+      appliedToAgent: false,
+    });
     expect((await sessionsAtBrowserless()).length).toBe(before + 1);
     // The session URLs carry the operator's Browserless token: sealed at rest.
     const [row] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
@@ -104,7 +107,9 @@ describe("Browser Agent Viewer", () => {
     expect(await viewer()).toMatchObject({ offered: true, enabled: true, unreachable: false });
 
     const shot = await exports.default.fetch(
-      new Request(`http://localhost/api/agent/browser/snapshot?tab=${created.result.targetId}`, { headers: { cookie: u.cookie!, "cf-connecting-ip": "10.9.9.9" } }),
+      new Request(`http://localhost/api/agent/browser/snapshot?tab=${created.result.targetId}`, {
+        headers: { cookie: u.cookie!, "cf-connecting-ip": "10.9.9.9" },
+      }),
     );
     expect(shot.status).toBe(200);
     expect(shot.headers.get("content-type")).toBe("image/jpeg");
@@ -131,11 +136,17 @@ describe("Browser Agent Viewer", () => {
     await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: a.cookie });
     const keysA = await issueKeys(a.userId);
     const keysB = await issueKeys(b.userId);
-    expect(await relay(agentA, "ocb_usr_aaaaaaaaaaaaaaaaaaaaaaaa_forgedforgedforgedforged")).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
+    expect(await relay(agentA, "ocb_usr_aaaaaaaaaaaaaaaaaaaaaaaa_forgedforgedforgedforged")).toMatchObject({
+      status: 401,
+      body: { error: { code: "UNAUTHORIZED" } },
+    });
     expect(await relay(agentA, keysB.browserKey)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
     // The spending key does not drive the browser, and no key is taken from the URL (access logs keep URLs).
     expect(await relay(agentA, keysA.key)).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED" } } });
-    expect(await relay(agentA, keysA.browserKey, { query: true })).toMatchObject({ status: 401, body: { error: { message: "Send the browser key in the Authorization header, never in the URL." } } });
+    expect(await relay(agentA, keysA.browserKey, { query: true })).toMatchObject({
+      status: 401,
+      body: { error: { message: "Send the browser key in the Authorization header, never in the URL." } },
+    });
     const plain = await call(`/browser/devtools/browser/${agentA}`, { headers: { authorization: basic(keysA.browserKey) } });
     expect(plain.status).toBe(400);
     const version = await call(`/browser/json/version`, { headers: { authorization: `Bearer ${keysA.browserKey}` } });
@@ -167,7 +178,12 @@ describe("Browser Agent Viewer", () => {
     const agentId = await agentIdOf(u.userId);
     await call("/api/agent/browser", { method: "PUT", body: { enabled: true }, cookie: u.cookie });
     const [first] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
-    await withDb((db) => db.update(browserSessions).set({ expiresAt: new Date(Date.now() + 60_000) }).where(eq(browserSessions.agentId, agentId)));
+    await withDb((db) =>
+      db
+        .update(browserSessions)
+        .set({ expiresAt: new Date(Date.now() + 60_000) })
+        .where(eq(browserSessions.agentId, agentId)),
+    );
     const status = (await call("/api/agent/browser", { cookie: u.cookie })).body;
     expect(status.unreachable).toBe(false);
     const [second] = await withDb((db) => db.select().from(browserSessions).where(eq(browserSessions.agentId, agentId)));
@@ -177,7 +193,10 @@ describe("Browser Agent Viewer", () => {
     await expect.poll(live).not.toContain(first!.sessionId);
     expect(await live()).toContain(second!.sessionId);
 
-    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: false }, cookie: u.cookie })).body).toEqual({ enabled: false, appliedToAgent: false });
+    expect((await call("/api/agent/browser", { method: "PUT", body: { enabled: false }, cookie: u.cookie })).body).toEqual({
+      enabled: false,
+      appliedToAgent: false,
+    });
     await expect.poll(live).not.toContain(second!.sessionId);
     expect((await relay(agentId, (await issueKeys(u.userId)).browserKey)).status).toBe(409);
   });

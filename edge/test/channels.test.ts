@@ -12,7 +12,10 @@ import { commandsOn, readyAgent } from "../../test-harness/workerd/agents";
  * in order in the user's Durable Object; bridged replies sent to the platforms' APIs (a local stand-in).
  */
 const STAND_IN = `http://127.0.0.1:${TEST_PORTS.chat}`;
-const received = async (prefix: string) => ((await fetch(`${STAND_IN}/_received`).then((r) => r.json())) as { method: string; path: string; auth?: string; body: any }[]).filter((r) => r.path.startsWith(prefix));
+const received = async (prefix: string) =>
+  ((await fetch(`${STAND_IN}/_received`).then((r) => r.json())) as { method: string; path: string; auth?: string; body: any }[]).filter((r) =>
+    r.path.startsWith(prefix),
+  );
 const hex = (b: ArrayBuffer | Uint8Array) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
 async function hmac(secret: string, data: string) {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -27,7 +30,12 @@ async function agentOf(u: { userId: string; cookie: string }) {
 /** The user's inbox rows (messages and forwarded updates), oldest first. */
 const inbox = (userId: string) =>
   runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) =>
-    state.storage.sql.exec<{ id: number; kind: string; session: string; text: string; payload: string | null; command_id: string | null }>("SELECT id, kind, session, text, payload, command_id FROM inbox ORDER BY id").toArray().map((r) => ({ ...r })),
+    state.storage.sql
+      .exec<{ id: number; kind: string; session: string; text: string; payload: string | null; command_id: string | null }>(
+        "SELECT id, kind, session, text, payload, command_id FROM inbox ORDER BY id",
+      )
+      .toArray()
+      .map((r) => ({ ...r })),
   );
 
 /** Marks the user's agent as running on a (socketless) node, so queued traffic is sent as commands. */
@@ -51,7 +59,10 @@ describe("Telegram (native webhook mode)", () => {
     expect(list.find((c: { kind: string }) => c.kind === "telegram")).toMatchObject({ connected: true });
 
     const update = (n: number) => JSON.stringify({ update_id: n, message: { message_id: n, chat: { id: 42, type: "private" }, text: `message ${n}` } });
-    const forged = await call(`/hooks/telegram/${agentId}`, { rawBody: update(0), headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": "not-the-secret" } });
+    const forged = await call(`/hooks/telegram/${agentId}`, {
+      rawBody: update(0),
+      headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": "not-the-secret" },
+    });
     expect(forged.status).toBe(401);
     expect(await inbox(u.userId)).toEqual([]);
 
@@ -59,7 +70,10 @@ describe("Telegram (native webhook mode)", () => {
     await runningOn(u.userId, nodeId);
     // A burst of 12 updates: each is queued in arrival order and forwarded in that order.
     for (let n = 1; n <= 12; n++) {
-      const r = await call(`/hooks/telegram/${agentId}`, { rawBody: update(n), headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret } });
+      const r = await call(`/hooks/telegram/${agentId}`, {
+        rawBody: update(n),
+        headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+      });
       expect(r.body).toMatchObject({ ok: true, accepted: true });
     }
     const forwards = (await commandsOn(nodeId)).filter((c) => c.command.kind === "forward");
@@ -67,13 +81,19 @@ describe("Telegram (native webhook mode)", () => {
     expect(forwards[0]!.command).toMatchObject({ port: 8787, path: "/telegram-webhook", headers: { "x-telegram-bot-api-secret-token": secret } });
 
     // Oversized payloads are refused before anything is read into the queue.
-    const huge = await call(`/hooks/telegram/${agentId}`, { rawBody: "x".repeat(2 * 1024 * 1024), headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret } });
+    const huge = await call(`/hooks/telegram/${agentId}`, {
+      rawBody: "x".repeat(2 * 1024 * 1024),
+      headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+    });
     expect(huge.status).toBe(413);
 
     // Disconnected: Telegram's late deliveries are acknowledged (no retry storm) and dropped.
     expect((await call("/api/channels/telegram", { method: "DELETE", cookie: u.cookie })).status).toBe(200);
     expect((await received("/telegram/bot123456:AAAA")).some((r) => r.path.endsWith("/deleteWebhook"))).toBe(true);
-    const late = await call(`/hooks/telegram/${agentId}`, { rawBody: update(13), headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret } });
+    const late = await call(`/hooks/telegram/${agentId}`, {
+      rawBody: update(13),
+      headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+    });
     expect(late.body).toMatchObject({ ok: true, accepted: false });
     expect((await inbox(u.userId)).filter((r) => r.kind === "forward")).toHaveLength(12);
   });
@@ -104,13 +124,29 @@ describe("Slack (Events API, OpenClaw's HTTP mode)", () => {
 
     const nodeId = `node_sl_${crypto.randomUUID().slice(0, 8)}`;
     await runningOn(u.userId, nodeId);
-    const first = await post({ type: "event_callback", event_id: "Ev1", event: { type: "message", channel: "C123", ts: "111.222", text: "what is on my calendar?" } });
-    const second = await post({ type: "event_callback", event_id: "Ev2", event: { type: "app_mention", channel: "C123", ts: "111.333", text: "<@U1> and tomorrow?" } });
-    expect((await post({ type: "event_callback", event_id: "Ev1", event: { type: "message" } }, { retry: "1" })).reply.body).toEqual({ accepted: false, duplicate: true });
+    const first = await post({
+      type: "event_callback",
+      event_id: "Ev1",
+      event: { type: "message", channel: "C123", ts: "111.222", text: "what is on my calendar?" },
+    });
+    const second = await post({
+      type: "event_callback",
+      event_id: "Ev2",
+      event: { type: "app_mention", channel: "C123", ts: "111.333", text: "<@U1> and tomorrow?" },
+    });
+    expect((await post({ type: "event_callback", event_id: "Ev1", event: { type: "message" } }, { retry: "1" })).reply.body).toEqual({
+      accepted: false,
+      duplicate: true,
+    });
     // In order, byte for byte, with Slack's own signature: OpenClaw verifies it again with the same secret.
     const forwards = (await commandsOn(nodeId)).filter((c) => c.command.kind === "forward").map((c) => c.command);
     expect(forwards).toHaveLength(2);
-    expect(forwards[0]).toMatchObject({ port: 18789, path: "/slack/events", body: first.body, headers: { "x-slack-signature": first.sig, "x-slack-request-timestamp": first.ts } });
+    expect(forwards[0]).toMatchObject({
+      port: 18789,
+      path: "/slack/events",
+      body: first.body,
+      headers: { "x-slack-signature": first.sig, "x-slack-request-timestamp": first.ts },
+    });
     expect(forwards[1]).toMatchObject({ body: second.body, headers: { "x-slack-signature": second.sig } });
     expect((await inbox(u.userId)).filter((r) => r.kind === "message")).toEqual([]);
   });
@@ -129,17 +165,47 @@ describe("WhatsApp (Cloud API, bridged)", () => {
     expect([challenge.status, challenge.body]).toEqual([200, 98765]);
     expect((await call(`/hooks/whatsapp/${agentId}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1`)).status).toBe(403);
 
-    const body = JSON.stringify({ entry: [{ changes: [{ value: { messages: [{ id: `wamid.${crypto.randomUUID()}`, timestamp: String(Math.floor(Date.now() / 1000)), from: "15550001111", type: "text", text: { body: "hola" } }, { from: "15550001111", type: "image" }] } }] }] });
-    const forged = await call(`/hooks/whatsapp/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac("other", body)}` } });
+    const body = JSON.stringify({
+      entry: [
+        {
+          changes: [
+            {
+              value: {
+                messages: [
+                  {
+                    id: `wamid.${crypto.randomUUID()}`,
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    from: "15550001111",
+                    type: "text",
+                    text: { body: "hola" },
+                  },
+                  { from: "15550001111", type: "image" },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const forged = await call(`/hooks/whatsapp/${agentId}`, {
+      rawBody: body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac("other", body)}` },
+    });
     expect(forged.status).toBe(400);
     const nodeId = `node_wa_${crypto.randomUUID().slice(0, 8)}`;
     const account = await runningOn(u.userId, nodeId);
-    const good = await call(`/hooks/whatsapp/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac(appSecret, body)}` } });
+    const good = await call(`/hooks/whatsapp/${agentId}`, {
+      rawBody: body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac(appSecret, body)}` },
+    });
     expect(good.body).toEqual({ accepted: 1 });
     const [row] = await inbox(u.userId);
     expect(row).toMatchObject({ session: "whatsapp:15550001111", text: "hola" });
     await account.onDelivered(row!.command_id!, true, "¡Hola!", null);
-    const sent = await poll(() => received("/graph/1234567890/messages"), (r) => r.length > 0);
+    const sent = await poll(
+      () => received("/graph/1234567890/messages"),
+      (r) => r.length > 0,
+    );
     expect(sent.at(-1)).toMatchObject({ auth: "Bearer EAAG-good-token", body: { to: "15550001111", type: "text", text: { body: "¡Hola!" } } });
   });
 });
@@ -155,7 +221,10 @@ describe("Discord (interactions, bridged)", () => {
       const body = JSON.stringify(payload);
       const ts = String(Math.floor(Date.now() / 1000));
       const sig = hex(await crypto.subtle.sign("Ed25519", signer, new TextEncoder().encode(ts + body)));
-      return call(`/hooks/discord/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": ts } });
+      return call(`/hooks/discord/${agentId}`, {
+        rawBody: body,
+        headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": ts },
+      });
     };
     expect((await send({ type: 1 })).body).toEqual({ type: 1 });
     const other = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
@@ -163,17 +232,31 @@ describe("Discord (interactions, bridged)", () => {
 
     const nodeId = `node_dc_${crypto.randomUUID().slice(0, 8)}`;
     const account = await runningOn(u.userId, nodeId);
-    expect((await send({ id: "1100000000000000001", type: 2, token: "itoken", channel_id: "99", data: { name: "ask", options: [{ name: "q", value: "summarise today" }] } })).body).toEqual({ type: 5 });
+    expect(
+      (
+        await send({
+          id: "1100000000000000001",
+          type: 2,
+          token: "itoken",
+          channel_id: "99",
+          data: { name: "ask", options: [{ name: "q", value: "summarise today" }] },
+        })
+      ).body,
+    ).toEqual({ type: 5 });
     const [row] = await inbox(u.userId);
     expect(row).toMatchObject({ session: "discord:99", text: "summarise today" });
     await account.onDelivered(row!.command_id!, true, "Here is today.", null);
-    const edits = await poll(() => received("/discord/webhooks/112233445566/itoken/messages/@original"), (r) => r.length > 0);
+    const edits = await poll(
+      () => received("/discord/webhooks/112233445566/itoken/messages/@original"),
+      (r) => r.length > 0,
+    );
     expect(edits[0]).toMatchObject({ method: "PATCH", body: { content: "Here is today." } });
   });
 });
 
 /** A setting of the user's Durable Object, as it holds it. */
-const metaValue = (userId: string, key: string) => runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get(key));
+const metaValue = (userId: string, key: string) =>
+  runInDurableObject(env.USER_AGENT.getByName(userId), (o) => (o as unknown as { meta: { get(k: string): string | null } }).meta.get(key));
 const alwaysOn = (userId: string) => metaValue(userId, "alwaysOn");
 
 describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
@@ -183,7 +266,10 @@ describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
     await agentOf(u);
     const publicKey = "ab".repeat(32);
     const botToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
-    const bad = await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey, botToken: botToken.replace("abc", "bad") }, cookie: u.cookie });
+    const bad = await call("/api/channels/discord", {
+      body: { applicationId: "112233445566", publicKey, botToken: botToken.replace("abc", "bad") },
+      cookie: u.cookie,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain("Discord did not accept this bot token");
     expect(await alwaysOn(u.userId)).toBeNull();
@@ -206,7 +292,6 @@ describe("Discord bot (OpenClaw's own plugin, on Discord's gateway)", () => {
 });
 
 describe("WhatsApp (QR link, OpenClaw's own plugin)", () => {
-
   it("turns the plugin on with the agent kept awake, asks the agent's node for the QR code, and turns both off again", async () => {
     const u = await verifiedSignup();
     await grantAccess(u.userId);

@@ -35,9 +35,16 @@ describe("agent customisation", () => {
   it("a published template applies its router model, personality and skills to another user", async () => {
     const author = await signup();
     await call("/api/agent/router", { method: "PUT", body: { model: "claude-haiku-4-5" }, cookie: author.cookie });
-    await call("/api/agent/personality", { method: "PUT", body: { name: "Scout", tone: "curious", language: "English", instructions: "Research before answering." }, cookie: author.cookie });
+    await call("/api/agent/personality", {
+      method: "PUT",
+      body: { name: "Scout", tone: "curious", language: "English", instructions: "Research before answering." },
+      cookie: author.cookie,
+    });
     await call("/api/agent/skills", { method: "PUT", body: { changes: [{ name: "github", enabled: false }] }, cookie: author.cookie });
-    const published = await call("/api/templates", { body: { name: `Researcher ${Date.now()}`, description: "Careful research assistant with GitHub off." }, cookie: author.cookie });
+    const published = await call("/api/templates", {
+      body: { name: `Researcher ${Date.now()}`, description: "Careful research assistant with GitHub off." },
+      cookie: author.cookie,
+    });
     expect(published.status).toBe(201);
 
     const user = await signup();

@@ -9,9 +9,18 @@ describe("dashboard APIs", () => {
   it("Token Analytics sums real usage by day, model and tier, with zero-filled days", async () => {
     const u = await proxyUser(5_000_000);
     await openai(u.key).chat.completions.create(chatBody("hi!", { model: "auto" }));
-    await openai(u.key).chat.completions.create(chatBody("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?", { model: "auto" }));
+    await openai(u.key).chat.completions.create(
+      chatBody(
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?",
+        { model: "auto" },
+      ),
+    );
     const charged = (await debits(u.account, 2)).reduce((t, e) => t - e.amount, 0);
-    const usage = await poll(() => call("/api/usage?days=7", { cookie: u.cookie }).then((r) => r.body), (b) => b.totals.calls === 2, { timeoutMs: 10_000 });
+    const usage = await poll(
+      () => call("/api/usage?days=7", { cookie: u.cookie }).then((r) => r.body),
+      (b) => b.totals.calls === 2,
+      { timeoutMs: 10_000 },
+    );
     expect(usage.byDay).toHaveLength(7);
     expect(usage.byDay.at(-1).calls).toBe(2);
     expect(usage.totals.spentMicros).toBe(charged);
@@ -24,7 +33,9 @@ describe("dashboard APIs", () => {
   it("the referral page lists who joined, masked", async () => {
     const me = await signup();
     const code = (await call("/api/referrals", { cookie: me.cookie })).body.link.split("ref=")[1];
-    await call("/api/auth/signup", { body: { email: `friend-${crypto.randomUUID().slice(0, 8)}@example.org`, password: "a-long-enough-password", referralCode: code } });
+    await call("/api/auth/signup", {
+      body: { email: `friend-${crypto.randomUUID().slice(0, 8)}@example.org`, password: "a-long-enough-password", referralCode: code },
+    });
     const page = (await call("/api/referrals", { cookie: me.cookie })).body;
     expect(page.referred).toHaveLength(1);
     expect(page.referred[0].who).toMatch(/^fr…@example\.org$/);
@@ -35,14 +46,26 @@ describe("dashboard APIs", () => {
     const u = await signup();
     const before = (await call("/api/agent/protection", { cookie: u.cookie })).body;
     expect(before.loop.maxRepeats).toBeGreaterThan(1);
-    const changed = await call("/api/agent/protection", { method: "PUT", body: { quietHours: { enabled: true, start: "22:30", end: "06:00" }, timezone: "Europe/Paris", dailyCap: 2_000_000 }, cookie: u.cookie });
+    const changed = await call("/api/agent/protection", {
+      method: "PUT",
+      body: { quietHours: { enabled: true, start: "22:30", end: "06:00" }, timezone: "Europe/Paris", dailyCap: 2_000_000 },
+      cookie: u.cookie,
+    });
     expect(changed.body).toMatchObject({ quietHours: { start: "22:30" }, timezone: "Europe/Paris", dailyCap: 2_000_000, loop: before.loop });
     const badZone = await call("/api/agent/protection", { method: "PUT", body: { timezone: "Mars/Olympus" }, cookie: u.cookie });
     expect(badZone.status).toBe(400);
     expect(badZone.body.error.message).toContain('Unknown time zone "Mars/Olympus"');
-    const badTime = await call("/api/agent/protection", { method: "PUT", body: { quietHours: { enabled: true, start: "25:00", end: "06:00" } }, cookie: u.cookie });
+    const badTime = await call("/api/agent/protection", {
+      method: "PUT",
+      body: { quietHours: { enabled: true, start: "25:00", end: "06:00" } },
+      cookie: u.cookie,
+    });
     expect(badTime.body.error.code).toBe("VALIDATION_FAILED");
-    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 10, deepSleepMinutes: 0 }, cookie: u.cookie })).body).toEqual({ idleMinutes: 10, deepSleepMinutes: 0, alwaysOn: false });
+    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 10, deepSleepMinutes: 0 }, cookie: u.cookie })).body).toEqual({
+      idleMinutes: 10,
+      deepSleepMinutes: 0,
+      alwaysOn: false,
+    });
   });
 
   it("conversation history is searchable (text or reply, case-insensitive, % is literal)", async () => {
@@ -52,7 +75,8 @@ describe("dashboard APIs", () => {
     await account.sendMessage("Plan my trip to Lisbon");
     await account.sendMessage("What is 50% of 80?");
     await account.sendMessage("Order groceries");
-    const find = async (q: string) => (await call(`/api/agent/messages?q=${encodeURIComponent(q)}`, { cookie: u.cookie })).body.messages.map((m: { text: string }) => m.text);
+    const find = async (q: string) =>
+      (await call(`/api/agent/messages?q=${encodeURIComponent(q)}`, { cookie: u.cookie })).body.messages.map((m: { text: string }) => m.text);
     expect(await find("lisbon")).toEqual(["Plan my trip to Lisbon"]);
     expect(await find("50%")).toEqual(["What is 50% of 80?"]);
     expect(await find("%")).toEqual(["What is 50% of 80?"]);

@@ -102,19 +102,26 @@ describe("NodeLink: room for a wake comes from the least recently used dozers", 
     const running = [userId(), userId()];
     await runInDurableObject(link, (instance, state) => {
       for (const u of running) state.storage.sql.exec("INSERT INTO placements (user_id, expected, updated_at, memory_mb) VALUES (?, 'running', 1, 2048)", u);
-      const m = metrics(8 * GiB, 6 * GiB, [oldest, middle, newest].map((u) => ({ userId: u!, state: "paused", residentMb: 150, swappedMb: 900, compressedMb: 450 })));
+      const m = metrics(
+        8 * GiB,
+        6 * GiB,
+        [oldest, middle, newest].map((u) => ({ userId: u!, state: "paused", residentMb: 150, swappedMb: 900, compressedMb: 450 })),
+      );
       (instance as unknown as { meta: { set(k: string, v: string): void } }).meta.set("metrics", JSON.stringify(m));
       (instance as unknown as { meta: { set(k: string, v: string): void } }).meta.set("lastHeartbeatAt", String(Date.now()));
     });
     const status = await link.getStatus();
-    expect(status.dozing.map((d) => [d.userId, d.heldMb])).toEqual([[oldest, 600], [middle, 600], [newest, 600]]);
+    expect(status.dozing.map((d) => [d.userId, d.heldMb])).toEqual([
+      [oldest, 600],
+      [middle, 600],
+      [newest, 600],
+    ]);
     expect(status.runningMb).toBe(4096);
     expect(status.committedMb).toBe(5 * 2048); // limits, as before, shown next to what is held
     expect(heldMb({ id: nodeId, status: "active", live: status })).toBe(4096 + 1800);
 
     // Positive control: a small agent (256 MiB) fits next to them (free = 8192 - 1024 - 5896 = 1272): nobody sleeps.
-    const sleeps = async () =>
-      (await link.sentCommands()).map((r) => r.command as { kind: string; userId?: string }).filter((c) => c.kind === "sleep");
+    const sleeps = async () => (await link.sentCommands()).map((r) => r.command as { kind: string; userId?: string }).filter((c) => c.kind === "sleep");
     await link.sendCommand({ kind: "wake", spec: spec(userId(), 256) });
     expect(await sleeps()).toEqual([]);
     // Then 1.5 GiB: free is 1016 now, so one dozer must go, and it is the one dozing longest.

@@ -43,7 +43,11 @@ describe("the local-development flag", () => {
       const outbox = await api.request("/api/dev/outbox", {}, off);
       expect(outbox.status).toBe(404);
       expect(((await outbox.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
-      const credit = await api.request("/api/dev/credit", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 1 }) }, off);
+      const credit = await api.request(
+        "/api/dev/credit",
+        { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ amountMicros: 1 }) },
+        off,
+      );
       expect(credit.status).toBe(404);
     }
     // Positive control: with the flag (this suite's Worker) they answer.
@@ -66,10 +70,14 @@ describe("wrangler.toml", () => {
 
   it("with only its own settings the Worker refuses to run until the production values are set", () => {
     const bindings = { USER_AGENT: {}, NODE_LINK: {}, FLEET: {}, AUTH_LIMITER: {} };
-    expect(loadEnv({ ...vars, ...bindings }).problems).toEqual(expect.arrayContaining([expect.stringMatching(/^APP_URL: /), expect.stringMatching(/^DATABASE_URL: /)]));
+    expect(loadEnv({ ...vars, ...bindings }).problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^APP_URL: /), expect.stringMatching(/^DATABASE_URL: /)]),
+    );
     // With the basic secrets in place the production checks apply: mail, payments and models must be real.
     const basics = { APP_URL: "https://app.example.com", DATABASE_URL: "postgres://u:p@db.example.com/app", ENCRYPTION_KEY: btoa("k".repeat(32)) };
-    expect(loadEnv({ ...vars, ...bindings, ...basics }).problems).toEqual(expect.arrayContaining(["RESEND_API_KEY: required in production", "STRIPE_SECRET_KEY: required in production", "OPENAI_API_KEY: required in production"]));
+    expect(loadEnv({ ...vars, ...bindings, ...basics }).problems).toEqual(
+      expect.arrayContaining(["RESEND_API_KEY: required in production", "STRIPE_SECRET_KEY: required in production", "OPENAI_API_KEY: required in production"]),
+    );
   });
 });
 

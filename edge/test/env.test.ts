@@ -61,7 +61,11 @@ describe("env schema", () => {
   });
 
   it("such a Worker answers BAD_ENVIRONMENT naming the override", async () => {
-    const res = await api.request("/api/health", {}, { ...env, ENVIRONMENT: "production", APP_URL: "https://cloud.example.com", OPENAI_BASE_URL: "https://openai.evil.example/v1" });
+    const res = await api.request(
+      "/api/health",
+      {},
+      { ...env, ENVIRONMENT: "production", APP_URL: "https://cloud.example.com", OPENAI_BASE_URL: "https://openai.evil.example/v1" },
+    );
     expect(res.status).toBe(500);
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("BAD_ENVIRONMENT");

@@ -40,15 +40,26 @@ describe("the fleet scheduler (one Durable Object)", () => {
     const orders = await fleet.listOrders();
     expect(orders.map((o) => o.status).sort()).toEqual(["expired", "failed", "registered"]);
     // Spend: one registered node this month ($25.99) + another would pass a $40 cap.
-    expect(await fleet.evaluate({ utilisation: 0.9, nodes: 2, full: false, registering: 0 }, { ...policy, maxMonthlySpendCents: 4_000 })).toMatchObject({ action: "capped", reason: expect.stringContaining("monthly spend cap") });
-    expect(await fleet.evaluate({ utilisation: 0.9, nodes: 5, full: false, registering: 0 }, policy)).toMatchObject({ action: "capped", reason: "node cap reached (5/5)" });
+    expect(await fleet.evaluate({ utilisation: 0.9, nodes: 2, full: false, registering: 0 }, { ...policy, maxMonthlySpendCents: 4_000 })).toMatchObject({
+      action: "capped",
+      reason: expect.stringContaining("monthly spend cap"),
+    });
+    expect(await fleet.evaluate({ utilisation: 0.9, nodes: 5, full: false, registering: 0 }, policy)).toMatchObject({
+      action: "capped",
+      reason: "node cap reached (5/5)",
+    });
   });
 });
 
 describe("the Hostinger provider (official SDK against a local stand-in)", () => {
   it("stores the bootstrap as a post-install script and buys a VPS with it", async () => {
     const provider = hostingerProvider(loadEnv(env).env!)!;
-    const script = bootstrapScript({ edgeUrl: "https://app.example.com", token: "ocn_TOKEN'1", hostname: "ord-1.agents.example.com", acmeEmail: "ops@example.com" });
+    const script = bootstrapScript({
+      edgeUrl: "https://app.example.com",
+      token: "ocn_TOKEN'1",
+      hostname: "ord-1.agents.example.com",
+      acmeEmail: "ops@example.com",
+    });
     expect(script).toContain(`REGISTRATION_TOKEN='ocn_TOKEN'\\''1'`); // shell-quoted
     const { providerRef } = await provider.order({ orderId: "ord_1", hostname: "ord-1.agents.example.com", bootstrapScript: script });
     expect(Number(providerRef)).toBeGreaterThan(0);
@@ -56,7 +67,11 @@ describe("the Hostinger provider (official SDK against a local stand-in)", () =>
     const [scriptReq, purchase] = received.slice(-2);
     expect(scriptReq).toMatchObject({ path: "/api/vps/v1/post-install-scripts", body: { name: "openclaw-node-ord_1", content: script } });
     expect(purchase!.path).toBe("/api/vps/v1/virtual-machines");
-    expect(purchase!.body).toMatchObject({ item_id: "hostingercom-vps-kvm8-usd-1m", payment_method_id: 4242, setup: { hostname: "ord-1.agents.example.com", template_id: 1077, data_center_id: 17 } });
+    expect(purchase!.body).toMatchObject({
+      item_id: "hostingercom-vps-kvm8-usd-1m",
+      payment_method_id: 4242,
+      setup: { hostname: "ord-1.agents.example.com", template_id: 1077, data_center_id: 17 },
+    });
     expect(typeof purchase!.body.setup.post_install_script_id).toBe("number");
   });
 

@@ -20,7 +20,11 @@ export default async function setup(_project: TestProject) {
   // Recording: the proxy tests check what was forwarded upstream (GET /_requests).
   const llm = await startLlmStandIn({ port: TEST_PORTS.llm, record: true });
   // No webhook URL: the Worker under test is not on a port, so tests sign and deliver Stripe's events themselves.
-  const stripe = await startStripeStandIn({ port: TEST_PORTS.stripe, apiKey: TEST_SECRETS.stripeKey, prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 } });
+  const stripe = await startStripeStandIn({
+    port: TEST_PORTS.stripe,
+    apiKey: TEST_SECRETS.stripeKey,
+    prices: { price_starter: 1200, price_pro: 2500, price_max: 5000 },
+  });
   const hostinger = await startHostingerStandIn(TEST_PORTS.hostinger, TEST_SECRETS.hostingerToken);
   const chat = await startChatStandIn(TEST_PORTS.chat);
   const browserless = await startBrowserlessStandIn({ port: TEST_PORTS.browserless, token: TEST_SECRETS.browserlessToken });

@@ -22,7 +22,10 @@ async function googleLogin(profile: Profile, tamper?: (callbackUrl: URL) => void
   const ip = newIp();
   const start = await call("/api/auth/google", { ip });
   expect(start.status).toBe(302);
-  const jar = start.headers.getSetCookie().map((c: string) => c.split(";")[0]).join("; ");
+  const jar = start.headers
+    .getSetCookie()
+    .map((c: string) => c.split(";")[0])
+    .join("; ");
   const authorize = new URL(start.headers.get("location")!);
   expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
   authorize.searchParams.set("test_profile", btoa(JSON.stringify(profile)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_"));
@@ -91,7 +94,9 @@ describe("Google sign-in on an address someone registered without owning it (pre
     const attacker = await signup(victim); // the attacker registers the victim's address; it is never confirmed
     // The doors a confirmed address opens stay shut meanwhile.
     expect((await call("/api/account/api-keys", { body: { name: "backdoor" }, cookie: attacker.cookie })).body.error.code).toBe("EMAIL_NOT_VERIFIED");
-    expect((await call("/api/channels/telegram", { body: { botToken: "424242:DDDDDDDDDDDDDDDDDDDDDDDDDDDD" }, cookie: attacker.cookie })).body.error.code).toBe("EMAIL_NOT_VERIFIED");
+    expect((await call("/api/channels/telegram", { body: { botToken: "424242:DDDDDDDDDDDDDDDDDDDDDDDDDDDD" }, cookie: attacker.cookie })).body.error.code).toBe(
+      "EMAIL_NOT_VERIFIED",
+    );
     // 2FA on the attacker's authenticator, with recovery codes.
     const setup = await call("/api/account/2fa/setup", { method: "POST", cookie: attacker.cookie });
     expect((await call("/api/account/2fa/enable", { cookie: attacker.cookie, body: { code: totpCode(setup.body.secret) } })).status).toBe(200);
@@ -101,9 +106,20 @@ describe("Google sign-in on an address someone registered without owning it (pre
     const apiKey = `ocp_${"k".repeat(43)}${crypto.randomUUID().slice(0, 4)}`;
     const botToken = `424242:${crypto.randomUUID().replace(/-/g, "")}`;
     await withDb(async (db) => {
-      await db.insert(apiKeys).values({ id: `key_${crypto.randomUUID().slice(0, 8)}`, userId: attacker.userId, name: "old", prefix: apiKey.slice(0, 10), keyHash: await sha256Hex(apiKey) });
-      const creds = await new SecretBox(env.ENCRYPTION_KEY).encrypt(JSON.stringify({ botToken, webhookSecret: "s".repeat(24) }), `channel:${proxyKey.agentId}:telegram`);
-      await db.insert(channels).values({ id: `chn_${crypto.randomUUID().slice(0, 8)}`, agentId: proxyKey.agentId, kind: "telegram", credentialsEnc: creds, status: "connected" });
+      await db.insert(apiKeys).values({
+        id: `key_${crypto.randomUUID().slice(0, 8)}`,
+        userId: attacker.userId,
+        name: "old",
+        prefix: apiKey.slice(0, 10),
+        keyHash: await sha256Hex(apiKey),
+      });
+      const creds = await new SecretBox(env.ENCRYPTION_KEY).encrypt(
+        JSON.stringify({ botToken, webhookSecret: "s".repeat(24) }),
+        `channel:${proxyKey.agentId}:telegram`,
+      );
+      await db
+        .insert(channels)
+        .values({ id: `chn_${crypto.randomUUID().slice(0, 8)}`, agentId: proxyKey.agentId, kind: "telegram", credentialsEnc: creds, status: "connected" });
     });
     expect((await call("/api/auth/me", { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
     expect((await env.USER_AGENT.getByName(attacker.userId).checkKey(await sha256Hex(proxyKey.key))).ok).toBe(true);

@@ -36,7 +36,12 @@ const PUBLIC: Record<string, string> = {
  * Routes a worker node calls with its own secret, never a user's session: for users they must refuse (401/403)
  * like for anyone; their positive control is the node's own credential (archives.test.ts, node-link tests).
  */
-const NODE_ONLY = new Set(["get /api/nodes/{id}/connect", "post /api/nodes/{id}/archives/{userId}/upload", "post /api/nodes/{id}/archives/{userId}/complete", "get /api/nodes/{id}/archives/{userId}/latest"]);
+const NODE_ONLY = new Set([
+  "get /api/nodes/{id}/connect",
+  "post /api/nodes/{id}/archives/{userId}/upload",
+  "post /api/nodes/{id}/archives/{userId}/complete",
+  "get /api/nodes/{id}/archives/{userId}/latest",
+]);
 
 /**
  * GET routes whose handler A reaches but which cannot answer 2xx in this suite, each with the reason and the
@@ -49,11 +54,35 @@ const A_GET_NOT_2XX: Record<string, { status: number; why: string }> = {
   "get /api/agent/browser/snapshot": { status: 409, why: "needs the agent's browser turned on (a Browserless session); browser.test.ts covers it" },
 };
 
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; enum?: unknown[]; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[]; $ref?: string; format?: string; pattern?: string; minimum?: number; minLength?: number; minItems?: number; default?: unknown };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  $ref?: string;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  minLength?: number;
+  minItems?: number;
+  default?: unknown;
+};
 type Op = { method: string; template: string; params: { name: string; in: string; required?: boolean; schema?: Schema }[]; body?: Schema };
 
 /** Values for fields whose format a generic sample cannot guess (patterns). */
-const SAMPLES: Record<string, unknown> = { sha256: "0".repeat(64), code: "123456", month: new Date().toISOString().slice(0, 7), token: "ocn_x", userId: "usr_aaaaaaaaaaaaaaaaaaaaaaaa", path: "MEMORY.md", email: "someone@example.com" };
+const SAMPLES: Record<string, unknown> = {
+  sha256: "0".repeat(64),
+  code: "123456",
+  month: new Date().toISOString().slice(0, 7),
+  token: "ocn_x",
+  userId: "usr_aaaaaaaaaaaaaaaaaaaaaaaa",
+  path: "MEMORY.md",
+  email: "someone@example.com",
+};
 
 /**
  * A well-formed value for a JSON schema (required fields only), so a refusal is the auth check's and not the
@@ -78,7 +107,8 @@ function sample(schema: Schema | undefined, components: Record<string, Schema>, 
 }
 
 type Hit = { status: number; body: any };
-const isAuthRefusal = (r: Hit) => (r.status === 401 || r.status === 403) && typeof r.body?.error?.code === "string" && typeof r.body.error.requestId === "string";
+const isAuthRefusal = (r: Hit) =>
+  (r.status === 401 || r.status === 403) && typeof r.body?.error?.code === "string" && typeof r.body.error.requestId === "string";
 
 let components: Record<string, Schema> = {};
 async function operations(): Promise<Op[]> {
@@ -89,7 +119,8 @@ async function operations(): Promise<Op[]> {
   type DocOp = { parameters?: Op["params"]; requestBody?: { content?: Record<string, { schema?: Schema }> } };
   for (const [template, item] of Object.entries(doc.body.paths as Record<string, Record<string, DocOp>>))
     for (const [method, op] of Object.entries(item))
-      if (["get", "post", "put", "patch", "delete"].includes(method)) ops.push({ method, template, params: op.parameters ?? [], body: op.requestBody?.content?.["application/json"]?.schema });
+      if (["get", "post", "put", "patch", "delete"].includes(method))
+        ops.push({ method, template, params: op.parameters ?? [], body: op.requestBody?.content?.["application/json"]?.schema });
   return ops;
 }
 
@@ -116,7 +147,9 @@ function urlFor(op: Op, a: A): string {
     return `x_${crypto.randomUUID().slice(0, 8)}`;
   };
   let path = op.template.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(byRoute(name)));
-  const query = op.params.filter((p) => p.in === "query" && p.required).map((p) => `${p.name}=${encodeURIComponent(String(sample(p.schema, components, p.name)))}`);
+  const query = op.params
+    .filter((p) => p.in === "query" && p.required)
+    .map((p) => `${p.name}=${encodeURIComponent(String(sample(p.schema, components, p.name)))}`);
   if (query.length) path += `?${query.join("&")}`;
   return path;
 }
@@ -127,11 +160,13 @@ function urlFor(op: Op, a: A): string {
  */
 async function request(op: Op, url: string, cookie?: string): Promise<Hit> {
   const headers = new Headers({ "cf-connecting-ip": newIp() });
-  if (cookie) headers.set("cookie", cookie), headers.set("origin", APP_ORIGIN);
+  if (cookie) (headers.set("cookie", cookie), headers.set("origin", APP_ORIGIN));
   const write = op.method !== "get" && op.method !== "delete";
   if (write) headers.set("content-type", "application/json");
   const payload = write ? JSON.stringify(sample(op.body, components) ?? {}) : undefined;
-  const res = await exports.default.fetch(new Request(`http://localhost${url}`, { method: op.method.toUpperCase(), headers, body: payload, redirect: "manual" }));
+  const res = await exports.default.fetch(
+    new Request(`http://localhost${url}`, { method: op.method.toUpperCase(), headers, body: payload, redirect: "manual" }),
+  );
   let text: string;
   if (res.headers.get("content-type")?.includes("text/event-stream")) {
     const reader = res.body!.getReader();
@@ -151,9 +186,11 @@ async function request(op: Op, url: string, cookie?: string): Promise<Hit> {
 /** Runs `fn` over `items`, a few at a time (the walk makes ~250 calls; one by one would take minutes). */
 async function each<T>(items: T[], fn: (item: T) => Promise<void>, width = 6) {
   const queue = [...items];
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 describe("every route in /api/openapi.json", () => {
@@ -165,38 +202,55 @@ describe("every route in /api/openapi.json", () => {
 
     // (a) anonymous
     let anonymous = 0;
-    await each(ops.filter((op) => !PUBLIC[key(op)]), async (op) => {
-      const r = await request(op, urlFor(op, a));
-      anonymous++;
-      if (!isAuthRefusal(r)) failures.push(`anonymous ${key(op)} → ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}`);
-    });
+    await each(
+      ops.filter((op) => !PUBLIC[key(op)]),
+      async (op) => {
+        const r = await request(op, urlFor(op, a));
+        anonymous++;
+        if (!isAuthRefusal(r)) failures.push(`anonymous ${key(op)} → ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}`);
+      },
+    );
 
     // (b) B's session at A's ids: every GET (B's own data only), and every write that names an object.
     let crossTenant = 0;
-    await each(ops.filter((op) => !PUBLIC[key(op)] && (op.method === "get" || op.template.includes("{"))), async (op) => {
-      const r = await request(op, urlFor(op, a), b.cookie);
-      crossTenant++;
-      const text = typeof r.body === "string" ? r.body : JSON.stringify(r.body ?? "");
-      const leaked = a.secrets.filter((s) => text.includes(s));
-      if (leaked.length) failures.push(`B at A's ${key(op)} → ${r.status} shows A's ${leaked.join(", ")}`);
-      if (op.method !== "get" && r.status >= 200 && r.status < 300) failures.push(`B at A's ${key(op)} → ${r.status}: a write on A's object was accepted`);
-    });
+    await each(
+      ops.filter((op) => !PUBLIC[key(op)] && (op.method === "get" || op.template.includes("{"))),
+      async (op) => {
+        const r = await request(op, urlFor(op, a), b.cookie);
+        crossTenant++;
+        const text = typeof r.body === "string" ? r.body : JSON.stringify(r.body ?? "");
+        const leaked = a.secrets.filter((s) => text.includes(s));
+        if (leaked.length) failures.push(`B at A's ${key(op)} → ${r.status} shows A's ${leaked.join(", ")}`);
+        if (op.method !== "get" && r.status >= 200 && r.status < 300) failures.push(`B at A's ${key(op)} → ${r.status}: a write on A's object was accepted`);
+      },
+    );
 
     // Positive control: A's own GETs (the operator's for /admin) reach the handlers and answer 2xx.
     const admin = await operator();
     let controls = 0;
-    await each(ops.filter((op) => op.method === "get" && !PUBLIC[key(op)] && !NODE_ONLY.has(key(op))), async (op) => {
-      const r = await request(op, urlFor(op, a), op.template.startsWith("/api/admin/") ? admin : a.cookie);
-      controls++;
-      const expected = A_GET_NOT_2XX[key(op)];
-      if (expected ? r.status !== expected.status : r.status < 200 || r.status >= 300) failures.push(`owner ${key(op)} → ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}${expected ? ` (expected ${expected.status}: ${expected.why})` : ""}`);
-    });
+    await each(
+      ops.filter((op) => op.method === "get" && !PUBLIC[key(op)] && !NODE_ONLY.has(key(op))),
+      async (op) => {
+        const r = await request(op, urlFor(op, a), op.template.startsWith("/api/admin/") ? admin : a.cookie);
+        controls++;
+        const expected = A_GET_NOT_2XX[key(op)];
+        if (expected ? r.status !== expected.status : r.status < 200 || r.status >= 300)
+          failures.push(
+            `owner ${key(op)} → ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}${expected ? ` (expected ${expected.status}: ${expected.why})` : ""}`,
+          );
+      },
+    );
     // A's objects survived B's writes.
     const keys = await call("/api/account/api-keys", { cookie: a.cookie });
     expect(keys.body.keys.map((k: { id: string }) => k.id)).toContain(a.ids.keyId);
 
-    console.log(`[openapi-auth] ${ops.length} routes in the document: anonymous: ${anonymous} walked, ${ops.length - anonymous} public (reviewed list); cross-tenant: ${crossTenant} walked; owner GETs: ${controls} walked`);
+    console.log(
+      `[openapi-auth] ${ops.length} routes in the document: anonymous: ${anonymous} walked, ${ops.length - anonymous} public (reviewed list); cross-tenant: ${crossTenant} walked; owner GETs: ${controls} walked`,
+    );
     expect(failures).toEqual([]);
-    expect(Object.keys(PUBLIC).every((k) => ops.some((op) => key(op) === k)), "every public entry names a real route").toBe(true);
+    expect(
+      Object.keys(PUBLIC).every((k) => ops.some((op) => key(op) === k)),
+      "every public entry names a real route",
+    ).toBe(true);
   });
 });

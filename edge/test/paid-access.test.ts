@@ -16,11 +16,14 @@ import { completeCheckout, signedWebhook } from "../../test-harness/stripe";
  */
 const CHAT = `http://127.0.0.1:${TEST_PORTS.chat}`;
 const HOSTINGER = `http://127.0.0.1:${TEST_PORTS.hostinger}`;
-const purchases = async () => ((await fetch(`${HOSTINGER}/_received`).then((r) => r.json())) as { path: string }[]).filter((r) => r.path === "/api/vps/v1/virtual-machines").length;
+const purchases = async () =>
+  ((await fetch(`${HOSTINGER}/_received`).then((r) => r.json())) as { path: string }[]).filter((r) => r.path === "/api/vps/v1/virtual-machines").length;
 const statusOf = async (userId: string) => (await env.USER_AGENT.getByName(userId).getSnapshot()).status;
 const attempts = (userId: string) => withDb(async (db) => (await db.select().from(provisionAttempts).where(eq(provisionAttempts.userId, userId))).length);
 const commandsOn = (nodeId: string) =>
-  env.NODE_LINK.getByName(nodeId).sentCommands().then((rows) => rows.map((r) => r.command as any));
+  env.NODE_LINK.getByName(nodeId)
+    .sentCommands()
+    .then((rows) => rows.map((r) => r.command as any));
 
 describe("paid work needs payment", () => {
   it("an unpaid account cannot create an agent, wake it with a message or keep it always on, and the fleet buys nothing for it", async () => {
@@ -50,13 +53,17 @@ describe("paid work needs payment", () => {
     expect(placed.body.error.code).toBe("NO_CAPACITY");
     expect(await attempts(u.userId)).toBe(1);
     expect((await call("/api/agent/messages", { body: { text: "hello" }, cookie: u.cookie })).status).toBe(202);
-    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 30, deepSleepMinutes: 120, alwaysOn: true }, cookie: u.cookie })).status).toBe(200);
+    expect((await call("/api/agent/idle", { method: "PUT", body: { idleMinutes: 30, deepSleepMinutes: 120, alwaysOn: true }, cookie: u.cookie })).status).toBe(
+      200,
+    );
   });
 
   it("limits provisioning attempts per account, also when they arrive all at once", async () => {
     const u = await signup();
     await grantAccess(u.userId);
-    const burst = await Promise.all(Array.from({ length: PROVISION_LIMIT_PER_HOUR + 2 }, () => call("/api/agent/provision", { method: "POST", cookie: u.cookie })));
+    const burst = await Promise.all(
+      Array.from({ length: PROVISION_LIMIT_PER_HOUR + 2 }, () => call("/api/agent/provision", { method: "POST", cookie: u.cookie })),
+    );
     const codes = burst.map((r) => r.body.error.code).sort();
     expect(codes).toEqual([...Array(PROVISION_LIMIT_PER_HOUR).fill("NO_CAPACITY"), "RATE_LIMITED", "RATE_LIMITED"]);
     const limited = await call("/api/agent/provision", { method: "POST", cookie: u.cookie });
@@ -78,7 +85,8 @@ describe("paid work needs payment", () => {
     const telegram = await call("/api/channels/telegram", { body: { botToken: token }, cookie: u.cookie });
     expect(telegram.status).toBe(403);
     expect(telegram.body.error.code).toBe("EMAIL_NOT_VERIFIED");
-    const setWebhooks = async () => ((await fetch(`${CHAT}/_received`).then((r) => r.json())) as { path: string }[]).filter((r) => r.path.includes(`/bot${token}/`)).length;
+    const setWebhooks = async () =>
+      ((await fetch(`${CHAT}/_received`).then((r) => r.json())) as { path: string }[]).filter((r) => r.path.includes(`/bot${token}/`)).length;
     expect(await setWebhooks()).toBe(0); // nothing was set up at Telegram
     expect((await call("/api/account/api-keys", { cookie: u.cookie })).body.keys).toEqual([]);
 
@@ -92,7 +100,9 @@ describe("paid work needs payment", () => {
     await verifyEmail(u.email);
     const publicKey = "cd".repeat(32);
     const botToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz012345";
-    expect((await call("/api/channels/discord", { body: { applicationId: "223344556677", publicKey, botToken }, cookie: u.cookie })).body.error.code).toBe("PAYMENT_REQUIRED");
+    expect((await call("/api/channels/discord", { body: { applicationId: "223344556677", publicKey, botToken }, cookie: u.cookie })).body.error.code).toBe(
+      "PAYMENT_REQUIRED",
+    );
     expect((await call("/api/channels/whatsapp_web", { method: "POST", cookie: u.cookie })).body.error.code).toBe("PAYMENT_REQUIRED");
     // Interactions alone do not keep anything running.
     expect((await call("/api/channels/discord", { body: { applicationId: "223344556677", publicKey }, cookie: u.cookie })).status).toBe(200);
@@ -109,7 +119,12 @@ describe("paid work needs payment", () => {
     }
     // The webhook's provisioning (a follow-up job, after the 200) passed the payment check and reached
     // placement (no node here: it failed there).
-    expect(await poll(() => statusOf(u.userId), (s) => s === "failed")).toBe("failed");
+    expect(
+      await poll(
+        () => statusOf(u.userId),
+        (s) => s === "failed",
+      ),
+    ).toBe("failed");
     expect(await attempts(u.userId)).toBe(1);
     const activity = await env.USER_AGENT.getByName(u.userId).listActivity(20);
     expect(activity.map((a) => a.message).join("\n")).toContain("No server has room");

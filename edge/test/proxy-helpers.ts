@@ -22,9 +22,18 @@ export async function proxyUser(credit = 1_000_000) {
 
 /** Waits until the user's ledger has `n` usage debits (settlement happens after the response). */
 export async function debits(account: ReturnType<typeof env.USER_AGENT.getByName>, n = 1, timeoutMs = 5000) {
-  const entries = await poll(async () => (await account.listLedger(200)).filter((e) => e.kind === "debit:usage"), (e) => e.length >= n, { timeoutMs });
+  const entries = await poll(
+    async () => (await account.listLedger(200)).filter((e) => e.kind === "debit:usage"),
+    (e) => e.length >= n,
+    { timeoutMs },
+  );
   if (entries.length < n) throw new Error(`expected ${n} usage debits, saw ${entries.length}`);
   return entries;
 }
 
-export const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4.1-nano", messages: [{ role: "user" as const, content }], max_tokens: 200, ...extra });
+export const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: "gpt-4.1-nano",
+  messages: [{ role: "user" as const, content }],
+  max_tokens: 200,
+  ...extra,
+});

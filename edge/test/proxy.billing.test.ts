@@ -23,7 +23,7 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T,>(xs: readonly T[]) => xs[int(0, xs.length - 1)]!;
+  const pick = <T>(xs: readonly T[]) => xs[int(0, xs.length - 1)]!;
   const chance = (p: number) => next() < p;
   return { int, pick, chance };
 }
@@ -50,10 +50,13 @@ interface Usage {
   tier?: string;
 }
 
-const directive = (u: Usage) => `[[usage:in=${u.in},out=${u.out},cached=${u.cached},reasoning=${u.reasoning},w5m=${u.w5m},w1h=${u.w1h}${u.tier ? `,tier=${u.tier}` : ""}]]`;
-const words = (r: Rng, n: number) => Array.from({ length: n }, () => r.pick(["alpha", "beta", "tool", "plan", "x", "résumé", "数据", "{}", "\"q\""])).join(" ");
+const directive = (u: Usage) =>
+  `[[usage:in=${u.in},out=${u.out},cached=${u.cached},reasoning=${u.reasoning},w5m=${u.w5m},w1h=${u.w1h}${u.tier ? `,tier=${u.tier}` : ""}]]`;
+const words = (r: Rng, n: number) => Array.from({ length: n }, () => r.pick(["alpha", "beta", "tool", "plan", "x", "résumé", "数据", "{}", '"q"'])).join(" ");
 const TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
-const TINY_PDF = btoa("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF");
+const TINY_PDF = btoa(
+  "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF",
+);
 /** Most tokens an image costs on the catalog's models (gpt-4.1-nano: 1536 patches × 2.46). */
 const IMAGE_MAX_TOKENS = 3_779;
 
@@ -81,7 +84,8 @@ function chatCase(r: Rng): Case {
   const images = r.chance(0.3) ? r.int(1, 2) : 0;
   const pdf = r.chance(0.15);
   const parts: unknown[] = [{ type: "text", text: words(r, r.int(1, 300)) }];
-  for (let i = 0; i < images; i++) parts.push({ type: "image_url", image_url: { url: `data:image/png;base64,${TINY_PNG}`, detail: r.pick(["low", "high", "auto"]) } });
+  for (let i = 0; i < images; i++)
+    parts.push({ type: "image_url", image_url: { url: `data:image/png;base64,${TINY_PNG}`, detail: r.pick(["low", "high", "auto"]) } });
   if (pdf) parts.push({ type: "file", file: { filename: "a.pdf", file_data: `data:application/pdf;base64,${TINY_PDF}` } });
   const history = Array.from({ length: r.int(0, 3) }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: words(r, r.int(1, 200)) }));
   const n = r.chance(0.3) ? r.int(1, 4) : undefined;
@@ -95,13 +99,22 @@ function chatCase(r: Rng): Case {
     ...(n ? { n } : {}),
     ...(serviceTier ? { service_tier: serviceTier } : {}),
     ...(REASONING(model) && r.chance(0.7) ? { reasoning_effort: r.pick(["low", "medium", "high"]) } : {}),
-    ...(r.chance(0.4) ? { tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: { q: { type: "string" } } } } }], tool_choice: "auto" } : {}),
+    ...(r.chance(0.4)
+      ? {
+          tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: { q: { type: "string" } } } } }],
+          tool_choice: "auto",
+        }
+      : {}),
     ...(r.chance(0.3) ? { temperature: r.int(0, 10) / 10, prompt_cache_key: "k", store: false } : {}),
     ...(stream ? { stream: true, ...(r.chance(0.5) ? { stream_options: { include_usage: true } } : {}) } : {}),
   };
   const bytes = JSON.stringify(body).length;
   const tier = serviceTier === "priority" ? "priority" : serviceTier === "flex" ? "flex" : "default";
-  const usage = usageFor(r, pdf ? 100_000 : bytes + images * IMAGE_MAX_TOKENS, (n ?? 1) * Math.min(maxOut ?? 4000, m.maxOutput), { reasoning: REASONING(model), cacheWrite: "none", tier });
+  const usage = usageFor(r, pdf ? 100_000 : bytes + images * IMAGE_MAX_TOKENS, (n ?? 1) * Math.min(maxOut ?? 4000, m.maxOutput), {
+    reasoning: REASONING(model),
+    cacheWrite: "none",
+    tier,
+  });
   parts[0] = { type: "text", text: `${(parts[0] as { text: string }).text} ${directive(usage)}` };
   return { path: "/v1/chat/completions", body, usage, stream, headers: {} };
 }
@@ -129,7 +142,11 @@ function responsesCase(r: Rng): Case {
   };
   const bytes = JSON.stringify(body).length;
   const tier = serviceTier === "priority" ? "priority" : serviceTier === "flex" ? "flex" : "default";
-  const usage = usageFor(r, pdf ? 100_000 : bytes + images * IMAGE_MAX_TOKENS, Math.min(maxOut ?? 4000, m.maxOutput), { reasoning: REASONING(model), cacheWrite: "none", tier });
+  const usage = usageFor(r, pdf ? 100_000 : bytes + images * IMAGE_MAX_TOKENS, Math.min(maxOut ?? 4000, m.maxOutput), {
+    reasoning: REASONING(model),
+    cacheWrite: "none",
+    tier,
+  });
   content[0]!.text = `${content[0]!.text as string} ${directive(usage)}`;
   return { path: "/v1/responses", body, usage, stream, headers: {} };
 }
@@ -145,7 +162,10 @@ function messagesCase(r: Rng): Case {
   const blocks: Record<string, unknown>[] = [{ type: "text", text: words(r, r.int(1, 300)) }];
   for (let i = 0; i < images; i++) blocks.push({ type: "image", source: { type: "base64", media_type: "image/png", data: TINY_PNG } });
   if (pdf) blocks.push({ type: "document", source: { type: "base64", media_type: "application/pdf", data: TINY_PDF } });
-  const system = cacheWrite === "none" ? words(r, r.int(1, 100)) : [{ type: "text", text: words(r, r.int(1, 100)), cache_control: cacheWrite === "1h" ? { type: "ephemeral", ttl: "1h" } : { type: "ephemeral" } }];
+  const system =
+    cacheWrite === "none"
+      ? words(r, r.int(1, 100))
+      : [{ type: "text", text: words(r, r.int(1, 100)), cache_control: cacheWrite === "1h" ? { type: "ephemeral", ttl: "1h" } : { type: "ephemeral" } }];
   const body: Record<string, unknown> = {
     model,
     max_tokens: maxTokens,
@@ -164,12 +184,21 @@ function messagesCase(r: Rng): Case {
 
 function embeddingsCase(r: Rng): Case {
   const input = r.chance(0.5) ? words(r, r.int(1, 400)) : Array.from({ length: r.int(1, 5) }, () => words(r, r.int(1, 100)));
-  return { path: "/v1/embeddings", body: { model: "text-embedding-3-small", input, ...(r.chance(0.3) ? { dimensions: 256 } : {}) }, stream: false, headers: {} };
+  return {
+    path: "/v1/embeddings",
+    body: { model: "text-embedding-3-small", input, ...(r.chance(0.3) ? { dimensions: 256 } : {}) },
+    stream: false,
+    headers: {},
+  };
 }
 
 const post = (key: string, c: Case) =>
   exports.default.fetch(
-    new Request(`http://localhost${c.path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "x-api-key": key, "content-type": "application/json", ...c.headers }, body: JSON.stringify(c.body) }),
+    new Request(`http://localhost${c.path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "x-api-key": key, "content-type": "application/json", ...c.headers },
+      body: JSON.stringify(c.body),
+    }),
   );
 
 describe("the price charged is never below the provider's listed price", () => {
@@ -189,8 +218,17 @@ describe("the price charged is never below the provider's listed price", () => {
             const res = await post(u.key, c);
             const text = await res.text();
             expect(res.status, `${where} → ${text.slice(0, 300)}`).toBe(200);
-            const model = findModel(res.headers.get("x-oc-model") ?? "") ?? ({ id: "text-embedding-3-small", api: "openai", inputPer1M: 20_000, outputPer1M: 0, cachedPer1M: 0, cacheWritePer1M: 20_000 } as ModelInfo);
-            const usage = c.usage ?? { in: (JSON.parse(text) as { usage: { prompt_tokens: number } }).usage.prompt_tokens, out: 0, cached: 0, reasoning: 0, w5m: 0, w1h: 0 };
+            const model =
+              findModel(res.headers.get("x-oc-model") ?? "") ??
+              ({ id: "text-embedding-3-small", api: "openai", inputPer1M: 20_000, outputPer1M: 0, cachedPer1M: 0, cacheWritePer1M: 20_000 } as ModelInfo);
+            const usage = c.usage ?? {
+              in: (JSON.parse(text) as { usage: { prompt_tokens: number } }).usage.prompt_tokens,
+              out: 0,
+              cached: 0,
+              reasoning: 0,
+              w5m: 0,
+              w1h: 0,
+            };
             const charged = -(await debits(u.account, i + 1))[0]!.amount;
             const listed = listedWholesale(model, usage);
             expect(charged, where).toBeGreaterThanOrEqual(Math.ceil(listed));
@@ -207,9 +245,27 @@ describe("the price charged is never below the provider's listed price", () => {
 
   it("a client that aborts a reasoning model's stream is charged the reasoning the provider reports after", async () => {
     for (const c of [
-      { path: "/v1/chat/completions", model: "o4-mini", body: (t: string) => ({ model: "o4-mini", stream: true, max_completion_tokens: 8000, messages: [{ role: "user", content: t }] }) },
-      { path: "/v1/responses", model: "o4-mini", body: (t: string) => ({ model: "o4-mini", stream: true, max_output_tokens: 8000, reasoning: { effort: "high" }, input: t }) },
-      { path: "/v1/messages", model: "claude-sonnet-4-5", body: (t: string) => ({ model: "claude-sonnet-4-5", stream: true, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4000 }, messages: [{ role: "user", content: t }] }) },
+      {
+        path: "/v1/chat/completions",
+        model: "o4-mini",
+        body: (t: string) => ({ model: "o4-mini", stream: true, max_completion_tokens: 8000, messages: [{ role: "user", content: t }] }),
+      },
+      {
+        path: "/v1/responses",
+        model: "o4-mini",
+        body: (t: string) => ({ model: "o4-mini", stream: true, max_output_tokens: 8000, reasoning: { effort: "high" }, input: t }),
+      },
+      {
+        path: "/v1/messages",
+        model: "claude-sonnet-4-5",
+        body: (t: string) => ({
+          model: "claude-sonnet-4-5",
+          stream: true,
+          max_tokens: 8000,
+          thinking: { type: "enabled", budget_tokens: 4000 },
+          messages: [{ role: "user", content: t }],
+        }),
+      },
     ]) {
       const u = await proxyUser();
       const usage: Usage = { in: 500, out: 6000, cached: 100, reasoning: 5800, w5m: 0, w1h: 0 };
@@ -228,18 +284,43 @@ describe("the price charged is never below the provider's listed price", () => {
 
   it("an abandoned reasoning stream that never reports usage is charged its hold, not its visible text", async () => {
     const u = await proxyUser();
-    const res = await post(u.key, { path: "/v1/chat/completions", body: { model: "o4-mini", stream: true, max_completion_tokens: 2000, messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }] }, stream: true, headers: {} });
+    const res = await post(u.key, {
+      path: "/v1/chat/completions",
+      body: {
+        model: "o4-mini",
+        stream: true,
+        max_completion_tokens: 2000,
+        messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }],
+      },
+      stream: true,
+      headers: {},
+    });
     const reader = res.body!.getReader();
     for (let i = 0; i < 3; i++) await reader.read();
     await reader.cancel();
     const [debit] = await debits(u.account, 1, 10_000);
     // Positive control: the same stream read to its (estimated) end by a non-reasoning model costs only its text.
     const m = findModel("o4-mini")!;
-    const bodyBytes = JSON.stringify({ model: "o4-mini", stream: true, max_completion_tokens: 2000, messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }] }).length;
+    const bodyBytes = JSON.stringify({
+      model: "o4-mini",
+      stream: true,
+      max_completion_tokens: 2000,
+      messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }],
+    }).length;
     const outputListed = (2000 * m.outputPer1M) / 1_000_000;
     expect(-debit!.amount).toBeGreaterThanOrEqual(Math.ceil(outputListed + (bodyBytes * m.inputPer1M) / 1_000_000));
     const plain = await proxyUser();
-    const res2 = await post(plain.key, { path: "/v1/chat/completions", body: { model: "gpt-4.1-nano", stream: true, max_completion_tokens: 2000, messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }] }, stream: true, headers: {} });
+    const res2 = await post(plain.key, {
+      path: "/v1/chat/completions",
+      body: {
+        model: "gpt-4.1-nano",
+        stream: true,
+        max_completion_tokens: 2000,
+        messages: [{ role: "user", content: "[[chunks:40]] [[slow:10]] [[break:8]] think" }],
+      },
+      stream: true,
+      headers: {},
+    });
     const r2 = res2.body!.getReader();
     for (let i = 0; i < 3; i++) await r2.read();
     await r2.cancel();

@@ -8,7 +8,13 @@ import { withDb } from "./helpers";
 import { chatBody, debits, proxyUser } from "./proxy-helpers";
 
 const post = (key: string, body: unknown, path = "/v1/chat/completions") =>
-  exports.default.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+  exports.default.fetch(
+    new Request(`http://localhost${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
 
 describe("the ledger never overspends and never charges twice", () => {
   it("500 simultaneous requests against a small balance: zero overspend", async () => {
@@ -68,7 +74,14 @@ describe("the ledger never overspends and never charges twice", () => {
     expect(both.map((e) => -e.amount)).toEqual([aborted, aborted]);
     let row: { reason: string | null } | undefined;
     for (let i = 0; i < 100 && !row; i++) {
-      row = (await withDb((db) => db.select({ reason: usageRecords.routeReason }).from(usageRecords).where(eq(usageRecords.id, debit!.ref.replace(/^usage:/, "")))))[0];
+      row = (
+        await withDb((db) =>
+          db
+            .select({ reason: usageRecords.routeReason })
+            .from(usageRecords)
+            .where(eq(usageRecords.id, debit!.ref.replace(/^usage:/, ""))),
+        )
+      )[0];
       if (!row) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row?.reason).not.toMatch(/ended early/); // settled from the provider's own usage
@@ -92,10 +105,30 @@ describe("the ledger never overspends and never charges twice", () => {
 
   it("a charge above its hold is charged in full and flagged (the balance may go below zero by the excess)", async () => {
     const u = await proxyUser(5_000);
-    const keyHash = await runInDurableObject(u.account, (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value);
-    const held = await u.account.authorize({ keyHash, reservationId: "r-over", maxWholesale: 1_000, call: { tier: "simple", background: false, fingerprint: "f2", inbound: "i2" } });
+    const keyHash = await runInDurableObject(
+      u.account,
+      (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value,
+    );
+    const held = await u.account.authorize({
+      keyHash,
+      reservationId: "r-over",
+      maxWholesale: 1_000,
+      call: { tier: "simple", background: false, fingerprint: "f2", inbound: "i2" },
+    });
     expect(held).toMatchObject({ ok: true, reserved: 1_200 });
-    const settled = await u.account.settle("r-over", 10_000, "i2", { userId: u.userId, agentId: null, model: "gpt-4.1-nano", provider: "openai", tier: "simple", routeReason: "test", inputTokens: 1, outputTokens: 1, cachedTokens: 0, latencyMs: 1, background: "interactive" });
+    const settled = await u.account.settle("r-over", 10_000, "i2", {
+      userId: u.userId,
+      agentId: null,
+      model: "gpt-4.1-nano",
+      provider: "openai",
+      tier: "simple",
+      routeReason: "test",
+      inputTokens: 1,
+      outputTokens: 1,
+      cachedTokens: 0,
+      latencyMs: 1,
+      background: "interactive",
+    });
     expect(settled).toMatchObject({ applied: true, price: 12_000, overHold: 10_800, balance: -7_000 });
     expect((await u.account.getBalance()).available).toBe(-7_000);
     const flagged = (await u.account.listActivity(10)).find((a) => a.message.includes("more than was held"));
@@ -103,22 +136,43 @@ describe("the ledger never overspends and never charges twice", () => {
     // The usage record carries the excess for the operator.
     let row: { overHoldMicros: number } | undefined;
     for (let i = 0; i < 100 && !row; i++) {
-      row = await withDb(async (db) => (await db.select({ overHoldMicros: usageRecords.overHoldMicros }).from(usageRecords).where(eq(usageRecords.id, "r-over")))[0]);
+      row = await withDb(
+        async (db) => (await db.select({ overHoldMicros: usageRecords.overHoldMicros }).from(usageRecords).where(eq(usageRecords.id, "r-over")))[0],
+      );
       if (!row) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row?.overHoldMicros).toBe(10_800);
     // A negative balance refuses the next call; a settlement within its hold is not flagged.
-    expect(await u.account.authorize({ keyHash, reservationId: "r-next", maxWholesale: 1, call: { tier: "simple", background: false, fingerprint: "f3", inbound: "i3" } })).toMatchObject({ ok: false, code: "balance_limit" });
+    expect(
+      await u.account.authorize({
+        keyHash,
+        reservationId: "r-next",
+        maxWholesale: 1,
+        call: { tier: "simple", background: false, fingerprint: "f3", inbound: "i3" },
+      }),
+    ).toMatchObject({ ok: false, code: "balance_limit" });
     await u.account.credit(20_000, "test", "top-up");
-    await u.account.authorize({ keyHash, reservationId: "r-within", maxWholesale: 1_000, call: { tier: "simple", background: false, fingerprint: "f4", inbound: "i4" } });
+    await u.account.authorize({
+      keyHash,
+      reservationId: "r-within",
+      maxWholesale: 1_000,
+      call: { tier: "simple", background: false, fingerprint: "f4", inbound: "i4" },
+    });
     expect(await u.account.settle("r-within", 900, "i4")).toMatchObject({ applied: true, price: 1_080, overHold: 0 });
   });
 
   it("a restart of the object mid-call costs at most the holds open at that moment, once", async () => {
     const u = await proxyUser(10_000);
-    const keyHash = await runInDurableObject(u.account, (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value);
+    const keyHash = await runInDurableObject(
+      u.account,
+      (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value,
+    );
     const call = (n: number) => ({ tier: "simple" as const, background: false, fingerprint: `crash-${n}`, inbound: `crash-${n}` });
-    for (const n of [1, 2, 3]) expect(await u.account.authorize({ keyHash, reservationId: `inflight-${n}`, maxWholesale: 1_000, call: call(n) })).toMatchObject({ ok: true, reserved: 1_200 });
+    for (const n of [1, 2, 3])
+      expect(await u.account.authorize({ keyHash, reservationId: `inflight-${n}`, maxWholesale: 1_000, call: call(n) })).toMatchObject({
+        ok: true,
+        reserved: 1_200,
+      });
     expect((await u.account.getBalance()).reserved).toBe(3_600);
     // The object restarts (an isolate crash or eviction): a fresh instance on the same storage, as the
     // runtime would start, has none of the holds that lived in the old one's memory.
@@ -127,7 +181,10 @@ describe("the ledger never overspends and never charges twice", () => {
       return (async () => {
         expect(await fresh.getBalance()).toEqual({ balance: 10_000, reserved: 0, available: 10_000 });
         // So new calls may reserve the whole balance again...
-        expect(await fresh.authorize({ keyHash, reservationId: "after-crash", maxWholesale: 8_333, call: call(4) })).toMatchObject({ ok: true, reserved: 10_000 });
+        expect(await fresh.authorize({ keyHash, reservationId: "after-crash", maxWholesale: 8_333, call: call(4) })).toMatchObject({
+          ok: true,
+          reserved: 10_000,
+        });
         await fresh.settle("after-crash", 8_333, "crash-4");
         // ...and the three forgotten calls still settle, charged in full: the balance goes below zero by at
         // most their holds (3 × 1_200), and settling any of them again changes nothing.
@@ -150,14 +207,19 @@ describe("the ledger never overspends and never charges twice", () => {
   it("an unsettled reservation (a Worker that died) is released by the alarm", async () => {
     const u = await proxyUser(5_000);
     const held = await u.account.authorize({
-      keyHash: await runInDurableObject(u.account, (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value),
+      keyHash: await runInDurableObject(
+        u.account,
+        (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value,
+      ),
       reservationId: "never-settled",
       maxWholesale: 1_000,
       call: { tier: "simple", background: false, fingerprint: "f", inbound: "i" },
     });
     expect(held.ok).toBe(true);
     expect((await u.account.getBalance()).reserved).toBe(1_200);
-    const released = await runInDurableObject(u.account, (obj) => (obj as unknown as { ledger: { releaseExpired(now: number): { released: number } } }).ledger.releaseExpired(Date.now() + 16 * 60_000));
+    const released = await runInDurableObject(u.account, (obj) =>
+      (obj as unknown as { ledger: { releaseExpired(now: number): { released: number } } }).ledger.releaseExpired(Date.now() + 16 * 60_000),
+    );
     expect(released.released).toBe(1);
     expect(await u.account.getBalance()).toEqual({ balance: 5_000, reserved: 0, available: 5_000 });
   });

@@ -11,7 +11,13 @@ import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
  * control: the same request without the field goes through.
  */
 const post = (key: string, path: string, body: unknown) =>
-  exports.default.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "x-api-key": key, "content-type": "application/json" }, body: JSON.stringify(body) }));
+  exports.default.fetch(
+    new Request(`http://localhost${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "x-api-key": key, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
 
 /** What the LLM stand-in received, newest last. */
 async function forwarded(marker: string): Promise<Record<string, unknown>> {
@@ -21,33 +27,113 @@ async function forwarded(marker: string): Promise<Record<string, unknown>> {
   return JSON.parse(hit.body);
 }
 
-const chat = (text: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4.1-nano", max_tokens: 50, messages: [{ role: "user", content: text }], ...extra });
+const chat = (text: string, extra: Record<string, unknown> = {}) => ({
+  model: "gpt-4.1-nano",
+  max_tokens: 50,
+  messages: [{ role: "user", content: text }],
+  ...extra,
+});
 const resp = (text: string, extra: Record<string, unknown> = {}) => ({ model: "gpt-4.1-nano", max_output_tokens: 50, input: text, ...extra });
-const msg = (text: string, extra: Record<string, unknown> = {}) => ({ model: "claude-haiku-4-5", max_tokens: 50, messages: [{ role: "user", content: text }], ...extra });
+const msg = (text: string, extra: Record<string, unknown> = {}) => ({
+  model: "claude-haiku-4-5",
+  max_tokens: 50,
+  messages: [{ role: "user", content: text }],
+  ...extra,
+});
 
 const REFUSED: { name: string; path: string; base: (t: string) => Record<string, unknown>; risky: Record<string, unknown>; param: string }[] = [
   { name: "n above the cap", path: "/v1/chat/completions", base: chat, risky: { n: 50 }, param: "n" },
   { name: "scale tier", path: "/v1/chat/completions", base: chat, risky: { service_tier: "scale" }, param: "service_tier" },
   { name: "provider web search (chat)", path: "/v1/chat/completions", base: chat, risky: { web_search_options: {} }, param: "web_search_options" },
-  { name: "audio output", path: "/v1/chat/completions", base: chat, risky: { modalities: ["text", "audio"], audio: { voice: "alloy", format: "mp3" } }, param: "modalities" },
+  {
+    name: "audio output",
+    path: "/v1/chat/completions",
+    base: chat,
+    risky: { modalities: ["text", "audio"], audio: { voice: "alloy", format: "mp3" } },
+    param: "modalities",
+  },
   { name: "stored completion", path: "/v1/chat/completions", base: chat, risky: { store: true }, param: "store" },
-  { name: "uploaded file by id (chat)", path: "/v1/chat/completions", base: chat, risky: { messages: [{ role: "user", content: [{ type: "text", text: "read" }, { type: "file", file: { file_id: "file-abc" } }] }] }, param: "messages[0].content[1]" },
-  { name: "audio input", path: "/v1/chat/completions", base: chat, risky: { messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] }] }, param: "messages[0].content[0]" },
+  {
+    name: "uploaded file by id (chat)",
+    path: "/v1/chat/completions",
+    base: chat,
+    risky: {
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "read" },
+            { type: "file", file: { file_id: "file-abc" } },
+          ],
+        },
+      ],
+    },
+    param: "messages[0].content[1]",
+  },
+  {
+    name: "audio input",
+    path: "/v1/chat/completions",
+    base: chat,
+    risky: { messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] }] },
+    param: "messages[0].content[0]",
+  },
   { name: "previous_response_id", path: "/v1/responses", base: resp, risky: { previous_response_id: "resp_123" }, param: "previous_response_id" },
   { name: "stored conversation", path: "/v1/responses", base: resp, risky: { conversation: "conv_123" }, param: "conversation" },
   { name: "stored prompt", path: "/v1/responses", base: resp, risky: { prompt: { id: "pmpt_1" } }, param: "prompt" },
   { name: "background response", path: "/v1/responses", base: resp, risky: { background: true }, param: "background" },
   { name: "web_search tool", path: "/v1/responses", base: resp, risky: { tools: [{ type: "web_search" }] }, param: "tools[0]" },
-  { name: "file_search on the platform's vector stores", path: "/v1/responses", base: resp, risky: { tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }, param: "tools[0]" },
-  { name: "code_interpreter", path: "/v1/responses", base: resp, risky: { tools: [{ type: "code_interpreter", container: { type: "auto" } }] }, param: "tools[0]" },
-  { name: "remote MCP", path: "/v1/responses", base: resp, risky: { tools: [{ type: "mcp", server_label: "x", server_url: "https://example.com" }] }, param: "tools[0]" },
+  {
+    name: "file_search on the platform's vector stores",
+    path: "/v1/responses",
+    base: resp,
+    risky: { tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] },
+    param: "tools[0]",
+  },
+  {
+    name: "code_interpreter",
+    path: "/v1/responses",
+    base: resp,
+    risky: { tools: [{ type: "code_interpreter", container: { type: "auto" } }] },
+    param: "tools[0]",
+  },
+  {
+    name: "remote MCP",
+    path: "/v1/responses",
+    base: resp,
+    risky: { tools: [{ type: "mcp", server_label: "x", server_url: "https://example.com" }] },
+    param: "tools[0]",
+  },
   { name: "stored item reference", path: "/v1/responses", base: resp, risky: { input: [{ type: "item_reference", id: "msg_1" }] }, param: "input[0]" },
   { name: "file_search results include", path: "/v1/responses", base: resp, risky: { include: ["file_search_call.results"] }, param: "include" },
-  { name: "Anthropic web search", path: "/v1/messages", base: msg, risky: { tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 5 }] }, param: "tools[0]" },
-  { name: "Anthropic code execution", path: "/v1/messages", base: msg, risky: { tools: [{ type: "code_execution_20250825", name: "code_execution" }] }, param: "tools[0]" },
+  {
+    name: "Anthropic web search",
+    path: "/v1/messages",
+    base: msg,
+    risky: { tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 5 }] },
+    param: "tools[0]",
+  },
+  {
+    name: "Anthropic code execution",
+    path: "/v1/messages",
+    base: msg,
+    risky: { tools: [{ type: "code_execution_20250825", name: "code_execution" }] },
+    param: "tools[0]",
+  },
   { name: "Anthropic web fetch", path: "/v1/messages", base: msg, risky: { tools: [{ type: "web_fetch_20250910", name: "web_fetch" }] }, param: "tools[0]" },
-  { name: "Anthropic MCP connector", path: "/v1/messages", base: msg, risky: { mcp_servers: [{ type: "url", url: "https://example.com/mcp", name: "x" }] }, param: "mcp_servers" },
-  { name: "Anthropic Files API image", path: "/v1/messages", base: msg, risky: { messages: [{ role: "user", content: [{ type: "image", source: { type: "file", file_id: "file_1" } }] }] }, param: "messages[0].content[0]" },
+  {
+    name: "Anthropic MCP connector",
+    path: "/v1/messages",
+    base: msg,
+    risky: { mcp_servers: [{ type: "url", url: "https://example.com/mcp", name: "x" }] },
+    param: "mcp_servers",
+  },
+  {
+    name: "Anthropic Files API image",
+    path: "/v1/messages",
+    base: msg,
+    risky: { messages: [{ role: "user", content: [{ type: "image", source: { type: "file", file_id: "file_1" } }] }] },
+    param: "messages[0].content[0]",
+  },
 ];
 
 describe("the forwarded request is built from an allow-list", () => {
@@ -76,13 +162,21 @@ describe("the forwarded request is built from an allow-list", () => {
     // it adds for other hosts, which the real API would reject.
     const body = {
       model: "auto",
-      messages: [{ role: "system", content: "You are a personal assistant." }, { role: "user", content: [{ type: "text", text: marker }] }],
+      messages: [
+        { role: "system", content: "You are a personal assistant." },
+        { role: "user", content: [{ type: "text", text: marker }] },
+      ],
       stream: true,
       stream_options: { include_usage: true },
       store: false,
       prompt_cache_key: "session-1",
       max_completion_tokens: 4096,
-      tools: [{ type: "function", function: { name: "read", description: "Read a file", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] } } }],
+      tools: [
+        {
+          type: "function",
+          function: { name: "read", description: "Read a file", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] } },
+        },
+      ],
       tool_choice: "auto",
       parallel_tool_calls: true,
       temperature: 0.2,
@@ -95,7 +189,18 @@ describe("the forwarded request is built from an allow-list", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("[DONE]");
     const sent = await forwarded(marker);
-    for (const k of ["stream", "stream_options", "store", "prompt_cache_key", "max_completion_tokens", "tools", "tool_choice", "parallel_tool_calls", "temperature"]) expect(sent, k).toHaveProperty(k);
+    for (const k of [
+      "stream",
+      "stream_options",
+      "store",
+      "prompt_cache_key",
+      "max_completion_tokens",
+      "tools",
+      "tool_choice",
+      "parallel_tool_calls",
+      "temperature",
+    ])
+      expect(sent, k).toHaveProperty(k);
     for (const k of ["thinking", "chat_template_kwargs", "provider", "totally_unknown"]) expect(sent, k).not.toHaveProperty(k);
 
     const rmarker = `responses-${crypto.randomUUID()}`;
@@ -106,15 +211,26 @@ describe("the forwarded request is built from an allow-list", () => {
 
   it("the Anthropic SDK's countTokens is answered free, with the key checked", async () => {
     const u = await proxyUser();
-    const counted = await anthropic(u.key).messages.countTokens({ model: "claude-haiku-4-5", messages: [{ role: "user", content: "how many tokens is this?" }] });
+    const counted = await anthropic(u.key).messages.countTokens({
+      model: "claude-haiku-4-5",
+      messages: [{ role: "user", content: "how many tokens is this?" }],
+    });
     expect(counted.input_tokens).toBeGreaterThan(0);
     const auto = await anthropic(u.key).messages.countTokens({ model: "auto", messages: [{ role: "user", content: "hi" }] });
     expect(auto.input_tokens).toBeGreaterThan(0);
     expect(await u.account.getBalance()).toMatchObject({ reserved: 0, balance: 1_000_000 });
     expect((await u.account.listLedger()).filter((e) => e.kind === "debit:usage")).toHaveLength(0);
-    const forged = await anthropic(u.key.slice(0, -6) + "AAAAAA").messages.countTokens({ model: "claude-haiku-4-5", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    const forged = await anthropic(u.key.slice(0, -6) + "AAAAAA")
+      .messages.countTokens({ model: "claude-haiku-4-5", messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
     expect(forged.status).toBe(401);
-    const server = await anthropic(u.key).messages.countTokens({ model: "claude-haiku-4-5", messages: [{ role: "user", content: "x" }], tools: [{ type: "web_search_20250305", name: "web_search" }] as never }).catch((e) => e);
+    const server = await anthropic(u.key)
+      .messages.countTokens({
+        model: "claude-haiku-4-5",
+        messages: [{ role: "user", content: "x" }],
+        tools: [{ type: "web_search_20250305", name: "web_search" }] as never,
+      })
+      .catch((e) => e);
     expect(server.status).toBe(400);
   });
 
@@ -122,7 +238,11 @@ describe("the forwarded request is built from an allow-list", () => {
     const u = await proxyUser();
     const one = await openai(u.key).models.retrieve("gpt-4.1-mini");
     expect(one).toMatchObject({ id: "gpt-4.1-mini", object: "model" });
-    expect(await openai(u.key).models.retrieve("gpt-99").catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(
+      await openai(u.key)
+        .models.retrieve("gpt-99")
+        .catch((e) => e),
+    ).toBeInstanceOf(OpenAI.NotFoundError);
     const list = [];
     for await (const m of anthropic(u.key).models.list()) list.push(m.id);
     expect(list).toContain("claude-sonnet-4-5");

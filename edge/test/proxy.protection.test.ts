@@ -4,7 +4,13 @@ import { chatBody, debits, proxyUser } from "./proxy-helpers";
 import { poll } from "../../test-harness/poll";
 
 const post = (key: string, body: unknown, headers: Record<string, string> = {}) =>
-  exports.default.fetch(new Request("http://localhost/v1/chat/completions", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
+  exports.default.fetch(
+    new Request("http://localhost/v1/chat/completions", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    }),
+  );
 
 const hhmm = (d: Date) => `${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
 
@@ -34,7 +40,10 @@ describe("token protection", () => {
   it("loop detection: too many model calls for one inbound message", async () => {
     const u = await proxyUser();
     await u.account.updateProtection({ loop: { maxRepeats: 100, windowSec: 60, maxCallsPerMessage: 3 } });
-    const msgs = (n: number) => [{ role: "user", content: "plan my trip" }, ...Array.from({ length: n }, (_, i) => ({ role: "assistant", content: `step ${i}` }))];
+    const msgs = (n: number) => [
+      { role: "user", content: "plan my trip" },
+      ...Array.from({ length: n }, (_, i) => ({ role: "assistant", content: `step ${i}` })),
+    ];
     const statuses = [];
     for (let i = 0; i < 4; i++) {
       const r = await post(u.key, { model: "gpt-4.1-nano", messages: msgs(i + 1), max_tokens: 50 });
@@ -47,7 +56,10 @@ describe("token protection", () => {
   it("quiet hours: background work is refused at night, interactive messages still pass", async () => {
     const u = await proxyUser();
     const now = new Date();
-    await u.account.updateProtection({ timezone: "UTC", quietHours: { enabled: true, start: hhmm(new Date(now.getTime() - 3_600_000)), end: hhmm(new Date(now.getTime() + 3_600_000)) } });
+    await u.account.updateProtection({
+      timezone: "UTC",
+      quietHours: { enabled: true, start: hhmm(new Date(now.getTime() - 3_600_000)), end: hhmm(new Date(now.getTime() + 3_600_000)) },
+    });
     const heartbeat = await post(u.key, chatBody("Read HEARTBEAT.md if it exists. If nothing needs attention, reply HEARTBEAT_OK."));
     expect(heartbeat.status).toBe(429);
     expect(((await heartbeat.json()) as { error: { code: string } }).error.code).toBe("quiet_hours");
@@ -74,13 +86,23 @@ describe("token protection", () => {
     await debits(u.account, 1); // settled (after the response)
     const second = await post(u.key, chatBody("two", { max_tokens: 2000 }));
     expect(second.status).toBe(429);
-    expect(((await second.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "daily_cap", message: expect.stringContaining("Daily limit reached") });
+    expect(((await second.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "daily_cap",
+      message: expect.stringContaining("Daily limit reached"),
+    });
   });
 
   it("single pass for background tasks: one trigger gets a capped chain of calls", async () => {
     const u = await proxyUser();
     await u.account.updateProtection({ backgroundMaxCalls: 2, quietHours: { enabled: false, start: "23:00", end: "07:00" } });
-    const chain = (i: number) => ({ model: "gpt-4.1-nano", max_tokens: 20, messages: [{ role: "user", content: "[cron:daily-news] summarise the news" }, { role: "assistant", content: `turn ${i}` }] });
+    const chain = (i: number) => ({
+      model: "gpt-4.1-nano",
+      max_tokens: 20,
+      messages: [
+        { role: "user", content: "[cron:daily-news] summarise the news" },
+        { role: "assistant", content: `turn ${i}` },
+      ],
+    });
     const statuses = [];
     for (let i = 0; i < 3; i++) {
       const r = await post(u.key, chain(i));
@@ -99,8 +121,13 @@ describe("token protection", () => {
     }
     await debits(u.account, 2);
     // Billing's job took the one event; with no saved card it says so once, and charges nothing.
-    const activity = await poll(() => u.account.listActivity(20), (a) => a.some((x) => x.message.startsWith("Automatic top-up failed")));
-    expect(activity.filter((a) => a.message.startsWith("Automatic top-up failed")).map((a) => a.message)).toEqual(["Automatic top-up failed: there is no saved card yet; buy a token pack once to save one"]);
+    const activity = await poll(
+      () => u.account.listActivity(20),
+      (a) => a.some((x) => x.message.startsWith("Automatic top-up failed")),
+    );
+    expect(activity.filter((a) => a.message.startsWith("Automatic top-up failed")).map((a) => a.message)).toEqual([
+      "Automatic top-up failed: there is no saved card yet; buy a token pack once to save one",
+    ]);
     expect(await u.account.takeEvents()).toEqual([]);
   });
 });

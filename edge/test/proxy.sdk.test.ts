@@ -28,13 +28,25 @@ describe("official SDKs against the metering proxy", () => {
       if (!rows.length) await new Promise((r) => setTimeout(r, 50));
     }
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ model: "gpt-4.1-mini", provider: "openai", inputTokens: res.usage!.prompt_tokens, outputTokens: res.usage!.completion_tokens, priceMicros: expected, markupBps: 2000, background: "interactive" });
+    expect(rows[0]).toMatchObject({
+      model: "gpt-4.1-mini",
+      provider: "openai",
+      inputTokens: res.usage!.prompt_tokens,
+      outputTokens: res.usage!.completion_tokens,
+      priceMicros: expected,
+      markupBps: 2000,
+      background: "interactive",
+    });
     expect(rows[0]!.costMicros).toBeLessThan(rows[0]!.priceMicros);
   });
 
   it("openai: streaming passes chunks through and the forced usage is charged", async () => {
     const u = await proxyUser();
-    const stream = await openai(u.key).chat.completions.create({ model: "gpt-4.1-nano", stream: true, messages: [{ role: "user", content: "[[chunks:8]] stream please" }] });
+    const stream = await openai(u.key).chat.completions.create({
+      model: "gpt-4.1-nano",
+      stream: true,
+      messages: [{ role: "user", content: "[[chunks:8]] stream please" }],
+    });
     let text = "";
     let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
     let chunks = 0;
@@ -60,7 +72,10 @@ describe("official SDKs against the metering proxy", () => {
     expect(final.usage.output_tokens).toBeGreaterThan(0);
     const entries = await debits(u.account, 2);
     const amounts = entries.map((e) => -e.amount).sort((a, b) => a - b);
-    const expected = [price("claude-haiku-4-5", msg.usage.input_tokens, msg.usage.output_tokens), price("claude-haiku-4-5", final.usage.input_tokens, final.usage.output_tokens)].sort((a, b) => a - b);
+    const expected = [
+      price("claude-haiku-4-5", msg.usage.input_tokens, msg.usage.output_tokens),
+      price("claude-haiku-4-5", final.usage.input_tokens, final.usage.output_tokens),
+    ].sort((a, b) => a - b);
     expect(amounts).toEqual(expected);
   });
 
@@ -79,7 +94,11 @@ describe("official SDKs against the metering proxy", () => {
     expect(text).toContain("word word");
     const entries = await debits(u.account, 2);
     const amounts = entries.map((e) => -e.amount).sort((a, b) => a - b);
-    expect(amounts).toEqual([price("gpt-4.1-mini", r.usage!.input_tokens, r.usage!.output_tokens), price("gpt-4.1-mini", usage!.input_tokens, usage!.output_tokens)].sort((a, b) => a - b));
+    expect(amounts).toEqual(
+      [price("gpt-4.1-mini", r.usage!.input_tokens, r.usage!.output_tokens), price("gpt-4.1-mini", usage!.input_tokens, usage!.output_tokens)].sort(
+        (a, b) => a - b,
+      ),
+    );
   });
 
   it("lists models, and meters embeddings", async () => {
@@ -95,11 +114,22 @@ describe("official SDKs against the metering proxy", () => {
 
   it("auto routes a short question to the cheapest model and records the reason", async () => {
     const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
-    const raw = await openai(u.key).chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi!" }] }).withResponse();
+    const raw = await openai(u.key)
+      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi!" }] })
+      .withResponse();
     expect(raw.response.headers.get("x-oc-model")).toBe("gpt-6-luna");
     expect(raw.response.headers.get("x-oc-tier")).toBe("simple");
     const hard = await openai(u.key)
-      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" }] })
+      .chat.completions.create({
+        model: "auto",
+        messages: [
+          {
+            role: "user",
+            content:
+              "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?",
+          },
+        ],
+      })
       .withResponse();
     expect(hard.response.headers.get("x-oc-tier")).toBe("reasoning");
     expect(hard.response.headers.get("x-oc-model")).toBe("gpt-6-astra");
@@ -119,7 +149,13 @@ describe("cross-provider fallback (a whole provider is down)", () => {
   it("an OpenAI-format conversation is answered by Anthropic, translated both ways, and metered at Anthropic's price", async () => {
     const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
     const raw = await openai(u.key)
-      .chat.completions.create({ model: "gpt-6.1-terra", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there [[fail-api:openai:503]]" }] })
+      .chat.completions.create({
+        model: "gpt-6.1-terra",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "hello there [[fail-api:openai:503]]" },
+        ],
+      })
       .withResponse();
     expect(raw.response.headers.get("x-oc-model")).toBe("claude-haiku-5-5");
     expect(raw.data.object).toBe("chat.completion");
@@ -127,7 +163,11 @@ describe("cross-provider fallback (a whole provider is down)", () => {
     expect(raw.data.choices[0]!.finish_reason).toBe("stop");
     expect(raw.data.usage!.completion_tokens).toBeGreaterThan(0);
     const [debit] = await debits(u.account, 1);
-    const rows = await poll(() => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))), (r) => r.length > 0, { timeoutMs: 10_000 });
+    const rows = await poll(
+      () => withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, u.userId))),
+      (r) => r.length > 0,
+      { timeoutMs: 10_000 },
+    );
     expect(rows[0]!.model).toBe("claude-haiku-5-5");
     expect(rows[0]!.provider).toBe("anthropic");
     expect(-debit!.amount).toBe(rows[0]!.priceMicros);
@@ -135,7 +175,12 @@ describe("cross-provider fallback (a whole provider is down)", () => {
 
   it("streams across formats too: OpenAI chunks out of an Anthropic stream, with usage", async () => {
     const u = await proxyUser(5_000_000); // auto may reserve for the strongest model
-    const stream = await openai(u.key).chat.completions.create({ model: "auto", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "stream please [[chunks:4]] [[fail-api:openai:503]]" }] });
+    const stream = await openai(u.key).chat.completions.create({
+      model: "auto",
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: "stream please [[chunks:4]] [[fail-api:openai:503]]" }],
+    });
     let text = "";
     let usage: { completion_tokens: number } | undefined;
     let finish: string | null = null;
@@ -152,13 +197,22 @@ describe("cross-provider fallback (a whole provider is down)", () => {
 
   it("an Anthropic-format conversation is answered by OpenAI, streamed and not", async () => {
     const u = await proxyUser();
-    const msg = await anthropic(u.key).messages.create({ model: "claude-haiku-4-5", max_tokens: 100, system: "Be brief.", messages: [{ role: "user", content: "hi from claude land [[fail-api:anthropic:503]]" }] });
+    const msg = await anthropic(u.key).messages.create({
+      model: "claude-haiku-4-5",
+      max_tokens: 100,
+      system: "Be brief.",
+      messages: [{ role: "user", content: "hi from claude land [[fail-api:anthropic:503]]" }],
+    });
     expect(msg.type).toBe("message");
     expect(msg.model).toMatch(/^gpt-/);
     expect(msg.content[0]).toMatchObject({ type: "text", text: expect.stringContaining("You said: hi from claude land") });
     expect(msg.stop_reason).toBe("end_turn");
 
-    const stream = anthropic(u.key).messages.stream({ model: "claude-haiku-4-5", max_tokens: 100, messages: [{ role: "user", content: "again [[chunks:3]] [[fail-api:anthropic:503]]" }] });
+    const stream = anthropic(u.key).messages.stream({
+      model: "claude-haiku-4-5",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "again [[chunks:3]] [[fail-api:anthropic:503]]" }],
+    });
     const final = await stream.finalMessage();
     expect(final.content[0]).toMatchObject({ type: "text", text: "[dev stand-in] " + "word word word ".repeat(3) });
     expect(final.usage.output_tokens).toBeGreaterThan(0);

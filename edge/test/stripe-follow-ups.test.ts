@@ -22,7 +22,11 @@ type Ev = { id: string; type: string; data: { object: any } };
 
 async function deliver(event: Ev) {
   const payload = JSON.stringify(event);
-  const header = await signer.webhooks.generateTestHeaderStringAsync({ payload, secret: TEST_SECRETS.stripeWebhookSecret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
+  const header = await signer.webhooks.generateTestHeaderStringAsync({
+    payload,
+    secret: TEST_SECRETS.stripeWebhookSecret,
+    cryptoProvider: Stripe.createSubtleCryptoProvider(),
+  });
   return call("/api/webhooks/stripe", { rawBody: payload, headers: { "content-type": "application/json", "stripe-signature": header } });
 }
 
@@ -44,11 +48,19 @@ async function retryNow(userId: string, jobId: string) {
   const before = (await job(userId, jobId))!;
   await runInDurableObject(account(userId), (_o, state) => state.storage.sql.exec("UPDATE jobs SET next_at = ? WHERE id = ?", Date.now(), jobId));
   await runDurableObjectAlarm(account(userId));
-  return poll(() => job(userId, jobId), (j) => j!.attempts > before.attempts && (j!.lastError !== null || j!.doneAt !== null), { timeoutMs: 2000 });
+  return poll(
+    () => job(userId, jobId),
+    (j) => j!.attempts > before.attempts && (j!.lastError !== null || j!.doneAt !== null),
+    { timeoutMs: 2000 },
+  );
 }
 
 /** The job's attempt `n` has finished (the attempt is written before it runs, its outcome after). */
-const settled = (userId: string, jobId: string, n: number) => poll(() => job(userId, jobId), (j) => j?.attempts === n && (j.lastError !== null || j.doneAt !== null));
+const settled = (userId: string, jobId: string, n: number) =>
+  poll(
+    () => job(userId, jobId),
+    (j) => j?.attempts === n && (j.lastError !== null || j.doneAt !== null),
+  );
 
 const real = jobRunner()!;
 afterEach(() => registerJobRunner(real));
@@ -78,13 +90,23 @@ describe("Stripe follow-ups run after the 200, durably", () => {
     expect(crashed!.nextAt!).toBeGreaterThan(Date.now());
     expect(await attempts(u.userId)).toBe(0);
     // The other step of the same event was not held up by it.
-    expect(await poll(() => job(u.userId, `${checkout.id}:apply_plan`), (j) => j?.doneAt !== null)).toMatchObject({ attempts: 1 });
+    expect(
+      await poll(
+        () => job(u.userId, `${checkout.id}:apply_plan`),
+        (j) => j?.doneAt !== null,
+      ),
+    ).toMatchObject({ attempts: 1 });
 
     const done = await retryNow(u.userId, startJob);
     expect(done).toMatchObject({ attempts: 2, lastError: null });
     // Provisioning ran once (no node is connected here, so it failed at placement and the user was told once).
     expect(await attempts(u.userId)).toBe(1);
-    expect(await poll(() => couldNotStart(u.email), (n) => n === 1)).toBe(1);
+    expect(
+      await poll(
+        () => couldNotStart(u.email),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
     expect((await account(u.userId).getSnapshot()).status).toBe("failed");
 
     // Positive control for "once": the same event again is a duplicate and runs no job a second time.
@@ -119,7 +141,13 @@ describe("Stripe follow-ups run after the 200, durably", () => {
     // Stripe's retry finds the event recorded (a duplicate) and releases the held jobs; each runs once.
     const retried = await deliver(invoice);
     expect(retried.body).toMatchObject({ received: true, duplicate: true });
-    for (const j of held) expect(await poll(() => job(u.userId, j.id), (x) => x?.doneAt != null)).toMatchObject({ attempts: 1 });
+    for (const j of held)
+      expect(
+        await poll(
+          () => job(u.userId, j.id),
+          (x) => x?.doneAt != null,
+        ),
+      ).toMatchObject({ attempts: 1 });
     expect((await inbox(u.email)).filter((m) => m.subject.startsWith("Receipt: Starter plan")).length).toBe(1);
   });
 

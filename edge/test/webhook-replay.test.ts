@@ -26,7 +26,10 @@ async function agentOf(u: { cookie: string }) {
 /** Everything that reached the agent: inbox rows (messages and forwarded updates), oldest first. */
 const inbox = (userId: string) =>
   runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) =>
-    state.storage.sql.exec<{ kind: string; text: string; payload: string | null }>("SELECT kind, text, payload FROM inbox ORDER BY id").toArray().map((r) => ({ ...r })),
+    state.storage.sql
+      .exec<{ kind: string; text: string; payload: string | null }>("SELECT kind, text, payload FROM inbox ORDER BY id")
+      .toArray()
+      .map((r) => ({ ...r })),
   );
 const forwardsTo = async (nodeId: string) =>
   (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((r) => r.command as any).filter((c) => c.kind === "forward" || c.kind === "deliver");
@@ -43,7 +46,10 @@ describe("webhook replays", () => {
     const nodeId = await runningOn(u.userId);
     const deliver = (updateId: number) =>
       call(`/hooks/telegram/${agentId}`, {
-        rawBody: JSON.stringify({ update_id: updateId, message: { message_id: updateId, date: now(), chat: { id: 42, type: "private" }, text: `update ${updateId}` } }),
+        rawBody: JSON.stringify({
+          update_id: updateId,
+          message: { message_id: updateId, date: now(), chat: { id: 42, type: "private" }, text: `update ${updateId}` },
+        }),
         headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
       });
     expect((await deliver(700)).body).toEqual({ ok: true, accepted: true });
@@ -63,7 +69,10 @@ describe("webhook replays", () => {
     const post = async (eventId: string, ts = now()) => {
       const body = JSON.stringify({ type: "event_callback", event_id: eventId, event: { type: "message", channel: "C1", text: "hi" } });
       const sig = `v0=${await hmac(signingSecret, `v0:${ts}:${body}`)}`;
-      return call(`/hooks/slack/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-slack-request-timestamp": String(ts), "x-slack-signature": sig } });
+      return call(`/hooks/slack/${agentId}`, {
+        rawBody: body,
+        headers: { "content-type": "application/json", "x-slack-request-timestamp": String(ts), "x-slack-signature": sig },
+      });
     };
     expect((await post("EvReplay1")).body).toEqual({ accepted: true });
     // Without a retry header: the dedupe is by Slack's event id, not by the header a replayer can leave out.
@@ -81,8 +90,13 @@ describe("webhook replays", () => {
     await call("/api/channels/whatsapp", { body: { accessToken: "EAAG-good-token", phoneNumberId: "1234567890", appSecret }, cookie: u.cookie });
     await runningOn(u.userId);
     const deliver = async (id: string, text: string, timestamp = now()) => {
-      const body = JSON.stringify({ entry: [{ changes: [{ value: { messages: [{ id, timestamp: String(timestamp), from: "15550002222", type: "text", text: { body: text } }] } }] }] });
-      return call(`/hooks/whatsapp/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac(appSecret, body)}` } });
+      const body = JSON.stringify({
+        entry: [{ changes: [{ value: { messages: [{ id, timestamp: String(timestamp), from: "15550002222", type: "text", text: { body: text } }] } }] }],
+      });
+      return call(`/hooks/whatsapp/${agentId}`, {
+        rawBody: body,
+        headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${await hmac(appSecret, body)}` },
+      });
     };
     expect((await deliver("wamid.A1", "first")).body).toEqual({ accepted: 1 });
     const replay = await deliver("wamid.A1", "first");
@@ -96,12 +110,24 @@ describe("webhook replays", () => {
     const u = await paidSignup(); // channels need a confirmed address, agents paid access
     const agentId = await agentOf(u);
     const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    await call("/api/channels/discord", { body: { applicationId: "112233445566", publicKey: hex((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer) }, cookie: u.cookie });
+    await call("/api/channels/discord", {
+      body: { applicationId: "112233445566", publicKey: hex((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer) },
+      cookie: u.cookie,
+    });
     await runningOn(u.userId);
     const send = async (id: string, ts = now()) => {
-      const body = JSON.stringify({ id, type: 2, token: `tok-${id}`, channel_id: "7", data: { name: "ask", options: [{ name: "q", value: `question ${id}` }] } });
+      const body = JSON.stringify({
+        id,
+        type: 2,
+        token: `tok-${id}`,
+        channel_id: "7",
+        data: { name: "ask", options: [{ name: "q", value: `question ${id}` }] },
+      });
       const sig = hex(await crypto.subtle.sign("Ed25519", keys.privateKey, new TextEncoder().encode(String(ts) + body)));
-      return call(`/hooks/discord/${agentId}`, { rawBody: body, headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": String(ts) } });
+      return call(`/hooks/discord/${agentId}`, {
+        rawBody: body,
+        headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": String(ts) },
+      });
     };
     expect((await send("2200000000000000001")).body).toEqual({ type: 5 });
     const replay = await send("2200000000000000001");

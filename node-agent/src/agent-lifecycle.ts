@@ -184,7 +184,7 @@ export class AgentRuntime {
     let n = 0;
     for (const { userId } of await this.inventory()) {
       const id = await this.docker.networkId(networkName(userId));
-      if (id) await this.opts.egress.attach(bridgeOf(id)), n++;
+      if (id) (await this.opts.egress.attach(bridgeOf(id)), n++);
     }
     return n;
   }

@@ -45,7 +45,10 @@ export class S3Transport implements ArchiveTransport {
 
   async latest(userId: string) {
     const res = await this.opts.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: `state/${userId}/` }));
-    return (res.Contents ?? []).map((o) => o.Key!).sort().at(-1);
+    return (res.Contents ?? [])
+      .map((o) => o.Key!)
+      .sort()
+      .at(-1);
   }
 
   async open(key: string) {
@@ -77,14 +80,25 @@ type Plan =
   | { key: string; mode: "parts"; partSize: number; partUrls: string[]; completeUrl: string; abortUrl: string };
 
 /** One HTTP exchange with a presigned URL; the body is a file range, a string, or nothing. */
-function send(url: string, method: string, body?: { file: string; start: number; end: number } | string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+function send(
+  url: string,
+  method: string,
+  body?: { file: string; start: number; end: number } | string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const length = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.end - body.start + 1;
-    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method, headers: { "content-length": String(length) }, timeout: 120_000 }, (res) => {
-      let text = "";
-      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-    });
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
+      u,
+      { method, headers: { "content-length": String(length) }, timeout: 120_000 },
+      (res) => {
+        let text = "";
+        res
+          .setEncoding("utf8")
+          .on("data", (d) => (text += d))
+          .on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
     req.on("error", reject).on("timeout", () => req.destroy(new Error(`${method} timed out`)));
     if (body === undefined) req.end();
     else if (typeof body === "string") req.end(body);
@@ -116,7 +130,10 @@ export class EdgeTransport implements ArchiveTransport {
       signal: AbortSignal.timeout(30_000),
     });
     const data = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
-    if (!res.ok) throw Object.assign(new Error(`the edge refused the archive request (${res.status} ${data.error?.code ?? ""}: ${data.error?.message ?? ""})`), { status: res.status });
+    if (!res.ok)
+      throw Object.assign(new Error(`the edge refused the archive request (${res.status} ${data.error?.code ?? ""}: ${data.error?.message ?? ""})`), {
+        status: res.status,
+      });
     return data;
   }
 
@@ -197,7 +214,9 @@ export class EdgeTransport implements ArchiveTransport {
       await new Promise<void>((resolve, reject) => out!.end((e?: Error | null) => (e ? reject(e) : resolve())));
       const sha256 = hash.digest("hex");
       if (bytes !== want.bytes || sha256 !== want.sha256)
-        throw new Error(`refused to restore ${key}: it does not match the archive recorded when it was stored (sha256 ${sha256.slice(0, 12)}…, ${bytes} bytes; expected ${want.sha256.slice(0, 12)}…, ${want.bytes} bytes)`);
+        throw new Error(
+          `refused to restore ${key}: it does not match the archive recorded when it was stored (sha256 ${sha256.slice(0, 12)}…, ${bytes} bytes; expected ${want.sha256.slice(0, 12)}…, ${want.bytes} bytes)`,
+        );
     } catch (e) {
       out?.destroy();
       await rm(file, { force: true });

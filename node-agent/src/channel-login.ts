@@ -14,7 +14,15 @@ export interface LoginResult {
   message?: string;
 }
 
-export async function runChannelLogin(docker: DockerClient, containerId: string, token: string, user: string | undefined, channel: "whatsapp", op: "start" | "wait", sessionKey?: string): Promise<LoginResult> {
+export async function runChannelLogin(
+  docker: DockerClient,
+  containerId: string,
+  token: string,
+  user: string | undefined,
+  channel: "whatsapp",
+  op: "start" | "wait",
+  sessionKey?: string,
+): Promise<LoginResult> {
   const params = op === "start" ? { channel, timeoutMs: 30_000 } : { channel, timeoutMs: 25_000, ...(sessionKey ? { sessionKey } : {}) };
   const argv = ["openclaw", "gateway", "call", `web.login.${op}`, "--params", JSON.stringify(params), "--json", "--token", token, "--timeout", "40000"];
   const r = await docker.exec(containerId, argv, { user, timeoutMs: 60_000 });
@@ -25,7 +33,8 @@ export async function runChannelLogin(docker: DockerClient, containerId: string,
     /* not JSON: the exit code decides below */
   }
   const error = (out.error as { message?: string } | undefined)?.message;
-  if (r.exitCode !== 0 && !out.message) throw new Error(error ?? ((r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ").slice(0, 400) || `web.login.${op} failed`));
+  if (r.exitCode !== 0 && !out.message)
+    throw new Error(error ?? ((r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ").slice(0, 400) || `web.login.${op} failed`));
   if (error) throw new Error(error);
   return {
     qrDataUrl: typeof out.qrDataUrl === "string" && out.qrDataUrl.startsWith("data:image/") ? out.qrDataUrl : undefined,

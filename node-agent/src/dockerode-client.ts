@@ -98,7 +98,14 @@ export class DockerodeClient implements DockerClient {
     try {
       const i = await this.docker.getContainer(id).inspect();
       const env = Object.fromEntries((i.Config.Env ?? []).map((e: string) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-      return { id: i.Id, name: i.Name.replace(/^\//, ""), state: i.State.Status as ContainerInfo["state"], labels: i.Config.Labels ?? {}, env, oomKilled: i.State.OOMKilled };
+      return {
+        id: i.Id,
+        name: i.Name.replace(/^\//, ""),
+        state: i.State.Status as ContainerInfo["state"],
+        labels: i.Config.Labels ?? {},
+        env,
+        oomKilled: i.State.OOMKilled,
+      };
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
       throw e;

@@ -77,7 +77,10 @@ export class EgressPolicy {
   /** Creates (or rebuilds) both chains. Idempotent; run at node agent start, before any container starts. */
   async install(): Promise<void> {
     const { egress, host } = this.rules();
-    for (const [chain, rules] of [[this.egressChain, egress], [this.hostChain, host]] as const) {
+    for (const [chain, rules] of [
+      [this.egressChain, egress],
+      [this.hostChain, host],
+    ] as const) {
       await this.ipt(["-N", chain]).catch(() => undefined); // exists already
       await this.ipt(["-F", chain]);
       for (const r of rules) await this.ipt(["-A", chain, ...r]);
@@ -97,7 +100,10 @@ export class EgressPolicy {
   /** Puts one agent bridge under the policy. Idempotent (checked with -C before inserting). */
   async attach(bridge: string): Promise<void> {
     for (const [chain, rule] of this.jumps(bridge)) {
-      const present = await this.ipt(["-C", chain, ...rule]).then(() => true, () => false);
+      const present = await this.ipt(["-C", chain, ...rule]).then(
+        () => true,
+        () => false,
+      );
       if (!present) await this.ipt(["-I", chain, "1", ...rule]);
     }
   }
@@ -105,13 +111,21 @@ export class EgressPolicy {
   /** Removes one bridge's jumps (its network is being removed). */
   async detach(bridge: string): Promise<void> {
     for (const [chain, rule] of this.jumps(bridge)) {
-      while (await this.ipt(["-D", chain, ...rule]).then(() => true, () => false));
+      while (
+        await this.ipt(["-D", chain, ...rule]).then(
+          () => true,
+          () => false,
+        )
+      );
     }
   }
 
   /** Removes every jump to the chains (whatever bridge they name) and the chains themselves. */
   async uninstall(): Promise<void> {
-    for (const [parent, chain] of [["DOCKER-USER", this.egressChain], ["INPUT", this.hostChain]] as const) {
+    for (const [parent, chain] of [
+      ["DOCKER-USER", this.egressChain],
+      ["INPUT", this.hostChain],
+    ] as const) {
       const listing = await this.ipt(["-S", parent]).catch(() => "");
       for (const line of listing.split("\n")) {
         const m = line.match(/^-A \S+ -i (\S+)(?: -o (\S+))? -j (\S+)$/);

@@ -206,7 +206,7 @@ export class Dir {
     try {
       const buf = Buffer.alloc(maxBytes + 1);
       let n = 0;
-      for (let r; n < buf.length && (r = await fh.read(buf, n, buf.length - n, null)).bytesRead > 0; ) n += r.bytesRead;
+      for (let r; n < buf.length && (r = await fh.read(buf, n, buf.length - n, null)).bytesRead > 0;) n += r.bytesRead;
       if (n > maxBytes) throw new Refused(`too large: ${this.join(name)} is over ${Math.floor(maxBytes / 1024)} KiB`);
       return buf.subarray(0, n);
     } finally {
@@ -270,7 +270,8 @@ export class Dir {
 
   /** Removes everything inside this folder. */
   async clear(): Promise<void> {
-    for (const name of await this.names()) await this.remove(name).catch((e) => (e instanceof Refused && e.message.startsWith("no such") ? undefined : Promise.reject(e)));
+    for (const name of await this.names())
+      await this.remove(name).catch((e) => (e instanceof Refused && e.message.startsWith("no such") ? undefined : Promise.reject(e)));
   }
 }
 

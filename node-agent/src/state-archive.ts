@@ -60,7 +60,7 @@ export function linkStaysInside(tree: Map<string, Kind>, at: string, target: str
   let cur = at.split("/").slice(0, -1);
   const pending = target.split("/").reverse();
   if (target.startsWith("/")) return false;
-  for (let hops = 0; pending.length > 0; ) {
+  for (let hops = 0; pending.length > 0;) {
     const c = pending.pop()!;
     if (c === "" || c === ".") continue;
     if (c === "..") {
@@ -110,15 +110,14 @@ async function collect(root: Dir, limits: ArchiveLimits, log: (m: string) => voi
         // What restore would refuse is never archived: the archive must always be restorable.
         if (st.size > limits.maxEntryBytes) log(`archive: skipped ${rel} (${st.size} bytes, over the ${limits.maxEntryBytes}-byte limit)`);
         else found.push({ rel, st });
-      }
-      else if (st.isSymbolicLink()) found.push({ rel, st, link: await dir.readlink(name) });
+      } else if (st.isSymbolicLink()) found.push({ rel, st, link: await dir.readlink(name) });
       else log(`archive: skipped ${rel} (not a file, folder or link)`);
     }
   };
   await visit(root, 1);
   // Links that lead out would be refused by restore (and mean nothing on another node): leave them out,
   // until every link left resolves inside the tree that is archived.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     const tree = new Map<string, Kind>(found.map((f) => [f.rel, f.link !== undefined ? { link: f.link } : f.st.isDirectory() ? "dir" : "file"]));
     changed = false;
     for (let i = found.length - 1; i >= 0; i--) {
@@ -148,7 +147,8 @@ function header(data: tar.HeaderData): Buffer[] {
   const h = new tar.Header(data);
   const block = Buffer.alloc(512);
   const out: Buffer[] = [];
-  if (h.encode(block, 0)) out.push(new tar.Pax({ path: data.path, linkpath: data.linkpath, mtime: data.mtime, size: data.size, uid: data.uid, gid: data.gid }).encode());
+  if (h.encode(block, 0))
+    out.push(new tar.Pax({ path: data.path, linkpath: data.linkpath, mtime: data.mtime, size: data.size, uid: data.uid, gid: data.gid }).encode());
   out.push(block);
   return out;
 }
@@ -276,9 +276,11 @@ export async function checkArchive(file: string, limits: ArchiveLimits = DEFAULT
       links.push([p, e.linkpath ?? ""]);
     } else if (e.type === "Link") {
       const to = entryPath(e.linkpath ?? "");
-      if (typeof to !== "string" || tree.get(to) !== "file") return refuse(`entry ${name} is a hard link to ${JSON.stringify(e.linkpath)}, not to an earlier file of the archive`);
+      if (typeof to !== "string" || tree.get(to) !== "file")
+        return refuse(`entry ${name} is a hard link to ${JSON.stringify(e.linkpath)}, not to an earlier file of the archive`);
       const toParts = to.split("/");
-      for (let i = 1; i < toParts.length; i++) if (tree.get(toParts.slice(0, i).join("/")) !== "dir") return refuse(`entry ${name} is a hard link through a link`);
+      for (let i = 1; i < toParts.length; i++)
+        if (tree.get(toParts.slice(0, i).join("/")) !== "dir") return refuse(`entry ${name} is a hard link through a link`);
       tree.set(p, "file");
     } else tree.set(p, "file");
   });
@@ -287,7 +289,9 @@ export async function checkArchive(file: string, limits: ArchiveLimits = DEFAULT
   });
   await done;
   if (refusal) throw new ArchiveRefused(refusal);
-  for (const [at, target] of links) if (!linkStaysInside(tree, at, target)) throw new ArchiveRefused(`entry ${JSON.stringify(at)} is a link to ${JSON.stringify(target)}, outside the state dir`);
+  for (const [at, target] of links)
+    if (!linkStaysInside(tree, at, target))
+      throw new ArchiveRefused(`entry ${JSON.stringify(at)} is a link to ${JSON.stringify(target)}, outside the state dir`);
   return count;
 }
 

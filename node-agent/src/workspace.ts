@@ -57,12 +57,15 @@ export class Workspace {
       }
     }
     const name = parts.at(-1);
-    if (!name) throw new Refused(op === "delete" ? "refused: the workspace itself cannot be deleted" : op === "read" ? `not a file: ${path}` : `refused path: ${path}`);
+    if (!name)
+      throw new Refused(op === "delete" ? "refused: the workspace itself cannot be deleted" : op === "read" ? `not a file: ${path}` : `refused path: ${path}`);
     const dir = await ws.walk(parts.slice(0, -1), op === "write" ? { create: true, owner } : {});
     try {
       if (op === "read") {
         const content = await dir.readFile(name, MAX_FILE_BYTES).catch((e) => {
-          throw e instanceof Refused && e.message.startsWith("too large") ? new Refused(`the file is over ${MAX_FILE_BYTES / 1024} KiB; download it from the agent instead`) : e;
+          throw e instanceof Refused && e.message.startsWith("too large")
+            ? new Refused(`the file is over ${MAX_FILE_BYTES / 1024} KiB; download it from the agent instead`)
+            : e;
         });
         return { path, bytes: content.length, content: content.toString("base64") };
       }

@@ -15,7 +15,12 @@ import { FakeDocker, type FakeContainer } from "./fake-docker";
 const IMAGE = "openclaw-test/fake:1";
 const LISTENER = 8787;
 
-const body = (req: IncomingMessage) => new Promise<string>((r) => { let s = ""; req.on("data", (d) => (s += d)); req.on("end", () => r(s)); });
+const body = (req: IncomingMessage) =>
+  new Promise<string>((r) => {
+    let s = "";
+    req.on("data", (d) => (s += d));
+    req.on("end", () => r(s));
+  });
 
 /** A stand-in gateway per container; `refuseFirst` updates get a 503, as a listener still starting gives. */
 function gateway(opts: { refuseFirst?: number; replyDelayMs?: number } = {}) {
@@ -62,7 +67,10 @@ function setup(opts: ConstructorParameters<typeof FakeDocker>[0] = {}, latest?: 
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-fake-states-"));
   const { store, restored } = memoryStore(latest);
   const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 2_000, forwardRetryDelaysMs: [10, 10, 10, 10] });
-  cleanup.push(() => docker.close(), () => rmSync(stateRoot, { recursive: true, force: true }));
+  cleanup.push(
+    () => docker.close(),
+    () => rmSync(stateRoot, { recursive: true, force: true }),
+  );
   return { docker, runtime, restored, stateRoot };
 }
 
@@ -87,7 +95,13 @@ describe("agent lifecycle (fake Docker)", () => {
     expect(steps).toEqual(["creating", "starting", "ready"]);
     const c = docker.containers.get(containerId)!;
     expect(c.state).toBe("running");
-    expect(c.spec).toMatchObject({ name: "oc-usr_a", network: "oc-usr_a", readOnlyRootfs: true, labels: { "openclaw.user": "usr_a" }, mounts: [{ source: join(stateRoot, "usr_a") }] });
+    expect(c.spec).toMatchObject({
+      name: "oc-usr_a",
+      network: "oc-usr_a",
+      readOnlyRootfs: true,
+      labels: { "openclaw.user": "usr_a" },
+      mounts: [{ source: join(stateRoot, "usr_a") }],
+    });
     expect(JSON.parse(readFileSync(join(stateRoot, "usr_a", "openclaw.json"), "utf8"))).toEqual({ gateway: { port: GATEWAY_PORT } });
     // Provisioning again converges on the same container (a command repeated after a reconnect).
     expect((await runtime.provision(spec("usr_a"))).containerId).toBe(containerId);

@@ -54,7 +54,10 @@ describe("node agent connection", () => {
   it("says hello with real metrics, then heartbeats at the edge's interval", async () => {
     const edge = await fakeEdge({ secret: "s".repeat(32), heartbeatMs: 50 });
     const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "s".repeat(32), log: () => {} });
-    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    cleanup.push(
+      () => agent.stop(),
+      () => edge.wss.close(),
+    );
     agent.start();
     await until(() => edge.frames.filter((f) => f.type === "heartbeat").length >= 2);
     const hello = edge.frames[0]!;
@@ -67,7 +70,10 @@ describe("node agent connection", () => {
   it("executes a command once per id, answering a repeat from memory", async () => {
     const edge = await fakeEdge({ secret: "s".repeat(32), heartbeatMs: 10_000 });
     const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "s".repeat(32), log: () => {} });
-    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    cleanup.push(
+      () => agent.stop(),
+      () => edge.wss.close(),
+    );
     agent.start();
     await until(() => edge.frames.length >= 1);
     edge.send({ type: "command", id: "c1", command: { kind: "ping" } });
@@ -81,7 +87,10 @@ describe("node agent connection", () => {
   it("reconnects with backoff after the edge drops it, and stops cleanly", async () => {
     const edge = await fakeEdge({ secret: "s".repeat(32), heartbeatMs: 10_000 });
     const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "s".repeat(32), minBackoffMs: 20, maxBackoffMs: 100, log: () => {} });
-    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    cleanup.push(
+      () => agent.stop(),
+      () => edge.wss.close(),
+    );
     agent.start();
     await until(() => agent.connected);
     // The first hello is sent once metrics are read: a drop before it arrives would lose it, not test a reconnect.
@@ -99,8 +108,18 @@ describe("node agent connection", () => {
   it("keeps retrying, without crashing, while the edge refuses its secret", async () => {
     const edge = await fakeEdge({ secret: "right-secret-right-secret", heartbeatMs: 10_000 });
     const logs: string[] = [];
-    const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "wrong-secret-wrong-secret", minBackoffMs: 10, maxBackoffMs: 40, log: (m) => logs.push(m) });
-    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    const agent = new NodeAgent({
+      edgeUrl: edge.url,
+      nodeId: "node_1",
+      secret: "wrong-secret-wrong-secret",
+      minBackoffMs: 10,
+      maxBackoffMs: 40,
+      log: (m) => logs.push(m),
+    });
+    cleanup.push(
+      () => agent.stop(),
+      () => edge.wss.close(),
+    );
     agent.start();
     await until(() => edge.rejected() >= 3);
     expect(agent.connected).toBe(false);
@@ -113,13 +132,30 @@ describe("node agent connection", () => {
     const store = { archive: async () => ({ key: "k", bytes: 0 }), latest: async () => undefined, restore: async () => {}, deleteAll: async () => 0 };
     const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-fake-states-")), readyTimeoutMs: 2_000 });
     const agent = new NodeAgent({ edgeUrl: edge.url, nodeId: "node_1", secret: "s".repeat(32), docker, runtime, log: () => {} });
-    cleanup.push(() => agent.stop(), () => edge.wss.close());
+    cleanup.push(
+      () => agent.stop(),
+      () => edge.wss.close(),
+    );
     agent.start();
     await until(() => edge.frames.length >= 1);
-    const spec = { userId: `usr_${"a".repeat(24)}`, image: "img:1", host: "x.agents.example.com", config: {}, gatewayToken: "t".repeat(32), memoryMb: 256, cpus: 0.5, pidsLimit: 64 };
+    const spec = {
+      userId: `usr_${"a".repeat(24)}`,
+      image: "img:1",
+      host: "x.agents.example.com",
+      config: {},
+      gatewayToken: "t".repeat(32),
+      memoryMb: 256,
+      cpus: 0.5,
+      pidsLimit: 64,
+    };
     edge.send({ type: "command", id: "p1", command: { kind: "provision", spec } });
     await until(() => edge.frames.some((f) => f.type === "result"));
     expect(edge.frames.filter((f) => f.type === "progress").map((f) => f.type === "progress" && f.step)).toEqual(["creating", "starting"]);
-    expect(edge.frames.find((f) => f.type === "result")).toEqual({ type: "result", id: "p1", ok: false, error: "the agent container stopped while starting (exited)" });
+    expect(edge.frames.find((f) => f.type === "result")).toEqual({
+      type: "result",
+      id: "p1",
+      ok: false,
+      error: "the agent container stopped while starting (exited)",
+    });
   });
 });

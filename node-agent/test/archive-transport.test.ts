@@ -30,10 +30,21 @@ const pending = new Map<string, { key: string; sha256: string; bytes: number }>(
 const opts = { threshold: 6 * 1024 * 1024, partSize: 5 * 1024 * 1024 };
 
 beforeAll(async () => {
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+  s3 = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
+    configureBuckets: [{ name: "openclaw-state" }],
+  });
   const { port } = await s3.run();
   target = { endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", bucket: "openclaw-state", accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-  direct = new S3Client({ endpoint: target.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  direct = new S3Client({
+    endpoint: target.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
   edge = createServer(async (req, res) => {
     let body = "";
     for await (const c of req) body += c;
@@ -146,20 +157,41 @@ describe("archives through presigned URLs (no storage keys on the node)", () => 
     const { Sha256 } = await import("@aws-crypto/sha256-js");
     const at = new Date("2026-12-01T08:00:00.000Z");
     const key = `state/${USER}/2026-12-01T08-00-00-000Z.tar.gz`;
-    const signer = new SignatureV4({ service: "s3", region: "us-east-1", sha256: Sha256, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, uriEscapePath: false });
+    const signer = new SignatureV4({
+      service: "s3",
+      region: "us-east-1",
+      sha256: Sha256,
+      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+      uriEscapePath: false,
+    });
     const u = new URL(target.endpoint);
-    for (const [method, query] of [["GET", {}], ["PUT", { partNumber: "3", uploadId: "a b/c+d" }], ["POST", { uploads: "" }]] as const) {
+    for (const [method, query] of [
+      ["GET", {}],
+      ["PUT", { partNumber: "3", uploadId: "a b/c+d" }],
+      ["POST", { uploads: "" }],
+    ] as const) {
       const unsigned = new Set(["x-amz-content-sha256"]);
       const official = await signer.presign(
-        { method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: `/openclaw-state/${key}`, query: { ...query }, headers: { host: u.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" } },
+        {
+          method,
+          protocol: u.protocol,
+          hostname: u.hostname,
+          port: Number(u.port),
+          path: `/openclaw-state/${key}`,
+          query: { ...query },
+          headers: { host: u.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+        },
         { expiresIn: 900, signingDate: at, unsignableHeaders: unsigned, unhoistableHeaders: unsigned },
       );
       const ours = new URL(await presign(target, method, key, { ...query }, 900, at));
       expect(ours.searchParams.get("X-Amz-Signature"), method).toBe(official.query!["X-Amz-Signature"]);
       // The signature covers the key and the expiry: another key or lifetime signs differently.
-      expect(new URL(await presign(target, method, key.replace("08-00", "08-01"), { ...query }, 900, at)).searchParams.get("X-Amz-Signature")).not.toBe(official.query!["X-Amz-Signature"]);
-      expect(new URL(await presign(target, method, key, { ...query }, 604800, at)).searchParams.get("X-Amz-Signature")).not.toBe(official.query!["X-Amz-Signature"]);
+      expect(new URL(await presign(target, method, key.replace("08-00", "08-01"), { ...query }, 900, at)).searchParams.get("X-Amz-Signature")).not.toBe(
+        official.query!["X-Amz-Signature"],
+      );
+      expect(new URL(await presign(target, method, key, { ...query }, 604800, at)).searchParams.get("X-Amz-Signature")).not.toBe(
+        official.query!["X-Amz-Signature"],
+      );
     }
   });
-
 });

@@ -13,7 +13,11 @@ function validate(config: unknown): { ok: boolean; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "oc-config-"));
   writeFileSync(join(dir, "openclaw.json"), JSON.stringify(config, null, 2));
   try {
-    const output = execFileSync(OPENCLAW, ["config", "validate"], { env: { PATH: process.env.PATH, HOME: dir, OPENCLAW_STATE_DIR: dir }, encoding: "utf8", stdio: "pipe" });
+    const output = execFileSync(OPENCLAW, ["config", "validate"], {
+      env: { PATH: process.env.PATH, HOME: dir, OPENCLAW_STATE_DIR: dir },
+      encoding: "utf8",
+      stdio: "pipe",
+    });
     return { ok: true, output };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string };
@@ -25,7 +29,10 @@ const base: AgentConfigInput = {
   host: "usr-abc.agents.example.com",
   edgeUrl: "https://cloud.example.com",
   proxyKey: "ocx_usr_aaaaaaaaaaaaaaaaaaaaaaaa_secretsecretsecretsecret",
-  openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }, { id: "gpt-4.1-mini", contextWindow: 1_047_576, maxTokens: 32_768 }],
+  openaiModels: [
+    { id: "auto", contextWindow: 200_000, maxTokens: 4096 },
+    { id: "gpt-4.1-mini", contextWindow: 1_047_576, maxTokens: 32_768 },
+  ],
   anthropicModels: [{ id: "claude-sonnet-4-5", contextWindow: 200_000, maxTokens: 64_000 }],
 };
 
@@ -48,7 +55,10 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
   });
 
   it("Telegram in webhook mode (behind the edge) is valid", () => {
-    const config = openclawConfig({ ...base, telegram: { botToken: "123456:ABC-def_ghi", webhookUrl: "https://cloud.example.com/hooks/telegram/agt_x", webhookSecret: "s3cret-token_value" } });
+    const config = openclawConfig({
+      ...base,
+      telegram: { botToken: "123456:ABC-def_ghi", webhookUrl: "https://cloud.example.com/hooks/telegram/agt_x", webhookSecret: "s3cret-token_value" },
+    });
     expect(config.channels).toMatchObject({ telegram: { webhookHost: "0.0.0.0", webhookPort: 8787, webhookPath: "/telegram-webhook", dmPolicy: "pairing" } });
     const r = validate(config);
     expect(r.ok, r.output).toBe(true);
@@ -69,7 +79,9 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(JSON.stringify(config.browser)).not.toContain(base.proxyKey);
     expect(() => openclawConfig({ ...base, browserCdpUrl: "wss://production-sfo.browserless.io?token=operator-secret" })).toThrow(/CDP relay/);
     // Neither the spending key nor any key in the query string (it would land in access logs).
-    expect(() => openclawConfig({ ...base, browserCdpUrl: `wss://agent:${base.proxyKey}@cloud.example.com/browser/devtools/browser/agt_x` })).toThrow(/CDP relay/);
+    expect(() => openclawConfig({ ...base, browserCdpUrl: `wss://agent:${base.proxyKey}@cloud.example.com/browser/devtools/browser/agt_x` })).toThrow(
+      /CDP relay/,
+    );
     expect(() => openclawConfig({ ...base, browserCdpUrl: `wss://cloud.example.com/browser/devtools/browser/agt_x?token=${browserKey}` })).toThrow(/CDP relay/);
   });
 
@@ -87,7 +99,10 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     // The image installs the plugins into each agent's state; the validator here reads their schemas from the
     // pinned local copies instead.
     const plugins = join(import.meta.dirname, "../image/node_modules/@openclaw");
-    const r = validate({ ...config, plugins: { ...(config.plugins as object), load: { paths: [`${plugins}/whatsapp`, `${plugins}/discord`, `${plugins}/slack`] } } });
+    const r = validate({
+      ...config,
+      plugins: { ...(config.plugins as object), load: { paths: [`${plugins}/whatsapp`, `${plugins}/discord`, `${plugins}/slack`] } },
+    });
     expect(r.ok, r.output).toBe(true);
     expect(() => openclawConfig({ ...base, discordBot: { token: "not a token" } })).toThrow(/Discord bot token/);
   });

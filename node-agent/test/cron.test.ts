@@ -17,7 +17,9 @@ function stateWith(jobs: { id: string; enabled: boolean; next?: number }[]) {
   mkdirSync(join(dir, "state"));
   const db = new DatabaseSync(join(dir, "state", "openclaw.sqlite"));
   db.exec(DDL);
-  const insert = db.prepare("INSERT INTO cron_jobs (store_key, job_id, name, enabled, payload_kind, job_json, state_json, updated_at) VALUES ('main', ?, ?, ?, 'systemEvent', '{}', ?, 0)");
+  const insert = db.prepare(
+    "INSERT INTO cron_jobs (store_key, job_id, name, enabled, payload_kind, job_json, state_json, updated_at) VALUES ('main', ?, ?, ?, 'systemEvent', '{}', ?, 0)",
+  );
   for (const j of jobs) insert.run(j.id, j.id, j.enabled ? 1 : 0, JSON.stringify(j.next ? { nextRunAtMs: j.next } : {}));
   db.close();
   return dir;

@@ -17,7 +17,11 @@ describe("node agent Docker client (real engine)", () => {
   it("builds an image locally, then creates, starts, stops and removes a hardened container", async () => {
     expect(await docker.ping()).toBe(true);
     if (!(await docker.hasImage(IMAGE))) {
-      await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+      await docker.buildImage(
+        IMAGE,
+        { busybox: readFileSync("/bin/busybox") },
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+      );
     }
     expect(await docker.hasImage(IMAGE)).toBe(true);
 

@@ -30,7 +30,17 @@ function tree(kind: "v1" | "v2", files: Record<string, string>, swaps: string) {
 
 describe("doze bookkeeping on a cgroup tree", () => {
   it("cgroup v2: asks memory.reclaim for everything above the target and closes the swap allowance again", async () => {
-    const { doze, read } = tree("v2", { "memory.current": String(1000 * MB), "memory.swap.current": "0", "memory.max": String(2048 * MB), "memory.swap.max": "0", "memory.stat": "anon 900\nfile 100\n" }, "/dev/zram0 partition 4194304 0 100\n");
+    const { doze, read } = tree(
+      "v2",
+      {
+        "memory.current": String(1000 * MB),
+        "memory.swap.current": "0",
+        "memory.max": String(2048 * MB),
+        "memory.swap.max": "0",
+        "memory.stat": "anon 900\nfile 100\n",
+      },
+      "/dev/zram0 partition 4194304 0 100\n",
+    );
     const out = await doze.reclaim(42);
     expect(out.mode).toBe("reclaimed");
     expect(Number(read("memory.reclaim"))).toBe((1000 - 120) * MB);
@@ -44,7 +54,13 @@ describe("doze bookkeeping on a cgroup tree", () => {
   it("cgroup v1: the limit goes back exactly, swap (memsw) closes again, swappiness is restored", async () => {
     const { doze, read } = tree(
       "v1",
-      { "memory.usage_in_bytes": String(1000 * MB), "memory.limit_in_bytes": String(2048 * MB), "memory.memsw.limit_in_bytes": String(2048 * MB), "memory.swappiness": "60", "memory.stat": "rss 900\nswap 0\n" },
+      {
+        "memory.usage_in_bytes": String(1000 * MB),
+        "memory.limit_in_bytes": String(2048 * MB),
+        "memory.memsw.limit_in_bytes": String(2048 * MB),
+        "memory.swappiness": "60",
+        "memory.stat": "rss 900\nswap 0\n",
+      },
       "/dev/zram0 partition 4194304 0 100\n",
     );
     expect((await doze.reclaim(42)).mode).toBe("reclaimed");

@@ -20,7 +20,10 @@ import { StateStore } from "../src/state-store";
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
 const ZRAM_STATE = join(tmpdir(), `oc-doze-test-${process.pid}.zram`);
 const zram = (fn: "zram_up 768" | "zram_down") =>
-  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], { env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0", ZRAM_PRIORITY: "32000" }, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
+    env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0", ZRAM_PRIORITY: "32000" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
 const HOG = `
 const http = require("http"), crypto = require("crypto");
@@ -95,9 +98,23 @@ async function kernelLimit(doze: Doze, userId: string) {
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
   zram("zram_up 768");
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+  s3 = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
+    configureBuckets: [{ name: "openclaw-state" }],
+  });
   const { port } = await s3.run();
-  store = new StateStore({ client: new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } }), bucket: "openclaw-state" });
+  store = new StateStore({
+    client: new S3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+    }),
+    bucket: "openclaw-state",
+  });
   stateRoot = mkdtempSync(join(tmpdir(), "oc-doze-states-"));
 }, 60_000);
 

@@ -34,14 +34,16 @@ const prefix = `OCT${tag.toUpperCase()}`;
 const veth = `ocv${tag}`;
 const metaName = `oc-test-meta-${tag}`;
 const users = [`usr_egressa${tag}`, `usr_egressb${tag}`];
-const canRun = process.getuid?.() === 0 && (() => {
-  try {
-    execFileSync("iptables", ["-w", "5", "-S", "DOCKER-USER"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const canRun =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync("iptables", ["-w", "5", "-S", "DOCKER-USER"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 const GATEWAY = (body: string) => [
   "/bin/sh",
@@ -108,7 +110,9 @@ const onExit = () => cleanupSync();
 /** An HTTP GET from inside the agent container (busybox nc; its wget crashes in a static build): the body, or the error. */
 async function probe(container: string, url: string): Promise<{ ok: boolean; out: string }> {
   const u = new URL(url);
-  const r = await docker.exec(container, ["sh", "-c", `printf 'GET ${u.pathname} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${u.hostname} ${u.port || 80}`], { timeoutMs: 15_000 });
+  const r = await docker.exec(container, ["sh", "-c", `printf 'GET ${u.pathname} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${u.hostname} ${u.port || 80}`], {
+    timeoutMs: 15_000,
+  });
   const body = r.stdout.includes("\r\n\r\n") ? r.stdout.slice(r.stdout.indexOf("\r\n\r\n") + 4) : "";
   return { ok: r.exitCode === 0 && r.stdout.startsWith("HTTP/1."), out: (body || r.stdout + r.stderr).trim() };
 }
@@ -117,15 +121,27 @@ describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real i
   beforeAll(async () => {
     process.once("exit", onExit);
     if (!(await docker.hasImage(IMAGE)))
-      await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+      await docker.buildImage(
+        IMAGE,
+        { busybox: readFileSync("/bin/busybox") },
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+      );
     edgePort = await listen("edge-ok");
     secretPort = await listen("host-secret");
     egress = new EgressPolicy({ prefix, pools: ["10.213.0.0/16"], hostPorts: [edgePort] });
     await egress.install();
     routesDir = mkdtempSync(join(tmpdir(), "oc-routes-"));
     // S3 is never reached here (no sleep/wake); a client is needed only to build the runtime.
-    const store = new StateStore({ client: new S3Client({ region: "us-east-1", endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: "x", secretAccessKey: "x" } }), bucket: "unused" });
-    runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-egress-")), readyTimeoutMs: 30_000, egress, routes: new TraefikRoutes(routesDir) });
+    const store = new StateStore({
+      client: new S3Client({ region: "us-east-1", endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
+      bucket: "unused",
+    });
+    runtime = new AgentRuntime(docker, store, {
+      stateRoot: mkdtempSync(join(tmpdir(), "oc-egress-")),
+      readyTimeoutMs: 30_000,
+      egress,
+      routes: new TraefikRoutes(routesDir),
+    });
     const [a, b] = await Promise.all([runtime.provision(spec(users[0]!, '{"tenant":"a"}')), runtime.provision(spec(users[1]!, '{"tenant":"b"}'))]);
     agentA = a.containerId;
     bIp = (await docker.ipOn(b.containerId, AgentRuntime.networkName(users[1]!)))!;
@@ -137,7 +153,11 @@ describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real i
     const meta = await raw.createContainer({
       name: metaName,
       Image: IMAGE,
-      Cmd: ["/bin/sh", "-c", "(while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 11\\r\\nConnection: close\\r\\n\\r\\nmetadata-ok' | nc -l -p 80 >/dev/null 2>&1; done) & while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 9\\r\\nConnection: close\\r\\n\\r\\npublic-ok' | nc -l -p 8080 >/dev/null 2>&1; done"],
+      Cmd: [
+        "/bin/sh",
+        "-c",
+        "(while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 11\\r\\nConnection: close\\r\\n\\r\\nmetadata-ok' | nc -l -p 80 >/dev/null 2>&1; done) & while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 9\\r\\nConnection: close\\r\\n\\r\\npublic-ok' | nc -l -p 8080 >/dev/null 2>&1; done",
+      ],
       HostConfig: { NetworkMode: "none", CapDrop: ["ALL"] },
       Labels: { "openclaw.test": "egress" },
     });
@@ -158,7 +178,10 @@ describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real i
 
   afterAll(async () => {
     for (const u of users) await runtime?.remove(u, { deleteState: true }).catch(() => {});
-    await raw.getContainer(metaName).remove({ force: true }).catch(() => {});
+    await raw
+      .getContainer(metaName)
+      .remove({ force: true })
+      .catch(() => {});
     await egress?.uninstall().catch(() => {});
     for (const s of servers) s.close();
     cleanupSync();
@@ -178,7 +201,9 @@ describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real i
     expect(userRules).toContain(`-A DOCKER-USER -i ${bridgeA} -j ${prefix}-EGRESS`);
     expect(execFileSync("iptables", ["-w", "5", "-S", "INPUT"], { encoding: "utf8" })).toContain(`-A INPUT -i ${bridgeA} -j ${prefix}-HOST`);
     const route = JSON.parse(readFileSync(join(routesDir, `oc-${users[0]}.yml`), "utf8"));
-    expect(Object.values(route.http.services as Record<string, { loadBalancer: { servers: { url: string }[] } }>)[0]!.loadBalancer.servers[0]!.url).toMatch(/^http:\/\/10\.213\.\d+\.\d+:18789$/);
+    expect(Object.values(route.http.services as Record<string, { loadBalancer: { servers: { url: string }[] } }>)[0]!.loadBalancer.servers[0]!.url).toMatch(
+      /^http:\/\/10\.213\.\d+\.\d+:18789$/,
+    );
     // No container on the node holds the Docker socket.
     for (const c of await raw.listContainers({ all: true, filters: { label: ["openclaw.managed=true"] } }))
       expect((c.Mounts ?? []).map((m) => m.Source)).not.toContain("/var/run/docker.sock");
@@ -208,7 +233,12 @@ describe.skipIf(!canRun)("egress policy of agent containers (real Docker, real i
     // own network (the path Traefik uses) while the policy is attached there too.
     expect(await probe(agentA, `http://host.docker.internal:${edgePort}/`)).toEqual({ ok: true, out: "edge-ok" });
     expect(await probe(agentA, "http://198.51.100.10:8080/")).toEqual({ ok: true, out: "public-ok" });
-    const traefikStandIn = await raw.createContainer({ Image: IMAGE, Cmd: ["sleep", "60"], HostConfig: { NetworkMode: AgentRuntime.networkName(users[1]!), CapDrop: ["ALL"] }, Labels: { "openclaw.test": "egress" } });
+    const traefikStandIn = await raw.createContainer({
+      Image: IMAGE,
+      Cmd: ["sleep", "60"],
+      HostConfig: { NetworkMode: AgentRuntime.networkName(users[1]!), CapDrop: ["ALL"] },
+      Labels: { "openclaw.test": "egress" },
+    });
     try {
       await traefikStandIn.start();
       expect(await probe(traefikStandIn.id, `http://${bIp}:18789/`)).toEqual({ ok: true, out: '{"tenant":"b"}' });

@@ -14,9 +14,20 @@ const real = new DockerodeClient();
 
 async function script(docker: DockerClient, name: string) {
   const seen: unknown[] = [];
-  const mask = (v: unknown) => JSON.parse(JSON.stringify(v ?? null).replaceAll(name, "NAME").replace(/[0-9a-f]{64}/g, "ID"));
+  const mask = (v: unknown) =>
+    JSON.parse(
+      JSON.stringify(v ?? null)
+        .replaceAll(name, "NAME")
+        .replace(/[0-9a-f]{64}/g, "ID"),
+    );
   const step = async (label: string, call: () => Promise<unknown>) =>
-    seen.push([label, await call().then((v) => ({ ok: mask(v) }), (e: { statusCode?: number; message: string }) => ({ status: e.statusCode ?? null, error: e.statusCode === 409 ? "(conflict)" : mask(e.message) }))]);
+    seen.push([
+      label,
+      await call().then(
+        (v) => ({ ok: mask(v) }),
+        (e: { statusCode?: number; message: string }) => ({ status: e.statusCode ?? null, error: e.statusCode === 409 ? "(conflict)" : mask(e.message) }),
+      ),
+    ]);
   const missing = `${name}-missing`;
   await step("inspect missing", () => docker.inspect(missing));
   for (const op of ["start", "stop", "pause", "unpause"] as const) await step(`${op} missing`, () => docker[op](missing));
@@ -29,7 +40,16 @@ async function script(docker: DockerClient, name: string) {
 
   const network = `${name}-net`;
   await docker.ensureNetwork(network);
-  const spec = { name, image: IMAGE, cmd: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"], labels: { "openclaw.user": name }, memoryMb: 64, cpus: 0.5, pidsLimit: 64, network };
+  const spec = {
+    name,
+    image: IMAGE,
+    cmd: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"],
+    labels: { "openclaw.user": name },
+    memoryMb: 64,
+    cpus: 0.5,
+    pidsLimit: 64,
+    network,
+  };
   const id = await docker.createContainer(spec);
   await step("create twice", () => docker.createContainer(spec));
   const state = () => docker.inspect(id).then((i) => i?.state);
@@ -62,7 +82,11 @@ async function script(docker: DockerClient, name: string) {
 describe("fake Docker engine", () => {
   it("answers and fails exactly like the real engine through the real client", async () => {
     if (!(await real.hasImage(IMAGE)))
-      await real.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+      await real.buildImage(
+        IMAGE,
+        { busybox: readFileSync("/bin/busybox") },
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+      );
     const name = `oc-fake-${Date.now().toString(36)}`;
     const onReal = await script(real, name);
     const onFake = await script(new FakeDocker({ images: [IMAGE] }), name);

@@ -101,7 +101,8 @@ export class FakeDocker implements DockerClient {
   async createContainer(spec: ContainerSpec) {
     this.calls.push(`create ${spec.name}`);
     // The real client reports every 404 of the create call (image or network) as a missing image.
-    if (!this.images.has(spec.image) || (spec.network && !this.networks.has(spec.network))) throw new Error(`the image ${spec.image} is not on this node (build or load it first)`);
+    if (!this.images.has(spec.image) || (spec.network && !this.networks.has(spec.network)))
+      throw new Error(`the image ${spec.image} is not on this node (build or load it first)`);
     if (this.find(spec.name)) throw new Error(`a container named ${spec.name} already exists`);
     const id = randomBytes(32).toString("hex");
     const c: FakeContainer = { id, name: spec.name, spec, state: "created", oomKilled: false, networks: new Map(), pid: 0 };

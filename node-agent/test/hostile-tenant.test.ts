@@ -1,5 +1,17 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { copyFileSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -70,14 +82,23 @@ async function attack(userId: string, script: string) {
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const unb64 = (r: unknown) => Buffer.from((r as { content: string }).content, "base64").toString();
 /** Fails fast instead of hanging when an operation blocks (a FIFO opened for reading or writing would). */
-const within = <T>(p: Promise<T>, ms = 5_000) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`blocked for ${ms} ms`)), ms))]);
+const within = <T>(p: Promise<T>, ms = 5_000) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`blocked for ${ms} ms`)), ms))]);
 const expectWatchedUntouched = () => expect(fingerprint(W)).toEqual(watched);
 /** What an error says, to check that no secret rides out on it. */
-const failure = (p: Promise<unknown>) => within(p).then(() => "", (e: Error) => e.message);
+const failure = (p: Promise<unknown>) =>
+  within(p).then(
+    () => "",
+    (e: Error) => e.message,
+  );
 
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE)))
-    await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+    await docker.buildImage(
+      IMAGE,
+      { busybox: readFileSync("/bin/busybox") },
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+    );
   ({ runtime, stateRoot, client, close } = await localRuntime(20_000));
   W = mkdtempSync(join(tmpdir(), "oc-watched-"));
   writeFileSync(join(W, "victim.txt"), "a host file that must never change\n", { mode: 0o644 });
@@ -121,7 +142,10 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
   });
 
   it("folder links along the way, links into /proc, '..' and absolute paths are refused by write, read, list and delete", async () => {
-    await attack(u, `ln -s ${W} workspace/docs; ln -s /proc/self workspace/proc; ln -s /proc/self/environ workspace/env.md; ln -s ${W}/shadow workspace/leak.md`);
+    await attack(
+      u,
+      `ln -s ${W} workspace/docs; ln -s /proc/self workspace/proc; ln -s /proc/self/environ workspace/env.md; ln -s ${W}/shadow workspace/leak.md`,
+    );
     const messages = [
       await failure(runtime.files(u, "write", "docs/planted.md", b64("x"))),
       await failure(runtime.files(u, "write", "docs/victim.txt", b64("x"))),
@@ -266,7 +290,12 @@ describe("a hostile tenant's links, hard links and FIFOs in its state dir", () =
 describe("a command naming a path instead of a user", () => {
   it("is refused before the node touches its disk; a real user id works", async () => {
     for (const bad of ["..", "../..", `..${W}`, "usr_x/../../etc", "usr_x/workspace", ""])
-      for (const op of [() => runtime.files(bad, "write", "x.md", b64("x")), () => runtime.files(bad, "read", "shadow"), () => runtime.sleep(bad), () => runtime.remove(bad, { deleteState: true })])
+      for (const op of [
+        () => runtime.files(bad, "write", "x.md", b64("x")),
+        () => runtime.files(bad, "read", "shadow"),
+        () => runtime.sleep(bad),
+        () => runtime.remove(bad, { deleteState: true }),
+      ])
         expect(await failure(op())).toMatch(/^refused: invalid user id/);
     expectWatchedUntouched();
     const u = newUser(); // positive control
@@ -288,7 +317,13 @@ describe("a crafted archive planted for a victim", () => {
       ['a "../" path', [{ path: `${rel}/planted.txt`, body: "x" }]],
       ["an absolute path", [{ path: `${W}/planted.txt`, body: "x" }]],
       ["a symlink to /", [{ path: "root", type: "SymbolicLink", linkpath: "/" }]],
-      ["a symlink out with a file through it", [{ path: "w", type: "SymbolicLink", linkpath: W }, { path: "w/planted.txt", body: "x" }]],
+      [
+        "a symlink out with a file through it",
+        [
+          { path: "w", type: "SymbolicLink", linkpath: W },
+          { path: "w/planted.txt", body: "x" },
+        ],
+      ],
       ["a hard link out", [{ path: "shadow", type: "Link", linkpath: `${W}/shadow` }]],
       ["a relative hard link out", [{ path: "shadow", type: "Link", linkpath: `${rel}/shadow` }]],
       ["a device", [{ path: "mem", type: "CharacterDevice", devmaj: 1, devmin: 1, size: 0 }]],

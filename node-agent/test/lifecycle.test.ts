@@ -26,7 +26,7 @@ const users: string[] = [];
 const GATEWAY = [
   "/bin/sh",
   "-c",
-  'echo boot >> /home/node/.openclaw/boots.log; while true; do printf \'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 14\\r\\nConnection: close\\r\\n\\r\\n{"ready":true}\' | nc -l -p 18789 >/dev/null 2>&1; done',
+  "echo boot >> /home/node/.openclaw/boots.log; while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 14\\r\\nConnection: close\\r\\n\\r\\n{\"ready\":true}' | nc -l -p 18789 >/dev/null 2>&1; done",
 ];
 
 const spec = (userId: string): AgentSpec => ({
@@ -43,7 +43,11 @@ const spec = (userId: string): AgentSpec => ({
 
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE)))
-    await docker.buildImage(IMAGE, { busybox: readFileSync("/bin/busybox") }, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n');
+    await docker.buildImage(
+      IMAGE,
+      { busybox: readFileSync("/bin/busybox") },
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n',
+    );
   ({ runtime, store, stateRoot: root, close } = await localRuntime(20_000));
 }, 120_000);
 
@@ -126,7 +130,11 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect((await raw.getContainer(AgentRuntime.containerName(u)).inspect()).State.Status).toBe("exited");
     const woke = await runtime.wake(spec(u));
     expect(woke.restoredFrom).toBeUndefined();
-    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(2);
+    expect(
+      readFileSync(join(root, u, "boots.log"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(2);
   }, 60_000);
 
   it("after the node lost the agent, wake restores its state from the newest archive", async () => {
@@ -143,7 +151,11 @@ describe("agent lifecycle on a real Docker engine", () => {
     const woke = await runtime.wake(spec(u));
     expect(woke.restoredFrom).toBe(key);
     expect(readFileSync(join(root, u, "memory.md"), "utf8")).toBe("the user likes green tea");
-    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(2); // history survived
+    expect(
+      readFileSync(join(root, u, "boots.log"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(2); // history survived
     expect(existsSync(join(root, u, "cache"))).toBe(false); // cache was not archived
   }, 60_000);
 
@@ -165,7 +177,11 @@ describe("agent lifecycle on a real Docker engine", () => {
     expect(await raw.listContainers({ all: true, filters: { name: [AgentRuntime.containerName(u)] } })).toEqual([]);
     expect(await store.latest(u)).toBeUndefined();
     await expect(runtime.wake(spec(u))).resolves.toMatchObject({ restoredFrom: undefined }); // a fresh, empty agent at most
-    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(1);
+    expect(
+      readFileSync(join(root, u, "boots.log"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(1);
   }, 90_000);
 
   it("pauses in place and wakes from the pause in milliseconds, with the same process", async () => {
@@ -176,7 +192,11 @@ describe("agent lifecycle on a real Docker engine", () => {
     await expect(runtime.deliver(u, "main", "hi")).rejects.toThrow(/not running/);
     const woke = await runtime.wake(spec(u));
     expect(woke.restoredFrom).toBeUndefined();
-    expect(readFileSync(join(root, u, "boots.log"), "utf8").trim().split("\n")).toHaveLength(1); // not restarted
+    expect(
+      readFileSync(join(root, u, "boots.log"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(1); // not restarted
     // A deep sleep from the paused state stops it cleanly and archives.
     await runtime.pause(u);
     expect((await runtime.sleep(u)).key).toMatch(new RegExp(`^state/${u}/`));
@@ -189,7 +209,16 @@ describe("agent lifecycle on a real Docker engine", () => {
     const { S3Client } = await import("@aws-sdk/client-s3");
     const { StateStore } = await import("../src/state-store");
     // Nothing listens on port 9 (discard): every upload fails.
-    const deadStore = new StateStore({ bucket: "openclaw-state", client: new S3Client({ endpoint: "http://127.0.0.1:9", region: "us-east-1", forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: "x", secretAccessKey: "y" } }) });
+    const deadStore = new StateStore({
+      bucket: "openclaw-state",
+      client: new S3Client({
+        endpoint: "http://127.0.0.1:9",
+        region: "us-east-1",
+        forcePathStyle: true,
+        maxAttempts: 1,
+        credentials: { accessKeyId: "x", secretAccessKey: "y" },
+      }),
+    });
     const failing = new AgentRuntime(docker, deadStore, { stateRoot: root, archiveAttempts: 2, archiveRetryDelayMs: 10 });
     await expect(failing.sleep(u)).rejects.toThrow(/could not store the agent's state .*stays awake/);
     expect((await raw.getContainer(AgentRuntime.containerName(u)).inspect()).State.Status).toBe("running");
@@ -201,12 +230,28 @@ describe("agent lifecycle on a real Docker engine", () => {
     const intruder = newUser();
     // A container named for `intruder` that carries `owner`'s label (drift, or a forged name).
     await docker.ensureNetwork(AgentRuntime.networkName(intruder));
-    await docker.createContainer({ name: AgentRuntime.containerName(intruder), image: IMAGE, cmd: ["sleep", "60"], labels: { "openclaw.managed": "true", "openclaw.user": owner }, memoryMb: 64, cpus: 0.1, pidsLimit: 16 });
-    for (const op of [() => runtime.sleep(intruder), () => runtime.pause(intruder), () => runtime.remove(intruder), () => runtime.deliver(intruder, "main", "x"), () => runtime.wake(spec(intruder))])
+    await docker.createContainer({
+      name: AgentRuntime.containerName(intruder),
+      image: IMAGE,
+      cmd: ["sleep", "60"],
+      labels: { "openclaw.managed": "true", "openclaw.user": owner },
+      memoryMb: 64,
+      cpus: 0.1,
+      pidsLimit: 16,
+    });
+    for (const op of [
+      () => runtime.sleep(intruder),
+      () => runtime.pause(intruder),
+      () => runtime.remove(intruder),
+      () => runtime.deliver(intruder, "main", "x"),
+      () => runtime.wake(spec(intruder)),
+    ])
       await expect(op()).rejects.toThrow(/does not belong to/);
     await raw.getContainer(AgentRuntime.containerName(intruder)).remove({ force: true });
 
-    await expect(runtime.provision({ ...spec(newUser()), image: "openclaw-agent:does-not-exist" })).rejects.toThrow(/image openclaw-agent:does-not-exist is not on this node/);
+    await expect(runtime.provision({ ...spec(newUser()), image: "openclaw-agent:does-not-exist" })).rejects.toThrow(
+      /image openclaw-agent:does-not-exist is not on this node/,
+    );
   }, 60_000);
 
   it("an agent killed for exceeding its memory limit fails with a reason the user can act on", async () => {
@@ -215,7 +260,6 @@ describe("agent lifecycle on a real Docker engine", () => {
     await expect(runtime.provision(hungry)).rejects.toThrow(/ran out of memory/);
   }, 60_000);
 });
-
 
 describe("channel updates to the container", () => {
   it("a listener that is briefly not listening gets the update on a retry, and the updates keep their order", async () => {
@@ -228,7 +272,9 @@ describe("channel updates to the container", () => {
 sleep 0.6; while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n' | nc -l -p 8787 >> /home/node/.openclaw/in.log 2>&1; done`,
     ];
     await runtime.provision({ ...spec(u), cmd: late });
-    const results = await Promise.all([1, 2, 3, 4].map((n) => runtime.forward(u, 8787, "/telegram-webhook", { "x-telegram-bot-api-secret-token": "s" }, JSON.stringify({ update_id: n }))));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) => runtime.forward(u, 8787, "/telegram-webhook", { "x-telegram-bot-api-secret-token": "s" }, JSON.stringify({ update_id: n }))),
+    );
     expect(results[0]!.attempts).toBeGreaterThan(1); // the first one had to wait for the listener
     const ids = [...readFileSync(join(root, u, "in.log"), "utf8").matchAll(/"update_id":(\d+)/g)].map((m) => Number(m[1]));
     expect(ids).toEqual([1, 2, 3, 4]);

@@ -12,9 +12,20 @@ import { StateStore } from "../src/state-store";
  * in-process on a free loopback port) and a fresh state root.
  */
 export async function localRuntime(readyTimeoutMs = 120_000) {
-  const s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+  const s3 = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
+    configureBuckets: [{ name: "openclaw-state" }],
+  });
   const { port } = await s3.run();
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
   const docker = new DockerodeClient();
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-states-"));
   const store = new StateStore({ client, bucket: "openclaw-state" });

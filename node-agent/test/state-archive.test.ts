@@ -1,4 +1,17 @@
-import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,16 +92,52 @@ describe("state archives", () => {
     ["a path with ..", [{ path: "../escaped.txt", body: "x" }], /has a "\.\." in its path/],
     ["an absolute path", [{ path: "/tmp/planted.txt", body: "x" }], /has an absolute path/],
     ["a symlink to /", [{ path: "root", type: "SymbolicLink", linkpath: "/" }], /a link to "\/", outside the state dir/],
-    ["a file through a link", [{ path: "w", type: "SymbolicLink", linkpath: "/tmp" }, { path: "w/planted", body: "x" }], /goes through a link/],
-    ["a file through an inside link", [{ path: "d/", type: "Directory" }, { path: "w", type: "SymbolicLink", linkpath: "d" }, { path: "w/planted", body: "x" }], /goes through a link/],
-    ["a relative link climbing out", [{ path: "a/", type: "Directory" }, { path: "a/up", type: "SymbolicLink", linkpath: "../.." }], /outside the state dir/],
+    [
+      "a file through a link",
+      [
+        { path: "w", type: "SymbolicLink", linkpath: "/tmp" },
+        { path: "w/planted", body: "x" },
+      ],
+      /goes through a link/,
+    ],
+    [
+      "a file through an inside link",
+      [
+        { path: "d/", type: "Directory" },
+        { path: "w", type: "SymbolicLink", linkpath: "d" },
+        { path: "w/planted", body: "x" },
+      ],
+      /goes through a link/,
+    ],
+    [
+      "a relative link climbing out",
+      [
+        { path: "a/", type: "Directory" },
+        { path: "a/up", type: "SymbolicLink", linkpath: "../.." },
+      ],
+      /outside the state dir/,
+    ],
     ["a hard link out", [{ path: "h", type: "Link", linkpath: "/etc/shadow" }], /hard link to "\/etc\/shadow"/],
     ["a hard link climbing out", [{ path: "h", type: "Link", linkpath: "../../etc/passwd" }], /hard link/],
-    ["a hard link to a later file", [{ path: "h", type: "Link", linkpath: "f" }, { path: "f", body: "x" }], /not to an earlier file/],
+    [
+      "a hard link to a later file",
+      [
+        { path: "h", type: "Link", linkpath: "f" },
+        { path: "f", body: "x" },
+      ],
+      /not to an earlier file/,
+    ],
     ["a character device", [{ path: "null", type: "CharacterDevice", devmaj: 1, devmin: 3, size: 0 }], /is a CharacterDevice/],
     ["a FIFO", [{ path: "pipe", type: "FIFO", size: 0 }], /is a FIFO/],
     ["an oversized entry", [{ path: "big", size: 3 * 1024 ** 3 }], /3221225472 bytes, over the/],
-    ["a duplicate entry", [{ path: "f", body: "x" }, { path: "f", type: "SymbolicLink", linkpath: "/" }], /appears twice/],
+    [
+      "a duplicate entry",
+      [
+        { path: "f", body: "x" },
+        { path: "f", type: "SymbolicLink", linkpath: "/" },
+      ],
+      /appears twice/,
+    ],
   ];
 
   for (const [what, entries, reason] of refusals)
@@ -108,8 +157,16 @@ describe("state archives", () => {
     const { root } = setup();
     writeFileSync(join(root, "junk.tar.gz"), "this is not a tarball at all, just text".repeat(20));
     await expect(checkArchive(join(root, "junk.tar.gz"))).rejects.toThrow(/not a readable tarball|TAR_BAD_ARCHIVE|invalid/i);
-    writeFileSync(join(root, "bomb.tar.gz"), tarball([{ path: "a", body: "x".repeat(600) }, { path: "b", body: "x".repeat(600) }]));
-    await expect(checkArchive(join(root, "bomb.tar.gz"), { maxEntryBytes: 1000, maxTotalBytes: 1000, maxEntries: 10, maxDepth: 10 })).rejects.toThrow(/unpacks to over 1000 bytes/);
+    writeFileSync(
+      join(root, "bomb.tar.gz"),
+      tarball([
+        { path: "a", body: "x".repeat(600) },
+        { path: "b", body: "x".repeat(600) },
+      ]),
+    );
+    await expect(checkArchive(join(root, "bomb.tar.gz"), { maxEntryBytes: 1000, maxTotalBytes: 1000, maxEntries: 10, maxDepth: 10 })).rejects.toThrow(
+      /unpacks to over 1000 bytes/,
+    );
   });
 
   it("a clean archive replaces the state dir, with archive uids and setuid bits ignored", async () => {

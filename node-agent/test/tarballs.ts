@@ -44,7 +44,13 @@ export function fingerprint(root: string): string[] {
   const out: string[] = [];
   const visit = (p: string) => {
     const st = lstatSync(p);
-    const what = st.isSymbolicLink() ? `link:${readlinkSync(p)}` : st.isFile() ? `file:${createHash("sha256").update(readFileSync(p)).digest("hex")}` : st.isDirectory() ? "dir" : "special";
+    const what = st.isSymbolicLink()
+      ? `link:${readlinkSync(p)}`
+      : st.isFile()
+        ? `file:${createHash("sha256").update(readFileSync(p)).digest("hex")}`
+        : st.isDirectory()
+          ? "dir"
+          : "special";
     out.push(`${relative(root, p) || "."} ${what} ${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)} ${st.size} ${st.mtimeMs}`);
     if (st.isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n));
   };

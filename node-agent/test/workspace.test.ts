@@ -19,7 +19,12 @@ describe("agent workspace files", () => {
   it("lists, reads, writes and deletes inside the workspace; written files belong to the state dir's owner", async () => {
     const { ws, dir, state } = setup();
     chownSync(state, 1000, 1000); // the container's user owns its state dir
-    expect(await ws.run("list", "")).toMatchObject({ entries: [{ name: "notes", type: "dir" }, { name: "MEMORY.md", type: "file", bytes: 9 }] });
+    expect(await ws.run("list", "")).toMatchObject({
+      entries: [
+        { name: "notes", type: "dir" },
+        { name: "MEMORY.md", type: "file", bytes: 9 },
+      ],
+    });
     await ws.run("write", "notes/todo.md", Buffer.from("- buy tea\n").toString("base64"));
     expect(statSync(join(dir, "notes/todo.md")).uid).toBe(1000);
     await ws.run("write", "new/deep/file.md", Buffer.from("x").toString("base64"));

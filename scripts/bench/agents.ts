@@ -22,7 +22,12 @@ const spec: AgentSpec = {
   image: IMAGE,
   host,
   // Readiness needs no model call, so the proxy URL need not answer.
-  config: openclawConfig({ host, edgeUrl: "http://host.docker.internal:9", proxyKey: "ocx_bench_key", openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+  config: openclawConfig({
+    host,
+    edgeUrl: "http://host.docker.internal:9",
+    proxyKey: "ocx_bench_key",
+    openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
+  }),
   gatewayToken: "b".repeat(48),
   memoryMb: 2048,
   cpus: 2,
@@ -37,7 +42,12 @@ async function timed(fn: () => Promise<unknown>) {
   return performance.now() - t;
 }
 
-const results: Record<string, number[]> = { "provision (new container)": [], "wake from pause": [], "wake, same node (plain start)": [], "wake after loss (S3 restore)": [] };
+const results: Record<string, number[]> = {
+  "provision (new container)": [],
+  "wake from pause": [],
+  "wake, same node (plain start)": [],
+  "wake after loss (S3 restore)": [],
+};
 const archiveSizes: number[] = [];
 try {
   for (let i = 0; i < RUNS; i++) {
@@ -61,6 +71,9 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 console.log(`\nAgent lifecycle, ${RUNS} runs, image ${IMAGE} (to OpenClaw /readyz; 2 CPUs, 2 GiB per container)\n`);
 console.log(`${"path".padEnd(34)}${"p50".padStart(10)}${"p95".padStart(10)}${"max".padStart(10)}`);
-for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(34)}${fmt(pct(xs, 50)).padStart(10)}${fmt(pct(xs, 95)).padStart(10)}${fmt(Math.max(...xs)).padStart(10)}`);
+for (const [name, xs] of Object.entries(results))
+  console.log(`${name.padEnd(34)}${fmt(pct(xs, 50)).padStart(10)}${fmt(pct(xs, 95)).padStart(10)}${fmt(Math.max(...xs)).padStart(10)}`);
 console.log(`\nstate archive size: ${(archiveSizes.reduce((a, b) => a + b, 0) / archiveSizes.length / 1024).toFixed(0)} KiB average`);
-console.log(`goal: wake <= 3 s p95 on the same node -> ${pct(results["wake from pause"]!, 95) <= 3000 ? "met" : "NOT met"} from a pause, ${pct(results["wake, same node (plain start)"]!, 95) <= 3000 ? "met" : "NOT met"} from a deep sleep`);
+console.log(
+  `goal: wake <= 3 s p95 on the same node -> ${pct(results["wake from pause"]!, 95) <= 3000 ? "met" : "NOT met"} from a pause, ${pct(results["wake, same node (plain start)"]!, 95) <= 3000 ? "met" : "NOT met"} from a deep sleep`,
+);

@@ -33,14 +33,32 @@ const NODE_MB = 8192;
 
 const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);
 const ZRAM_STATE = join(tmpdir(), `oc-bench-density-${process.pid}.zram`);
-const zram = (fn: string) => execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], { env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" }, stdio: ["ignore", "ignore", "inherit"] });
+const zram = (fn: string) =>
+  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
+    env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
 const docker = new DockerodeClient();
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-const s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "oc-s3-")), configureBuckets: [{ name: "openclaw-state" }] });
+const s3 = new S3rver({
+  port: 0,
+  address: "127.0.0.1",
+  silent: true,
+  directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
+  configureBuckets: [{ name: "openclaw-state" }],
+});
 const { port: s3Port } = await s3.run();
-const store = new StateStore({ client: new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } }), bucket: "openclaw-state" });
+const store = new StateStore({
+  client: new S3Client({
+    endpoint: `http://127.0.0.1:${s3Port}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  }),
+  bucket: "openclaw-state",
+});
 const doze = new Doze();
 const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze });
 // The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
@@ -53,7 +71,12 @@ const specOf = (userId: string): AgentSpec => {
     userId,
     image: IMAGE,
     host,
-    config: openclawConfig({ host, edgeUrl: `http://host.docker.internal:${LLM_PORT}`, proxyKey: "ocx_bench_key", openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }] }),
+    config: openclawConfig({
+      host,
+      edgeUrl: `http://host.docker.internal:${LLM_PORT}`,
+      proxyKey: "ocx_bench_key",
+      openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
+    }),
     gatewayToken: `${userId.slice(4)}${"t".repeat(24)}`,
     memoryMb: 2048,
     cpus: 2,
@@ -126,9 +149,15 @@ try {
   const [u0] = users;
   // Where the slowest answers spent their time: OpenClaw logs each run's preparation stages.
   for (const u of users) {
-    const raw = await rawDocker.getContainer(AgentRuntime.containerName(u)).logs({ stdout: true, stderr: true, tail: 2000 }).catch(() => Buffer.from(""));
+    const raw = await rawDocker
+      .getContainer(AgentRuntime.containerName(u))
+      .logs({ stdout: true, stderr: true, tail: 2000 })
+      .catch(() => Buffer.from(""));
     const logs = raw.toString("utf8");
-    const prep = logs.split("\n").filter((l) => l.includes("prep stages")).map((l) => ({ total: Number(/totalMs=(\d+)/.exec(l)?.[1] ?? 0), stages: /stages=(\S+)/.exec(l)?.[1] ?? "" }));
+    const prep = logs
+      .split("\n")
+      .filter((l) => l.includes("prep stages"))
+      .map((l) => ({ total: Number(/totalMs=(\d+)/.exec(l)?.[1] ?? 0), stages: /stages=(\S+)/.exec(l)?.[1] ?? "" }));
     for (const p of prep.sort((a, b) => b.total - a.total).slice(0, 2)) log(`${u} slow run preparation ${p.total} ms: ${p.stages}`);
   }
   for (let r = 0; r < DEEP_RUNS; r++) {
@@ -154,7 +183,9 @@ const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 console.log(`\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${doze.targetMb} MiB target)\n`);
-console.log(`${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`);
+console.log(
+  `${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`,
+);
 users.forEach((u, i) =>
   console.log(
     `${u.padEnd(30)}${String(running[i]!.residentMb).padStart(13)}${String(dozing[i]!.residentMb).padStart(17)}${String(dozing[i]!.swappedMb).padStart(9)}${String(dozing[i]!.compressedMb).padStart(12)}${String(dozing[i]!.residentMb + dozing[i]!.compressedMb).padStart(7)}`,
@@ -166,9 +197,14 @@ const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
 const allRunning = Math.floor(usable / runningMb);
 const allDozing = Math.floor(usable / dozingMb);
 console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
-console.log(`projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`);
+console.log(
+  `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
+);
 console.log(`${"path".padEnd(44)}${"p50".padStart(10)}${"p95".padStart(10)}${"max".padStart(10)}${"n".padStart(4)}`);
-for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(44)}${fmt(pct(xs, 50)).padStart(10)}${fmt(pct(xs, 95)).padStart(10)}${fmt(Math.max(...xs)).padStart(10)}${String(xs.length).padStart(4)}`);
+for (const [name, xs] of Object.entries(results))
+  console.log(
+    `${name.padEnd(44)}${fmt(pct(xs, 50)).padStart(10)}${fmt(pct(xs, 95)).padStart(10)}${fmt(Math.max(...xs)).padStart(10)}${String(xs.length).padStart(4)}`,
+  );
 console.log(
   `\ngoals: message→answer from doze ≤ 1.5 s p95: ${pct(results["message → answer, from doze"]!, 95) <= 1500 ? "met" : "NOT met"}; thaw→ready ≤ 300 ms p95: ${pct(results["thaw → /readyz"]!, 95) <= 300 ? "met" : "NOT met"}; deep-sleep wake ≤ 6 s p50: ${pct(results["message → answer, deep sleep (same node)"]!, 50) <= 6000 ? "met" : "NOT met"}; ≥ 3× per node: ${allDozing / allRunning >= 3 ? "met" : "NOT met"}`,
 );

@@ -6,8 +6,18 @@ import { createRequire } from "node:module";
 
 const { WebSocket } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 export async function profileWorker(inspectorPort: number, out: string, load: () => Promise<unknown>) {
   const targets = (await fetch(`http://127.0.0.1:${inspectorPort}/json`).then((r) => r.json())) as { webSocketDebuggerUrl: string; title?: string }[];
@@ -51,6 +61,9 @@ function summarise(p: Profile, top = 25) {
   return {
     totalMs: total,
     busyMs: total - idle,
-    top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, ms]) => ({ fn, ms, share: ms / total })),
+    top: [...self.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([fn, ms]) => ({ fn, ms, share: ms / total })),
   };
 }

@@ -14,8 +14,13 @@ import { startBareWorker } from "./workerd";
 
 /** BENCH_PORT_BASE moves the loopback ports as a block (two checkouts can bench side by side). */
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 54370);
-const UPSTREAM_PORT = PORT_BASE, EDGE_PORT = PORT_BASE + 1, PORTKEY_PORT = PORT_BASE + 2, BRIDGE_PORT = PORT_BASE + 3, INSPECTOR_PORT = PORT_BASE + 4;
-const BARE_PORT = PORT_BASE + 5, BARE_INSPECTOR_PORT = PORT_BASE + 6;
+const UPSTREAM_PORT = PORT_BASE,
+  EDGE_PORT = PORT_BASE + 1,
+  PORTKEY_PORT = PORT_BASE + 2,
+  BRIDGE_PORT = PORT_BASE + 3,
+  INSPECTOR_PORT = PORT_BASE + 4;
+const BARE_PORT = PORT_BASE + 5,
+  BARE_INSPECTOR_PORT = PORT_BASE + 6;
 /** BENCH_PROFILE=1: only a CPU profile of the Worker under load (see profile.ts), no comparison table. */
 const PROFILE = process.env.BENCH_PROFILE === "1";
 const UPSTREAM_LATENCY_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 20);
@@ -26,13 +31,26 @@ const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LOG_DIR = `${process.env.OC_RUN ?? "/tmp/openclaw-run"}/bench`;
 mkdirSync(LOG_DIR, { recursive: true });
 const children: ChildProcess[] = [];
-const stopAll = () => children.forEach((c) => { try { process.kill(-c.pid!, "SIGTERM"); } catch { /* gone */ } });
+const stopAll = () =>
+  children.forEach((c) => {
+    try {
+      process.kill(-c.pid!, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+  });
 process.on("exit", stopAll);
 
 async function waitFor(url: string, ms = 60_000, init?: RequestInit) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (await fetch(url, init).then((r) => r.status < 500, () => false)) return;
+    if (
+      await fetch(url, init).then(
+        (r) => r.status < 500,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} did not come up`);
@@ -56,10 +74,15 @@ function systemNode(): string {
   return "node";
 }
 
-interface Target { name: string; url: string; headers: Record<string, string> }
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+}
 
 let counter = 0;
-const body = (stream: boolean) => JSON.stringify({ model: "gpt-4.1-nano", stream, max_tokens: 64, messages: [{ role: "user", content: `benchmark message ${counter++}` }] });
+const body = (stream: boolean) =>
+  JSON.stringify({ model: "gpt-4.1-nano", stream, max_tokens: 64, messages: [{ role: "user", content: `benchmark message ${counter++}` }] });
 
 /** Total time for a non-stream call; time to first body byte for a stream (which is then drained). */
 async function once(t: Target, stream: boolean): Promise<number> {
@@ -95,7 +118,15 @@ async function latencies(t: Target, stream: boolean): Promise<{ p50: number; p99
 async function throughput(t: Target, perWorker?: (i: number) => Target) {
   let done = 0;
   const end = performance.now() + THROUGHPUT_SECONDS * 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async (_, i) => { const mine = perWorker?.(i) ?? t; while (performance.now() < end) { await once(mine, false); done++; } }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, i) => {
+      const mine = perWorker?.(i) ?? t;
+      while (performance.now() < end) {
+        await once(mine, false);
+        done++;
+      }
+    }),
+  );
   return done / THROUGHPUT_SECONDS;
 }
 
@@ -121,14 +152,26 @@ async function fundedKey(origin: string, i: number): Promise<string> {
   const login = await fetch(`${origin}/api/auth/login`, { method: "POST", headers, body: account });
   const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
   const appOrigin = origin.replace("127.0.0.1", "localhost");
-  const post = (path: string, b?: unknown) => fetch(`${origin}${path}`, { method: "POST", headers: { cookie, origin: appOrigin, "content-type": "application/json" }, body: b ? JSON.stringify(b) : undefined }).then((r) => r.json() as Promise<any>);
+  const post = (path: string, b?: unknown) =>
+    fetch(`${origin}${path}`, {
+      method: "POST",
+      headers: { cookie, origin: appOrigin, "content-type": "application/json" },
+      body: b ? JSON.stringify(b) : undefined,
+    }).then((r) => r.json() as Promise<any>);
   const { key } = await post("/api/agent/proxy-key");
   await post("/api/dev/credit", { amountMicros: 100_000_000 });
   return key as string;
 }
 
 type Lat = { p50: number; p99: number };
-interface Measured { name: string; plain?: Lat; stream?: Lat; rps: number; rpsMulti?: number; errors: string[] }
+interface Measured {
+  name: string;
+  plain?: Lat;
+  stream?: Lat;
+  rps: number;
+  rpsMulti?: number;
+  errors: string[];
+}
 
 /** Latencies (non-stream, stream TTFB), req/s on one target, and on one target per client if given. */
 async function measure(t: Target, perWorker?: (i: number) => Target): Promise<Measured> {
@@ -137,7 +180,14 @@ async function measure(t: Target, perWorker?: (i: number) => Target): Promise<Me
   const rps = await throughput(t).catch(() => 0);
   const rpsMulti = perWorker ? await throughput(t, perWorker).catch(() => 0) : undefined;
   const ok = (l: typeof plain) => ("error" in l ? undefined : l);
-  return { name: t.name, plain: ok(plain), stream: ok(stream), rps, rpsMulti, errors: [plain, stream].filter((l) => "error" in l).map((l) => (l as { error: string }).error) };
+  return {
+    name: t.name,
+    plain: ok(plain),
+    stream: ok(stream),
+    rps,
+    rpsMulti,
+    errors: [plain, stream].filter((l) => "error" in l).map((l) => (l as { error: string }).error),
+  };
 }
 
 function printTable(title: string, base: Measured, rows: Measured[]) {
@@ -145,11 +195,18 @@ function printTable(title: string, base: Measured, rows: Measured[]) {
   const f = (x: number | undefined) => (x === undefined ? "fails" : x.toFixed(2)).padStart(10);
   const add = (l: Lat | undefined, b: Lat) => (l ? { p50: l.p50 - b.p50, p99: l.p99 - b.p99 } : undefined);
   console.log(`\n${title}`);
-  console.log(`(upstream direct: non-stream p50 ${base.plain.p50.toFixed(2)} ms, stream TTFB p50 ${base.stream.p50.toFixed(2)} ms, ${base.rps.toFixed(0)} req/s)\n`);
-  console.log(`${"".padEnd(22)}${"added p50".padStart(10)}${"added p99".padStart(10)}${"TTFB+ p50".padStart(10)}${"TTFB+ p99".padStart(10)}${"req/s".padStart(10)}${"1 user/cl".padStart(10)}`);
+  console.log(
+    `(upstream direct: non-stream p50 ${base.plain.p50.toFixed(2)} ms, stream TTFB p50 ${base.stream.p50.toFixed(2)} ms, ${base.rps.toFixed(0)} req/s)\n`,
+  );
+  console.log(
+    `${"".padEnd(22)}${"added p50".padStart(10)}${"added p99".padStart(10)}${"TTFB+ p50".padStart(10)}${"TTFB+ p99".padStart(10)}${"req/s".padStart(10)}${"1 user/cl".padStart(10)}`,
+  );
   for (const r of rows) {
-    const p = add(r.plain, base.plain), st = add(r.stream, base.stream);
-    console.log(`${r.name.padEnd(22)}${f(p?.p50)}${f(p?.p99)}${f(st?.p50)}${f(st?.p99)}${r.rps.toFixed(0).padStart(10)}${(r.rpsMulti === undefined ? "" : r.rpsMulti.toFixed(0)).padStart(10)}`);
+    const p = add(r.plain, base.plain),
+      st = add(r.stream, base.stream);
+    console.log(
+      `${r.name.padEnd(22)}${f(p?.p50)}${f(p?.p99)}${f(st?.p50)}${f(st?.p99)}${r.rps.toFixed(0).padStart(10)}${(r.rpsMulti === undefined ? "" : r.rpsMulti.toFixed(0)).padStart(10)}`,
+    );
   }
   for (const r of rows) for (const e of r.errors) console.log(`note: ${r.name} failed: ${e}`);
 }
@@ -161,18 +218,38 @@ async function main() {
   const bridge = await startBridge({ port: BRIDGE_PORT });
 
   const vars = {
-    ENVIRONMENT: "development", DEV_MODE: "local", APP_URL: `http://localhost:${EDGE_PORT}`, DATABASE_URL: process.env.DATABASE_URL,
-    NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`, ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
-    OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
+    ENVIRONMENT: "development",
+    DEV_MODE: "local",
+    APP_URL: `http://localhost:${EDGE_PORT}`,
+    DATABASE_URL: process.env.DATABASE_URL,
+    NEON_LOCAL_WSPROXY: `127.0.0.1:${BRIDGE_PORT}`,
+    ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
+    OPENAI_API_KEY: "sk-bench",
+    OPENAI_BASE_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
   };
-  spawnDetached(systemNode(), ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"], { NODE_ENV: "production" }, "portkey.log", true);
+  spawnDetached(
+    systemNode(),
+    ["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${PORTKEY_PORT}`, "--headless"],
+    { NODE_ENV: "production" },
+    "portkey.log",
+    true,
+  );
   await waitFor(`http://127.0.0.1:${PORTKEY_PORT}/`);
-  const portkey: Target = { name: "portkey 1.15.2", url: `http://127.0.0.1:${PORTKEY_PORT}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${UPSTREAM_PORT}/v1` } };
+  const portkey: Target = {
+    name: "portkey 1.15.2",
+    url: `http://127.0.0.1:${PORTKEY_PORT}/v1/chat/completions`,
+    headers: { authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${UPSTREAM_PORT}/v1` },
+  };
   const direct: Target = { name: "upstream (direct)", url: `http://127.0.0.1:${UPSTREAM_PORT}/v1/chat/completions`, headers: {} };
 
   if (!PROFILE) {
     // Table 1: the built Worker in bare workerd, then Portkey and the upstream itself, in the same run.
-    const bare = await startBareWorker({ port: BARE_PORT, inspectorPort: BARE_INSPECTOR_PORT, vars: { ...vars, APP_URL: `http://localhost:${BARE_PORT}` }, logDir: LOG_DIR });
+    const bare = await startBareWorker({
+      port: BARE_PORT,
+      inspectorPort: BARE_INSPECTOR_PORT,
+      vars: { ...vars, APP_URL: `http://localhost:${BARE_PORT}` },
+      logDir: LOG_DIR,
+    });
     const bareOrigin = `http://127.0.0.1:${BARE_PORT}`;
     const bareKeys = await Promise.all(Array.from({ length: CONCURRENCY + 1 }, (_, i) => fundedKey(bareOrigin, i)));
     const bareTarget: Target = { name: "ours (bare workerd)", url: `${bareOrigin}/v1/chat/completions`, headers: { authorization: `Bearer ${bareKeys[0]}` } };
@@ -190,22 +267,50 @@ async function main() {
       for (let i = 0; i < 200; i++, profiled++) await once(bareTarget, false);
     });
     await bare.dispose();
-    printTable(`Bare workerd (the built Worker under Miniflare's API, no dev proxy) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`, base, [oursBare, pk]);
-    console.log(`${"ours CPU per call".padEnd(22)}${cpuPerCall.toFixed(2).padStart(10)} ms  (kernel CPU time of the workerd process over ${calls} sequential non-stream calls: Worker + Durable Objects, JS + runtime)`);
-    console.log(`${"".padEnd(22)}${(prof.busyMs / profiled).toFixed(2).padStart(10)} ms  (V8 profiler samples of the isolate; wall-clock sampled, inflated on a loaded machine)`);
+    printTable(
+      `Bare workerd (the built Worker under Miniflare's API, no dev proxy) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`,
+      base,
+      [oursBare, pk],
+    );
+    console.log(
+      `${"ours CPU per call".padEnd(22)}${cpuPerCall.toFixed(2).padStart(10)} ms  (kernel CPU time of the workerd process over ${calls} sequential non-stream calls: Worker + Durable Objects, JS + runtime)`,
+    );
+    console.log(
+      `${"".padEnd(22)}${(prof.busyMs / profiled).toFixed(2).padStart(10)} ms  (V8 profiler samples of the isolate; wall-clock sampled, inflated on a loaded machine)`,
+    );
     const added = (l: Lat | undefined, b: Lat | undefined) => (l && b ? l.p50 - b.p50 : undefined);
-    const oPlain = added(oursBare.plain, base.plain), qPlain = added(pk.plain, base.plain), oTtfb = added(oursBare.stream, base.stream);
-    const goal = (label: string, pass: boolean | undefined, detail: string) => console.log(`goal ${label.padEnd(42)} ${pass === undefined ? "n/a   " : pass ? "met   " : "MISSED"}  ${detail}`);
-    goal("added p50 below Portkey's", oPlain !== undefined && qPlain !== undefined ? oPlain < qPlain : undefined, `${oPlain?.toFixed(2)} vs ${qPlain?.toFixed(2)} ms`);
+    const oPlain = added(oursBare.plain, base.plain),
+      qPlain = added(pk.plain, base.plain),
+      oTtfb = added(oursBare.stream, base.stream);
+    const goal = (label: string, pass: boolean | undefined, detail: string) =>
+      console.log(`goal ${label.padEnd(42)} ${pass === undefined ? "n/a   " : pass ? "met   " : "MISSED"}  ${detail}`);
+    goal(
+      "added p50 below Portkey's",
+      oPlain !== undefined && qPlain !== undefined ? oPlain < qPlain : undefined,
+      `${oPlain?.toFixed(2)} vs ${qPlain?.toFixed(2)} ms`,
+    );
     goal("added TTFB <= 1 ms", oTtfb !== undefined ? oTtfb <= 1 : undefined, `${oTtfb?.toFixed(2)} ms`);
-    goal("throughput >= Portkey's (1 user per client)", (oursBare.rpsMulti ?? 0) >= pk.rps, `${(oursBare.rpsMulti ?? 0).toFixed(0)} vs ${pk.rps.toFixed(0)} req/s`);
+    goal(
+      "throughput >= Portkey's (1 user per client)",
+      (oursBare.rpsMulti ?? 0) >= pk.rps,
+      `${(oursBare.rpsMulti ?? 0).toFixed(0)} vs ${pk.rps.toFixed(0)} req/s`,
+    );
     goal("CPU <= 1 ms per non-stream call", cpuPerCall <= 1, `${cpuPerCall.toFixed(2)} ms`);
     console.log(`\nwhere the Worker's JS time goes (V8 self time, top 12; profile: ${join(LOG_DIR, "bare-worker.cpuprofile")}):`);
     for (const t of prof.top.slice(0, 12)) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
     console.log("");
   }
 
-  const args = ["dev", "--port", String(EDGE_PORT), "--ip", "127.0.0.1", ...(PROFILE ? ["--inspector-port", String(INSPECTOR_PORT)] : []), "--persist-to", mkdtempSync(join(tmpdir(), "oc-bench-"))];
+  const args = [
+    "dev",
+    "--port",
+    String(EDGE_PORT),
+    "--ip",
+    "127.0.0.1",
+    ...(PROFILE ? ["--inspector-port", String(INSPECTOR_PORT)] : []),
+    "--persist-to",
+    mkdtempSync(join(tmpdir(), "oc-bench-")),
+  ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   spawnDetached("node_modules/.bin/wrangler", args, { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" }, "wrangler.log");
   await waitFor(`http://127.0.0.1:${EDGE_PORT}/api/health`);
@@ -226,15 +331,28 @@ async function main() {
       timing.total!.push(performance.now() - start);
       for (const m of (res.headers.get("server-timing") ?? "").matchAll(/(\w+);dur=([\d.]+)/g)) (timing[m[1]!] ??= []).push(Number(m[2]));
     }
-    console.log(`sequential p50 (ms): ${Object.entries(timing).map(([k, xs]) => `${k} ${pct(xs, 50).toFixed(2)}`).join(" · ")}`);
+    console.log(
+      `sequential p50 (ms): ${Object.entries(timing)
+        .map(([k, xs]) => `${k} ${pct(xs, 50).toFixed(2)}`)
+        .join(" · ")}`,
+    );
     const out = join(LOG_DIR, "worker.cpuprofile");
     let calls = 0;
     const r = await profileWorker(INSPECTOR_PORT, out, async () => {
       const end = performance.now() + THROUGHPUT_SECONDS * 1000;
       const clients = process.env.BENCH_PROFILE_SEQUENTIAL === "1" ? manyKeys.slice(0, 1) : manyKeys;
-      await Promise.all(clients.map(async (k) => { while (performance.now() < end) { await once({ ...ours, headers: { authorization: `Bearer ${k}` } }, false); calls++; } }));
+      await Promise.all(
+        clients.map(async (k) => {
+          while (performance.now() < end) {
+            await once({ ...ours, headers: { authorization: `Bearer ${k}` } }, false);
+            calls++;
+          }
+        }),
+      );
     });
-    console.log(`\nWorker CPU profile · ${calls} calls in ${THROUGHPUT_SECONDS}s · busy ${r.busyMs.toFixed(0)} ms of ${r.totalMs.toFixed(0)} ms sampled · ${(r.busyMs / calls).toFixed(2)} ms CPU per call`);
+    console.log(
+      `\nWorker CPU profile · ${calls} calls in ${THROUGHPUT_SECONDS}s · busy ${r.busyMs.toFixed(0)} ms of ${r.totalMs.toFixed(0)} ms sampled · ${(r.busyMs / calls).toFixed(2)} ms CPU per call`,
+    );
     for (const t of r.top) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
     // The profile's line numbers point into wrangler dev's bundle, which it deletes on exit: keep a copy.
     const bundle = execSync("ls -td .wrangler/tmp/dev-*/ 2>/dev/null | head -1").toString().trim();
@@ -257,8 +375,12 @@ async function main() {
   const refused = { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer not-a-key" }, body: body(false) };
   const devFloor = (await floor(`${devOrigin}/v1/chat/completions`, refused)) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
   const f = (x: number | undefined) => (x === undefined ? "fails" : x.toFixed(2)).padStart(10);
-  console.log(`${"ours − dev floor".padEnd(22)}${f(oursDev.plain && oursDev.plain.p50 - devFloor)}${f(oursDev.plain && oursDev.plain.p99 - devFloor)}${f(oursDev.stream && oursDev.stream.p50 - devFloor)}${f(oursDev.stream && oursDev.stream.p99 - devFloor)}`);
-  console.log(`\nwrangler dev's own floor (the same POST refused before any I/O, minus Portkey's no-I/O "/"): ${devFloor.toFixed(2)} ms; production has no such layer.`);
+  console.log(
+    `${"ours − dev floor".padEnd(22)}${f(oursDev.plain && oursDev.plain.p50 - devFloor)}${f(oursDev.plain && oursDev.plain.p99 - devFloor)}${f(oursDev.stream && oursDev.stream.p50 - devFloor)}${f(oursDev.stream && oursDev.stream.p99 - devFloor)}`,
+  );
+  console.log(
+    `\nwrangler dev's own floor (the same POST refused before any I/O, minus Portkey's no-I/O "/"): ${devFloor.toFixed(2)} ms; production has no such layer.`,
+  );
   console.log(`"req/s" shares one user (the ledger serialises a user's calls in its Durable Object by design); "1 user/client" gives`);
   console.log(`each of the ${CONCURRENCY} concurrent clients its own user, as the platform runs. Added latency = proxy minus direct upstream, in ms.`);
   console.log(`Ours meters every call: key check, protection and a reservation in the user's Durable Object before forwarding,`);
@@ -269,4 +391,8 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((e) => { console.error(e); stopAll(); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  stopAll();
+  process.exit(1);
+});

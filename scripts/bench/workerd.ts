@@ -12,11 +12,19 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export async function startBareWorker(o: { port: number; inspectorPort?: number; vars: Record<string, string>; logDir: string }) {
   const out = mkdtempSync(join(tmpdir(), "oc-bench-bundle-"));
-  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
   const w = workerOptions as Record<string, any>;
   // What the Worker binds (wrangler.toml): the same Durable Objects (SQLite), rate limiter and vars.
-  const options = { compatibilityDate: w.compatibilityDate, compatibilityFlags: w.compatibilityFlags, durableObjects: w.durableObjects, ratelimits: w.ratelimits };
+  const options = {
+    compatibilityDate: w.compatibilityDate,
+    compatibilityFlags: w.compatibilityFlags,
+    durableObjects: w.durableObjects,
+    ratelimits: w.ratelimits,
+  };
   // wrangler's loader speaks Miniflare 4's option shape; Miniflare converts it.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -31,7 +39,16 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
         stdout.pipe(log);
         stderr.pipe(log);
       },
-      workers: [{ ...(options as object), name: "openclaw-hosting", modules: true, modulesRoot: out, scriptPath: join(out, "worker.js"), bindings: { ...(w.bindings ?? {}), ...o.vars } }],
+      workers: [
+        {
+          ...(options as object),
+          name: "openclaw-hosting",
+          modules: true,
+          modulesRoot: out,
+          scriptPath: join(out, "worker.js"),
+          bindings: { ...(w.bindings ?? {}), ...o.vars },
+        },
+      ],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await mf.ready;

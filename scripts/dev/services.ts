@@ -31,4 +31,6 @@ const chromium = existsSync(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium");
 // Agents name the edge host.docker.internal; this browser runs on this machine.
 if (chromium) await startBrowserlessStandIn({ port: ports.browserless, token: "dev-browserless", hostRules: "MAP host.docker.internal 127.0.0.1" });
 else console.log("[dev-services] no Chromium: the agent browser (Browser Agent Viewer) is off; apt-get install chromium to try it");
-console.log(`[dev-services] neon bridge ws://127.0.0.1:${ports.bridge} · S3 http://127.0.0.1:${ports.s3} (bucket openclaw-state) · LLM stand-in (DEV ONLY) http://127.0.0.1:${ports.llm}/v1 · Stripe stand-in (DEV ONLY) http://127.0.0.1:${ports.stripe}`);
+console.log(
+  `[dev-services] neon bridge ws://127.0.0.1:${ports.bridge} · S3 http://127.0.0.1:${ports.s3} (bucket openclaw-state) · LLM stand-in (DEV ONLY) http://127.0.0.1:${ports.llm}/v1 · Stripe stand-in (DEV ONLY) http://127.0.0.1:${ports.stripe}`,
+);

@@ -1,7 +1,10 @@
 // Adds up vitest JSON reports into one closing line: "tests: N passed, N failed, N skipped".
 import { readFileSync } from "node:fs";
 
-let passed = 0, failed = 0, skipped = 0, files = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0,
+  files = 0;
 for (const path of process.argv.slice(2)) {
   let r;
   try {

@@ -9,10 +9,22 @@ import { CACHE_TTL_MS, pickRoute, planRoute, type Pin } from "../../edge/src/pro
 import { modelVersion } from "../../edge/src/proxy/routing/classifier";
 import { generateTraces, systemPrompt, tools, type TraceCall } from "./traces";
 
-export interface Item { l: Tier; t: string[]; s: string }
-const loadJsonl = (file: string): Item[] => readFileSync(new URL(file, import.meta.url), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+export interface Item {
+  l: Tier;
+  t: string[];
+  s: string;
+}
+const loadJsonl = (file: string): Item[] =>
+  readFileSync(new URL(file, import.meta.url), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 /** `own` is the report half of our own held-out set (odd rows): the even rows set the classifier's threshold. */
-export const SETS = { public: () => loadJsonl("./public-holdout.jsonl"), own: () => loadJsonl("./own-holdout.jsonl").filter((_, i) => i % 2 === 1), ownAll: () => loadJsonl("./own-holdout.jsonl") };
+export const SETS = {
+  public: () => loadJsonl("./public-holdout.jsonl"),
+  own: () => loadJsonl("./own-holdout.jsonl").filter((_, i) => i % 2 === 1),
+  ownAll: () => loadJsonl("./own-holdout.jsonl"),
+};
 
 /** Output tokens a turn produces, by what it is (the same whichever model answers). */
 const OUTPUT: Record<Tier, number> = { simple: 120, standard: 500, complex: 1_200, reasoning: 2_500 };
@@ -52,7 +64,11 @@ const labelModel = (view: CatalogView, api: Api, label: Tier) => view.candidates
 
 function score(view: CatalogView, api: Api, rows: { label: Tier; tier: Tier; model: ModelInfo }[]) {
   const confusion = emptyConfusion();
-  let ok = 0, underT = 0, overT = 0, underM = 0, overM = 0;
+  let ok = 0,
+    underT = 0,
+    overT = 0,
+    underM = 0,
+    overM = 0;
   for (const r of rows) {
     confusion[r.label][r.tier]++;
     if (r.tier === r.label) ok++;
@@ -68,11 +84,29 @@ function score(view: CatalogView, api: Api, rows: { label: Tier; tier: Tier; mod
 
 /** An OpenClaw-shaped single-turn (or multi-turn, for MT-Bench's second turns) request for a prompt. */
 function promptRequest(api: Api, item: Item, system: string) {
-  const turns = item.t.flatMap((text, i) => (i < item.t.length - 1 ? [{ role: "user", content: text }, { role: "assistant", content: "Here is my answer to that, in full detail. ".repeat(20) }] : [{ role: "user", content: text }]));
+  const turns = item.t.flatMap((text, i) =>
+    i < item.t.length - 1
+      ? [
+          { role: "user", content: text },
+          { role: "assistant", content: "Here is my answer to that, in full detail. ".repeat(20) },
+        ]
+      : [{ role: "user", content: text }],
+  );
   const t = tools();
   return api === "openai"
-    ? { model: "auto", max_completion_tokens: 4096, tools: t.map((x) => ({ type: "function", function: x })), messages: [{ role: "system", content: system }, ...turns] }
-    : { model: "auto", max_tokens: 4096, system, tools: t.map((x) => ({ name: x.name, description: x.description, input_schema: x.parameters })), messages: turns };
+    ? {
+        model: "auto",
+        max_completion_tokens: 4096,
+        tools: t.map((x) => ({ type: "function", function: x })),
+        messages: [{ role: "system", content: system }, ...turns],
+      }
+    : {
+        model: "auto",
+        max_tokens: 4096,
+        system,
+        tools: t.map((x) => ({ name: x.name, description: x.description, input_schema: x.parameters })),
+        messages: turns,
+      };
 }
 
 /**
@@ -83,7 +117,9 @@ export function evaluatePrompts(api: Api, items: Item[], view: CatalogView = SEE
   const system = systemPrompt();
   const baseline = view.strongest(api);
   const rows: { label: Tier; tier: Tier; model: ModelInfo }[] = [];
-  let routed = 0, base = 0, oracle = 0;
+  let routed = 0,
+    base = 0,
+    oracle = 0;
   for (const item of items) {
     const body = promptRequest(api, item, system);
     const bytes = JSON.stringify(body).length;
@@ -129,7 +165,10 @@ export function evaluateTraces(api: Api, calls: TraceCall[], view: CatalogView =
   const pins = new Map<string, Pin>();
   const caches = { routed: new CacheSim(), base: new CacheSim(), oracle: new CacheSim() };
   const rows: { label: Tier; tier: Tier; model: ModelInfo }[] = [];
-  let routed = 0, base = 0, oracle = 0, downgrades = 0;
+  let routed = 0,
+    base = 0,
+    oracle = 0,
+    downgrades = 0;
   const lastInTask = new Map<string, ModelInfo>();
   const lastModel = new Map<number, string>();
   const lastTaskModel = new Map<number, string>();
@@ -166,7 +205,8 @@ export function evaluateTraces(api: Api, calls: TraceCall[], view: CatalogView =
   const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   return {
     ...finish(api, score(view, api, rows), routed, base, oracle, baseline.id),
-    downgrades, convs,
+    downgrades,
+    convs,
     switchesPerConv: sum(switches) / convs,
     taskSwitchesPerConv: sum(taskSwitches) / convs,
     maxTaskSwitches: Math.max(0, ...taskSwitches.values()),
@@ -183,10 +223,14 @@ export function quantile(xs: number[], q: number) {
 
 function table(title: string, reports: Report[]) {
   console.log(`\n## ${title}`);
-  console.log("| format | n | accuracy | under (tier) | over (tier) | **under (model)** | over (model) | saved vs strongest | oracle saves | kept of oracle's saving | routed / strongest / oracle |");
+  console.log(
+    "| format | n | accuracy | under (tier) | over (tier) | **under (model)** | over (model) | saved vs strongest | oracle saves | kept of oracle's saving | routed / strongest / oracle |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of reports)
-    console.log(`| ${r.api} (vs ${r.baselineModel}) | ${r.n} | ${pct(r.accuracy)} | ${pct(r.underTier)} | ${pct(r.overTier)} | **${pct(r.underModel)}** | ${pct(r.overModel)} | ${pct(r.saved)} | ${pct(r.oracleSaved)} | ${pct(r.keptOfOracle)} | ${usd(r.routed)} / ${usd(r.baseline)} / ${usd(r.oracle)} |`);
+    console.log(
+      `| ${r.api} (vs ${r.baselineModel}) | ${r.n} | ${pct(r.accuracy)} | ${pct(r.underTier)} | ${pct(r.overTier)} | **${pct(r.underModel)}** | ${pct(r.overModel)} | ${pct(r.saved)} | ${pct(r.oracleSaved)} | ${pct(r.keptOfOracle)} | ${usd(r.routed)} / ${usd(r.baseline)} / ${usd(r.oracle)} |`,
+    );
   for (const r of reports) {
     console.log(`\n${r.api} confusion (rows = label, columns = routed tier):`);
     console.log(`| label \\ routed | ${TIERS.join(" | ")} |\n| --- | --- | --- | --- | --- |`);
@@ -197,7 +241,11 @@ function table(title: string, reports: Report[]) {
 function perSource(api: Api, items: Item[], view = SEED_VIEW) {
   const groups = new Map<string, Item[]>();
   for (const i of items) {
-    const k = i.s.split(":").slice(0, i.s.startsWith("mt-bench") ? 3 : 1).join(":").replace(/:(writing|roleplay|extraction|humanities|stem|coding|math|reasoning)(?=:)/, "");
+    const k = i.s
+      .split(":")
+      .slice(0, i.s.startsWith("mt-bench") ? 3 : 1)
+      .join(":")
+      .replace(/:(writing|roleplay|extraction|humanities|stem|coding|math|reasoning)(?=:)/, "");
     groups.set(k, [...(groups.get(k) ?? []), i]);
   }
   console.log(`\nper source (${api}): n · under (model) · over (model)`);
@@ -212,15 +260,26 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`# Smart router evaluation (catalog v${view.version}, classifier ${modelVersion()})`);
   const pub = SETS.public();
   const own = SETS.own();
-  table(`Public held-out set (reserved benchmarks' test splits, ${pub.length} prompts)`, (["openai", "anthropic"] as const).map((a) => evaluatePrompts(a, pub, view)));
+  table(
+    `Public held-out set (reserved benchmarks' test splits, ${pub.length} prompts)`,
+    (["openai", "anthropic"] as const).map((a) => evaluatePrompts(a, pub, view)),
+  );
   perSource("openai", pub, view);
-  table(`Own held-out set, report half (other sources than the training data, ${own.length} prompts)`, (["openai", "anthropic"] as const).map((a) => evaluatePrompts(a, own, view)));
+  table(
+    `Own held-out set, report half (other sources than the training data, ${own.length} prompts)`,
+    (["openai", "anthropic"] as const).map((a) => evaluatePrompts(a, own, view)),
+  );
   const calls = generateTraces(SETS.ownAll(), 60);
   const traces = (["openai", "anthropic"] as const).map((a) => evaluateTraces(a, calls, view));
   table(`Agent traces (${traces[0]!.convs} OpenClaw-shaped conversations, ${calls.length} calls: tools, history, tool loops, heartbeats)`, traces);
-  console.log("\n| format | downgrades inside a task | model switches / conversation (all calls) | switches / conversation (task calls) | most task switches in one conversation |\n| --- | --- | --- | --- | --- |");
-  for (const t of traces) console.log(`| ${t.api} | ${t.downgrades} | ${t.switchesPerConv!.toFixed(2)} | ${t.taskSwitchesPerConv!.toFixed(2)} | ${t.maxTaskSwitches} |`);
+  console.log(
+    "\n| format | downgrades inside a task | model switches / conversation (all calls) | switches / conversation (task calls) | most task switches in one conversation |\n| --- | --- | --- | --- | --- |",
+  );
+  for (const t of traces)
+    console.log(`| ${t.api} | ${t.downgrades} | ${t.switchesPerConv!.toFixed(2)} | ${t.taskSwitchesPerConv!.toFixed(2)} | ${t.maxTaskSwitches} |`);
   const big = traces.flatMap((t) => t.timings.slice(20));
-  console.log(`\ndecision time in Node (plan + pick, ${big.length} agent calls of ~55–90 KB): p50 ${quantile(big, 0.5).toFixed(3)} ms · p99 ${quantile(big, 0.99).toFixed(3)} ms`);
+  console.log(
+    `\ndecision time in Node (plan + pick, ${big.length} agent calls of ~55–90 KB): p50 ${quantile(big, 0.5).toFixed(3)} ms · p99 ${quantile(big, 0.99).toFixed(3)} ms`,
+  );
   console.log("decision time inside workerd: npm run router:bench");
 }

@@ -25,9 +25,26 @@ export default {
   },
 };`;
 
-const out = await build({ stdin: { contents: entry, resolveDir: new URL(".", import.meta.url).pathname, loader: "js" }, bundle: true, format: "esm", write: false, platform: "neutral", target: "es2022", mainFields: ["module", "main"], conditions: ["workerd", "worker", "import"] });
+const out = await build({
+  stdin: { contents: entry, resolveDir: new URL(".", import.meta.url).pathname, loader: "js" },
+  bundle: true,
+  format: "esm",
+  write: false,
+  platform: "neutral",
+  target: "es2022",
+  mainFields: ["module", "main"],
+  conditions: ["workerd", "worker", "import"],
+});
 const mf = new Miniflare({
-  workers: [{ config: { name: "router-bench", compatibilityDate: "2026-11-01", manifest: { mainModule: "bench.mjs", modules: { "bench.mjs": { type: "esm", contents: out.outputFiles[0]!.text } } } } }],
+  workers: [
+    {
+      config: {
+        name: "router-bench",
+        compatibilityDate: "2026-11-01",
+        manifest: { mainModule: "bench.mjs", modules: { "bench.mjs": { type: "esm", contents: out.outputFiles[0]!.text } } },
+      },
+    },
+  ],
 } as never);
 const url = await mf.ready;
 
@@ -53,5 +70,10 @@ for (const api of ["openai", "anthropic"] as const) {
   results[api] = per;
 }
 await mf.dispose();
-console.log(`decision time inside workerd (plan + pick; ${calls.length} agent calls of ${Math.round(Math.min(...calls.map((c) => JSON.stringify(c.openai).length)) / 1024)}–${Math.round(Math.max(...calls.map((c) => JSON.stringify(c.openai).length)) / 1024)} KB, ${K} decisions per request, ${ROUNDS} requests per format):`);
-for (const [api, per] of Object.entries(results)) console.log(`  ${api.padEnd(9)} p50 ${quantile(per, 0.5).toFixed(3)} ms · p99 ${quantile(per, 0.99).toFixed(3)} ms (per decision, averaged over ${K} within a request)`);
+console.log(
+  `decision time inside workerd (plan + pick; ${calls.length} agent calls of ${Math.round(Math.min(...calls.map((c) => JSON.stringify(c.openai).length)) / 1024)}–${Math.round(Math.max(...calls.map((c) => JSON.stringify(c.openai).length)) / 1024)} KB, ${K} decisions per request, ${ROUNDS} requests per format):`,
+);
+for (const [api, per] of Object.entries(results))
+  console.log(
+    `  ${api.padEnd(9)} p50 ${quantile(per, 0.5).toFixed(3)} ms · p99 ${quantile(per, 0.99).toFixed(3)} ms (per decision, averaged over ${K} within a request)`,
+  );

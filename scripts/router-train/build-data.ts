@@ -10,9 +10,14 @@ import { gunzipSync } from "node:zlib";
 import { rng, shuffled, type Tier } from "./lib";
 
 const MIRROR = process.env.ROUTER_MIRROR ?? "/work/.mirror";
-const raw = (repo: string, path: string) => execFileSync("git", ["-C", `${MIRROR}/${repo.replace("/", "+")}/repo`, "show", `HEAD:${path}`], { maxBuffer: 64 << 20 });
+const raw = (repo: string, path: string) =>
+  execFileSync("git", ["-C", `${MIRROR}/${repo.replace("/", "+")}/repo`, "show", `HEAD:${path}`], { maxBuffer: 64 << 20 });
 const text = (repo: string, path: string) => raw(repo, path).toString("utf8");
-const jsonl = (repo: string, path: string): any[] => text(repo, path).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+const jsonl = (repo: string, path: string): any[] =>
+  text(repo, path)
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 const clip = (s: string, n = 3000) => (s.length > n ? s.slice(0, n) : s).trim();
 
 export interface Item {
@@ -37,13 +42,25 @@ for (const t of jsonl("yizhongw/self-instruct", "data/seed_tasks.jsonl")) {
   train.push(one("standard", input ? `${t.instruction}\n\n${input}` : t.instruction, "self-instruct-seed"));
 }
 // T0 training mixture (via self-instruct): classification, extraction, QA over a passage, summarisation (standard).
-const templates = execFileSync("git", ["-C", `${MIRROR}/yizhongw+self-instruct/repo`, "ls-tree", "--name-only", "HEAD", "data/finetuning/t0_train_50k/data_per_template/"]).toString().split("\n").filter(Boolean);
+const templates = execFileSync("git", [
+  "-C",
+  `${MIRROR}/yizhongw+self-instruct/repo`,
+  "ls-tree",
+  "--name-only",
+  "HEAD",
+  "data/finetuning/t0_train_50k/data_per_template/",
+])
+  .toString()
+  .split("\n")
+  .filter(Boolean);
 for (const [i, path] of take(templates, 120, 2).entries()) {
-  for (const r of take(jsonl("yizhongw/self-instruct", path), 8, 100 + i)) train.push(one("standard", r.prompt, `t0-train:${path.split("/").pop()!.replace(".jsonl", "")}`));
+  for (const r of take(jsonl("yizhongw/self-instruct", path), 8, 100 + i))
+    train.push(one("standard", r.prompt, `t0-train:${path.split("/").pop()!.replace(".jsonl", "")}`));
 }
 // One-step arithmetic word problems (MAWPS, ASDiv): standard.
 for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/mawps/test.jsonl"), 250, 3)) train.push(one("standard", r.input, "mawps"));
-for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/asdiv/test.jsonl"), 250, 4)) train.push(one("standard", `${r.body} ${r.question}`, "asdiv"));
+for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/asdiv/test.jsonl"), 250, 4))
+  train.push(one("standard", `${r.body} ${r.question}`, "asdiv"));
 // MBPP (prompt, validation and train splits; its test split 11–510 is left alone): writing code → complex.
 for (const r of jsonl("patdfb/TPC-EES", "mbpp/mbpp.jsonl").filter((r) => r.task_id < 11 || r.task_id > 510)) {
   train.push(one("complex", `${r.text}\nYour code should pass these tests:\n${r.test_list.join("\n")}`, "mbpp-train"));
@@ -55,26 +72,37 @@ for (const r of jsonl("patdfb/TPC-EES", "mbpp/mbpp.jsonl").filter((r) => r.task_
 }
 // GPTeacher (MIT): code generation instructions → complex; role-play instructions → standard.
 const gpteacher = (path: string) => JSON.parse(text("teknium1/GPTeacher", path)) as { instruction: string; input: string }[];
-for (const r of take(gpteacher("Codegen/codegen-instruct.json"), 1500, 15)) train.push(one("complex", r.input ? `${r.instruction}\n${r.input}` : r.instruction, "gpteacher-codegen"));
-for (const r of take(gpteacher("Roleplay/roleplay-simple-deduped-roleplay-instruct.json"), 800, 16)) train.push(one("standard", r.input ? `${r.instruction}\n${r.input}` : r.instruction, "gpteacher-roleplay"));
+for (const r of take(gpteacher("Codegen/codegen-instruct.json"), 1500, 15))
+  train.push(one("complex", r.input ? `${r.instruction}\n${r.input}` : r.instruction, "gpteacher-codegen"));
+for (const r of take(gpteacher("Roleplay/roleplay-simple-deduped-roleplay-instruct.json"), 800, 16))
+  train.push(one("standard", r.input ? `${r.instruction}\n${r.input}` : r.instruction, "gpteacher-roleplay"));
 // ClassEval (MIT): implement a whole class from its skeleton → complex.
-for (const r of JSON.parse(text("FudanSELab/ClassEval", "data/ClassEval_data.json")) as { skeleton: string }[]) train.push(one("complex", `Implement this class:\n\n${r.skeleton}`, "classeval"));
+for (const r of JSON.parse(text("FudanSELab/ClassEval", "data/ClassEval_data.json")) as { skeleton: string }[])
+  train.push(one("complex", `Implement this class:\n\n${r.skeleton}`, "classeval"));
 // Multi-step and competition maths: GSM8K TRAIN split, OlympiadBench, Gaokao 2023 (en), AQuA-RAT → reasoning.
 for (const r of take(jsonl("openai/grade-school-math", "grade_school_math/data/train.jsonl"), 900, 5)) train.push(one("reasoning", r.question, "gsm8k-train"));
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/olympiadbench/test.jsonl")) train.push(one("reasoning", r.question, "olympiadbench"));
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/gaokao2023en/test.jsonl")) train.push(one("reasoning", r.question, "gaokao2023en"));
-for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/aqua/test.jsonl")) train.push(one("reasoning", `${r.question}\nOptions: ${r.options.join(" ")}`, "aqua"));
+for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/aqua/test.jsonl"))
+  train.push(one("reasoning", `${r.question}\nOptions: ${r.options.join(" ")}`, "aqua"));
 
 // FOLIO train split (CC BY-SA 4.0): first-order logic over natural-language premises → reasoning.
 for (const r of jsonl("Yale-LILY/FOLIO", "data/v0.0/folio-train.jsonl")) {
-  train.push(one("reasoning", `${r.premises.join("\n")}\n\nBased on the premises above, is the following conclusion true, false, or uncertain?\n${r.conclusion}`, "folio-train"));
+  train.push(
+    one(
+      "reasoning",
+      `${r.premises.join("\n")}\n\nBased on the premises above, is the following conclusion true, false, or uncertain?\n${r.conclusion}`,
+      "folio-train",
+    ),
+  );
 }
 
 // ---------------- our own held-out set: sources the training set does not use ----------------
 const own: Item[] = [];
 // The team's hand-written prompts (labelled when they were written).
 for (const file of ["prompts.json", "holdout.json"]) {
-  for (const [l, t] of JSON.parse(readFileSync(new URL(`../router-eval/${file}`, import.meta.url), "utf8")) as [Tier, string][]) own.push(one(l, t, `team:${file}`));
+  for (const [l, t] of JSON.parse(readFileSync(new URL(`../router-eval/${file}`, import.meta.url), "utf8")) as [Tier, string][])
+    own.push(one(l, t, `team:${file}`));
 }
 // Self-instruct's user-oriented set: the app that motivated each task is the signal.
 const CODE_APPS = new Set(["StackOverflow", "Leetcode", "GeeksforGeeks", "Github", "w3schools"]);
@@ -87,44 +115,82 @@ for (const t of jsonl("yizhongw/self-instruct", "human_eval/user_oriented_instru
 // WizardLM's Evol-Instruct test set (CC BY-NC 4.0, evaluation only): its skill and difficulty (1–10) give the tier.
 const CODE_SKILLS = new Set(["Code Generation", "Code Debug", "Computer Science"]);
 for (const r of jsonl("nlpxucan/WizardLM", "WizardLM/data/WizardLM_testset.jsonl")) {
-  const l: Tier =
-    CODE_SKILLS.has(r.Skill) ? (r.Difficulty >= 4 ? "complex" : "standard")
-    : r.Skill === "Math" || r.Skill === "Reasoning" ? (r.Difficulty >= 4 ? "reasoning" : "standard")
-    : r.Difficulty >= 8 ? "complex" : "standard";
+  const l: Tier = CODE_SKILLS.has(r.Skill)
+    ? r.Difficulty >= 4
+      ? "complex"
+      : "standard"
+    : r.Skill === "Math" || r.Skill === "Reasoning"
+      ? r.Difficulty >= 4
+        ? "reasoning"
+        : "standard"
+      : r.Difficulty >= 8
+        ? "complex"
+        : "standard";
   own.push(one(l, r.Instruction, `wizardlm-test:${r.Skill}:d${r.Difficulty}`));
 }
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/amc23/test.jsonl")) own.push(one("reasoning", r.question ?? r.problem, "amc23"));
 for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/minerva_math/test.jsonl"), 80, 6)) own.push(one("reasoning", r.problem, "minerva-math"));
-for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/svamp/test.jsonl"), 80, 7)) own.push(one("standard", `${r.Body}. ${r.Question}`, "svamp"));
+for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/svamp/test.jsonl"), 80, 7))
+  own.push(one("standard", `${r.Body}. ${r.Question}`, "svamp"));
 
 // ---------------- public held-out set: the reserved benchmarks' test splits (evaluation only) ----------------
 const pub: Item[] = [];
-const MT: Record<string, Tier> = { writing: "standard", roleplay: "standard", extraction: "standard", humanities: "standard", stem: "standard", coding: "complex", math: "reasoning", reasoning: "reasoning" };
+const MT: Record<string, Tier> = {
+  writing: "standard",
+  roleplay: "standard",
+  extraction: "standard",
+  humanities: "standard",
+  stem: "standard",
+  coding: "complex",
+  math: "reasoning",
+  reasoning: "reasoning",
+};
 for (const q of jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/mt_bench/question.jsonl")) {
   // Both turns carry the conversation's label: the second turn continues the same task.
   pub.push({ l: MT[q.category]!, t: [clip(q.turns[0])], s: `mt-bench:${q.category}:turn1` });
   pub.push({ l: MT[q.category]!, t: q.turns.map((x: string) => clip(x)), s: `mt-bench:${q.category}:turn2` });
 }
 const VIC: Record<string, Tier> = { coding: "complex", math: "reasoning", fermi: "reasoning" };
-for (const q of jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/vicuna_bench/question.jsonl")) pub.push(one(VIC[q.category] ?? "standard", q.turns[0], `vicuna-bench:${q.category}`));
+for (const q of jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/vicuna_bench/question.jsonl"))
+  pub.push(one(VIC[q.category] ?? "standard", q.turns[0], `vicuna-bench:${q.category}`));
 const alpaca = JSON.parse(text("tatsu-lab/alpaca_eval", "results/Ein-70B-v0.1/alpaca_eval_gpt4_turbo_fn/annotations.json")) as { instruction: string }[];
 for (const r of take([...new Map(alpaca.map((r) => [r.instruction, r])).values()], 150, 8)) pub.push(one("standard", r.instruction, "alpacaeval"));
-for (const r of take(jsonl("lmarena/arena-hard-auto", "data/arena-hard-v0.1/question.jsonl"), 100, 9)) pub.push(one("complex", r.prompt ?? r.turns?.[0]?.content, "arena-hard"));
+for (const r of take(jsonl("lmarena/arena-hard-auto", "data/arena-hard-v0.1/question.jsonl"), 100, 9))
+  pub.push(one("complex", r.prompt ?? r.turns?.[0]?.content, "arena-hard"));
 for (const r of take(jsonl("openai/grade-school-math", "grade_school_math/data/test.jsonl"), 100, 10)) pub.push(one("reasoning", r.question, "gsm8k-test"));
 for (const r of take(jsonl("MobileLLM/BudgetThinker", "evaluation/data/math500/test.jsonl"), 100, 11)) {
-  pub.push(one(Number(r.level) <= 2 ? "standard" : "reasoning", r.problem.replace(/^Return your final response within \\boxed\{\}\.\s*/, ""), `math-500:level${r.level}`));
+  pub.push(
+    one(
+      Number(r.level) <= 2 ? "standard" : "reasoning",
+      r.problem.replace(/^Return your final response within \\boxed\{\}\.\s*/, ""),
+      `math-500:level${r.level}`,
+    ),
+  );
 }
 for (const r of jsonl("MobileLLM/BudgetThinker", "evaluation/data/aime24/test.jsonl")) pub.push(one("reasoning", r.problem, "aime-2024"));
-const he = gunzipSync(raw("openai/human-eval", "data/HumanEval.jsonl.gz")).toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const he = gunzipSync(raw("openai/human-eval", "data/HumanEval.jsonl.gz"))
+  .toString("utf8")
+  .split("\n")
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
 for (const r of take(he, 80, 12)) pub.push(one("complex", `Complete this Python function:\n\n${r.prompt}`, "humaneval"));
-const bbh = execFileSync("git", ["-C", `${MIRROR}/suzgunmirac+BIG-Bench-Hard/repo`, "ls-tree", "--name-only", "HEAD", "bbh/"]).toString().split("\n").filter((p) => p.endsWith(".json"));
-for (const [i, path] of bbh.entries()) for (const r of take(JSON.parse(text("suzgunmirac/BIG-Bench-Hard", path)).examples, 4, 200 + i)) pub.push(one("reasoning", r.input, `bbh:${path.slice(4, -5)}`));
+const bbh = execFileSync("git", ["-C", `${MIRROR}/suzgunmirac+BIG-Bench-Hard/repo`, "ls-tree", "--name-only", "HEAD", "bbh/"])
+  .toString()
+  .split("\n")
+  .filter((p) => p.endsWith(".json"));
+for (const [i, path] of bbh.entries())
+  for (const r of take(JSON.parse(text("suzgunmirac/BIG-Bench-Hard", path)).examples, 4, 200 + i))
+    pub.push(one("reasoning", r.input, `bbh:${path.slice(4, -5)}`));
 for (const [q, intent] of take<[string, string]>(clinc.test, 100, 13)) pub.push(one("simple", q, `clinc150-test:${intent}`));
-for (const r of take(jsonl("google-research-datasets/natural-questions", "nq_open/NQ-open.dev.jsonl"), 100, 14)) pub.push(one("simple", `${r.question}?`, "nq-open"));
+for (const r of take(jsonl("google-research-datasets/natural-questions", "nq_open/NQ-open.dev.jsonl"), 100, 14))
+  pub.push(one("simple", `${r.question}?`, "nq-open"));
 
 const out = (file: string, items: Item[]) => writeFileSync(new URL(file, import.meta.url), items.map((i) => JSON.stringify(i)).join("\n") + "\n");
 out("./data/train.jsonl", train);
 out("../router-eval/own-holdout.jsonl", own);
 out("../router-eval/public-holdout.jsonl", pub);
-const count = (xs: Item[]) => Object.entries(xs.reduce<Record<string, number>>((a, x) => ((a[x.l] = (a[x.l] ?? 0) + 1), a), {})).map(([k, v]) => `${k} ${v}`).join(", ");
+const count = (xs: Item[]) =>
+  Object.entries(xs.reduce<Record<string, number>>((a, x) => ((a[x.l] = (a[x.l] ?? 0) + 1), a), {}))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
 console.log(`train ${train.length} (${count(train)})\nown held-out ${own.length} (${count(own)})\npublic held-out ${pub.length} (${count(pub)})`);

@@ -33,7 +33,13 @@ describe("the DEV-ONLY LLM stand-in echoes what the person wrote", () => {
       const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "gpt-test", messages: [{ role: "system", content: "You are an agent" }, { role: "user", content: `${BEGIN}\nsecret runtime\n${END}\n\nhello agent` }] }),
+        body: JSON.stringify({
+          model: "gpt-test",
+          messages: [
+            { role: "system", content: "You are an agent" },
+            { role: "user", content: `${BEGIN}\nsecret runtime\n${END}\n\nhello agent` },
+          ],
+        }),
       });
       const body = (await res.json()) as { choices: { message: { content: string } }[] };
       expect(body.choices[0]!.message.content).toBe("[dev stand-in] You said: hello agent");

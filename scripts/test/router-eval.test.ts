@@ -49,7 +49,11 @@ describe("smart router evaluation", () => {
     const a = classifyText("Write a Python function that parses ISO 8601 durations, with unit tests.");
     expect(classifyText("Write a Python function that parses ISO 8601 durations, with unit tests.")).toEqual(a);
     expect(a.tier).toBe("complex");
-    expect(classifyText("A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. How much does the ball cost? Then find all integers n such that n^2 + 2n is divisible by 12.").tier).toBe("reasoning");
+    expect(
+      classifyText(
+        "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. How much does the ball cost? Then find all integers n such that n^2 + 2n is divisible by 12.",
+      ).tier,
+    ).toBe("reasoning");
     expect(["standard", "complex"]).toContain(classifyText("Rewrite this email so it sounds friendlier: Hi, the report is late again.").tier);
   });
 });

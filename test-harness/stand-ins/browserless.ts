@@ -27,9 +27,23 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 function launchChromium(hostRules?: string): Promise<{ ws: string; child: ChildProcess; close: () => boolean }> {
   const dir = mkdtempSync(join(tmpdir(), "bl-session-"));
   const extra = hostRules ? [`--host-resolver-rules=${hostRules}`] : [];
-  const child = spawn(CHROMIUM, [...extra, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0", `--user-data-dir=${dir}`, "--window-size=1280,800", "about:blank"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    CHROMIUM,
+    [
+      ...extra,
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--remote-debugging-port=0",
+      `--user-data-dir=${dir}`,
+      "--window-size=1280,800",
+      "about:blank",
+    ],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-400)}`)), 20_000);
@@ -133,7 +147,11 @@ export async function startBrowserlessStandIn({ port = 0, token = "dev-browserle
       }
       const del = url.pathname.match(/^\/session\/([\w-]+)$/);
       if (req.method === "DELETE" && del) return endSession(del[1]!) ? send(200, { ok: true }) : send(404, { message: "Session not found" });
-      if (req.method === "GET" && url.pathname === "/_sessions") return send(200, [...sessions.values()].map((s) => ({ id: s.id, expiresAt: s.expiresAt })));
+      if (req.method === "GET" && url.pathname === "/_sessions")
+        return send(
+          200,
+          [...sessions.values()].map((s) => ({ id: s.id, expiresAt: s.expiresAt })),
+        );
       send(404, { message: "Not found (Browserless stand-in)" });
     } catch (e) {
       send(500, { message: String(e) });

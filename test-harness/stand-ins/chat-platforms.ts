@@ -20,12 +20,18 @@ export async function startChatStandIn(port: number) {
       if (m[2] === "setWebhook" || m[2] === "deleteWebhook") return { status: 200, json: { ok: true, result: true } };
     }
     const bearer = req.headers.authorization ?? "";
-    if (p === "/slack/auth.test") return { status: 200, json: bearer.includes("bad") ? { ok: false, error: "invalid_auth" } : { ok: true, team: "Stand-in team" } };
-    if ((m = p.match(/^\/graph\/(\d+)$/))) return bearer.includes("bad") ? { status: 401, json: { error: { message: "Invalid OAuth access token." } } } : { status: 200, json: { id: m[1], display_phone_number: "+1 555 0100" } };
+    if (p === "/slack/auth.test")
+      return { status: 200, json: bearer.includes("bad") ? { ok: false, error: "invalid_auth" } : { ok: true, team: "Stand-in team" } };
+    if ((m = p.match(/^\/graph\/(\d+)$/)))
+      return bearer.includes("bad")
+        ? { status: 401, json: { error: { message: "Invalid OAuth access token." } } }
+        : { status: 200, json: { id: m[1], display_phone_number: "+1 555 0100" } };
     if (p.match(/^\/graph\/\d+\/messages$/)) return { status: 200, json: { messaging_product: "whatsapp", messages: [{ id: "wamid.x" }] } };
     // Discord: a bot token is checked with GET /users/@me (Authorization: Bot <token>).
     if (p === "/discord/users/@me")
-      return bearer.startsWith("Bot ") && !bearer.includes("bad") ? { status: 200, json: { id: "42", username: "stand-in-bot", bot: true } } : { status: 401, json: { message: "401: Unauthorized", code: 0 } };
+      return bearer.startsWith("Bot ") && !bearer.includes("bad")
+        ? { status: 200, json: { id: "42", username: "stand-in-bot", bot: true } }
+        : { status: 401, json: { message: "401: Unauthorized", code: 0 } };
     if (p.match(/^\/discord\/webhooks\/\d+\/[^/]+\/messages\/@original$/)) return { status: 200, json: { id: "1" } };
     return { status: 404, json: { error: "no such route" } };
   });

@@ -44,7 +44,14 @@ export interface StripeStandInOptions {
 
 export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret = "", apiKey, prices = {} }: StripeStandInOptions = {}) {
   const signer = new Stripe("sk_test_signer");
-  const db = { customers: new Map<string, Obj>(), sessions: new Map<string, Obj>(), subscriptions: new Map<string, Obj>(), invoices: new Map<string, Obj>(), intents: new Map<string, Obj>(), events: [] as Obj[] };
+  const db = {
+    customers: new Map<string, Obj>(),
+    sessions: new Map<string, Obj>(),
+    subscriptions: new Map<string, Obj>(),
+    invoices: new Map<string, Obj>(),
+    intents: new Map<string, Obj>(),
+    events: [] as Obj[],
+  };
   const declining = new Set<string>();
   const requests: Obj[] = [];
   const base = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -59,7 +66,15 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     return { status: res.status, body: text };
   }
   function event(type: string, object: Obj) {
-    const e = { id: id("evt"), object: "event", api_version: "2025-10-29.clover", created: now(), type, livemode: false, data: { object: structuredClone(object) } };
+    const e = {
+      id: id("evt"),
+      object: "event",
+      api_version: "2025-10-29.clover",
+      created: now(),
+      type,
+      livemode: false,
+      data: { object: structuredClone(object) },
+    };
     db.events.push(e);
     return e;
   }
@@ -74,8 +89,19 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
 
   function invoiceFor(sub: Obj, reason: string, amount: number) {
     const inv = {
-      id: id("in"), object: "invoice", customer: sub.customer, subscription: sub.id, status: "paid", billing_reason: reason, currency: "usd",
-      amount_paid: amount, amount_due: amount, total: amount, created: now(), hosted_invoice_url: `${base()}/invoices/${counter}`, number: `DEV-${counter}`,
+      id: id("in"),
+      object: "invoice",
+      customer: sub.customer,
+      subscription: sub.id,
+      status: "paid",
+      billing_reason: reason,
+      currency: "usd",
+      amount_paid: amount,
+      amount_due: amount,
+      total: amount,
+      created: now(),
+      hosted_invoice_url: `${base()}/invoices/${counter}`,
+      number: `DEV-${counter}`,
       lines: { object: "list", data: [{ price: sub.items.data[0].price, amount }] },
       parent: { subscription_details: { subscription: sub.id, metadata: sub.metadata } },
     };
@@ -96,8 +122,14 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     if (s.mode === "subscription") {
       const price = s.line_items[0].price;
       const sub = {
-        id: id("sub"), object: "subscription", customer: s.customer, status: "active", metadata: s.subscription_data?.metadata ?? {}, cancel_at_period_end: false,
-        items: { object: "list", data: [{ id: id("si"), price: { id: price }, current_period_end: now() + 30 * 86400 }] }, created: now(),
+        id: id("sub"),
+        object: "subscription",
+        customer: s.customer,
+        status: "active",
+        metadata: s.subscription_data?.metadata ?? {},
+        cancel_at_period_end: false,
+        items: { object: "list", data: [{ id: id("si"), price: { id: price }, current_period_end: now() + 30 * 86400 }] },
+        created: now(),
       };
       db.subscriptions.set(sub.id, sub);
       s.subscription = sub.id;
@@ -106,7 +138,15 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
       s.invoice = inv.id;
       events.push(event("checkout.session.completed", s), event("customer.subscription.created", sub), event("invoice.paid", inv));
     } else {
-      const pi = { id: id("pi"), object: "payment_intent", amount: s.amount_total, currency: "usd", customer: s.customer, status: "succeeded", metadata: s.metadata ?? {} };
+      const pi = {
+        id: id("pi"),
+        object: "payment_intent",
+        amount: s.amount_total,
+        currency: "usd",
+        customer: s.customer,
+        status: "succeeded",
+        metadata: s.metadata ?? {},
+      };
       db.intents.set(pi.id, pi);
       s.payment_intent = pi.id;
       events.push(event("checkout.session.completed", s));
@@ -124,14 +164,17 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     if ((m = p.match(/^\/_renew\/(sub_\w+)$/))) {
       const sub = db.subscriptions.get(m[1]!);
       sub.items.data[0].current_period_end = now() + 30 * 86400;
-      return { status: 200, json: { deliveries: await emit([event("invoice.paid", invoiceFor(sub, "subscription_cycle", priceAmount(sub.items.data[0].price.id)))]) } };
+      return {
+        status: 200,
+        json: { deliveries: await emit([event("invoice.paid", invoiceFor(sub, "subscription_cycle", priceAmount(sub.items.data[0].price.id)))]) },
+      };
     }
     if ((m = p.match(/^\/_end\/(sub_\w+)$/))) {
       const sub = db.subscriptions.get(m[1]!);
       sub.status = "canceled";
       return { status: 200, json: { deliveries: await emit([event("customer.subscription.deleted", sub)]) } };
     }
-    if ((m = p.match(/^\/_decline\/(cus_\w+)$/))) return declining.add(m[1]!), { status: 200, json: {} };
+    if ((m = p.match(/^\/_decline\/(cus_\w+)$/))) return (declining.add(m[1]!), { status: 200, json: {} });
     if ((m = p.match(/^\/_replay\/(evt_\w+)$/))) {
       const wanted = m[1];
       const e = db.events.find((x) => x.id === wanted);
@@ -142,7 +185,10 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
       const s = db.sessions.get(m[1]!);
       if (!s) return { status: 404, html: "no such checkout" };
       const total = ((s.amount_total ?? priceAmount(s.line_items?.[0]?.price)) / 100).toFixed(2);
-      return { status: 200, html: `<!doctype html><title>Test checkout</title><link rel="icon" href="data:,"><meta name="viewport" content="width=device-width, initial-scale=1"><body style="font-family:system-ui;max-width:420px;margin:60px auto"><p style="color:#b45309">DEV ONLY: local Stripe stand-in. No money moves.</p><h1>Pay $${total}</h1><form method="post" action="/checkout/${s.id}/pay"><button id="pay" style="font-size:18px;padding:10px 24px">Pay (test card)</button></form><p><a href="${s.cancel_url}">Cancel</a></p></body>` };
+      return {
+        status: 200,
+        html: `<!doctype html><title>Test checkout</title><link rel="icon" href="data:,"><meta name="viewport" content="width=device-width, initial-scale=1"><body style="font-family:system-ui;max-width:420px;margin:60px auto"><p style="color:#b45309">DEV ONLY: local Stripe stand-in. No money moves.</p><h1>Pay $${total}</h1><form method="post" action="/checkout/${s.id}/pay"><button id="pay" style="font-size:18px;padding:10px 24px">Pay (test card)</button></form><p><a href="${s.cancel_url}">Cancel</a></p></body>`,
+      };
     }
     if ((m = p.match(/^\/checkout\/(cs_\w+)\/pay$/)) && req.method === "POST") {
       const done = await complete(m[1]!);
@@ -151,13 +197,23 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     }
     // Browsers ask for it on every hosted page; a 401 from the API branch below would read as an error.
     if (p === "/favicon.ico") return { status: 204, html: "" };
-    if (p.startsWith("/portal/")) return { status: 200, html: "<!doctype html><title>Billing portal</title><link rel=\"icon\" href=\"data:,\"><p>DEV ONLY: Stripe's customer portal would be here.</p>" };
+    if (p.startsWith("/portal/"))
+      return {
+        status: 200,
+        html: '<!doctype html><title>Billing portal</title><link rel="icon" href="data:,"><p>DEV ONLY: Stripe\'s customer portal would be here.</p>',
+      };
 
     // ── the Stripe API ──
     if (req.headers.authorization !== `Bearer ${apiKey}`)
       return { status: 401, json: { error: { type: "invalid_request_error", message: "Invalid API Key provided" } } };
     if (p === "/v1/customers" && req.method === "POST") {
-      const c = { id: id("cus"), object: "customer", email: form.email ?? null, metadata: form.metadata ?? {}, invoice_settings: { default_payment_method: null } };
+      const c = {
+        id: id("cus"),
+        object: "customer",
+        email: form.email ?? null,
+        metadata: form.metadata ?? {},
+        invoice_settings: { default_payment_method: null },
+      };
       db.customers.set(c.id, c);
       return { status: 200, json: c };
     }
@@ -170,9 +226,18 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
       const items = form.line_items ?? [];
       if (form.mode === "subscription" && !(items[0]?.price in prices)) return notFound("price", items[0]?.price);
       const s: Obj = {
-        id: id("cs"), object: "checkout.session", mode: form.mode, status: "open", payment_status: "unpaid", customer: form.customer,
-        client_reference_id: form.client_reference_id ?? null, metadata: form.metadata ?? {}, success_url: form.success_url, cancel_url: form.cancel_url,
-        subscription_data: form.subscription_data, line_items: items,
+        id: id("cs"),
+        object: "checkout.session",
+        mode: form.mode,
+        status: "open",
+        payment_status: "unpaid",
+        customer: form.customer,
+        client_reference_id: form.client_reference_id ?? null,
+        metadata: form.metadata ?? {},
+        success_url: form.success_url,
+        cancel_url: form.cancel_url,
+        subscription_data: form.subscription_data,
+        line_items: items,
         amount_total: form.mode === "payment" ? Number(items[0]?.price_data?.unit_amount ?? 0) * Number(items[0]?.quantity ?? 1) : null,
       };
       s.url = `${base()}/checkout/${s.id}`;
@@ -182,7 +247,10 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     if (p === "/v1/billing_portal/sessions" && req.method === "POST") {
       if (!db.customers.has(form.customer)) return notFound("customer", form.customer);
       const sid = id("bps");
-      return { status: 200, json: { id: sid, object: "billing_portal.session", customer: form.customer, return_url: form.return_url, url: `${base()}/portal/${sid}` } };
+      return {
+        status: 200,
+        json: { id: sid, object: "billing_portal.session", customer: form.customer, return_url: form.return_url, url: `${base()}/portal/${sid}` },
+      };
     }
     if (p === "/v1/invoices" && req.method === "GET") {
       const customer = url.searchParams.get("customer");
@@ -218,13 +286,27 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
       const customer = db.customers.get(form.customer);
       if (!customer) return notFound("customer", form.customer);
       const pm = form.payment_method ?? customer.invoice_settings.default_payment_method;
-      const pi: Obj = { id: id("pi"), object: "payment_intent", amount: Number(form.amount), currency: form.currency, customer: form.customer, payment_method: pm, metadata: form.metadata ?? {}, status: "succeeded" };
+      const pi: Obj = {
+        id: id("pi"),
+        object: "payment_intent",
+        amount: Number(form.amount),
+        currency: form.currency,
+        customer: form.customer,
+        payment_method: pm,
+        metadata: form.metadata ?? {},
+        status: "succeeded",
+      };
       if (!pm || declining.has(form.customer)) {
         pi.status = "requires_payment_method";
         pi.last_payment_error = { code: "card_declined", message: "Your card was declined." };
         db.intents.set(pi.id, pi);
         setTimeout(() => emit([event("payment_intent.payment_failed", pi)]), 0);
-        return { status: 402, json: { error: { type: "card_error", code: "card_declined", decline_code: "generic_decline", message: "Your card was declined.", payment_intent: pi } } };
+        return {
+          status: 402,
+          json: {
+            error: { type: "card_error", code: "card_declined", decline_code: "generic_decline", message: "Your card was declined.", payment_intent: pi },
+          },
+        };
       }
       db.intents.set(pi.id, pi);
       setTimeout(() => emit([event("payment_intent.succeeded", pi)]), 0);
@@ -233,7 +315,10 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     return { status: 404, json: { error: { type: "invalid_request_error", message: `Unrecognized request URL (${req.method}: ${p})` } } };
   }
 
-  const notFound = (what: string, which: string): Reply => ({ status: 400, json: { error: { type: "invalid_request_error", code: "resource_missing", message: `No such ${what}: '${which}'` } } });
+  const notFound = (what: string, which: string): Reply => ({
+    status: 400,
+    json: { error: { type: "invalid_request_error", code: "resource_missing", message: `No such ${what}: '${which}'` } },
+  });
 
   const server = http.createServer((req, res) => {
     let body = "";
@@ -241,7 +326,8 @@ export async function startStripeStandIn({ port = 0, webhookUrl, webhookSecret =
     req.on("end", async () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       const form = parseForm(req.method === "GET" ? url.search.slice(1) : body);
-      if (url.pathname.startsWith("/v1/")) requests.push({ method: req.method, path: url.pathname, form, idempotencyKey: req.headers["idempotency-key"] ?? null });
+      if (url.pathname.startsWith("/v1/"))
+        requests.push({ method: req.method, path: url.pathname, form, idempotencyKey: req.headers["idempotency-key"] ?? null });
       try {
         const out = await route(req, url, form);
         if (out.html !== undefined) res.writeHead(out.status, { "content-type": "text/html; charset=utf-8", ...out.headers }).end(out.html);

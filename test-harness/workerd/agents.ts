@@ -6,7 +6,11 @@ import { env } from "cloudflare:workers";
  * NodeLink, where the test reads it (`sentCommands()`). `sealedSpec` (the SecretBox-sealed agent spec) lets a
  * sleeping agent be woken with it.
  */
-export async function readyAgent(userId: string, nodeId = `node_t_${crypto.randomUUID().slice(0, 8)}`, opts: { sealedSpec?: string; idleMinutes?: [number, number?] } = {}) {
+export async function readyAgent(
+  userId: string,
+  nodeId = `node_t_${crypto.randomUUID().slice(0, 8)}`,
+  opts: { sealedSpec?: string; idleMinutes?: [number, number?] } = {},
+) {
   const account = env.USER_AGENT.getByName(userId);
   await account.init(userId);
   await account.setPlacement(nodeId);
@@ -17,4 +21,5 @@ export async function readyAgent(userId: string, nodeId = `node_t_${crypto.rando
 }
 
 /** The commands `nodeId`'s NodeLink was asked to send, oldest first. */
-export const commandsOn = async (nodeId: string) => (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));
+export const commandsOn = async (nodeId: string) =>
+  (await env.NODE_LINK.getByName(nodeId).sentCommands()).map((c) => ({ id: c.id, command: c.command as any }));

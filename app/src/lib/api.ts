@@ -5,7 +5,10 @@ import type { ErrorEnvelope } from "@oc/contracts/errors";
 export type ApiError = Omit<ErrorEnvelope["error"], "details"> & { details?: { path: string; message: string }[] };
 
 export class ApiFailure extends Error {
-  constructor(public readonly error: ApiError, public readonly status: number) {
+  constructor(
+    public readonly error: ApiError,
+    public readonly status: number,
+  ) {
     super(error.message);
   }
 }

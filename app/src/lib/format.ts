@@ -30,10 +30,22 @@ export const savedNote = (appliedToAgent: boolean) =>
  */
 export function failureHelp(reason: string): { title: string; advice: string } {
   if (/capacity|no (healthy )?node|servers? (are|is) full/i.test(reason))
-    return { title: "All our servers are busy right now", advice: "We are adding room. Your agent starts by itself as soon as there is space; you don't need to do anything." };
+    return {
+      title: "All our servers are busy right now",
+      advice: "We are adding room. Your agent starts by itself as soon as there is space; you don't need to do anything.",
+    };
   if (/image .* not on this node|build or load it/i.test(reason))
-    return { title: "The server chosen for your agent was not ready", advice: "This is on our side, not yours. Press \u201cTry again\u201d in a minute; if it happens again, contact support." };
+    return {
+      title: "The server chosen for your agent was not ready",
+      advice: "This is on our side, not yours. Press \u201cTry again\u201d in a minute; if it happens again, contact support.",
+    };
   if (/out of memory|oom/i.test(reason))
-    return { title: "Your agent ran out of memory while starting", advice: "Press \u201cTry again\u201d. If it keeps happening, a larger plan gives your agent more memory." };
-  return { title: "Your agent could not start", advice: "Press \u201cTry again\u201d. If it keeps failing, contact support and mention the time shown below; nothing you set up is lost." };
+    return {
+      title: "Your agent ran out of memory while starting",
+      advice: "Press \u201cTry again\u201d. If it keeps happening, a larger plan gives your agent more memory.",
+    };
+  return {
+    title: "Your agent could not start",
+    advice: "Press \u201cTry again\u201d. If it keeps failing, contact support and mention the time shown below; nothing you set up is lost.",
+  };
 }

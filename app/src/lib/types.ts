@@ -16,7 +16,14 @@ export type PlanOffer = { id: string; name: string; priceCents: number; ramMb: n
 export type PackOffer = { id: string; name: string; priceCents: number };
 export type Offers = { plans: PlanOffer[]; packs: PackOffer[] };
 export type BillingOverview = {
-  subscription: { planId: string; planName: string; status: string; currentPeriodEnd: string | null; cancelAt: string | null; graceUntil: string | null } | null;
+  subscription: {
+    planId: string;
+    planName: string;
+    status: string;
+    currentPeriodEnd: string | null;
+    cancelAt: string | null;
+    graceUntil: string | null;
+  } | null;
   balance: { available: number };
 };
 export type Invoice = { id: string; number: string | null; amountCents: number; status: string; createdAt: string; url: string | null };
@@ -35,7 +42,13 @@ export type Memory = { id: string; content: string; source: string; createdAt: s
 export type Personality = { name: string; tone: string; language: string; instructions: string };
 export type Referrals = { link: string; earnedMicros: number; referred: { who: string; joinedAt: string; creditedMicros: number | null }[] };
 export type Skill = { name: string; description: string; emoji: string; enabled: boolean };
-export type Template = { id: string; name: string; description: string; uses: number; config: { model?: string; personality?: { name?: string }; disabledSkills?: string[] } };
+export type Template = {
+  id: string;
+  name: string;
+  description: string;
+  uses: number;
+  config: { model?: string; personality?: { name?: string }; disabledSkills?: string[] };
+};
 
 export type RouterOption = { id: string; format: string; bestFor: string; inputPer1M: number; outputPer1M: number };
 export type RouterReport = {
@@ -57,7 +70,16 @@ export type Usage = {
   byDay: ({ day: string } & Sums)[];
   byModel: ({ model: string } & Sums)[];
   byTier: ({ tier: string } & Sums)[];
-  recent: { at: string; model: string; tier: string | null; reason: string | null; priceMicros: number; inputTokens: number; outputTokens: number; background: string }[];
+  recent: {
+    at: string;
+    model: string;
+    tier: string | null;
+    reason: string | null;
+    priceMicros: number;
+    inputTokens: number;
+    outputTokens: number;
+    background: string;
+  }[];
 };
 
 export type AdminOverview = {
@@ -79,15 +101,31 @@ export type AdminOverview = {
     orders: { id: string; status: string; providerRef: string | null; nodeId: string | null; error: string | null; createdAt: number }[];
   };
   provisioningFailures: { userId: string; kind: string; error: string; at: number; nodeId: string }[];
-  money: { tokenRevenueMicros: number; upstreamCostMicros: number; marginMicros: number; calls: number; subscriptionMrrCents: number; subscriptions: Record<string, number> };
+  money: {
+    tokenRevenueMicros: number;
+    upstreamCostMicros: number;
+    marginMicros: number;
+    calls: number;
+    subscriptionMrrCents: number;
+    subscriptions: Record<string, number>;
+  };
   topSpenders: { userId: string; email: string; spentMicros: number; calls: number }[];
   stoppedLoops: { userId: string | null; at: string; code?: string; message?: string }[];
 };
 export type Grant = { userId: string; email: string; note: string | null; createdAt: string };
 export type CatalogModel = {
-  id: string; api: "openai" | "anthropic"; maxTier: string; auto: boolean;
-  inputPer1M: number; outputPer1M: number; cachedPer1M: number; cacheWritePer1M: number;
-  contextWindow: number; maxOutput: number; priceSource: string; priceDate: string;
+  id: string;
+  api: "openai" | "anthropic";
+  maxTier: string;
+  auto: boolean;
+  inputPer1M: number;
+  outputPer1M: number;
+  cachedPer1M: number;
+  cacheWritePer1M: number;
+  contextWindow: number;
+  maxOutput: number;
+  priceSource: string;
+  priceDate: string;
 };
 export type Catalog = { version: number; publishedAt: string; note: string; models: CatalogModel[]; markupBps: Record<string, number> };
 export type CatalogVersion = { version: number; createdAt: string; createdBy: string | null; note: string };

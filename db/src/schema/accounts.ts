@@ -10,7 +10,9 @@ export const users = pgTable(
     /** null for accounts that only ever signed in with OAuth. */
     passwordHash: text("password_hash"),
     emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true }),
-    role: text("role", { enum: ["user", "admin"] }).notNull().default("user"),
+    role: text("role", { enum: ["user", "admin"] })
+      .notNull()
+      .default("user"),
     /** TOTP secret, AES-256-GCM encrypted with ENCRYPTION_KEY; set at setup, active once enabled. */
     totpSecretEnc: text("totp_secret_enc"),
     totpEnabledAt: timestamp("totp_enabled_at", { withTimezone: true }),
@@ -28,7 +30,11 @@ export const users = pgTable(
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
     ...timestamps,
   },
-  (t) => [uniqueIndex("users_email_uq").on(t.email), uniqueIndex("users_referral_code_uq").on(t.referralCode), uniqueIndex("users_stripe_customer_uq").on(t.stripeCustomerId)],
+  (t) => [
+    uniqueIndex("users_email_uq").on(t.email),
+    uniqueIndex("users_referral_code_uq").on(t.referralCode),
+    uniqueIndex("users_stripe_customer_uq").on(t.stripeCustomerId),
+  ],
 );
 
 export const sessions = pgTable(
@@ -37,7 +43,9 @@ export const sessions = pgTable(
     id: text("id").primaryKey(),
     /** SHA-256 of the cookie token: a database leak does not yield usable sessions. */
     tokenHash: text("token_hash").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     ip: text("ip"),
     userAgent: text("user_agent"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -50,7 +58,9 @@ export const sessions = pgTable(
 /** Second step of a password login for a user with 2FA: no session exists until the code is checked. */
 export const loginChallenges = pgTable("login_challenges", {
   tokenHash: text("token_hash").primaryKey(),
-  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
   attempts: integer("attempts").notNull().default(0),
   expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
 });
@@ -60,7 +70,9 @@ export const oauthAccounts = pgTable(
   {
     provider: text("provider", { enum: ["google"] }).notNull(),
     providerUserId: text("provider_user_id").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     email: text("email"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -72,7 +84,9 @@ export const emailTokens = pgTable(
   "email_tokens",
   {
     tokenHash: text("token_hash").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     purpose: text("purpose", { enum: ["verify_email", "reset_password"] }).notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),
@@ -85,7 +99,9 @@ export const recoveryCodes = pgTable(
   "recovery_codes",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     codeHash: text("code_hash").notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),
   },
@@ -96,7 +112,9 @@ export const apiKeys = pgTable(
   "api_keys",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     /** First characters of the key, shown in lists so the user can tell keys apart. */
     prefix: text("prefix").notNull(),
@@ -155,7 +173,9 @@ export const provisionAttempts = pgTable(
   "provision_attempts",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("provision_attempts_user_idx").on(t.userId, t.createdAt)],

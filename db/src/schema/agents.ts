@@ -39,7 +39,9 @@ export const agents = pgTable(
   "agents",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     // No status here: the agent's status has one owner, the user's UserAgent Durable Object.
     nodeId: text("node_id").references(() => nodes.id),
@@ -59,7 +61,9 @@ export const channels = pgTable(
   "channels",
   {
     id: text("id").primaryKey(),
-    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    agentId: text("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
     /** whatsapp: the Cloud API (bridged); whatsapp_web: OpenClaw's own QR-linked WhatsApp Web plugin. */
     kind: text("kind", { enum: ["telegram", "slack", "discord", "whatsapp", "whatsapp_web"] }).notNull(),
     /** Channel credentials, AES-256-GCM encrypted JSON. */
@@ -74,7 +78,9 @@ export const channels = pgTable(
 export const skillSettings = pgTable(
   "skill_settings",
   {
-    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    agentId: text("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
     skill: text("skill").notNull(),
     enabled: boolean("enabled").notNull(),
     ...timestamps,

@@ -10,7 +10,9 @@ export const subscriptions = pgTable(
   "subscriptions",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     planId: text("plan_id").notNull(),
     status: text("status", { enum: ["incomplete", "active", "past_due", "canceled"] }).notNull(),
     stripeCustomerId: text("stripe_customer_id"),
@@ -43,7 +45,9 @@ export const ledgerEntries = pgTable(
   "ledger_entries",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     kind: text("kind", { enum: ["credit_plan", "credit_pack", "credit_topup", "credit_referral", "credit_adjustment", "debit_usage"] }).notNull(),
     amountMicros: bigint("amount_micros", { mode: "number" }).notNull(),
     source: text("source").notNull(),
@@ -57,7 +61,9 @@ export const usageRecords = pgTable(
   "usage_records",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     agentId: text("agent_id"),
     model: text("model").notNull(),
     provider: text("provider").notNull(),
@@ -84,8 +90,12 @@ export const referrals = pgTable(
   "referrals",
   {
     id: text("id").primaryKey(),
-    referrerId: text("referrer_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    referredId: text("referred_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    referrerId: text("referrer_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    referredId: text("referred_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     creditedMicros: bigint("credited_micros", { mode: "number" }),
     creditedAt: timestamp("credited_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

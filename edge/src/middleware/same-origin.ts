@@ -30,6 +30,9 @@ export const requireSameOrigin = () =>
     const origin = c.req.header("origin");
     const sameOrigin = origin !== undefined ? origin === new URL(env.APP_URL).origin : c.req.header("sec-fetch-site") === "same-origin";
     if (!sameOrigin)
-      throw new AppError("CROSS_SITE_REQUEST", `Refused: a signed-in change must come from ${new URL(env.APP_URL).origin} itself (Origin or Sec-Fetch-Site: same-origin).`);
+      throw new AppError(
+        "CROSS_SITE_REQUEST",
+        `Refused: a signed-in change must come from ${new URL(env.APP_URL).origin} itself (Origin or Sec-Fetch-Site: same-origin).`,
+      );
     await next();
   });

@@ -66,14 +66,22 @@ export async function authorise(
   const crossProvider = (endpoint === "chat" || endpoint === "messages") && translatable(body);
   const plan = body.model === "auto" && endpoint !== "embeddings" ? planRoute(api, body, view, bytes.length, maxOut, holdOf) : undefined;
   let decision: RouteDecision | undefined =
-    endpoint === "embeddings" ? embeddingRoute(body.model as string) : plan ? undefined : route(api, body.model as string, body as Parameters<typeof route>[2], crossProvider, view);
-  if (!decision && !plan) return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
+    endpoint === "embeddings"
+      ? embeddingRoute(body.model as string)
+      : plan
+        ? undefined
+        : route(api, body.model as string, body as Parameters<typeof route>[2], crossProvider, view);
+  if (!decision && !plan)
+    return fail("unknown_model", `Unknown model "${String(body.model)}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
 
   // The hold covers the client's own format; a cross-provider fallback is fitted into it (forward.ts).
   let maxWholesale = !decision ? 0 : Math.max(...decision.candidates.filter((m) => m.api === api).map(holdOf));
   const said = lastUserText(body);
   const background = request.headers.get("x-oc-background") === "1" || BACKGROUND.test(said);
-  const [fingerprint, inbound] = await Promise.all([sha256Hex(JSON.stringify(Array.isArray(body.messages) ? body.messages.slice(-2) : body.input)), sha256Hex(said)]);
+  const [fingerprint, inbound] = await Promise.all([
+    sha256Hex(JSON.stringify(Array.isArray(body.messages) ? body.messages.slice(-2) : body.input)),
+    sha256Hex(said),
+  ]);
   const call = { tier: decision?.tier ?? plan!.proposed, background, fingerprint, inbound };
   const reservationId = crypto.randomUUID();
   const account = userAgent(env, key.userId);
@@ -119,6 +127,19 @@ function lastUserText(body: Record<string, unknown>): string {
 function embeddingRoute(model: string): RouteDecision | undefined {
   const m = EMBEDDING_MODELS.find((e) => e.id === model);
   if (!m) return undefined;
-  const info: ModelInfo = { id: m.id, api: "openai", auto: false, inputPer1M: m.inputPer1M, outputPer1M: 0, cachedPer1M: 0, cacheWritePer1M: m.inputPer1M, contextWindow: 8191 * 2048, maxOutput: 0, maxTier: "simple", priceSource: "https://developers.openai.com/api/docs/pricing", priceDate: "2024-01-25" };
+  const info: ModelInfo = {
+    id: m.id,
+    api: "openai",
+    auto: false,
+    inputPer1M: m.inputPer1M,
+    outputPer1M: 0,
+    cachedPer1M: 0,
+    cacheWritePer1M: m.inputPer1M,
+    contextWindow: 8191 * 2048,
+    maxOutput: 0,
+    maxTier: "simple",
+    priceSource: "https://developers.openai.com/api/docs/pricing",
+    priceDate: "2024-01-25",
+  };
   return { tier: "simple", reason: "embeddings", candidates: [info] };
 }

@@ -22,7 +22,10 @@ type DbEnv = { DATABASE_URL: string; NEON_LOCAL_WSPROXY?: string };
 
 function check(env: DbEnv): Promise<void> {
   inflight ??= refreshCatalog(env)
-    .then(() => undefined, (e) => console.warn(`[catalog] refresh failed, keeping version ${current.version}: ${(e as Error).message}`))
+    .then(
+      () => undefined,
+      (e) => console.warn(`[catalog] refresh failed, keeping version ${current.version}: ${(e as Error).message}`),
+    )
     .finally(() => (inflight = undefined));
   return inflight;
 }
@@ -46,7 +49,10 @@ export async function refreshCatalog(env: { DATABASE_URL: string; NEON_LOCAL_WSP
   try {
     const [head] = await db.select({ version: modelCatalogs.version }).from(modelCatalogs).orderBy(desc(modelCatalogs.version)).limit(1);
     if (head && head.version !== current.version) {
-      const [row] = await db.select({ doc: modelCatalogs.doc }).from(modelCatalogs).where(sql`${modelCatalogs.version} = ${head.version}`);
+      const [row] = await db
+        .select({ doc: modelCatalogs.doc })
+        .from(modelCatalogs)
+        .where(sql`${modelCatalogs.version} = ${head.version}`);
       const parsed = catalogSchema.safeParse(row?.doc);
       // A stored version that no longer validates (schema moved on) is skipped, never served half-read.
       if (parsed.success) current = new CatalogView(parsed.data);
@@ -58,7 +64,9 @@ export async function refreshCatalog(env: { DATABASE_URL: string; NEON_LOCAL_WSP
 }
 
 /** The live catalog as the admin console shows it, with every version's date and author. */
-export async function catalogVersions(db: Db): Promise<{ current: Catalog; versions: { version: number; createdAt: Date; createdBy: string | null; note: string }[] }> {
+export async function catalogVersions(
+  db: Db,
+): Promise<{ current: Catalog; versions: { version: number; createdAt: Date; createdBy: string | null; note: string }[] }> {
   const rows = await db.select().from(modelCatalogs).orderBy(desc(modelCatalogs.version)).limit(50);
   const newest = rows[0] ? catalogSchema.safeParse(rows[0].doc) : undefined;
   return {
@@ -77,9 +85,15 @@ export async function publishCatalog(db: Db, input: unknown, by: string): Promis
   const parsed = catalogSchema.safeParse({ ...(input as object), version, publishedAt: new Date().toISOString() });
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
-    throw new AppError("VALIDATION_FAILED", `Catalog not saved: ${first.path.join(".") || "catalog"}: ${first.message}`, { details: { issues: parsed.error.issues.slice(0, 20).map((i) => ({ path: i.path.join("."), message: i.message })) } });
+    throw new AppError("VALIDATION_FAILED", `Catalog not saved: ${first.path.join(".") || "catalog"}: ${first.message}`, {
+      details: { issues: parsed.error.issues.slice(0, 20).map((i) => ({ path: i.path.join("."), message: i.message })) },
+    });
   }
-  const inserted = await db.insert(modelCatalogs).values({ version, doc: parsed.data, createdBy: by }).onConflictDoNothing().returning({ version: modelCatalogs.version });
+  const inserted = await db
+    .insert(modelCatalogs)
+    .values({ version, doc: parsed.data, createdBy: by })
+    .onConflictDoNothing()
+    .returning({ version: modelCatalogs.version });
   if (inserted.length === 0) throw new AppError("CONFLICT", "Someone else saved the catalog at the same moment. Reload it and save again.");
   current = new CatalogView(parsed.data);
   checkedAt = Date.now();

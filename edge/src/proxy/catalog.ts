@@ -52,17 +52,37 @@ export const catalogSchema = z
     for (const api of ["openai", "anthropic"] as const) {
       const auto = c.models.filter((m) => m.api === api && m.auto);
       if (auto.length === 0) continue;
-      if (!auto.some((m) => m.maxTier === "reasoning")) ctx.addIssue({ code: "custom", message: `no ${api} model the router may pick covers the reasoning tier`, path: ["models"] });
+      if (!auto.some((m) => m.maxTier === "reasoning"))
+        ctx.addIssue({ code: "custom", message: `no ${api} model the router may pick covers the reasoning tier`, path: ["models"] });
     }
   });
 export type Catalog = z.infer<typeof catalogSchema>;
 
 const OPENAI = "https://developers.openai.com/api/docs/pricing";
 const ANTHROPIC = "https://platform.claude.com/docs/en/about-claude/pricing";
-const m = (id: string, api: Api, maxTier: Tier, auto: boolean, usd: [input: number, cached: number, write: number, output: number], contextWindow: number, maxOutput: number, priceSource: string, priceDate: string): ModelInfo => ({
-  id, api, maxTier, auto,
-  inputPer1M: Math.round(usd[0] * 1e6), cachedPer1M: Math.round(usd[1] * 1e6), cacheWritePer1M: Math.round(usd[2] * 1e6), outputPer1M: Math.round(usd[3] * 1e6),
-  contextWindow, maxOutput, priceSource, priceDate,
+const m = (
+  id: string,
+  api: Api,
+  maxTier: Tier,
+  auto: boolean,
+  usd: [input: number, cached: number, write: number, output: number],
+  contextWindow: number,
+  maxOutput: number,
+  priceSource: string,
+  priceDate: string,
+): ModelInfo => ({
+  id,
+  api,
+  maxTier,
+  auto,
+  inputPer1M: Math.round(usd[0] * 1e6),
+  cachedPer1M: Math.round(usd[1] * 1e6),
+  cacheWritePer1M: Math.round(usd[2] * 1e6),
+  outputPer1M: Math.round(usd[3] * 1e6),
+  contextWindow,
+  maxOutput,
+  priceSource,
+  priceDate,
 });
 
 /**
@@ -77,10 +97,40 @@ export const SEED_CATALOG: Catalog = {
   publishedAt: "2026-12-01T00:00:00.000Z",
   note: "Seed: current public list prices of OpenAI (GPT-6 family) and Anthropic (Claude 5.5 family).",
   models: [
-    m("gpt-6-luna", "openai", "simple", true, [0.1, 0.01, 0.125, 0.5], 1_050_000, 16_384, "https://developers.openai.com/api/docs/models/gpt-6-luna", "2026-09-22"),
+    m(
+      "gpt-6-luna",
+      "openai",
+      "simple",
+      true,
+      [0.1, 0.01, 0.125, 0.5],
+      1_050_000,
+      16_384,
+      "https://developers.openai.com/api/docs/models/gpt-6-luna",
+      "2026-09-22",
+    ),
     m("gpt-6.1-terra", "openai", "standard", true, [1, 0.05, 1.25, 5], 1_050_000, 16_384, "https://docs.litellm.ai/blog/gpt-6-1-terra", "2026-10-26"),
-    m("gpt-6.1-sol", "openai", "complex", true, [2, 0.1, 2.5, 10], 1_050_000, 16_384, "https://github.com/premk134/codex-token-watch/releases/tag/v0.3.3", "2026-10-26"),
-    m("gpt-6-astra", "openai", "reasoning", true, [10, 1, 12.5, 50], 1_050_000, 16_384, "https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.19", "2026-09-03"),
+    m(
+      "gpt-6.1-sol",
+      "openai",
+      "complex",
+      true,
+      [2, 0.1, 2.5, 10],
+      1_050_000,
+      16_384,
+      "https://github.com/premk134/codex-token-watch/releases/tag/v0.3.3",
+      "2026-10-26",
+    ),
+    m(
+      "gpt-6-astra",
+      "openai",
+      "reasoning",
+      true,
+      [10, 1, 12.5, 50],
+      1_050_000,
+      16_384,
+      "https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.19",
+      "2026-09-03",
+    ),
     m("claude-haiku-5-5", "anthropic", "standard", true, [0.1, 0.01, 0.125, 0.5], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
     m("claude-sonnet-5-5", "anthropic", "complex", true, [2, 0.1, 2.5, 10], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
     m("claude-opus-5-5", "anthropic", "reasoning", true, [4, 0.2, 5, 20], 1_000_000, 16_384, ANTHROPIC, "2026-10-07"),
@@ -109,7 +159,10 @@ export class CatalogView {
     const blend = (x: ModelInfo) => 3 * x.inputPer1M + x.outputPer1M;
     for (const api of ["openai", "anthropic"] as const)
       for (const t of TIERS)
-        this.candidates.set(`${api}:${t}`, catalog.models.filter((x) => x.api === api && x.auto && tierRank(x.maxTier) >= tierRank(t)).sort((a, b) => blend(a) - blend(b)));
+        this.candidates.set(
+          `${api}:${t}`,
+          catalog.models.filter((x) => x.api === api && x.auto && tierRank(x.maxTier) >= tierRank(t)).sort((a, b) => blend(a) - blend(b)),
+        );
   }
 
   get version() {

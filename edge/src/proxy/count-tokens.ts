@@ -26,13 +26,34 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
   const policed = policeRequest(endpoint === "count_tokens" ? "count_tokens" : "responses", body);
   if (!policed.ok) return fail("invalid_request", policed.message, "unsupported_parameter", policed.param);
   const forwarded = policed.body;
-  if (endpoint === "input_tokens") for (const k of ["stream", "store", "stream_options", "max_output_tokens", "service_tier", "metadata", "user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "include", "background"]) delete forwarded[k];
+  if (endpoint === "input_tokens")
+    for (const k of [
+      "stream",
+      "store",
+      "stream_options",
+      "max_output_tokens",
+      "service_tier",
+      "metadata",
+      "user",
+      "safety_identifier",
+      "prompt_cache_key",
+      "prompt_cache_retention",
+      "include",
+      "background",
+    ])
+      delete forwarded[k];
   const view = await liveCatalog(env, (p) => ctx.waitUntil(p));
   const model = body.model === "auto" ? view.candidatesFor(api, "standard")[0] : view.find(body.model as string);
-  if (!model || model.api !== api) return fail("unknown_model", `Unknown model "${body.model}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
+  if (!model || model.api !== api)
+    return fail("unknown_model", `Unknown model "${body.model}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
   const r = await callUpstream(env, endpoint, { ...forwarded, model: model.id }, request.signal);
-  if (r.ok) return new Response(r.response.body, { status: r.response.status, headers: { "content-type": r.response.headers.get("content-type") ?? "application/json", "x-request-id": requestId } });
+  if (r.ok)
+    return new Response(r.response.body, {
+      status: r.response.status,
+      headers: { "content-type": r.response.headers.get("content-type") ?? "application/json", "x-request-id": requestId },
+    });
   if (r.timeout) return fail("timeout", "The model provider did not answer in time. Please retry.");
-  if (!r.retryable && r.body) return new Response(JSON.stringify(r.body), { status: r.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
+  if (!r.retryable && r.body)
+    return new Response(JSON.stringify(r.body), { status: r.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
   return fail("upstream", "The model provider is unavailable right now. Please retry in a moment.", "upstream_unavailable");
 }

@@ -19,7 +19,8 @@ export interface Forwarded {
 export function sameFormat(policedBody: Record<string, unknown>, maxOut: number | undefined, model: ModelInfo, target: Endpoint): Record<string, unknown> {
   const forwarded: Record<string, unknown> = { ...policedBody, model: model.id };
   // No output cap from the client: the catalog's is sent, so the reservation really bounds the price.
-  if (maxOut === undefined && (target === "chat" || target === "responses")) forwarded[target === "responses" ? "max_output_tokens" : "max_completion_tokens"] = model.maxOutput;
+  if (maxOut === undefined && (target === "chat" || target === "responses"))
+    forwarded[target === "responses" ? "max_output_tokens" : "max_completion_tokens"] = model.maxOutput;
   return forwarded;
 }
 
@@ -33,7 +34,14 @@ export async function forward(
   endpoint: Endpoint,
   api: Api,
   routed: RouteDecision,
-  request: { body: Record<string, unknown>; policedBody: Record<string, unknown>; bytes: number; maxOut: number | undefined; stream: boolean; maxWholesale: number },
+  request: {
+    body: Record<string, unknown>;
+    policedBody: Record<string, unknown>;
+    bytes: number;
+    maxOut: number | undefined;
+    stream: boolean;
+    maxWholesale: number;
+  },
   signal: AbortSignal,
 ): Promise<Forwarded> {
   const { body, policedBody, bytes, maxOut, stream, maxWholesale } = request;
@@ -71,4 +79,13 @@ function affordableOutput(m: ModelInfo, bodyBytes: number, heldWholesale: number
   return Math.max(0, Math.min(requested ?? m.maxOutput, m.maxOutput, affordable));
 }
 
-const TEXT_ONLY: RequestFacts = { choices: 1, maxOutput: undefined, serviceTier: "standard", images: 0, documents: 0, cacheWrite: "none", predictionBytes: 0, hiddenOutput: false };
+const TEXT_ONLY: RequestFacts = {
+  choices: 1,
+  maxOutput: undefined,
+  serviceTier: "standard",
+  images: 0,
+  documents: 0,
+  cacheWrite: "none",
+  predictionBytes: 0,
+  hiddenOutput: false,
+};

@@ -42,7 +42,14 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const abort = new AbortController();
   let forwarded;
   try {
-    forwarded = await forward(env, endpoint, api, authorised.decision, { body, policedBody: policed.body, bytes: bytes.length, maxOut: facts.maxOutput, stream, maxWholesale: authorised.maxWholesale }, abort.signal);
+    forwarded = await forward(
+      env,
+      endpoint,
+      api,
+      authorised.decision,
+      { body, policedBody: policed.body, bytes: bytes.length, maxOut: facts.maxOutput, stream, maxWholesale: authorised.maxWholesale },
+      abort.signal,
+    );
   } catch (e) {
     authorised.settledDone();
     throw e;

@@ -25,7 +25,11 @@ const DEFAULT_RULES: Record<ModelInfo["api"], PriceRules> = {
 export function rulesFor(m: ModelInfo): PriceRules {
   const own = m as ModelInfo & Partial<PriceRules>;
   const d = DEFAULT_RULES[m.api];
-  return { priorityBps: own.priorityBps ?? d.priorityBps, cacheWrite1hBps: own.cacheWrite1hBps ?? d.cacheWrite1hBps, imageTokens: own.imageTokens ?? d.imageTokens };
+  return {
+    priorityBps: own.priorityBps ?? d.priorityBps,
+    cacheWrite1hBps: own.cacheWrite1hBps ?? d.cacheWrite1hBps,
+    imageTokens: own.imageTokens ?? d.imageTokens,
+  };
 }
 
 /** Per-1M prices of prompt-cache writes: never below the input price. */
@@ -83,7 +87,16 @@ export function chargeFor(m: ModelInfo, u: MeteredUsage, facts?: Pick<RequestFac
   const cached = Math.min(Math.max(0, u.cachedTokens), input);
   // A provider that reports writes without their TTL (`cacheWriteTokens`) is priced at the five-minute rate.
   const w1 = Math.min(Math.max(0, u.cacheWrite1hTokens ?? 0), input - cached);
-  const w5 = Math.min(Math.max(0, (u.cacheWrite5mTokens ?? 0) + (u.cacheWrite5mTokens === undefined && u.cacheWrite1hTokens === undefined ? (u.cacheWriteTokens ?? 0) : 0)), input - cached - w1);
+  const w5 = Math.min(
+    Math.max(0, (u.cacheWrite5mTokens ?? 0) + (u.cacheWrite5mTokens === undefined && u.cacheWrite1hTokens === undefined ? (u.cacheWriteTokens ?? 0) : 0)),
+    input - cached - w1,
+  );
   const plain = input - cached - w5 - w1;
-  return cost(plain, m.inputPer1M, tier) + cost(cached, m.cachedPer1M, tier) + cost(w5, w5Price, tier) + cost(w1, w1Price, tier) + cost(u.outputTokens, m.outputPer1M, tier);
+  return (
+    cost(plain, m.inputPer1M, tier) +
+    cost(cached, m.cachedPer1M, tier) +
+    cost(w5, w5Price, tier) +
+    cost(w1, w1Price, tier) +
+    cost(u.outputTokens, m.outputPer1M, tier)
+  );
 }

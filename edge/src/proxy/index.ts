@@ -23,7 +23,9 @@ const modelIds = () => ["auto", ...MODELS.map((m) => m.id), ...EMBEDDING_MODELS.
 
 /** The SDKs list models in their own shapes: Anthropic's clients send `anthropic-version`. */
 function modelObject(id: string, anthropic: boolean) {
-  return anthropic ? { type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" } : { id, object: "model", created: 0, owned_by: "openclaw-cloud" };
+  return anthropic
+    ? { type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" }
+    : { id, object: "model", created: 0, owned_by: "openclaw-cloud" };
 }
 
 export function proxyFetch(request: Request, env: object, ctx: ExecutionContext): Promise<Response> | Response {

@@ -30,7 +30,8 @@ export async function intake(request: Request, rawEnv: object, fail: Fail): Prom
   const key = await parseProxyKey(presentedKey(request.headers));
   if (!key) return fail("invalid_key", "Missing or malformed API key: use the key from your OpenClaw Cloud dashboard.", "invalid_api_key");
 
-  if (!/json/i.test(request.headers.get("content-type") ?? "")) return fail("invalid_request", "Send the request body as JSON (Content-Type: application/json).");
+  if (!/json/i.test(request.headers.get("content-type") ?? ""))
+    return fail("invalid_request", "Send the request body as JSON (Content-Type: application/json).");
   if (Number(request.headers.get("content-length") ?? 0) > MAX_PROXY_BODY) return tooLarge(fail);
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.length > MAX_PROXY_BODY) return tooLarge(fail);
@@ -47,7 +48,8 @@ export async function intake(request: Request, rawEnv: object, fail: Fail): Prom
 
 /** What a model call's body must carry besides its model (the endpoint's required fields). */
 export function missingField(endpoint: Endpoint, body: Record<string, unknown>): string | undefined {
-  if ((endpoint === "chat" || endpoint === "messages") && (!Array.isArray(body.messages) || body.messages.length === 0)) return "`messages` must be a non-empty array.";
+  if ((endpoint === "chat" || endpoint === "messages") && (!Array.isArray(body.messages) || body.messages.length === 0))
+    return "`messages` must be a non-empty array.";
   if ((endpoint === "responses" || endpoint === "embeddings") && body.input === undefined) return "`input` is required.";
   return undefined;
 }

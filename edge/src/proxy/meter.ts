@@ -13,7 +13,9 @@ export class UsageMeter {
   private buffer = "";
   private reported: MeteredUsage | undefined;
   private streamedChars = 0;
-  private anthropic: Required<Pick<MeteredUsage, "inputTokens" | "outputTokens" | "cachedTokens" | "cacheWrite5mTokens" | "cacheWrite1hTokens">> & { serviceTier?: string } = {
+  private anthropic: Required<Pick<MeteredUsage, "inputTokens" | "outputTokens" | "cachedTokens" | "cacheWrite5mTokens" | "cacheWrite1hTokens">> & {
+    serviceTier?: string;
+  } = {
     inputTokens: 0,
     outputTokens: 0,
     cachedTokens: 0,
@@ -95,7 +97,10 @@ export class UsageMeter {
     const streamedTokens = Math.ceil(Math.max(0, this.streamedChars) / 4);
     if (this.api === "openai") {
       if (this.reported) return { usage: this.reported, complete: true };
-      return { usage: { inputTokens: this.estimatedInputTokens, outputTokens: streamedTokens, cachedTokens: 0, serviceTier: this.openaiTier }, complete: false };
+      return {
+        usage: { inputTokens: this.estimatedInputTokens, outputTokens: streamedTokens, cachedTokens: 0, serviceTier: this.openaiTier },
+        complete: false,
+      };
     }
     const a = this.anthropic;
     const input = a.inputTokens || this.estimatedInputTokens;

@@ -22,7 +22,9 @@ export function wholesaleMicros(m: Prices, u: Usage): number {
   const cached = Math.min(u.cachedTokens, u.inputTokens);
   const written = Math.min(u.cacheWriteTokens ?? 0, u.inputTokens - cached);
   const writePrice = Math.max(m.cacheWritePer1M ?? m.inputPer1M, m.inputPer1M);
-  return per1M(u.inputTokens - cached - written, m.inputPer1M) + per1M(cached, m.cachedPer1M) + per1M(written, writePrice) + per1M(u.outputTokens, m.outputPer1M);
+  return (
+    per1M(u.inputTokens - cached - written, m.inputPer1M) + per1M(cached, m.cachedPer1M) + per1M(written, writePrice) + per1M(u.outputTokens, m.outputPer1M)
+  );
 }
 
 /**

@@ -33,22 +33,90 @@ export type Policed = { ok: true; body: Record<string, unknown>; facts: RequestF
 export const MAX_CHOICES = 8;
 
 const CHAT_FIELDS = new Set([
-  "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p",
-  "frequency_penalty", "presence_penalty", "stop", "seed", "logit_bias", "logprobs", "top_logprobs", "response_format",
-  "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "user", "safety_identifier", "metadata",
-  "reasoning_effort", "verbosity", "service_tier", "store", "prompt_cache_key", "prompt_cache_retention", "prediction",
-  "modalities", "audio", "web_search_options",
+  "model",
+  "messages",
+  "stream",
+  "stream_options",
+  "max_tokens",
+  "max_completion_tokens",
+  "n",
+  "temperature",
+  "top_p",
+  "frequency_penalty",
+  "presence_penalty",
+  "stop",
+  "seed",
+  "logit_bias",
+  "logprobs",
+  "top_logprobs",
+  "response_format",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
+  "functions",
+  "function_call",
+  "user",
+  "safety_identifier",
+  "metadata",
+  "reasoning_effort",
+  "verbosity",
+  "service_tier",
+  "store",
+  "prompt_cache_key",
+  "prompt_cache_retention",
+  "prediction",
+  "modalities",
+  "audio",
+  "web_search_options",
 ]);
 const RESPONSES_FIELDS = new Set([
-  "model", "input", "instructions", "stream", "stream_options", "max_output_tokens", "temperature", "top_p", "top_logprobs",
-  "tools", "tool_choice", "parallel_tool_calls", "max_tool_calls", "reasoning", "text", "truncation", "user",
-  "safety_identifier", "metadata", "service_tier", "store", "prompt_cache_key", "prompt_cache_retention", "include",
-  "previous_response_id", "conversation", "background", "prompt",
+  "model",
+  "input",
+  "instructions",
+  "stream",
+  "stream_options",
+  "max_output_tokens",
+  "temperature",
+  "top_p",
+  "top_logprobs",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
+  "max_tool_calls",
+  "reasoning",
+  "text",
+  "truncation",
+  "user",
+  "safety_identifier",
+  "metadata",
+  "service_tier",
+  "store",
+  "prompt_cache_key",
+  "prompt_cache_retention",
+  "include",
+  "previous_response_id",
+  "conversation",
+  "background",
+  "prompt",
 ]);
 const EMBEDDINGS_FIELDS = new Set(["model", "input", "dimensions", "encoding_format", "user"]);
 const MESSAGES_FIELDS = new Set([
-  "model", "messages", "system", "max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "tools",
-  "tool_choice", "thinking", "metadata", "service_tier", "mcp_servers", "container",
+  "model",
+  "messages",
+  "system",
+  "max_tokens",
+  "stream",
+  "stop_sequences",
+  "temperature",
+  "top_p",
+  "top_k",
+  "tools",
+  "tool_choice",
+  "thinking",
+  "metadata",
+  "service_tier",
+  "mcp_servers",
+  "container",
 ]);
 const COUNT_FIELDS = new Set(["model", "messages", "system", "tools", "tool_choice", "thinking"]);
 
@@ -89,25 +157,29 @@ class MediaScan {
         return;
       case "image_url":
       case "input_image":
-        if (type === "input_image" && value.file_id !== undefined) return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
+        if (type === "input_image" && value.file_id !== undefined)
+          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
         this.images++;
         return;
       case "image": {
         const source = isObj(value.source) ? value.source : {};
-        if (source.type === "file") return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
+        if (source.type === "file")
+          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
         this.images++;
         return;
       }
       case "file":
       case "input_file": {
         const f = type === "file" && isObj(value.file) ? value.file : value;
-        if (f.file_id !== undefined) return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the file inline (`file_data`)."));
+        if (f.file_id !== undefined)
+          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the file inline (`file_data`)."));
         this.documents++;
         return;
       }
       case "document": {
         const source = isObj(value.source) ? value.source : {};
-        if (source.type === "file") return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the document inline."));
+        if (source.type === "file")
+          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the document inline."));
         // Plain-text documents are bounded by their bytes like any text; PDFs and URLs are not.
         if (source.type === "text") return;
         if (source.type === "content") return this.scan(source.content, `${path}.source.content`, depth + 1);
@@ -138,10 +210,21 @@ function pick(body: Record<string, unknown>, allowed: Set<string>): { out: Recor
 
 /** The request to forward for `endpoint`, and the facts its hold is priced from; or why it is refused. */
 export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<string, unknown>): Policed {
-  const allowed = { chat: CHAT_FIELDS, responses: RESPONSES_FIELDS, embeddings: EMBEDDINGS_FIELDS, messages: MESSAGES_FIELDS, count_tokens: COUNT_FIELDS }[endpoint];
+  const allowed = { chat: CHAT_FIELDS, responses: RESPONSES_FIELDS, embeddings: EMBEDDINGS_FIELDS, messages: MESSAGES_FIELDS, count_tokens: COUNT_FIELDS }[
+    endpoint
+  ];
   const { out, dropped } = pick(body, allowed);
   let changed = dropped;
-  const facts: RequestFacts = { choices: 1, maxOutput: undefined, serviceTier: "standard", images: 0, documents: 0, cacheWrite: "none", predictionBytes: 0, hiddenOutput: false };
+  const facts: RequestFacts = {
+    choices: 1,
+    maxOutput: undefined,
+    serviceTier: "standard",
+    images: 0,
+    documents: 0,
+    cacheWrite: "none",
+    predictionBytes: 0,
+    hiddenOutput: false,
+  };
   if (endpoint === "embeddings") return { ok: true, body: out, facts, changed };
 
   // Output bounds: one number, a positive integer, or none (the model's maximum).
@@ -157,8 +240,12 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
     for (let i = 0; i < tools.length; i++) {
       const t = tools[i];
       const type = isObj(t) ? t.type : undefined;
-      const client = endpoint === "messages" || endpoint === "count_tokens" ? type === undefined || (typeof type === "string" && ANTHROPIC_CLIENT_TOOL.test(type)) : typeof type === "string" && OPENAI_CLIENT_TOOLS.has(type);
-      if (!client) return refuse(`tools[${i}]`, `Server-side tools (${String(type)}) are not available through this proxy; define them as functions your client runs.`);
+      const client =
+        endpoint === "messages" || endpoint === "count_tokens"
+          ? type === undefined || (typeof type === "string" && ANTHROPIC_CLIENT_TOOL.test(type))
+          : typeof type === "string" && OPENAI_CLIENT_TOOLS.has(type);
+      if (!client)
+        return refuse(`tools[${i}]`, `Server-side tools (${String(type)}) are not available through this proxy; define them as functions your client runs.`);
       if (isObj(t) && isObj(t.cache_control)) media.scan({ cache_control: t.cache_control }, `tools[${i}]`);
     }
   }
@@ -176,11 +263,12 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
     media.scan(out.messages, "messages");
   } else if (endpoint === "responses") {
     for (const k of ["previous_response_id", "conversation", "prompt"] as const)
-      if (out[k] !== undefined && out[k] !== null) return refuse(k, `Stored responses, conversations and prompts (\`${k}\`) are not available through this proxy: send the full input each time.`);
+      if (out[k] !== undefined && out[k] !== null)
+        return refuse(k, `Stored responses, conversations and prompts (\`${k}\`) are not available through this proxy: send the full input each time.`);
     if (out.background === true) return refuse("background", "Background responses are not available through this proxy.");
     // The Responses API stores every answer in the provider account unless told not to.
     if (out.store === true) return refuse("store", "Stored responses are not available through this proxy (`store` must be false).");
-    if (out.store !== false) (out.store = false), (changed = true);
+    if (out.store !== false) ((out.store = false), (changed = true));
     delete out.background;
     if (out.include !== undefined) {
       if (!Array.isArray(out.include)) return refuse("include", "`include` must be an array.");
@@ -205,7 +293,8 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
   const tier = out.service_tier;
   if (tier !== undefined && tier !== null) {
     const ok = endpoint === "messages" ? ["auto", "standard_only"] : ["auto", "default", "flex", "priority"];
-    if (typeof tier !== "string" || !ok.includes(tier)) return refuse("service_tier", `\`service_tier\` must be one of ${ok.join(", ")} (the scale tier is not available through this proxy).`);
+    if (typeof tier !== "string" || !ok.includes(tier))
+      return refuse("service_tier", `\`service_tier\` must be one of ${ok.join(", ")} (the scale tier is not available through this proxy).`);
     if (tier === "priority") facts.serviceTier = "priority";
   }
   if (endpoint === "count_tokens") facts.maxOutput = 0;

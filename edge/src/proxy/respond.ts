@@ -83,7 +83,15 @@ export async function wholeAnswer(
  * The stream, passed through as it arrives. Usage is read from the upstream's own stream; a cross-provider
  * answer is rewritten for the client after. A client that goes away does not end the metering (see cancel).
  */
-export function streamAnswer(upstream: Response, used: NonNullable<Answered["used"]>, api: Api, headers: Headers, estimatedInput: number, settle: Settle, abort: AbortController): Response {
+export function streamAnswer(
+  upstream: Response,
+  used: NonNullable<Answered["used"]>,
+  api: Api,
+  headers: Headers,
+  estimatedInput: number,
+  settle: Settle,
+  abort: AbortController,
+): Response {
   headers.set("cache-control", "no-cache");
   const meter = new UsageMeter(used.api, estimatedInput);
   const translator = used.api !== api ? new StreamTranslator(used.api, used.id) : undefined;
@@ -138,7 +146,11 @@ export function streamAnswer(upstream: Response, used: NonNullable<Answered["use
 export const DRAIN_MS = 25_000;
 export const DRAIN_BYTES = 8 * 1024 * 1024;
 
-async function drainToUsage(reader: ReadableStreamDefaultReader<Uint8Array>, meter: UsageMeter, pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined) {
+async function drainToUsage(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  meter: UsageMeter,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined,
+) {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_MS)));
   const limit = meter.bytes + DRAIN_BYTES;

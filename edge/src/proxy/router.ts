@@ -28,7 +28,16 @@ export function decisionOf(view: CatalogView, api: Api, choice: RouteChoice, cro
  * A named model is used as asked, with the cheapest other model able to serve its tier as fallback; an unknown
  * model (or one of the other format) returns undefined. `auto` without a pin routes this request alone.
  */
-export function route(api: Api, requested: string, body: PlanInput, crossProvider = false, view: CatalogView = SEED_VIEW, bodyBytes = 0, maxOut?: number, pin?: Pin): RouteDecision | undefined {
+export function route(
+  api: Api,
+  requested: string,
+  body: PlanInput,
+  crossProvider = false,
+  view: CatalogView = SEED_VIEW,
+  bodyBytes = 0,
+  maxOut?: number,
+  pin?: Pin,
+): RouteDecision | undefined {
   if (requested === "auto") {
     const plan = planRoute(api, body, view, bodyBytes, maxOut);
     return decisionOf(view, api, pickRoute(plan, pin, Date.now()), crossProvider);
@@ -36,6 +45,9 @@ export function route(api: Api, requested: string, body: PlanInput, crossProvide
   const chosen = view.find(requested);
   if (!chosen || chosen.api !== api) return undefined;
   const other = (t: Tier) => (crossProvider ? view.candidatesFor(api === "openai" ? "anthropic" : "openai", t).slice(0, 1) : []);
-  const fallbacks = view.candidatesFor(api, chosen.maxTier).filter((m) => m.id !== chosen.id).slice(0, 1);
+  const fallbacks = view
+    .candidatesFor(api, chosen.maxTier)
+    .filter((m) => m.id !== chosen.id)
+    .slice(0, 1);
   return { tier: chosen.maxTier, reason: `requested ${chosen.id}`, candidates: [chosen, ...fallbacks, ...other(chosen.maxTier)] };
 }

@@ -21,7 +21,16 @@ export type Settle = (usage: MeteredUsage, complete: boolean) => Promise<void>;
  * the provider can have billed (an answer without the provider's usage is charged its hold when hidden
  * reasoning is possible). Releases the settle guard whatever happens.
  */
-export function settler(ctx: ExecutionContext, env: Env, userId: string, a: Authorised, facts: RequestFacts, bodyBytes: number, started: number, answered: Answered): Settle {
+export function settler(
+  ctx: ExecutionContext,
+  env: Env,
+  userId: string,
+  a: Authorised,
+  facts: RequestFacts,
+  bodyBytes: number,
+  started: number,
+  answered: Answered,
+): Settle {
   const { account, reservationId, call } = a;
   return async (usage, complete) => {
     try {

@@ -25,21 +25,27 @@ export function translatable(body: Record<string, unknown>): boolean {
   const system = body.system;
   if (system !== undefined && textOf(system) === undefined) return false;
   const messages = body.messages as Msg[] | undefined;
-  return Array.isArray(messages) && messages.every((m) => ["system", "developer", "user", "assistant"].includes(m.role ?? "") && textOf(m.content) !== undefined);
+  return (
+    Array.isArray(messages) && messages.every((m) => ["system", "developer", "user", "assistant"].includes(m.role ?? "") && textOf(m.content) !== undefined)
+  );
 }
 
 /** The request in the upstream's format, for the upstream `model`, capped at `maxTokens` of output. */
 export function translateRequest(to: Api, body: Record<string, unknown>, model: string, maxTokens: number): Record<string, unknown> {
   const messages = body.messages as Msg[];
   if (to === "anthropic") {
-    const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content)).join("\n\n");
+    const system = messages
+      .filter((m) => m.role === "system" || m.role === "developer")
+      .map((m) => textOf(m.content))
+      .join("\n\n");
     const turns: { role: "user" | "assistant"; content: string }[] = [];
     for (const m of messages) {
       if (m.role === "system" || m.role === "developer") continue;
       const role = m.role === "assistant" ? "assistant" : "user";
       const text = textOf(m.content) ?? "";
       const last = turns.at(-1);
-      if (last?.role === role) last.content += `\n\n${text}`; // Anthropic wants alternating turns
+      if (last?.role === role)
+        last.content += `\n\n${text}`; // Anthropic wants alternating turns
       else turns.push({ role, content: text });
     }
     const stop = body.stop === undefined ? undefined : [body.stop].flat();
@@ -69,13 +75,22 @@ export function translateRequest(to: Api, body: Record<string, unknown>, model: 
 
 const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-const TO_OPENAI_FINISH: Record<string, string> = { end_turn: "stop", stop_sequence: "stop", max_tokens: "length", tool_use: "tool_calls", refusal: "content_filter" };
+const TO_OPENAI_FINISH: Record<string, string> = {
+  end_turn: "stop",
+  stop_sequence: "stop",
+  max_tokens: "length",
+  tool_use: "tool_calls",
+  refusal: "content_filter",
+};
 const TO_ANTHROPIC_STOP: Record<string, string> = { stop: "end_turn", length: "max_tokens", tool_calls: "tool_use", content_filter: "refusal" };
 
 /** A non-streamed answer from the upstream (`from`), in the client's format. */
 export function translateResponse(from: Api, json: any): unknown {
   if (from === "anthropic") {
-    const text = (json.content ?? []).filter((c: { type: string }) => c.type === "text").map((c: { text: string }) => c.text).join("");
+    const text = (json.content ?? [])
+      .filter((c: { type: string }) => c.type === "text")
+      .map((c: { text: string }) => c.text)
+      .join("");
     const input = (json.usage?.input_tokens ?? 0) + (json.usage?.cache_read_input_tokens ?? 0) + (json.usage?.cache_creation_input_tokens ?? 0);
     const output = json.usage?.output_tokens ?? 0;
     return {
@@ -83,7 +98,9 @@ export function translateResponse(from: Api, json: any): unknown {
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
       model: json.model,
-      choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, finish_reason: TO_OPENAI_FINISH[json.stop_reason] ?? "stop", logprobs: null }],
+      choices: [
+        { index: 0, message: { role: "assistant", content: text, refusal: null }, finish_reason: TO_OPENAI_FINISH[json.stop_reason] ?? "stop", logprobs: null },
+      ],
       usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
     };
   }
@@ -128,7 +145,14 @@ export class StreamTranslator {
   }
 
   private chunk(delta: Record<string, unknown>, finish: string | null = null, usage?: Record<string, number>) {
-    const c = { id: this.id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: this.model, choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }], ...(usage ? { usage } : {}) };
+    const c = {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model: this.model,
+      choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }],
+      ...(usage ? { usage } : {}),
+    };
     return `data: ${JSON.stringify(c)}\n\n`;
   }
 
@@ -152,7 +176,10 @@ export class StreamTranslator {
         this.usage.output = ev.usage?.output_tokens ?? this.usage.output;
         return this.chunk({}, this.finish);
       case "message_stop":
-        return this.chunk({}, null, { prompt_tokens: this.usage.input, completion_tokens: this.usage.output, total_tokens: this.usage.input + this.usage.output }) + "data: [DONE]\n\n";
+        return (
+          this.chunk({}, null, { prompt_tokens: this.usage.input, completion_tokens: this.usage.output, total_tokens: this.usage.input + this.usage.output }) +
+          "data: [DONE]\n\n"
+        );
       default:
         return "";
     }
@@ -168,7 +195,10 @@ export class StreamTranslator {
       return (
         this.start() +
         this.event("content_block_stop", { index: 0 }) +
-        this.event("message_delta", { delta: { stop_reason: TO_ANTHROPIC_STOP[this.finish ?? "stop"] ?? "end_turn", stop_sequence: null }, usage: { input_tokens: this.usage.input, output_tokens: this.usage.output } }) +
+        this.event("message_delta", {
+          delta: { stop_reason: TO_ANTHROPIC_STOP[this.finish ?? "stop"] ?? "end_turn", stop_sequence: null },
+          usage: { input_tokens: this.usage.input, output_tokens: this.usage.output },
+        }) +
         this.event("message_stop", {})
       );
     }
@@ -192,7 +222,16 @@ export class StreamTranslator {
     if (this.started) return "";
     this.started = true;
     if (upstreamId) this.id = `msg_${upstreamId}`;
-    const message = { id: this.id, type: "message", role: "assistant", model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = {
+      id: this.id,
+      type: "message",
+      role: "assistant",
+      model: this.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
     return this.event("message_start", { message }) + this.event("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
   }
 }

@@ -17,7 +17,12 @@ function clients(env: Env): Clients {
   if (!c) {
     c = {
       openai: new OpenAI({ apiKey: env.OPENAI_API_KEY ?? "missing", baseURL: env.OPENAI_BASE_URL, maxRetries: 0, timeout: env.UPSTREAM_TIMEOUT_MS }),
-      anthropic: new Anthropic({ apiKey: env.ANTHROPIC_API_KEY ?? "missing", baseURL: env.ANTHROPIC_BASE_URL, maxRetries: 0, timeout: env.UPSTREAM_TIMEOUT_MS }),
+      anthropic: new Anthropic({
+        apiKey: env.ANTHROPIC_API_KEY ?? "missing",
+        baseURL: env.ANTHROPIC_BASE_URL,
+        maxRetries: 0,
+        timeout: env.UPSTREAM_TIMEOUT_MS,
+      }),
     };
     cache.set(k, c);
   }
@@ -40,19 +45,18 @@ export async function callUpstream(env: Env, endpoint: Endpoint | CountEndpoint,
         : endpoint === "input_tokens"
           ? c.openai.responses.inputTokens.count(body as never, opts)
           : endpoint === "chat"
-        ? c.openai.chat.completions.create(body as never, opts)
-        : endpoint === "responses"
-          ? c.openai.responses.create(body as never, opts)
-          : endpoint === "embeddings"
-            ? c.openai.embeddings.create(body as never, opts)
-            : c.anthropic.messages.create(body as never, opts);
+            ? c.openai.chat.completions.create(body as never, opts)
+            : endpoint === "responses"
+              ? c.openai.responses.create(body as never, opts)
+              : endpoint === "embeddings"
+                ? c.openai.embeddings.create(body as never, opts)
+                : c.anthropic.messages.create(body as never, opts);
     return { ok: true, response: await p.asResponse() };
   } catch (e) {
     if (e instanceof OpenAI.APIConnectionTimeoutError || e instanceof Anthropic.APIConnectionTimeoutError)
       return { ok: false, status: 504, body: undefined, retryable: true, timeout: true };
     const status = (e as { status?: number }).status;
-    if (typeof status === "number")
-      return { ok: false, status, body: (e as { error?: unknown }).error, retryable: status === 429 || status >= 500 };
+    if (typeof status === "number") return { ok: false, status, body: (e as { error?: unknown }).error, retryable: status === 429 || status >= 500 };
     return { ok: false, status: 502, body: undefined, retryable: true };
   }
 }

@@ -14,7 +14,11 @@ const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM");
 const micros = z.number().int().min(0).max(1_000_000_000);
 const protection = z.object({
   perMessageBudget: z.object({ simple: micros, standard: micros, complex: micros, reasoning: micros }),
-  loop: z.object({ maxRepeats: z.number().int().min(2).max(100), windowSec: z.number().int().min(10).max(3600), maxCallsPerMessage: z.number().int().min(1).max(1000) }),
+  loop: z.object({
+    maxRepeats: z.number().int().min(2).max(100),
+    windowSec: z.number().int().min(10).max(3600),
+    maxCallsPerMessage: z.number().int().min(1).max(1000),
+  }),
   quietHours: z.object({ enabled: z.boolean(), start: hhmm, end: hhmm }),
   timezone: z.string().min(1).max(64),
   dailyCap: micros.nullable(),
@@ -26,15 +30,35 @@ const protection = z.object({
 const routes = {
   get: createRoute({ method: "get", path: "/agent/protection", tags: ["agent"], middleware: auth, responses: { 200: json(protection), ...errorResponses } }),
   put: createRoute({
-    method: "put", path: "/agent/protection", tags: ["agent"], middleware: auth,
+    method: "put",
+    path: "/agent/protection",
+    tags: ["agent"],
+    middleware: auth,
     description: "Updates token protection (any subset). Auto top-up is set through PUT /billing/auto-top-up.",
     request: body(protection.omit({ autoTopUp: true }).partial()),
     responses: { 200: json(protection), ...errorResponses },
   }),
   idle: createRoute({
-    method: "put", path: "/agent/idle", tags: ["agent"], middleware: auth,
+    method: "put",
+    path: "/agent/idle",
+    tags: ["agent"],
+    middleware: auth,
     description: "Minutes without use before the agent dozes (wakes in under a second), and minutes dozing before it sleeps deeply (0: at once).",
-    request: body(z.object({ idleMinutes: z.number().int().min(1).max(7 * 24 * 60), deepSleepMinutes: z.number().int().min(0).max(7 * 24 * 60), alwaysOn: z.boolean().default(false) })),
+    request: body(
+      z.object({
+        idleMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60),
+        deepSleepMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60),
+        alwaysOn: z.boolean().default(false),
+      }),
+    ),
     responses: { 200: json(z.object({ idleMinutes: z.number(), deepSleepMinutes: z.number(), alwaysOn: z.boolean() })), ...errorResponses },
   }),
 };

@@ -13,10 +13,7 @@ import { verifyLoginChallenge } from "../services/two-factor";
 import { body, email, json, ok, password, publicUser, toPublicUser } from "./schemas";
 
 const loginResult = z
-  .union([
-    z.object({ status: z.literal("signed_in"), userId: z.string() }),
-    z.object({ status: z.literal("two_factor_required"), challenge: z.string() }),
-  ])
+  .union([z.object({ status: z.literal("signed_in"), userId: z.string() }), z.object({ status: z.literal("two_factor_required"), challenge: z.string() })])
   .openapi("LoginResult");
 
 const signupRoute = createRoute({

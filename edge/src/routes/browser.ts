@@ -8,25 +8,48 @@ import { body, json } from "./schemas";
 /** Browser Agent Viewer: the agent's remote browser (Browserless), its tabs, a snapshot and the live view. */
 const auth = [requireUser()];
 const tab = z.object({ id: z.string(), title: z.string(), url: z.string() });
-const targetId = z.object({ tab: z.string().regex(/^[A-F0-9]{8,64}$/i, "must be a tab id from GET /agent/browser").optional() });
+const targetId = z.object({
+  tab: z
+    .string()
+    .regex(/^[A-F0-9]{8,64}$/i, "must be a tab id from GET /agent/browser")
+    .optional(),
+});
 
 const routes = {
   status: createRoute({
-    method: "get", path: "/agent/browser", tags: ["agent"], middleware: auth,
-    responses: { 200: json(z.object({ offered: z.boolean(), enabled: z.boolean(), sessionEndsAt: z.string().optional(), tabs: z.array(tab), unreachable: z.boolean().optional() })), ...errorResponses },
+    method: "get",
+    path: "/agent/browser",
+    tags: ["agent"],
+    middleware: auth,
+    responses: {
+      200: json(
+        z.object({ offered: z.boolean(), enabled: z.boolean(), sessionEndsAt: z.string().optional(), tabs: z.array(tab), unreachable: z.boolean().optional() }),
+      ),
+      ...errorResponses,
+    },
   }),
   set: createRoute({
-    method: "put", path: "/agent/browser", tags: ["agent"], middleware: auth,
+    method: "put",
+    path: "/agent/browser",
+    tags: ["agent"],
+    middleware: auth,
     description: "Turns the agent's remote browser on or off; a running agent restarts with it.",
     request: body(z.object({ enabled: z.boolean() })),
     responses: { 200: json(z.object({ enabled: z.boolean(), appliedToAgent: z.boolean() })), ...errorResponses },
   }),
   snapshot: createRoute({
-    method: "get", path: "/agent/browser/snapshot", tags: ["agent"], middleware: auth, request: { query: targetId },
+    method: "get",
+    path: "/agent/browser/snapshot",
+    tags: ["agent"],
+    middleware: auth,
+    request: { query: targetId },
     responses: { 200: { description: "A JPEG of the tab" }, ...errorResponses },
   }),
   live: createRoute({
-    method: "post", path: "/agent/browser/live", tags: ["agent"], middleware: auth,
+    method: "post",
+    path: "/agent/browser/live",
+    tags: ["agent"],
+    middleware: auth,
     description: "A one-time live view URL (Browserless) of the agent's tab, valid for 10 minutes.",
     request: body(targetId),
     responses: { 200: json(z.object({ liveURL: z.string(), tab, expiresAt: z.string() })), ...errorResponses },

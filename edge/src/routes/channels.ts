@@ -2,7 +2,16 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { connectDiscord, connectSlack, connectTelegram, connectWhatsApp, disconnectChannel, listChannels, syncBridge, type ChannelKind } from "../services/channels/connect";
+import {
+  connectDiscord,
+  connectSlack,
+  connectTelegram,
+  connectWhatsApp,
+  disconnectChannel,
+  listChannels,
+  syncBridge,
+  type ChannelKind,
+} from "../services/channels/connect";
 import { applySocketChannels, connectWhatsAppWeb, disconnectWhatsAppWeb, whatsappQr, whatsappWait } from "../services/channels/socket-channels";
 import { applyAgentConfig } from "../services/agent-config";
 import { body, json, ok } from "./schemas";
@@ -13,49 +22,88 @@ const connected = json(z.record(z.string(), z.unknown()));
 
 const routes = {
   list: createRoute({
-    method: "get", path: "/channels", tags: ["channels"], middleware: auth,
-    responses: { 200: json(z.object({ channels: z.array(z.object({ kind: z.string(), connected: z.boolean(), since: z.string().nullable(), webhookUrl: z.string().nullable(), wake: z.string() })) })), ...errorResponses },
+    method: "get",
+    path: "/channels",
+    tags: ["channels"],
+    middleware: auth,
+    responses: {
+      200: json(
+        z.object({
+          channels: z.array(
+            z.object({ kind: z.string(), connected: z.boolean(), since: z.string().nullable(), webhookUrl: z.string().nullable(), wake: z.string() }),
+          ),
+        }),
+      ),
+      ...errorResponses,
+    },
   }),
   telegram: createRoute({
-    method: "post", path: "/channels/telegram", tags: ["channels"], middleware: auth,
+    method: "post",
+    path: "/channels/telegram",
+    tags: ["channels"],
+    middleware: auth,
     description: "Connects a Telegram bot (token from @BotFather): the edge becomes its webhook and the agent's config gets the bot.",
     request: body(z.object({ botToken: z.string().min(10).max(200) })),
     responses: { 200: connected, ...errorResponses },
   }),
   slack: createRoute({
-    method: "post", path: "/channels/slack", tags: ["channels"], middleware: auth,
+    method: "post",
+    path: "/channels/slack",
+    tags: ["channels"],
+    middleware: auth,
     request: body(z.object({ botToken: z.string().startsWith("xoxb-").max(300), signingSecret: z.string().min(16).max(200) })),
     responses: { 200: connected, ...errorResponses },
   }),
   whatsapp: createRoute({
-    method: "post", path: "/channels/whatsapp", tags: ["channels"], middleware: auth,
-    request: body(z.object({ accessToken: z.string().min(10).max(1000), phoneNumberId: z.string().regex(/^\d{5,30}$/), appSecret: z.string().min(16).max(200) })),
+    method: "post",
+    path: "/channels/whatsapp",
+    tags: ["channels"],
+    middleware: auth,
+    request: body(
+      z.object({ accessToken: z.string().min(10).max(1000), phoneNumberId: z.string().regex(/^\d{5,30}$/), appSecret: z.string().min(16).max(200) }),
+    ),
     responses: { 200: connected, ...errorResponses },
   }),
   discord: createRoute({
-    method: "post", path: "/channels/discord", tags: ["channels"], middleware: auth,
-    description: "Connects Discord interactions (slash commands, through the edge) and, with a bot token, a bot on Discord's gateway inside the agent (kept awake).",
+    method: "post",
+    path: "/channels/discord",
+    tags: ["channels"],
+    middleware: auth,
+    description:
+      "Connects Discord interactions (slash commands, through the edge) and, with a bot token, a bot on Discord's gateway inside the agent (kept awake).",
     request: body(z.object({ applicationId: z.string().regex(/^\d{5,30}$/), publicKey: z.string().max(64), botToken: z.string().max(200).optional() })),
     responses: { 200: connected, ...errorResponses },
   }),
   whatsappWeb: createRoute({
-    method: "post", path: "/channels/whatsapp_web", tags: ["channels"], middleware: auth,
+    method: "post",
+    path: "/channels/whatsapp_web",
+    tags: ["channels"],
+    middleware: auth,
     description: "Turns on OpenClaw's WhatsApp Web plugin (QR login); the agent restarts with it and stays awake while linked.",
     responses: { 200: connected, ...errorResponses },
   }),
   whatsappQr: createRoute({
-    method: "post", path: "/channels/whatsapp_web/qr", tags: ["channels"], middleware: auth,
+    method: "post",
+    path: "/channels/whatsapp_web/qr",
+    tags: ["channels"],
+    middleware: auth,
     description: "A QR code (PNG data URL) from the agent's gateway, to scan with WhatsApp → Linked devices.",
     responses: { 200: json(z.object({ qrDataUrl: z.string(), sessionKey: z.string().nullable(), message: z.string().nullable() })), ...errorResponses },
   }),
   whatsappWait: createRoute({
-    method: "post", path: "/channels/whatsapp_web/wait", tags: ["channels"], middleware: auth,
+    method: "post",
+    path: "/channels/whatsapp_web/wait",
+    tags: ["channels"],
+    middleware: auth,
     description: "Waits up to ~25 s for the phone to scan the code; call again until connected.",
     request: body(z.object({ sessionKey: z.string().max(500).nullable().optional() })),
     responses: { 200: json(z.object({ connected: z.boolean(), message: z.string().nullable() })), ...errorResponses },
   }),
   disconnect: createRoute({
-    method: "delete", path: "/channels/{kind}", tags: ["channels"], middleware: auth,
+    method: "delete",
+    path: "/channels/{kind}",
+    tags: ["channels"],
+    middleware: auth,
     request: { params: z.object({ kind: z.enum(["telegram", "slack", "whatsapp", "whatsapp_web", "discord"]) }) },
     responses: { 200: json(ok), ...errorResponses },
   }),
@@ -94,7 +142,9 @@ export function registerChannelRoutes(app: App) {
   });
   app.openapi(routes.whatsappWeb, async (c) => c.json(await connectWhatsAppWeb(c.get("services"), c.get("user").id, c.get("meta")), 200));
   app.openapi(routes.whatsappQr, async (c) => c.json(await whatsappQr(c.get("services"), c.get("user").id), 200));
-  app.openapi(routes.whatsappWait, async (c) => c.json(await whatsappWait(c.get("services"), c.get("user").id, c.req.valid("json").sessionKey ?? undefined), 200));
+  app.openapi(routes.whatsappWait, async (c) =>
+    c.json(await whatsappWait(c.get("services"), c.get("user").id, c.req.valid("json").sessionKey ?? undefined), 200),
+  );
   app.openapi(routes.disconnect, async (c) => {
     const s = c.get("services");
     if (c.req.valid("param").kind === "whatsapp_web") {

@@ -17,33 +17,83 @@ const personality = z.object({
 
 const routes = {
   skills: createRoute({
-    method: "get", path: "/agent/skills", tags: ["agent"], middleware: auth,
-    responses: { 200: json(z.object({ skills: z.array(z.object({ name: z.string(), description: z.string(), emoji: z.string(), enabled: z.boolean() })) })), ...errorResponses },
+    method: "get",
+    path: "/agent/skills",
+    tags: ["agent"],
+    middleware: auth,
+    responses: {
+      200: json(z.object({ skills: z.array(z.object({ name: z.string(), description: z.string(), emoji: z.string(), enabled: z.boolean() })) })),
+      ...errorResponses,
+    },
   }),
   setSkills: createRoute({
-    method: "put", path: "/agent/skills", tags: ["agent"], middleware: auth,
-    request: body(z.object({ changes: z.array(z.object({ name: z.string().max(60), enabled: z.boolean() })).min(1).max(100) })),
+    method: "put",
+    path: "/agent/skills",
+    tags: ["agent"],
+    middleware: auth,
+    request: body(
+      z.object({
+        changes: z
+          .array(z.object({ name: z.string().max(60), enabled: z.boolean() }))
+          .min(1)
+          .max(100),
+      }),
+    ),
     responses: { 200: applied, ...errorResponses },
   }),
-  personality: createRoute({ method: "get", path: "/agent/personality", tags: ["agent"], middleware: auth, responses: { 200: json(personality), ...errorResponses } }),
+  personality: createRoute({
+    method: "get",
+    path: "/agent/personality",
+    tags: ["agent"],
+    middleware: auth,
+    responses: { 200: json(personality), ...errorResponses },
+  }),
   setPersonality: createRoute({
-    method: "put", path: "/agent/personality", tags: ["agent"], middleware: auth,
+    method: "put",
+    path: "/agent/personality",
+    tags: ["agent"],
+    middleware: auth,
     description: "Name, tone, language and instructions, written as the agent's SOUL.md and IDENTITY.md.",
     request: body(personality),
     responses: { 200: applied, ...errorResponses },
   }),
   templates: createRoute({
-    method: "get", path: "/templates", tags: ["templates"], middleware: auth,
-    responses: { 200: json(z.object({ templates: z.array(z.object({ id: z.string(), name: z.string(), description: z.string(), uses: z.number(), config: z.record(z.string(), z.unknown()), createdAt: z.string() })) })), ...errorResponses },
+    method: "get",
+    path: "/templates",
+    tags: ["templates"],
+    middleware: auth,
+    responses: {
+      200: json(
+        z.object({
+          templates: z.array(
+            z.object({
+              id: z.string(),
+              name: z.string(),
+              description: z.string(),
+              uses: z.number(),
+              config: z.record(z.string(), z.unknown()),
+              createdAt: z.string(),
+            }),
+          ),
+        }),
+      ),
+      ...errorResponses,
+    },
   }),
   publish: createRoute({
-    method: "post", path: "/templates", tags: ["templates"], middleware: auth,
+    method: "post",
+    path: "/templates",
+    tags: ["templates"],
+    middleware: auth,
     description: "Publishes the caller's current router model, personality and skills as a community template.",
     request: body(z.object({ name: z.string().trim().min(3).max(80), description: z.string().trim().min(10).max(500) })),
     responses: { 201: json(z.object({ id: z.string() })), ...errorResponses },
   }),
   apply: createRoute({
-    method: "post", path: "/templates/{id}/apply", tags: ["templates"], middleware: auth,
+    method: "post",
+    path: "/templates/{id}/apply",
+    tags: ["templates"],
+    middleware: auth,
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: { 200: applied, ...errorResponses },
   }),

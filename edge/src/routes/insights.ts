@@ -11,25 +11,50 @@ const sums = { spentMicros: z.number(), inputTokens: z.number(), outputTokens: z
 
 const routes = {
   usage: createRoute({
-    method: "get", path: "/usage", tags: ["usage"], middleware: auth,
+    method: "get",
+    path: "/usage",
+    tags: ["usage"],
+    middleware: auth,
     request: { query: z.object({ days: z.coerce.number().int().min(1).max(90).default(30) }) },
     responses: {
-      200: json(z.object({
-        days: z.number(),
-        balance: z.object({ balance: z.number(), reserved: z.number(), available: z.number() }),
-        totals: z.object({ spentMicros: z.number(), calls: z.number(), tokens: z.number() }),
-        byDay: z.array(z.object({ day: z.string(), ...sums })),
-        byModel: z.array(z.object({ model: z.string(), ...sums })),
-        byTier: z.array(z.object({ tier: z.string(), ...sums })),
-        recent: z.array(z.object({ at: z.string(), model: z.string(), tier: z.string().nullable(), reason: z.string().nullable(), priceMicros: z.number(), inputTokens: z.number(), outputTokens: z.number(), background: z.string() })),
-      })),
+      200: json(
+        z.object({
+          days: z.number(),
+          balance: z.object({ balance: z.number(), reserved: z.number(), available: z.number() }),
+          totals: z.object({ spentMicros: z.number(), calls: z.number(), tokens: z.number() }),
+          byDay: z.array(z.object({ day: z.string(), ...sums })),
+          byModel: z.array(z.object({ model: z.string(), ...sums })),
+          byTier: z.array(z.object({ tier: z.string(), ...sums })),
+          recent: z.array(
+            z.object({
+              at: z.string(),
+              model: z.string(),
+              tier: z.string().nullable(),
+              reason: z.string().nullable(),
+              priceMicros: z.number(),
+              inputTokens: z.number(),
+              outputTokens: z.number(),
+              background: z.string(),
+            }),
+          ),
+        }),
+      ),
       ...errorResponses,
     },
   }),
   referrals: createRoute({
-    method: "get", path: "/referrals", tags: ["usage"], middleware: auth,
+    method: "get",
+    path: "/referrals",
+    tags: ["usage"],
+    middleware: auth,
     responses: {
-      200: json(z.object({ link: z.string(), earnedMicros: z.number(), referred: z.array(z.object({ who: z.string(), joinedAt: z.string(), creditedMicros: z.number().nullable() })) })),
+      200: json(
+        z.object({
+          link: z.string(),
+          earnedMicros: z.number(),
+          referred: z.array(z.object({ who: z.string(), joinedAt: z.string(), creditedMicros: z.number().nullable() })),
+        }),
+      ),
       ...errorResponses,
     },
   }),

@@ -14,20 +14,37 @@ import { nodeLink } from "../clients/node-link";
  * the node's NodeLink Durable Object, which the public can never address directly.
  */
 const connectRoute = createRoute({
-  method: "get", path: "/nodes/{id}/connect", tags: ["nodes"],
+  method: "get",
+  path: "/nodes/{id}/connect",
+  tags: ["nodes"],
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: { 101: { description: "WebSocket to the node's NodeLink" }, 426: errorResponses[400], ...errorResponses },
 });
 
 const createTokenRoute = createRoute({
-  method: "post", path: "/admin/nodes/registration-tokens", tags: ["nodes"], middleware: [requireUser(), requireAdmin()] as const,
+  method: "post",
+  path: "/admin/nodes/registration-tokens",
+  tags: ["nodes"],
+  middleware: [requireUser(), requireAdmin()] as const,
   description: "Operators: a one-time token for scripts/server-setup.sh on a new VPS. Shown once.",
-  request: body(z.object({ ttlMinutes: z.number().int().min(5).max(7 * 24 * 60).optional() })),
+  request: body(
+    z.object({
+      ttlMinutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(7 * 24 * 60)
+        .optional(),
+    }),
+  ),
   responses: { 201: json(z.object({ token: z.string(), expiresAt: z.string() })), ...errorResponses },
 });
 
 const registerRoute = createRoute({
-  method: "post", path: "/nodes/register", tags: ["nodes"], middleware: [rateLimit("node-register")] as const,
+  method: "post",
+  path: "/nodes/register",
+  tags: ["nodes"],
+  middleware: [rateLimit("node-register")] as const,
   description: "Called by server-setup.sh: spends a registration token and returns the node's id and secret (once).",
   request: body(
     z.object({
@@ -40,7 +57,8 @@ const registerRoute = createRoute({
   responses: {
     201: json(
       z.object({
-        nodeId: z.string(), secret: z.string(),
+        nodeId: z.string(),
+        secret: z.string(),
       }),
     ),
     ...errorResponses,
@@ -51,37 +69,62 @@ const registerRoute = createRoute({
 const archiveParams = z.object({ id: z.string().min(1).max(64), userId: z.string().regex(/^usr_[a-z2-7]{24}$/) });
 const nodeAuth = z.object({ authorization: z.string().max(200).optional() });
 const uploadRoute = createRoute({
-  method: "post", path: "/nodes/{id}/archives/{userId}/upload", tags: ["nodes"],
+  method: "post",
+  path: "/nodes/{id}/archives/{userId}/upload",
+  tags: ["nodes"],
   description: "Node agents: presigned URLs for one new state archive (a single PUT, or a multipart upload's create, then parts and completion).",
   request: {
-    params: archiveParams, headers: nodeAuth,
-    ...body(z.object({ bytes: z.number().int().min(1).max(160_000_000_000), sha256: z.string().regex(/^[0-9a-f]{64}$/), key: z.string().max(200).optional(), uploadId: z.string().max(1024).optional() })),
+    params: archiveParams,
+    headers: nodeAuth,
+    ...body(
+      z.object({
+        bytes: z.number().int().min(1).max(160_000_000_000),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        key: z.string().max(200).optional(),
+        uploadId: z.string().max(1024).optional(),
+      }),
+    ),
   },
   responses: { 200: json(z.object({ key: z.string(), mode: z.enum(["single", "multipart", "parts"]) }).passthrough()), ...errorResponses },
 });
 const completeRoute = createRoute({
-  method: "post", path: "/nodes/{id}/archives/{userId}/complete", tags: ["nodes"],
+  method: "post",
+  path: "/nodes/{id}/archives/{userId}/complete",
+  tags: ["nodes"],
   description: "Node agents: the upload is stored; it becomes the archive the next restore uses.",
   request: { params: archiveParams, headers: nodeAuth, ...body(z.object({ key: z.string().max(200) })) },
   responses: { 200: json(z.object({ key: z.string(), sha256: z.string(), bytes: z.number() })), ...errorResponses },
 });
 const latestRoute = createRoute({
-  method: "get", path: "/nodes/{id}/archives/{userId}/latest", tags: ["nodes"],
+  method: "get",
+  path: "/nodes/{id}/archives/{userId}/latest",
+  tags: ["nodes"],
   description: "Node agents: a presigned GET of the agent's archive, with the sha256 and size it must have.",
   request: { params: archiveParams, headers: nodeAuth },
   responses: { 200: json(z.object({ key: z.string(), sha256: z.string(), bytes: z.number(), url: z.string() })), ...errorResponses },
 });
 
 const listRoute = createRoute({
-  method: "get", path: "/admin/nodes", tags: ["nodes"], middleware: [requireUser(), requireAdmin()] as const,
+  method: "get",
+  path: "/admin/nodes",
+  tags: ["nodes"],
+  middleware: [requireUser(), requireAdmin()] as const,
   responses: {
     200: json(
       z.object({
         nodes: z.array(
           z.object({
-            id: z.string(), name: z.string(), status: z.string(), provider: z.string(), publicIp: z.string().nullable(), connected: z.boolean(),
-            lastHeartbeatAt: z.number().nullable(), agentVersion: z.string().nullable(), metrics: z.record(z.string(), z.number()).nullable(),
-            committedMb: z.number(), agents: z.object({ running: z.number(), paused: z.number(), sleeping: z.number() }),
+            id: z.string(),
+            name: z.string(),
+            status: z.string(),
+            provider: z.string(),
+            publicIp: z.string().nullable(),
+            connected: z.boolean(),
+            lastHeartbeatAt: z.number().nullable(),
+            agentVersion: z.string().nullable(),
+            metrics: z.record(z.string(), z.number()).nullable(),
+            committedMb: z.number(),
+            agents: z.object({ running: z.number(), paused: z.number(), sleeping: z.number() }),
             recentFailures: z.array(z.object({ userId: z.string(), kind: z.string(), error: z.string(), at: z.number() })),
             unknownContainers: z.array(z.object({ userId: z.string(), state: z.string() })),
           }),

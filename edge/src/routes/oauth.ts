@@ -13,11 +13,17 @@ const STATE_COOKIE = "oc_oauth_state";
 const VERIFIER_COOKIE = "oc_oauth_verifier";
 
 const startRoute = createRoute({
-  method: "get", path: "/auth/google", tags: ["auth"], middleware: [rateLimit("oauth")] as const,
+  method: "get",
+  path: "/auth/google",
+  tags: ["auth"],
+  middleware: [rateLimit("oauth")] as const,
   responses: { 302: { description: "Redirect to Google" }, ...errorResponses },
 });
 const callbackRoute = createRoute({
-  method: "get", path: "/auth/google/callback", tags: ["auth"], middleware: [rateLimit("oauth")] as const,
+  method: "get",
+  path: "/auth/google/callback",
+  tags: ["auth"],
+  middleware: [rateLimit("oauth")] as const,
   request: { query: z.object({ code: z.string().min(1).max(2000), state: z.string().min(1).max(200) }) },
   responses: { 302: { description: "Signed in; redirect to the dashboard (or the 2FA step)" }, ...errorResponses },
 });

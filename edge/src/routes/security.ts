@@ -21,51 +21,91 @@ const sessionSchema = z
 
 const routes = {
   listSessions: createRoute({
-    method: "get", path: "/account/sessions", tags: ["security"], middleware: auth,
+    method: "get",
+    path: "/account/sessions",
+    tags: ["security"],
+    middleware: auth,
     responses: { 200: json(z.object({ sessions: z.array(sessionSchema) })), ...errorResponses },
   }),
   revokeSession: createRoute({
-    method: "delete", path: "/account/sessions/{id}", tags: ["security"], middleware: auth, request: { params: idParam },
+    method: "delete",
+    path: "/account/sessions/{id}",
+    tags: ["security"],
+    middleware: auth,
+    request: { params: idParam },
     responses: { 200: json(ok), 404: errorResponses[400], ...errorResponses },
   }),
   setup2fa: createRoute({
-    method: "post", path: "/account/2fa/setup", tags: ["security"], middleware: auth,
+    method: "post",
+    path: "/account/2fa/setup",
+    tags: ["security"],
+    middleware: auth,
     responses: { 200: json(z.object({ secret: z.string(), uri: z.string() })), ...errorResponses },
   }),
   enable2fa: createRoute({
-    method: "post", path: "/account/2fa/enable", tags: ["security"], middleware: [...auth, rateLimitUser("2fa-change")],
+    method: "post",
+    path: "/account/2fa/enable",
+    tags: ["security"],
+    middleware: [...auth, rateLimitUser("2fa-change")],
     request: body(z.object({ code: z.string().regex(/^\d{6}$/, "must be the 6-digit code") })),
     responses: { 200: json(z.object({ recoveryCodes: z.array(z.string()) })), ...errorResponses },
   }),
   disable2fa: createRoute({
-    method: "post", path: "/account/2fa/disable", tags: ["security"], middleware: [...auth, rateLimitUser("2fa-change")],
+    method: "post",
+    path: "/account/2fa/disable",
+    tags: ["security"],
+    middleware: [...auth, rateLimitUser("2fa-change")],
     request: body(z.object({ password: z.string().max(200).optional(), code: z.string().min(6).max(40) })),
     responses: { 200: json(ok), ...errorResponses },
   }),
   listKeys: createRoute({
-    method: "get", path: "/account/api-keys", tags: ["security"], middleware: auth,
+    method: "get",
+    path: "/account/api-keys",
+    tags: ["security"],
+    middleware: auth,
     responses: {
-      200: json(z.object({ keys: z.array(z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })) })),
+      200: json(
+        z.object({
+          keys: z.array(z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })),
+        }),
+      ),
       ...errorResponses,
     },
   }),
   createKey: createRoute({
-    method: "post", path: "/account/api-keys", tags: ["security"], middleware: auth,
+    method: "post",
+    path: "/account/api-keys",
+    tags: ["security"],
+    middleware: auth,
     request: body(z.object({ name: z.string().trim().min(1).max(80) })),
-    responses: { 201: json(z.object({ id: z.string(), name: z.string(), prefix: z.string(), key: z.string() }), "Created; the key is shown only now"), ...errorResponses },
+    responses: {
+      201: json(z.object({ id: z.string(), name: z.string(), prefix: z.string(), key: z.string() }), "Created; the key is shown only now"),
+      ...errorResponses,
+    },
   }),
   revokeKey: createRoute({
-    method: "delete", path: "/account/api-keys/{id}", tags: ["security"], middleware: auth, request: { params: idParam },
+    method: "delete",
+    path: "/account/api-keys/{id}",
+    tags: ["security"],
+    middleware: auth,
+    request: { params: idParam },
     responses: { 200: json(ok), 404: errorResponses[400], ...errorResponses },
   }),
   deleteAccount: createRoute({
-    method: "post", path: "/account/delete", tags: ["security"], middleware: auth,
-    description: "Deletes the account for good: the agent (container and archives), channels, keys, sessions, memories, conversations and files. Confirm with the password (accounts without one: within 15 minutes of signing in). Only anonymous accounting records stay.",
+    method: "post",
+    path: "/account/delete",
+    tags: ["security"],
+    middleware: auth,
+    description:
+      "Deletes the account for good: the agent (container and archives), channels, keys, sessions, memories, conversations and files. Confirm with the password (accounts without one: within 15 minutes of signing in). Only anonymous accounting records stay.",
     request: body(z.object({ password: z.string().max(200).optional() })),
     responses: { 200: json(z.object({ deleted: z.literal(true) })), ...errorResponses },
   }),
   exportData: createRoute({
-    method: "get", path: "/account/export", tags: ["security"], middleware: auth,
+    method: "get",
+    path: "/account/export",
+    tags: ["security"],
+    middleware: auth,
     description: "A zip of the account's data: account.json, memories.json, conversations.json and the agent's files under files/.",
     responses: { 200: { description: "application/zip", content: { "application/zip": { schema: z.string() } } }, ...errorResponses },
   }),
@@ -77,7 +117,18 @@ export function registerSecurityRoutes(app: App) {
   app.openapi(routes.listSessions, async (c) => {
     const rows = await listSessions(c.get("services"), c.get("user").id);
     const current = c.get("sessionId");
-    return c.json({ sessions: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString(), lastSeenAt: r.lastSeenAt.toISOString(), expiresAt: undefined, current: r.id === current })) }, 200);
+    return c.json(
+      {
+        sessions: rows.map((r) => ({
+          ...r,
+          createdAt: r.createdAt.toISOString(),
+          lastSeenAt: r.lastSeenAt.toISOString(),
+          expiresAt: undefined,
+          current: r.id === current,
+        })),
+      },
+      200,
+    );
   });
   app.openapi(routes.revokeSession, async (c) => {
     await revokeSession(c.get("services"), c.get("user").id, c.req.valid("param").id);
@@ -111,6 +162,9 @@ export function registerSecurityRoutes(app: App) {
   app.openapi(routes.exportData, async (c) => {
     const stream = await exportAccount(c.get("services"), c.get("user").id);
     const day = new Date().toISOString().slice(0, 10);
-    return new Response(stream, { status: 200, headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="openclaw-cloud-export-${day}.zip"` } }) as never;
+    return new Response(stream, {
+      status: 200,
+      headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="openclaw-cloud-export-${day}.zip"` },
+    }) as never;
   });
 }

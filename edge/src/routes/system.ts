@@ -22,21 +22,33 @@ const devOnly = () =>
   });
 
 const healthRoute = createRoute({
-  method: "get", path: "/health", tags: ["system"],
+  method: "get",
+  path: "/health",
+  tags: ["system"],
   responses: { 200: json(z.object({ ok: z.literal(true), database: z.enum(["up"]), environment: z.string() })), ...errorResponses },
 });
 
 const outboxRoute = createRoute({
-  method: "get", path: "/dev/outbox", tags: ["system"], middleware: [devOnly()],
+  method: "get",
+  path: "/dev/outbox",
+  tags: ["system"],
+  middleware: [devOnly()],
   description: "Local development only (DEV_MODE=local): the mails the platform sent or would have sent. Absent (404) anywhere else.",
   responses: {
-    200: json(z.object({ emails: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), status: z.string(), createdAt: z.string() })) })),
+    200: json(
+      z.object({
+        emails: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), status: z.string(), createdAt: z.string() })),
+      }),
+    ),
     ...errorResponses,
   },
 });
 
 const devCreditRoute = createRoute({
-  method: "post", path: "/dev/credit", tags: ["system"], middleware: [devOnly(), requireUser()],
+  method: "post",
+  path: "/dev/credit",
+  tags: ["system"],
+  middleware: [devOnly(), requireUser()],
   description: "Local development only (DEV_MODE=local): adds test balance to the signed-in user. Absent (404) anywhere else.",
   request: body(z.object({ amountMicros: z.number().int().min(1).max(100_000_000) })),
   responses: { 200: json(z.object({ balance: z.number().int() })), ...errorResponses },
@@ -58,6 +70,9 @@ export function registerSystemRoutes(app: App) {
   app.openapi(outboxRoute, async (c) => {
     const s = c.get("services");
     const rows = await listOutbox(s.db);
-    return c.json({ emails: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, text: r.text, status: r.status, createdAt: r.createdAt.toISOString() })) }, 200);
+    return c.json(
+      { emails: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, text: r.text, status: r.status, createdAt: r.createdAt.toISOString() })) },
+      200,
+    );
   });
 }

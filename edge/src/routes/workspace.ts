@@ -15,32 +15,86 @@ const path = z.string().max(500).default("");
 const anyJson = json(z.record(z.string(), z.unknown()));
 
 const routes = {
-  list: createRoute({ method: "get", path: "/agent/files", tags: ["workspace"], middleware: auth, request: { query: z.object({ path }) }, responses: { 200: anyJson, ...errorResponses } }),
+  list: createRoute({
+    method: "get",
+    path: "/agent/files",
+    tags: ["workspace"],
+    middleware: auth,
+    request: { query: z.object({ path }) },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
   read: createRoute({
-    method: "get", path: "/agent/files/content", tags: ["workspace"], middleware: auth,
+    method: "get",
+    path: "/agent/files/content",
+    tags: ["workspace"],
+    middleware: auth,
     request: { query: z.object({ path: z.string().min(1).max(500) }) },
     responses: { 200: { description: "The file's bytes" }, ...errorResponses },
   }),
   write: createRoute({
-    method: "put", path: "/agent/files", tags: ["workspace"], middleware: auth,
+    method: "put",
+    path: "/agent/files",
+    tags: ["workspace"],
+    middleware: auth,
     request: body(z.object({ path: z.string().min(1).max(500), contentBase64: z.string().max(1_400_000) })),
     responses: { 200: anyJson, ...errorResponses },
   }),
-  remove: createRoute({ method: "delete", path: "/agent/files", tags: ["workspace"], middleware: auth, request: { query: z.object({ path: z.string().min(1).max(500) }) }, responses: { 200: anyJson, ...errorResponses } }),
+  remove: createRoute({
+    method: "delete",
+    path: "/agent/files",
+    tags: ["workspace"],
+    middleware: auth,
+    request: { query: z.object({ path: z.string().min(1).max(500) }) },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
   memories: createRoute({
-    method: "get", path: "/agent/memories", tags: ["workspace"], middleware: auth,
+    method: "get",
+    path: "/agent/memories",
+    tags: ["workspace"],
+    middleware: auth,
     request: { query: z.object({ q: z.string().max(500).optional() }) },
     responses: { 200: anyJson, ...errorResponses },
   }),
-  addMemory: createRoute({ method: "post", path: "/agent/memories", tags: ["workspace"], middleware: auth, request: body(z.object({ content: z.string().trim().min(1).max(2000) })), responses: { 201: anyJson, ...errorResponses } }),
-  deleteMemory: createRoute({ method: "delete", path: "/agent/memories/{id}", tags: ["workspace"], middleware: auth, request: { params: z.object({ id: z.string().max(64) }) }, responses: { 200: anyJson, ...errorResponses } }),
-  cron: createRoute({ method: "get", path: "/agent/cron", tags: ["workspace"], middleware: auth, responses: { 200: anyJson, ...errorResponses } }),
-  addCron: createRoute({
-    method: "post", path: "/agent/cron", tags: ["workspace"], middleware: auth,
-    request: body(z.object({ name: z.string().trim().min(1).max(80), cron: z.string().trim().min(9).max(100), message: z.string().trim().min(1).max(2000), tz: z.string().max(64).optional() })),
+  addMemory: createRoute({
+    method: "post",
+    path: "/agent/memories",
+    tags: ["workspace"],
+    middleware: auth,
+    request: body(z.object({ content: z.string().trim().min(1).max(2000) })),
     responses: { 201: anyJson, ...errorResponses },
   }),
-  removeCron: createRoute({ method: "delete", path: "/agent/cron/{id}", tags: ["workspace"], middleware: auth, request: { params: z.object({ id: z.string().regex(/^[\w-]{1,100}$/) }) }, responses: { 200: anyJson, ...errorResponses } }),
+  deleteMemory: createRoute({
+    method: "delete",
+    path: "/agent/memories/{id}",
+    tags: ["workspace"],
+    middleware: auth,
+    request: { params: z.object({ id: z.string().max(64) }) },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
+  cron: createRoute({ method: "get", path: "/agent/cron", tags: ["workspace"], middleware: auth, responses: { 200: anyJson, ...errorResponses } }),
+  addCron: createRoute({
+    method: "post",
+    path: "/agent/cron",
+    tags: ["workspace"],
+    middleware: auth,
+    request: body(
+      z.object({
+        name: z.string().trim().min(1).max(80),
+        cron: z.string().trim().min(9).max(100),
+        message: z.string().trim().min(1).max(2000),
+        tz: z.string().max(64).optional(),
+      }),
+    ),
+    responses: { 201: anyJson, ...errorResponses },
+  }),
+  removeCron: createRoute({
+    method: "delete",
+    path: "/agent/cron/{id}",
+    tags: ["workspace"],
+    middleware: auth,
+    request: { params: z.object({ id: z.string().regex(/^[\w-]{1,100}$/) }) },
+    responses: { 200: anyJson, ...errorResponses },
+  }),
 };
 
 export function registerWorkspaceRoutes(app: App) {
@@ -50,7 +104,10 @@ export function registerWorkspaceRoutes(app: App) {
   app.openapi(routes.read, async (c) => {
     const p = c.req.valid("query").path;
     const r = (await files(c.get("services"), c.get("user").id, "read", p)) as { content: string };
-    const name = p.split("/").pop()!.replace(/[^\w.-]/g, "_");
+    const name = p
+      .split("/")
+      .pop()!
+      .replace(/[^\w.-]/g, "_");
     return new Response(fromBase64(r.content), {
       headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${name}"` },
     }) as never;
@@ -69,7 +126,10 @@ export function registerWorkspaceRoutes(app: App) {
   app.openapi(routes.memories, async (c) => {
     const s = c.get("services");
     const q = c.req.valid("query").q;
-    const [list, file] = await Promise.all([listMemories(s, c.get("user").id, q || undefined), q ? Promise.resolve(null) : readMemoryFile(s, c.get("user").id)]);
+    const [list, file] = await Promise.all([
+      listMemories(s, c.get("user").id, q || undefined),
+      q ? Promise.resolve(null) : readMemoryFile(s, c.get("user").id),
+    ]);
     return c.json({ memories: list, memoryFile: file }, 200);
   });
   app.openapi(routes.addMemory, async (c) => c.json(await addMemory(c.get("services"), c.get("user").id, c.req.valid("json").content), 201));

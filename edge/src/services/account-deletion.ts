@@ -23,9 +23,13 @@ export async function requestAccountDeletion(s: Services, userId: string, sessio
   const [u] = await s.db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
   if (!u) throw new AppError("NOT_FOUND", "No such account.");
   if (u.passwordHash) {
-    if (!password || !(await verifyPassword(password, u.passwordHash))) throw new AppError("INVALID_CREDENTIALS", "That password is not right. Your account was not deleted.");
+    if (!password || !(await verifyPassword(password, u.passwordHash)))
+      throw new AppError("INVALID_CREDENTIALS", "That password is not right. Your account was not deleted.");
   } else {
-    const [session] = await s.db.select({ createdAt: sessions.createdAt }).from(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
+    const [session] = await s.db
+      .select({ createdAt: sessions.createdAt })
+      .from(sessions)
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
     if (!session || Date.now() - session.createdAt.getTime() > RECENT_SIGN_IN_MS)
       throw new AppError("FORBIDDEN", "For your safety, sign out and sign in again, then delete your account within 15 minutes.");
   }
@@ -42,12 +46,19 @@ export async function requestAccountDeletion(s: Services, userId: string, sessio
 export async function deleteAccount(s: Services, userId: string, meta: RequestMeta, why: string) {
   const [u] = await s.db.select({ id: users.id, deletedAt: users.deletedAt }).from(users).where(eq(users.id, userId));
   if (!u || u.deletedAt) return { deleted: false };
-  const [sub] = await s.db.select({ status: subscriptions.status, stripeId: subscriptions.stripeSubscriptionId }).from(subscriptions).where(eq(subscriptions.userId, userId));
+  const [sub] = await s.db
+    .select({ status: subscriptions.status, stripeId: subscriptions.stripeSubscriptionId })
+    .from(subscriptions)
+    .where(eq(subscriptions.userId, userId));
   if (sub?.stripeId && sub.status !== "canceled") {
     try {
       await stripeFor(s.env).subscriptions.cancel(sub.stripeId);
     } catch (cause) {
-      throw new AppError("BILLING_UNAVAILABLE", "Your plan could not be cancelled with Stripe just now, so nothing was deleted. Please try again in a minute.", { cause });
+      throw new AppError(
+        "BILLING_UNAVAILABLE",
+        "Your plan could not be cancelled with Stripe just now, so nothing was deleted. Please try again in a minute.",
+        { cause },
+      );
     }
     await s.db.update(subscriptions).set({ status: "canceled", updatedAt: new Date() }).where(eq(subscriptions.userId, userId));
   }
@@ -104,4 +115,3 @@ export async function deleteAfterGrace(s: Services, batch = 10) {
   }
   return { deleted: done };
 }
-

@@ -22,16 +22,35 @@ interface FileEntry {
  * When the node cannot be reached the zip still comes, with a note saying the files are missing and why.
  */
 export async function exportAccount(s: Services, userId: string): Promise<ReadableStream<Uint8Array>> {
-  const [user] = await s.db.select({ id: users.id, email: users.email, name: users.name, createdAt: users.createdAt, timezone: users.timezone }).from(users).where(eq(users.id, userId));
+  const [user] = await s.db
+    .select({ id: users.id, email: users.email, name: users.name, createdAt: users.createdAt, timezone: users.timezone })
+    .from(users)
+    .where(eq(users.id, userId));
   if (!user) throw new AppError("NOT_FOUND", "No such account.");
   const zip = zipStream();
   s.defer(
     (async () => {
       try {
-        const [agent] = await s.db.select({ id: agents.id, name: agents.name, personality: agents.personality, routerMode: agents.routerMode }).from(agents).where(eq(agents.userId, userId));
+        const [agent] = await s.db
+          .select({ id: agents.id, name: agents.name, personality: agents.personality, routerMode: agents.routerMode })
+          .from(agents)
+          .where(eq(agents.userId, userId));
         await zip.add("account.json", JSON.stringify({ ...user, createdAt: user.createdAt.toISOString(), agent: agent ?? null }, null, 2));
-        const mems = agent ? await s.db.select({ id: memories.id, content: memories.content, source: memories.source, createdAt: memories.createdAt }).from(memories).where(eq(memories.agentId, agent.id)).orderBy(asc(memories.createdAt)) : [];
-        await zip.add("memories.json", JSON.stringify(mems.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })), null, 2));
+        const mems = agent
+          ? await s.db
+              .select({ id: memories.id, content: memories.content, source: memories.source, createdAt: memories.createdAt })
+              .from(memories)
+              .where(eq(memories.agentId, agent.id))
+              .orderBy(asc(memories.createdAt))
+          : [];
+        await zip.add(
+          "memories.json",
+          JSON.stringify(
+            mems.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })),
+            null,
+            2,
+          ),
+        );
         const inbox = await userAgent(s.env, userId).listMessages(200);
         await zip.add(
           "conversations.json",

@@ -16,13 +16,18 @@ import { userAgent } from "../clients/user-agent";
 export async function revokeEveryAccess(s: Services, userId: string, meta: RequestMeta, why: string) {
   await s.db.delete(sessions).where(eq(sessions.userId, userId));
   await s.db.delete(loginChallenges).where(eq(loginChallenges.userId, userId));
-  const keys = await s.db.update(apiKeys).set({ revokedAt: new Date() }).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id });
+  const keys = await s.db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
   await s.db.update(users).set({ totpSecretEnc: null, totpEnabledAt: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, userId));
   await s.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
   await s.db.delete(emailTokens).where(eq(emailTokens.userId, userId));
   const channels = await removeAllChannels(s, userId);
   const [agent] = await s.db.select({ id: agents.id, nodeId: agents.nodeId, keyHash: agents.proxyKeyHash }).from(agents).where(eq(agents.userId, userId));
-  if (agent?.nodeId) await rotateProxyKey(s, userId, meta); // the running agent gets its new key (and no channels)
+  if (agent?.nodeId)
+    await rotateProxyKey(s, userId, meta); // the running agent gets its new key (and no channels)
   else if (agent?.keyHash) {
     await s.db.update(agents).set({ proxyKeyHash: null, updatedAt: new Date() }).where(eq(agents.id, agent.id));
     await userAgent(s.env, userId).setProxyKeyHash(null);

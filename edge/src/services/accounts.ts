@@ -88,7 +88,10 @@ export async function sendVerification(s: Services, userId: string, email: strin
 
 export async function verifyEmail(s: Services, token: string) {
   const userId = await consumeEmailToken(s, token, "verify_email");
-  await s.db.update(users).set({ emailVerifiedAt: new Date(), updatedAt: new Date() }).where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)));
+  await s.db
+    .update(users)
+    .set({ emailVerifiedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)));
   return { userId };
 }
 
@@ -109,14 +112,15 @@ export async function requestPasswordReset(s: Services, rawEmail: string, meta: 
 /** Sets the new password and signs the user out everywhere (a reset usually means a leaked password). */
 export async function resetPassword(s: Services, token: string, password: string, meta: RequestMeta) {
   const userId = await consumeEmailToken(s, token, "reset_password");
-  await s.db.update(users).set({ passwordHash: await hashPassword(password), updatedAt: new Date() }).where(eq(users.id, userId));
+  await s.db
+    .update(users)
+    .set({ passwordHash: await hashPassword(password), updatedAt: new Date() })
+    .where(eq(users.id, userId));
   await revokeAllSessions(s, userId);
   audit(s, meta, userId, "account.password_reset");
 }
 
-export type LoginResult =
-  | { kind: "session"; userId: string; session: Awaited<ReturnType<typeof createSession>> }
-  | { kind: "two_factor"; challenge: string };
+export type LoginResult = { kind: "session"; userId: string; session: Awaited<ReturnType<typeof createSession>> } | { kind: "two_factor"; challenge: string };
 
 /**
  * Password login. A user with 2FA gets a short-lived challenge instead of a session: nothing that grants

@@ -45,7 +45,13 @@ export function browserRelayUrl(edgeUrl: string, agentId: string, browserKey: st
 }
 
 /** Everything a node needs to run the user's agent: the generated OpenClaw config with its proxy key, limits, image. */
-export function agentSpec(s: Services, userId: string, keys: { key: string; browserKey: string }, gatewayToken: string, settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB }): AgentSpecWire {
+export function agentSpec(
+  s: Services,
+  userId: string,
+  keys: { key: string; browserKey: string },
+  gatewayToken: string,
+  settings: SpecSettings = { model: "auto", memoryMb: AGENT_MEMORY_MB },
+): AgentSpecWire {
   const proxyKey = keys.key;
   const { model, memoryMb } = settings;
   const host = `${userId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;

@@ -15,7 +15,10 @@ const MAX_KEYS = 25;
 export async function createApiKey(s: Services, userId: string, name: string, meta: RequestMeta) {
   // A key acts for the account outside the browser: not before the address is proven to be the holder's.
   await requireVerified(s, userId, "create API keys");
-  const existing = await s.db.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
+  const existing = await s.db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
   if (existing.length >= MAX_KEYS) throw new AppError("CONFLICT", `You can have at most ${MAX_KEYS} API keys. Revoke one first.`);
   const key = `${API_KEY_PREFIX}${randomToken()}`;
   const id = newId("key");
@@ -47,7 +50,17 @@ export async function revokeApiKey(s: Services, userId: string, id: string, meta
 export async function authenticateApiKey(s: Services, key: string): Promise<SessionUser | undefined> {
   if (!key.startsWith(API_KEY_PREFIX)) return undefined;
   const [row] = await s.db
-    .select({ keyId: apiKeys.id, user: { id: users.id, email: users.email, name: users.name, role: users.role, emailVerifiedAt: users.emailVerifiedAt, totpEnabledAt: users.totpEnabledAt } })
+    .select({
+      keyId: apiKeys.id,
+      user: {
+        id: users.id,
+        email: users.email,
+        name: users.name,
+        role: users.role,
+        emailVerifiedAt: users.emailVerifiedAt,
+        totpEnabledAt: users.totpEnabledAt,
+      },
+    })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(and(eq(apiKeys.keyHash, await sha256Hex(key)), isNull(apiKeys.revokedAt)))

@@ -16,14 +16,21 @@ export async function authenticateNode(s: Services, nodeId: string, authorizatio
   const secret = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!secret) throw new AppError("UNAUTHORIZED", "Node secret missing.");
   const [node] = await s.db.select({ secretHash: nodes.secretHash, status: nodes.status }).from(nodes).where(eq(nodes.id, nodeId));
-  if (!node || !timingSafeEqual(node.secretHash, await sha256Hex(secret)) || node.status === "retired") throw new AppError("UNAUTHORIZED", "Unknown node or wrong secret.");
+  if (!node || !timingSafeEqual(node.secretHash, await sha256Hex(secret)) || node.status === "retired")
+    throw new AppError("UNAUTHORIZED", "Unknown node or wrong secret.");
 }
 
 function target(s: Services): S3Target {
   const e = s.env;
   if (!e.NODE_S3_BUCKET || !e.NODE_S3_ENDPOINT || !e.NODE_S3_ACCESS_KEY_ID || !e.NODE_S3_SECRET_ACCESS_KEY)
     throw new AppError("FEATURE_UNAVAILABLE", "Agent state storage is not configured on the edge (NODE_S3_*).");
-  return { endpoint: e.NODE_S3_ENDPOINT, region: e.NODE_S3_REGION, bucket: e.NODE_S3_BUCKET, accessKeyId: e.NODE_S3_ACCESS_KEY_ID, secretAccessKey: e.NODE_S3_SECRET_ACCESS_KEY };
+  return {
+    endpoint: e.NODE_S3_ENDPOINT,
+    region: e.NODE_S3_REGION,
+    bucket: e.NODE_S3_BUCKET,
+    accessKeyId: e.NODE_S3_ACCESS_KEY_ID,
+    secretAccessKey: e.NODE_S3_SECRET_ACCESS_KEY,
+  };
 }
 
 /** The user's agent object, if (and only if) that agent is placed on `nodeId`. */

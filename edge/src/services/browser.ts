@@ -66,7 +66,10 @@ async function stored(s: Services, agentId: string) {
 async function save(s: Services, agentId: string, session: Awaited<ReturnType<typeof createSession>>) {
   const urlsEnc = await s.secrets.encrypt(JSON.stringify(session.urls), `browser:${agentId}`);
   const values = { sessionId: session.id, urlsEnc, expiresAt: session.expiresAt, updatedAt: new Date() };
-  await s.db.insert(browserSessions).values({ agentId, ...values }).onConflictDoUpdate({ target: browserSessions.agentId, set: values });
+  await s.db
+    .insert(browserSessions)
+    .values({ agentId, ...values })
+    .onConflictDoUpdate({ target: browserSessions.agentId, set: values });
 }
 
 /**

@@ -24,7 +24,12 @@ export function buildServices(env: Env, label: string): { services: Services; fi
       return db();
     },
     get mailer() {
-      return createMailer(db(), { from: env.EMAIL_FROM, resendKey: env.RESEND_API_KEY, resendBaseUrl: env.RESEND_BASE_URL, keepSecrets: env.DEV_MODE === "local" && env.ENVIRONMENT !== "production" });
+      return createMailer(db(), {
+        from: env.EMAIL_FROM,
+        resendKey: env.RESEND_API_KEY,
+        resendBaseUrl: env.RESEND_BASE_URL,
+        keepSecrets: env.DEV_MODE === "local" && env.ENVIRONMENT !== "production",
+      });
     },
   };
   return { services, finish: () => Promise.allSettled(deferred).then(() => opened?.close()) };

@@ -16,7 +16,10 @@ export interface CronJob {
 /** OpenClaw 2026.9 prints jobs as `{ id, name, displayName?, enabled, schedule: { kind: cron|every|at, … }, payload, state: { nextRunAtMs } }`. */
 function normalise(raw: any): CronJob {
   const schedule = raw.schedule ?? {};
-  const every = Number(schedule.everyMs) > 0 ? `every ${Number(schedule.everyMs) >= 86_400_000 ? `${Number(schedule.everyMs) / 86_400_000} d` : `${Number(schedule.everyMs) / 60_000} min`}` : "";
+  const every =
+    Number(schedule.everyMs) > 0
+      ? `every ${Number(schedule.everyMs) >= 86_400_000 ? `${Number(schedule.everyMs) / 86_400_000} d` : `${Number(schedule.everyMs) / 60_000} min`}`
+      : "";
   return {
     id: String(raw.id ?? raw.jobId ?? ""),
     name: String(raw.displayName ?? raw.name ?? raw.id ?? ""),

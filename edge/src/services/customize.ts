@@ -22,7 +22,10 @@ const EMPTY: Personality = { name: "", tone: "", language: "", instructions: "" 
 
 /** Skills turned off for this agent (all bundled skills are on unless turned off). */
 export async function disabledSkills(s: Services, agentId: string): Promise<string[]> {
-  const rows = await s.db.select({ skill: skillSettings.skill }).from(skillSettings).where(and(eq(skillSettings.agentId, agentId), eq(skillSettings.enabled, false)));
+  const rows = await s.db
+    .select({ skill: skillSettings.skill })
+    .from(skillSettings)
+    .where(and(eq(skillSettings.agentId, agentId), eq(skillSettings.enabled, false)));
   return rows.map((r) => r.skill).sort();
 }
 
@@ -52,7 +55,10 @@ export async function getPersonality(s: Services, userId: string): Promise<Perso
 
 export async function setPersonality(s: Services, userId: string, p: Personality, meta: RequestMeta, apply = true) {
   const agentId = await ensureAgent(s, userId);
-  await s.db.update(agents).set({ personality: { ...p }, updatedAt: new Date() }).where(eq(agents.id, agentId));
+  await s.db
+    .update(agents)
+    .set({ personality: { ...p }, updatedAt: new Date() })
+    .where(eq(agents.id, agentId));
   audit(s, meta, userId, "agent.personality_changed");
   return { appliedToAgent: apply ? await applyAgentConfig(s, userId, meta) : false };
 }
@@ -75,14 +81,26 @@ export async function publishTemplate(s: Services, userId: string, input: { name
 
 /** Applies a template's router model, personality and skills in one go (one restart). */
 export async function applyTemplate(s: Services, userId: string, templateId: string, meta: RequestMeta) {
-  const [t] = await s.db.select().from(templates).where(and(eq(templates.id, templateId), eq(templates.published, true)));
+  const [t] = await s.db
+    .select()
+    .from(templates)
+    .where(and(eq(templates.id, templateId), eq(templates.published, true)));
   if (!t) throw new AppError("NOT_FOUND", "No such template.");
   const c = t.config as { model?: string; personality?: Personality; disabledSkills?: string[] };
   const known = new Set(BUNDLED_SKILLS.map((k) => k.name));
   const off = new Set((c.disabledSkills ?? []).filter((n) => known.has(n)));
-  await setSkills(s, userId, BUNDLED_SKILLS.map((k) => ({ name: k.name, enabled: !off.has(k.name) })), meta, false);
+  await setSkills(
+    s,
+    userId,
+    BUNDLED_SKILLS.map((k) => ({ name: k.name, enabled: !off.has(k.name) })),
+    meta,
+    false,
+  );
   if (c.personality) await setPersonality(s, userId, { ...EMPTY, ...c.personality }, meta, false);
   const { appliedToAgent } = await setRouterModel(s, userId, c.model ?? "auto", meta); // applies everything at once
-  await s.db.update(templates).set({ uses: sql`${templates.uses} + 1` }).where(eq(templates.id, templateId));
+  await s.db
+    .update(templates)
+    .set({ uses: sql`${templates.uses} + 1` })
+    .where(eq(templates.id, templateId));
   return { appliedToAgent };
 }

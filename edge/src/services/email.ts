@@ -100,10 +100,14 @@ export const templates = {
     template: "signup_attempt",
     subject: "Someone tried to sign up with your address",
     text: `Someone just tried to create an OpenClaw Cloud account with this email address, which already has one. Nothing was changed and no new account was made.\n\nIf it was you, sign in here:\n${loginUrl}\n\nForgot your password? Choose a new one:\n${resetUrl}\n\nIf it was not you, you can ignore this mail.`,
-    html: layout("Someone tried to sign up with your address", "Someone just tried to create an account with this email address, which already has one. Nothing was changed. If it was you, sign in; if you forgot your password, you can choose a new one. If it was not you, ignore this mail.", {
-      label: "Sign in",
-      url: loginUrl,
-    }),
+    html: layout(
+      "Someone tried to sign up with your address",
+      "Someone just tried to create an account with this email address, which already has one. Nothing was changed. If it was you, sign in; if you forgot your password, you can choose a new one. If it was not you, ignore this mail.",
+      {
+        label: "Sign in",
+        url: loginUrl,
+      },
+    ),
   }),
   receipt: (what: string, amount: string, billingUrl: string) => ({
     template: "receipt",
@@ -115,19 +119,29 @@ export const templates = {
     template: "low_balance",
     subject: "Your OpenClaw Cloud token balance is low",
     text: `Your agent has ${balance} of tokens left. When it runs out, your agent pauses model calls until you top up.\n\nTop up or turn on auto top-up:\n${billingUrl}`,
-    html: layout("Your token balance is low", `Your agent has ${balance} of tokens left. Top up or turn on auto top-up so it never stops.`, { label: "Top up", url: billingUrl }),
+    html: layout("Your token balance is low", `Your agent has ${balance} of tokens left. Top up or turn on auto top-up so it never stops.`, {
+      label: "Top up",
+      url: billingUrl,
+    }),
   }),
   topUpFailed: (reason: string, billingUrl: string) => ({
     template: "top_up_failed",
     subject: "Your automatic top-up did not go through",
     text: `We tried to top up your token balance automatically, but the payment failed: ${reason}\n\nWe will not try again until you act. Update your card or buy tokens here:\n${billingUrl}`,
-    html: layout("Automatic top-up failed", `The payment failed: ${reason}. We will not retry on our own. Update your card or buy tokens on the billing page.`, { label: "Open billing", url: billingUrl }),
+    html: layout(
+      "Automatic top-up failed",
+      `The payment failed: ${reason}. We will not retry on our own. Update your card or buy tokens on the billing page.`,
+      { label: "Open billing", url: billingUrl },
+    ),
   }),
   agentFailed: (reason: string, dashboardUrl: string) => ({
     template: "agent_failed",
     subject: "Your agent could not start yet",
     text: `Your payment went through, but your agent could not start: ${reason}\n\nWe are on it; you can also retry from the dashboard:\n${dashboardUrl}`,
-    html: layout("Your agent could not start yet", `Your payment went through, but your agent could not start: ${reason}. You can retry from the dashboard.`, { label: "Open dashboard", url: dashboardUrl }),
+    html: layout("Your agent could not start yet", `Your payment went through, but your agent could not start: ${reason}. You can retry from the dashboard.`, {
+      label: "Open dashboard",
+      url: dashboardUrl,
+    }),
   }),
   planChanged: (from: string, to: string, billingUrl: string) => ({
     template: "plan_changed",
@@ -139,6 +153,10 @@ export const templates = {
     template: "subscription_ended",
     subject: "Your OpenClaw Cloud subscription has ended",
     text: `Your subscription has ended and your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (you can export your data from the Security Center until then).\n\n${billingUrl}`,
-    html: layout("Your subscription has ended", `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (export your data from the Security Center until then).`, { label: "Subscribe again", url: billingUrl }),
+    html: layout(
+      "Your subscription has ended",
+      `Your agent is asleep. We keep its memory and files for ${graceDays} days: subscribe again to wake it exactly as it was. After that your account and everything in it are deleted (export your data from the Security Center until then).`,
+      { label: "Subscribe again", url: billingUrl },
+    ),
   }),
 };

@@ -38,7 +38,10 @@ export async function paidAccess(s: Services, userId: string): Promise<{ ok: boo
 /** Throws PAYMENT_REQUIRED unless the account has an active plan or an operator's grant. */
 export async function requirePaid(s: Services, userId: string, what: string) {
   if (!(await paidAccess(s, userId)).ok)
-    throw new AppError("PAYMENT_REQUIRED", `${what} needs an active plan. Choose one on the billing page; your agent starts as soon as the payment goes through.`);
+    throw new AppError(
+      "PAYMENT_REQUIRED",
+      `${what} needs an active plan. Choose one on the billing page; your agent starts as soon as the payment goes through.`,
+    );
 }
 
 /** Of these users, the ones with paid access (one query; the fleet counts only their memory). */
@@ -82,7 +85,10 @@ export async function countProvisionAttempt(s: Services, userId: string) {
 
 export async function grantAccess(s: Services, operatorId: string, target: { userId?: string; email?: string }, note: string | undefined, meta: RequestMeta) {
   const where = target.userId ? eq(users.id, target.userId) : eq(users.email, (target.email ?? "").trim().toLowerCase());
-  const [u] = await s.db.select({ id: users.id, email: users.email }).from(users).where(and(where, sql`${users.deletedAt} IS NULL`));
+  const [u] = await s.db
+    .select({ id: users.id, email: users.email })
+    .from(users)
+    .where(and(where, sql`${users.deletedAt} IS NULL`));
   if (!u) throw new AppError("NOT_FOUND", "No such account.");
   await s.db
     .insert(operatorGrants)
@@ -104,7 +110,13 @@ export async function revokeGrant(s: Services, operatorId: string, userId: strin
 
 export async function listGrants(s: Services) {
   const rows = await s.db
-    .select({ userId: operatorGrants.userId, email: users.email, note: operatorGrants.note, grantedBy: operatorGrants.grantedBy, createdAt: operatorGrants.createdAt })
+    .select({
+      userId: operatorGrants.userId,
+      email: users.email,
+      note: operatorGrants.note,
+      grantedBy: operatorGrants.grantedBy,
+      createdAt: operatorGrants.createdAt,
+    })
     .from(operatorGrants)
     .innerJoin(users, eq(users.id, operatorGrants.userId))
     .orderBy(desc(operatorGrants.createdAt))
@@ -132,4 +144,3 @@ export async function graceEnded(s: Services, limit = 20) {
     .limit(limit);
   return rows.map((r) => r.userId);
 }
-

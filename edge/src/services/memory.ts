@@ -26,7 +26,12 @@ export async function listMemories(s: Services, userId: string, query?: string) 
   }
   const [vec] = await embed(s.env, [query]);
   const distance = sql<number>`${memories.embedding} <=> ${JSON.stringify(vec)}::vector`;
-  const rows = await s.db.select({ ...cols, distance }).from(memories).where(eq(memories.agentId, agentId)).orderBy(distance).limit(20);
+  const rows = await s.db
+    .select({ ...cols, distance })
+    .from(memories)
+    .where(eq(memories.agentId, agentId))
+    .orderBy(distance)
+    .limit(20);
   return rows.map(({ distance: d, ...r }) => ({ ...r, createdAt: r.createdAt.toISOString(), score: Math.round((1 - Number(d)) * 1000) / 1000 }));
 }
 
@@ -40,7 +45,10 @@ export async function addMemory(s: Services, userId: string, content: string) {
 
 export async function deleteMemory(s: Services, userId: string, id: string) {
   const agentId = await ensureAgent(s, userId);
-  const [row] = await s.db.delete(memories).where(and(eq(memories.id, id), eq(memories.agentId, agentId))).returning({ id: memories.id });
+  const [row] = await s.db
+    .delete(memories)
+    .where(and(eq(memories.id, id), eq(memories.agentId, agentId)))
+    .returning({ id: memories.id });
   if (!row) throw new AppError("NOT_FOUND", "No such memory.");
   return { synced: await syncMemoryFile(s, userId, agentId) };
 }
@@ -65,9 +73,10 @@ async function syncMemoryFile(s: Services, userId: string, agentId: string): Pro
   const section = [START, "## Things my owner asked me to remember", "", ...rows.map((r) => `- ${r.content.replace(/\s+/g, " ")}`), END].join("\n");
   try {
     const current = (await readMemoryFile(s, userId)) ?? "# MEMORY\n";
-    const next = current.includes(START) && current.includes(END)
-      ? current.slice(0, current.indexOf(START)) + section + current.slice(current.indexOf(END) + END.length)
-      : `${current.trimEnd()}\n\n${section}\n`;
+    const next =
+      current.includes(START) && current.includes(END)
+        ? current.slice(0, current.indexOf(START)) + section + current.slice(current.indexOf(END) + END.length)
+        : `${current.trimEnd()}\n\n${section}\n`;
     await callNode(s, userId, { kind: "files", userId, op: "write", path: "MEMORY.md", content: toBase64(new TextEncoder().encode(next)) });
     return true;
   } catch {

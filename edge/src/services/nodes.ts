@@ -19,7 +19,9 @@ export async function createRegistrationToken(s: Services, opts: { createdBy: st
   const token = `ocn_${randomToken(32)}`;
   const expiresAt = new Date(Date.now() + (opts.ttlMinutes ?? REGISTRATION_TTL_MINUTES) * 60_000);
   const id = newId("nrt");
-  await s.db.insert(nodeRegistrationTokens).values({ id, tokenHash: await sha256Hex(token), createdBy: opts.createdBy, purpose: opts.purpose ?? "operator", expiresAt });
+  await s.db
+    .insert(nodeRegistrationTokens)
+    .values({ id, tokenHash: await sha256Hex(token), createdBy: opts.createdBy, purpose: opts.purpose ?? "operator", expiresAt });
   return { id, token, expiresAt };
 }
 
@@ -33,12 +35,20 @@ export async function registerNode(s: Services, input: { token: string; name: st
   const [spent] = await s.db
     .update(nodeRegistrationTokens)
     .set({ usedAt: new Date(), nodeId, updatedAt: new Date() })
-    .where(and(eq(nodeRegistrationTokens.tokenHash, await sha256Hex(input.token)), isNull(nodeRegistrationTokens.usedAt), gt(nodeRegistrationTokens.expiresAt, new Date())))
+    .where(
+      and(
+        eq(nodeRegistrationTokens.tokenHash, await sha256Hex(input.token)),
+        isNull(nodeRegistrationTokens.usedAt),
+        gt(nodeRegistrationTokens.expiresAt, new Date()),
+      ),
+    )
     .returning({ id: nodeRegistrationTokens.id, purpose: nodeRegistrationTokens.purpose });
   if (!spent) throw new AppError("UNAUTHORIZED", "This registration token is unknown, expired or already used. Ask for a new one.");
   const secret = randomToken(32);
   // A token made for an autoscaler order is "<provider>:<orderId>": registering closes that order.
-  const [provider, orderId] = spent.purpose.includes(":") ? [spent.purpose.split(":")[0]!, spent.purpose.slice(spent.purpose.indexOf(":") + 1)] : ["manual", null];
+  const [provider, orderId] = spent.purpose.includes(":")
+    ? [spent.purpose.split(":")[0]!, spent.purpose.slice(spent.purpose.indexOf(":") + 1)]
+    : ["manual", null];
   await s.db.insert(nodes).values({
     id: nodeId,
     name: input.name,
@@ -58,7 +68,10 @@ export async function registerNode(s: Services, input: { token: string; name: st
 
 /** Every node with what its NodeLink knows live (connection, heartbeat, metrics, drift), for operators. */
 export async function listNodes(s: Services) {
-  const rows = await s.db.select({ id: nodes.id, name: nodes.name, status: nodes.status, provider: nodes.provider, publicIp: nodes.publicIp }).from(nodes).orderBy(asc(nodes.createdAt));
+  const rows = await s.db
+    .select({ id: nodes.id, name: nodes.name, status: nodes.status, provider: nodes.provider, publicIp: nodes.publicIp })
+    .from(nodes)
+    .orderBy(asc(nodes.createdAt));
   return Promise.all(
     rows.map(async (n) => {
       const live = await nodeLink(s.env, n.id).getStatus();

@@ -21,7 +21,10 @@ export async function placeAgent(s: Services, memoryMb = AGENT_MEMORY_MB): Promi
   const [best] = placeable(await fleetView(s), memoryMb);
   if (!best) {
     s.defer(checkFleet(s));
-    throw new AppError("NO_CAPACITY", "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.");
+    throw new AppError(
+      "NO_CAPACITY",
+      "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.",
+    );
   }
   return best.id;
 }

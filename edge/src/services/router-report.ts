@@ -8,7 +8,12 @@ import type { Services } from "./context";
 
 /** The part of a route reason that says why, without the numbers ("classified complex", "tool loop of a … task"). */
 const whyOf = (reason: string | null) =>
-  (reason ?? "n/a").replace(/^auto: /, "").split(/ \(|;| →/)[0]!.replace(/^(requested) .*/, "$1 a model by name").replace(/^(classified|follow-up of a|tool loop of a) (\w+)( task)?.*/, "$1 $2$3").trim();
+  (reason ?? "n/a")
+    .replace(/^auto: /, "")
+    .split(/ \(|;| →/)[0]!
+    .replace(/^(requested) .*/, "$1 a model by name")
+    .replace(/^(classified|follow-up of a|tool loop of a) (\w+)( task)?.*/, "$1 $2$3")
+    .trim();
 
 /**
  * The Smart Router page for one month: what the router chose (by model and tier), why (by reason), and
@@ -24,9 +29,17 @@ export async function routerReport(s: Services, userId: string, month: string) {
   const day = sql<string>`to_char(date_trunc('day', ${usageRecords.createdAt} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`;
   const rows = await s.db
     .select({
-      day, model: usageRecords.model, provider: usageRecords.provider, tier: usageRecords.tier, reason: usageRecords.routeReason, markupBps: usageRecords.markupBps,
-      calls: sql<string>`count(*)`, spent: sql<string>`sum(${usageRecords.priceMicros})`,
-      input: sql<string>`sum(${usageRecords.inputTokens})`, output: sql<string>`sum(${usageRecords.outputTokens})`, cached: sql<string>`sum(${usageRecords.cachedTokens})`,
+      day,
+      model: usageRecords.model,
+      provider: usageRecords.provider,
+      tier: usageRecords.tier,
+      reason: usageRecords.routeReason,
+      markupBps: usageRecords.markupBps,
+      calls: sql<string>`count(*)`,
+      spent: sql<string>`sum(${usageRecords.priceMicros})`,
+      input: sql<string>`sum(${usageRecords.inputTokens})`,
+      output: sql<string>`sum(${usageRecords.outputTokens})`,
+      cached: sql<string>`sum(${usageRecords.cachedTokens})`,
     })
     .from(usageRecords)
     .where(and(eq(usageRecords.userId, userId), gte(usageRecords.createdAt, from), lt(usageRecords.createdAt, to)))
@@ -42,7 +55,10 @@ export async function routerReport(s: Services, userId: string, month: string) {
     const paid = Number(r.spent);
     const top = view.strongest(r.provider === "anthropic" ? "anthropic" : "openai");
     // The same tokens on the strongest model (its own cache price for the cached part), never below what was paid.
-    const alt = Math.max(paid, withMarkup(wholesaleMicros(top, { inputTokens: Number(r.input), outputTokens: Number(r.output), cachedTokens: Number(r.cached) }), r.markupBps));
+    const alt = Math.max(
+      paid,
+      withMarkup(wholesaleMicros(top, { inputTokens: Number(r.input), outputTokens: Number(r.output), cachedTokens: Number(r.cached) }), r.markupBps),
+    );
     spent += paid;
     strongest += alt;
     const d = byDay.get(r.day) ?? { day: r.day, spentMicros: 0, strongestMicros: 0 };

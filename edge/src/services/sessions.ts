@@ -32,7 +32,14 @@ export async function findSession(s: Services, token: string) {
     .select({
       sessionId: sessions.id,
       lastSeenAt: sessions.lastSeenAt,
-      user: { id: users.id, email: users.email, name: users.name, role: users.role, emailVerifiedAt: users.emailVerifiedAt, totpEnabledAt: users.totpEnabledAt },
+      user: {
+        id: users.id,
+        email: users.email,
+        name: users.name,
+        role: users.role,
+        emailVerifiedAt: users.emailVerifiedAt,
+        totpEnabledAt: users.totpEnabledAt,
+      },
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
@@ -47,7 +54,14 @@ export async function findSession(s: Services, token: string) {
 
 export async function listSessions(s: Services, userId: string) {
   return s.db
-    .select({ id: sessions.id, ip: sessions.ip, userAgent: sessions.userAgent, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, expiresAt: sessions.expiresAt })
+    .select({
+      id: sessions.id,
+      ip: sessions.ip,
+      userAgent: sessions.userAgent,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      expiresAt: sessions.expiresAt,
+    })
     .from(sessions)
     .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, new Date())))
     .orderBy(sessions.createdAt);

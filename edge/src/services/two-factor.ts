@@ -48,7 +48,10 @@ async function acceptTotp(s: Services, userId: string, key: Uint8Array, code: st
 }
 
 async function acceptRecoveryCode(s: Services, userId: string, code: string): Promise<boolean> {
-  const normalized = code.trim().toLowerCase().replace(/[^a-z0-9]/g, "");
+  const normalized = code
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "");
   const used = await s.db
     .update(recoveryCodes)
     .set({ usedAt: new Date() })
@@ -78,7 +81,8 @@ export async function enableTotp(s: Services, userId: string, code: string, meta
   const u = await loadSecret(s, userId);
   if (u.enabledAt) throw new AppError("CONFLICT", "Two-factor authentication is already on.");
   if (!u.key) throw new AppError("BAD_REQUEST", "Start the two-factor setup first.");
-  if (!(await acceptTotp(s, userId, u.key, code))) throw new AppError("INVALID_TWO_FACTOR_CODE", "That code is not right. Check the time on your phone and try again.");
+  if (!(await acceptTotp(s, userId, u.key, code)))
+    throw new AppError("INVALID_TWO_FACTOR_CODE", "That code is not right. Check the time on your phone and try again.");
   const codes = Array.from({ length: RECOVERY_CODES }, () => base32(crypto.getRandomValues(new Uint8Array(8))).slice(0, 12));
   await s.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
   await s.db.insert(recoveryCodes).values(await Promise.all(codes.map(async (c) => ({ id: newId("rec"), userId, codeHash: await sha256Hex(c) }))));

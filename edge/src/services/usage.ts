@@ -18,11 +18,34 @@ export async function usageSummary(s: Services, userId: string, days = 30) {
     calls: sql<string>`count(*)`,
   };
   const [byDay, byModel, byTier, recent, balance] = await Promise.all([
-    s.db.select({ day, ...sums }).from(usageRecords).where(where).groupBy(day).orderBy(day),
-    s.db.select({ model: usageRecords.model, ...sums }).from(usageRecords).where(where).groupBy(usageRecords.model).orderBy(desc(sql`sum(${usageRecords.priceMicros})`)),
-    s.db.select({ tier: sql<string>`coalesce(${usageRecords.tier}, 'n/a')`, ...sums }).from(usageRecords).where(where).groupBy(usageRecords.tier),
     s.db
-      .select({ at: usageRecords.createdAt, model: usageRecords.model, tier: usageRecords.tier, reason: usageRecords.routeReason, priceMicros: usageRecords.priceMicros, inputTokens: usageRecords.inputTokens, outputTokens: usageRecords.outputTokens, background: usageRecords.background })
+      .select({ day, ...sums })
+      .from(usageRecords)
+      .where(where)
+      .groupBy(day)
+      .orderBy(day),
+    s.db
+      .select({ model: usageRecords.model, ...sums })
+      .from(usageRecords)
+      .where(where)
+      .groupBy(usageRecords.model)
+      .orderBy(desc(sql`sum(${usageRecords.priceMicros})`)),
+    s.db
+      .select({ tier: sql<string>`coalesce(${usageRecords.tier}, 'n/a')`, ...sums })
+      .from(usageRecords)
+      .where(where)
+      .groupBy(usageRecords.tier),
+    s.db
+      .select({
+        at: usageRecords.createdAt,
+        model: usageRecords.model,
+        tier: usageRecords.tier,
+        reason: usageRecords.routeReason,
+        priceMicros: usageRecords.priceMicros,
+        inputTokens: usageRecords.inputTokens,
+        outputTokens: usageRecords.outputTokens,
+        background: usageRecords.background,
+      })
       .from(usageRecords)
       .where(where)
       .orderBy(desc(usageRecords.createdAt))
@@ -30,7 +53,13 @@ export async function usageSummary(s: Services, userId: string, days = 30) {
     userAgent(s.env, userId).getBalance(),
   ]);
   type Sums = { spentMicros: number; inputTokens: number; outputTokens: number; calls: number };
-  const num = <T extends Record<string, unknown>>(r: T): Omit<T, keyof Sums> & Sums => ({ ...r, spentMicros: Number(r.spentMicros), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), calls: Number(r.calls) });
+  const num = <T extends Record<string, unknown>>(r: T): Omit<T, keyof Sums> & Sums => ({
+    ...r,
+    spentMicros: Number(r.spentMicros),
+    inputTokens: Number(r.inputTokens),
+    outputTokens: Number(r.outputTokens),
+    calls: Number(r.calls),
+  });
   const filled: ({ day: string } & Sums)[] = [];
   const have = new Map(byDay.map((r) => [r.day, num(r)]));
   for (let i = days - 1; i >= 0; i--) {
@@ -40,7 +69,10 @@ export async function usageSummary(s: Services, userId: string, days = 30) {
   return {
     days,
     balance,
-    totals: filled.reduce((t, r) => ({ spentMicros: t.spentMicros + r.spentMicros, calls: t.calls + r.calls, tokens: t.tokens + r.inputTokens + r.outputTokens }), { spentMicros: 0, calls: 0, tokens: 0 }),
+    totals: filled.reduce(
+      (t, r) => ({ spentMicros: t.spentMicros + r.spentMicros, calls: t.calls + r.calls, tokens: t.tokens + r.inputTokens + r.outputTokens }),
+      { spentMicros: 0, calls: 0, tokens: 0 },
+    ),
     byDay: filled,
     byModel: byModel.map(num),
     byTier: byTier.map(num),
@@ -63,6 +95,10 @@ export async function referralSummary(s: Services, userId: string) {
   return {
     link: `${s.env.APP_URL}/signup?ref=${me?.code ?? ""}`,
     earnedMicros: joined.reduce((t, r) => t + Number(r.creditedMicros ?? 0), 0),
-    referred: joined.map((r) => ({ who: mask(r.email), joinedAt: r.joinedAt.toISOString(), creditedMicros: r.creditedMicros === null ? null : Number(r.creditedMicros) })),
+    referred: joined.map((r) => ({
+      who: mask(r.email),
+      joinedAt: r.joinedAt.toISOString(),
+      creditedMicros: r.creditedMicros === null ? null : Number(r.creditedMicros),
+    })),
   };
 }

@@ -8,7 +8,10 @@ import type { PageServerLoad } from "./$types";
 export const load = (async (event) => {
   const { user } = await event.parent();
   if (user.role !== "admin") return { operator: false as const };
-  const { overview, grants } = await loadAll({ overview: api<AdminOverview>(event, "/admin/overview"), grants: api<{ grants: Grant[] }>(event, "/admin/grants") });
+  const { overview, grants } = await loadAll({
+    overview: api<AdminOverview>(event, "/admin/overview"),
+    grants: api<{ grants: Grant[] }>(event, "/admin/grants"),
+  });
   return { operator: true as const, overview, grants: grants.grants };
 }) satisfies PageServerLoad;
 

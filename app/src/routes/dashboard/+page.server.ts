@@ -10,7 +10,13 @@ export const load = (async (event) => {
     billing: api<BillingOverview>(event, "/billing"),
     messages: api<{ messages: Message[] }>(event, "/agent/messages?limit=10"),
   });
-  return { status: agent.status, activity: agent.activity, plan: billing.subscription?.planName ?? null, balance: billing.balance, messages: messages.messages };
+  return {
+    status: agent.status,
+    activity: agent.activity,
+    plan: billing.subscription?.planName ?? null,
+    balance: billing.balance,
+    messages: messages.messages,
+  };
 }) satisfies PageServerLoad;
 
 export const actions = {

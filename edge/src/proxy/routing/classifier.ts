@@ -18,7 +18,8 @@ let weights: Int8Array | undefined;
 /** The int8 weights, decoded from base64 once per isolate (a few ms, then never again). */
 export function loadWeights(): Int8Array {
   if (weights) return weights;
-  if (MODEL.hashBits !== HASH_BITS || MODEL.dense.length !== DENSE_DIM * TIER_ORDER.length) throw new Error("router model does not match the feature extractor: run npm run router:train");
+  if (MODEL.hashBits !== HASH_BITS || MODEL.dense.length !== DENSE_DIM * TIER_ORDER.length)
+    throw new Error("router model does not match the feature extractor: run npm run router:train");
   const bin = atob(MODEL.weights);
   const w = new Int8Array(bin.length);
   for (let i = 0; i < bin.length; i++) w[i] = (bin.charCodeAt(i) << 24) >> 24;

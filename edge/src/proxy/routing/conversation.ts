@@ -43,7 +43,8 @@ function partText(p: unknown): string {
   return "";
 }
 
-const isToolPart = (p: unknown) => !!p && typeof p === "object" && ["tool_result", "function_call_output", "tool_use", "function_call"].includes(String((p as { type?: string }).type));
+const isToolPart = (p: unknown) =>
+  !!p && typeof p === "object" && ["tool_result", "function_call_output", "tool_use", "function_call"].includes(String((p as { type?: string }).type));
 
 /** The text a person wrote in this message, or undefined when it is tool output / not a person's turn. */
 function humanTextOf(m: Msg): string | undefined {
@@ -122,7 +123,13 @@ export function withoutAgentContext(text: string): string {
 }
 
 export function readConversation(body: { messages?: unknown; input?: unknown; system?: unknown; instructions?: unknown; tools?: unknown }): Conversation {
-  const raw: Msg[] = Array.isArray(body.messages) ? (body.messages as Msg[]) : Array.isArray(body.input) ? (body.input as Msg[]) : typeof body.input === "string" ? [{ role: "user", content: body.input }] : [];
+  const raw: Msg[] = Array.isArray(body.messages)
+    ? (body.messages as Msg[])
+    : Array.isArray(body.input)
+      ? (body.input as Msg[])
+      : typeof body.input === "string"
+        ? [{ role: "user", content: body.input }]
+        : [];
   const systemParts: string[] = [];
   if (typeof body.system === "string") systemParts.push(body.system);
   else if (Array.isArray(body.system)) systemParts.push(body.system.map(partText).join("\n"));
@@ -159,7 +166,8 @@ export function readConversation(body: { messages?: unknown; input?: unknown; sy
   for (let i = (lastHuman?.i ?? -1) + 1; i < raw.length; i++) {
     const m = raw[i]!;
     if (m.role === "tool" || m.role === "function" || m.type === "function_call_output") toolSteps++;
-    else if (m.role === "user" && Array.isArray(m.content)) toolSteps += m.content.filter((p) => !!p && typeof p === "object" && (p as { type?: string }).type === "tool_result").length;
+    else if (m.role === "user" && Array.isArray(m.content))
+      toolSteps += m.content.filter((p) => !!p && typeof p === "object" && (p as { type?: string }).type === "tool_result").length;
   }
   return {
     kind: kind === "human" && lastHuman === undefined ? "human" : kind,

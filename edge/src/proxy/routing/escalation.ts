@@ -13,7 +13,10 @@ export function badAnswer(api: Api, json: any): string | undefined {
     const blocks: any[] = Array.isArray(json.content) ? json.content : [];
     const tools = blocks.filter((b) => b?.type === "tool_use");
     if (tools.some((b) => !b.input || typeof b.input !== "object" || Array.isArray(b.input))) return "malformed tool call";
-    const text = blocks.filter((b) => b?.type === "text").map((b) => String(b.text ?? "")).join("");
+    const text = blocks
+      .filter((b) => b?.type === "text")
+      .map((b) => String(b.text ?? ""))
+      .join("");
     if (tools.length === 0 && !text.trim() && json.stop_reason !== "max_tokens") return "empty answer";
     return undefined;
   }
@@ -32,7 +35,11 @@ export function badAnswer(api: Api, json: any): string | undefined {
     if (items.some((i) => i?.type === "message" && (i.content ?? []).some((p: any) => p?.type === "refusal"))) return "the model refused";
     const calls = items.filter((i) => i?.type === "function_call");
     if (calls.some((i) => !validJson(i.arguments))) return "malformed tool call";
-    const text = items.filter((i) => i?.type === "message").flatMap((i) => i.content ?? []).map((p: any) => String(p?.text ?? "")).join("");
+    const text = items
+      .filter((i) => i?.type === "message")
+      .flatMap((i) => i.content ?? [])
+      .map((p: any) => String(p?.text ?? ""))
+      .join("");
     if (calls.length === 0 && !text.trim() && json.status !== "incomplete") return "empty answer";
   }
   return undefined;

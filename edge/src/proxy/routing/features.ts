@@ -38,7 +38,8 @@ export interface FeatureVector {
   dense: Float32Array;
 }
 
-const CODE_LINE = /^\s*(def |class |import |from \S+ import|return\b|function\b|const |let |var |public |private |#include|for\s*\(|if\s*\(|while\s*\(|\}|\{|.*;\s*$|.*\)\s*\{\s*$|.*:\s*$)/;
+const CODE_LINE =
+  /^\s*(def |class |import |from \S+ import|return\b|function\b|const |let |var |public |private |#include|for\s*\(|if\s*\(|while\s*\(|\}|\{|.*;\s*$|.*\)\s*\{\s*$|.*:\s*$)/;
 const MATH_MARK = /[=+\-*/^<>≤≥≠∑∫√π]|\\(frac|sqrt|cdot|times|le|ge|pi|sum|int)/g;
 const LIST_ASK = /\b(list|bullet|enumerate|outline|(\d+|three|five|ten) (ways|ideas|tips|examples|reasons|things|steps))\b/i;
 const STEP = /step[- ]by[- ]step|think (carefully|hard)|show your (work|reasoning)/i;

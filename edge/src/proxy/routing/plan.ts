@@ -23,7 +23,8 @@ export { CACHE_TTL_MS, PIN_TTL_MS, pickRoute, type Kind, type Pin, type RouteCho
 const FOLLOW_UP_CHARS = 240;
 /** Output the router expects per tier, for its cost comparison (not for billing). */
 const EXPECTED_OUTPUT: Record<Tier, number> = { simple: 120, standard: 500, complex: 1_200, reasoning: 2_500 };
-const ACK = /^\s*(hi|hello|hey|yo|thanks?( you)?( so much| a lot)?|thx|ty|ok(ay)?|cool|great|nice|perfect|awesome|got it|sounds good|good (morning|night|evening)|bye|see you|👍|🙏|❤️|yes|no|sure|done)\b[\s!.,:)🙂😊👍🙏]*(\s*(thanks|thank you|!|😊|🙂))?\s*$/i;
+const ACK =
+  /^\s*(hi|hello|hey|yo|thanks?( you)?( so much| a lot)?|thx|ty|ok(ay)?|cool|great|nice|perfect|awesome|got it|sounds good|good (morning|night|evening)|bye|see you|👍|🙏|❤️|yes|no|sure|done)\b[\s!.,:)🙂😊👍🙏]*(\s*(thanks|thank you|!|😊|🙂))?\s*$/i;
 
 export interface PlanInput {
   messages?: unknown;
@@ -34,7 +35,14 @@ export interface PlanInput {
 }
 
 /** `holdOf` prices a model's hold for this request (the proxy's hold.ts: n, tiers, media); by default bytes and max output. */
-export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view: CatalogView, bodyBytes: number, maxOut: number | undefined, holdOf?: (m: ModelInfo) => number): RoutePlan {
+export function planRoute(
+  api: Api,
+  body: PlanInput & { stream?: unknown },
+  view: CatalogView,
+  bodyBytes: number,
+  maxOut: number | undefined,
+  holdOf?: (m: ModelInfo) => number,
+): RoutePlan {
   const c = readConversation(body);
   const { kind, proposed, reason } = judge(c);
   const prefix = Math.ceil(c.prefixChars / 4);
@@ -54,7 +62,10 @@ export function planRoute(api: Api, body: PlanInput & { stream?: unknown }, view
 export function judge(c: Conversation): { kind: Kind; proposed: Tier; reason: string } {
   // A heartbeat reads HEARTBEAT.md (one tool call) and usually has nothing to do; one that keeps calling
   // tools found work, and that work is at least everyday work.
-  if (c.kind === "heartbeat") return c.toolSteps > 1 ? { kind: "tool", proposed: "standard", reason: "heartbeat with work to do" } : { kind: "heartbeat", proposed: "simple", reason: "heartbeat check" };
+  if (c.kind === "heartbeat")
+    return c.toolSteps > 1
+      ? { kind: "tool", proposed: "standard", reason: "heartbeat with work to do" }
+      : { kind: "heartbeat", proposed: "simple", reason: "heartbeat check" };
   const own = classifyText(c.human);
   if (c.kind === "tool") {
     // The tool output is not the task: the task is what the person asked for, and it keeps its tier.

@@ -11,7 +11,10 @@ export async function ensureCustomer(s: Services, userId: string): Promise<strin
   if (!u) throw new AppError("NOT_FOUND", "No such user.");
   if (u.customer) return u.customer;
   const customer = await stripeFor(s.env).customers.create({ email: u.email, metadata: { userId } }, { idempotencyKey: `customer:${userId}` });
-  await s.db.update(users).set({ stripeCustomerId: customer.id, updatedAt: new Date() }).where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
+  await s.db
+    .update(users)
+    .set({ stripeCustomerId: customer.id, updatedAt: new Date() })
+    .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
   return customer.id;
 }
 
@@ -76,7 +79,15 @@ export async function listInvoices(s: Services, userId: string) {
   const [u] = await s.db.select({ customer: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
   if (!u?.customer) return [];
   const list = await stripeFor(s.env).invoices.list({ customer: u.customer, limit: 24 });
-  return list.data.map((i) => ({ id: i.id!, number: i.number ?? null, amountCents: i.amount_paid, currency: i.currency, status: i.status ?? "draft", createdAt: new Date(i.created * 1000).toISOString(), url: i.hosted_invoice_url ?? null }));
+  return list.data.map((i) => ({
+    id: i.id!,
+    number: i.number ?? null,
+    amountCents: i.amount_paid,
+    currency: i.currency,
+    status: i.status ?? "draft",
+    createdAt: new Date(i.created * 1000).toISOString(),
+    url: i.hosted_invoice_url ?? null,
+  }));
 }
 
 async function activeStripeSubscription(s: Services, userId: string) {
@@ -110,6 +121,9 @@ export async function changePlan(s: Services, userId: string, planId: string) {
 export async function cancelSubscription(s: Services, userId: string) {
   const sub = await activeStripeSubscription(s, userId);
   await stripeFor(s.env).subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true });
-  await s.db.update(subscriptions).set({ cancelAtPeriodEnd: sub.currentPeriodEnd ?? new Date(), updatedAt: new Date() }).where(eq(subscriptions.id, sub.id));
+  await s.db
+    .update(subscriptions)
+    .set({ cancelAtPeriodEnd: sub.currentPeriodEnd ?? new Date(), updatedAt: new Date() })
+    .where(eq(subscriptions.id, sub.id));
   return { endsAt: (sub.currentPeriodEnd ?? new Date()).toISOString() };
 }

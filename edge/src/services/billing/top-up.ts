@@ -55,7 +55,10 @@ export async function runAutoTopUp(s: Services, userId: string): Promise<{ charg
     if (pi.status !== "succeeded") return fail(`the payment is ${pi.status.replace(/_/g, " ")}`);
     // Credited now; the payment_intent.succeeded webhook carries the same key and changes nothing.
     await account.credit(pack.creditMicros, "topup", pi.id);
-    await s.db.insert(ledgerEntries).values({ id: newId("led"), userId, kind: "credit_topup", amountMicros: pack.creditMicros, source: "topup", sourceId: pi.id }).onConflictDoNothing();
+    await s.db
+      .insert(ledgerEntries)
+      .values({ id: newId("led"), userId, kind: "credit_topup", amountMicros: pack.creditMicros, source: "topup", sourceId: pi.id })
+      .onConflictDoNothing();
     return { charged: true };
   } catch (e) {
     if (e instanceof Stripe.errors.StripeCardError) return fail(e.message);

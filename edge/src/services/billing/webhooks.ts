@@ -70,15 +70,32 @@ export async function handleStripeEvent(s: Services, event: Stripe.Event): Promi
       fx.after.map((f) => ({ id: `${event.id}:${f.kind}`, kind: `${JOB_KIND_PREFIX}${f.kind}`, payload: f })),
     );
   const recorded = await s.db.transaction(async (tx) => {
-    const [row] = await tx.insert(stripeEvents).values({ id: event.id, type: event.type, userId: fx.userId, outcome: fx.outcome }).onConflictDoNothing().returning({ id: stripeEvents.id });
+    const [row] = await tx
+      .insert(stripeEvents)
+      .values({ id: event.id, type: event.type, userId: fx.userId, outcome: fx.outcome })
+      .onConflictDoNothing()
+      .returning({ id: stripeEvents.id });
     if (!row) return false; // a concurrent delivery of the same event won
     for (const c of fx.credits)
-      await tx.insert(ledgerEntries).values({ id: newId("led"), userId: c.userId, kind: c.kind, amountMicros: c.amount, source: c.source, sourceId: c.sourceId }).onConflictDoNothing();
+      await tx
+        .insert(ledgerEntries)
+        .values({ id: newId("led"), userId: c.userId, kind: c.kind, amountMicros: c.amount, source: c.source, sourceId: c.sourceId })
+        .onConflictDoNothing();
     if (fx.referral)
       await tx
         .insert(referrals)
-        .values({ id: newId("ref"), referrerId: fx.referral.referrerId, referredId: fx.referral.referredId, creditedMicros: fx.referral.amount, creditedAt: new Date() })
-        .onConflictDoUpdate({ target: referrals.referredId, set: { creditedMicros: fx.referral.amount, creditedAt: new Date() }, where: sql`${referrals.creditedAt} IS NULL` });
+        .values({
+          id: newId("ref"),
+          referrerId: fx.referral.referrerId,
+          referredId: fx.referral.referredId,
+          creditedMicros: fx.referral.amount,
+          creditedAt: new Date(),
+        })
+        .onConflictDoUpdate({
+          target: referrals.referredId,
+          set: { creditedMicros: fx.referral.amount, creditedAt: new Date() },
+          where: sql`${referrals.creditedAt} IS NULL`,
+        });
     if (fx.subscription) {
       const eventAt = new Date(event.created * 1000);
       // A late, older event must not undo a newer state (Stripe does not guarantee order).
@@ -148,10 +165,7 @@ async function checkoutCompleted(s: Services, session: Stripe.Checkout.Session):
     outcome: `subscribed to ${plan.id}`,
     credits: [],
     subscription: { userId: user.id, planId: plan.id, status: "active", stripeCustomerId: user.customer ?? null, stripeSubscriptionId: subscriptionId ?? null },
-    after: [
-      { kind: "apply_plan", planId: plan.id },
-      { kind: "start_agent" },
-    ],
+    after: [{ kind: "apply_plan", planId: plan.id }, { kind: "start_agent" }],
   };
 }
 
@@ -177,7 +191,14 @@ async function invoicePaid(s: Services, invoice: Stripe.Invoice): Promise<Effect
 }
 
 const STATUS: Record<string, "active" | "past_due" | "canceled" | "incomplete"> = {
-  active: "active", trialing: "active", past_due: "past_due", unpaid: "past_due", canceled: "canceled", incomplete_expired: "canceled", incomplete: "incomplete", paused: "past_due",
+  active: "active",
+  trialing: "active",
+  past_due: "past_due",
+  unpaid: "past_due",
+  canceled: "canceled",
+  incomplete_expired: "canceled",
+  incomplete: "incomplete",
+  paused: "past_due",
 };
 
 async function subscriptionChanged(s: Services, sub: Stripe.Subscription, deleted: boolean): Promise<Effects> {
@@ -188,7 +209,10 @@ async function subscriptionChanged(s: Services, sub: Stripe.Subscription, delete
   if (!plan) return none(`ignored: unknown price ${item?.price.id}`, user.id);
   const status = deleted ? "canceled" : (STATUS[sub.status] ?? "incomplete");
   const periodEnd = item?.current_period_end ? new Date(item.current_period_end * 1000) : null;
-  const [before] = await s.db.select({ planId: subscriptions.planId, status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.userId, user.id));
+  const [before] = await s.db
+    .select({ planId: subscriptions.planId, status: subscriptions.status })
+    .from(subscriptions)
+    .where(eq(subscriptions.userId, user.id));
   const after: Effects["after"] = [];
   if (deleted) after.push({ kind: "end_service" });
   else if (before && before.planId !== plan.id)

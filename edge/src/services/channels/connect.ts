@@ -29,7 +29,10 @@ export const channelContext = (agentId: string, kind: ChannelKind) => `channel:$
 export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
 
 export async function loadChannel<K extends ChannelKind>(s: Services, agentId: string, kind: K) {
-  const [row] = await s.db.select().from(channels).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
+  const [row] = await s.db
+    .select()
+    .from(channels)
+    .where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
   if (!row || row.status !== "connected") return undefined;
   return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, channelContext(agentId, kind))) as ChannelCredentials[K] };
 }
@@ -45,7 +48,10 @@ async function save<K extends ChannelKind>(s: Services, agentId: string, kind: K
   await s.db
     .insert(channels)
     .values({ id: newId("chn"), agentId, kind, credentialsEnc, webhookSecretHash: secretHash, status: "connected" })
-    .onConflictDoUpdate({ target: [channels.agentId, channels.kind], set: { credentialsEnc, webhookSecretHash: secretHash, status: "connected", updatedAt: new Date() } });
+    .onConflictDoUpdate({
+      target: [channels.agentId, channels.kind],
+      set: { credentialsEnc, webhookSecretHash: secretHash, status: "connected", updatedAt: new Date() },
+    });
 }
 
 /** Calls an official HTTP API and returns its JSON; `what` names it in the error the user sees. */
@@ -62,7 +68,8 @@ async function callApi(what: string, url: string, init: RequestInit): Promise<an
 
 export async function connectTelegram(s: Services, userId: string, botToken: string, meta: RequestMeta) {
   await requireVerified(s, userId, "connect chat channels");
-  if (!/^\d+:[\w-]{20,}$/.test(botToken)) throw new AppError("VALIDATION_FAILED", "That does not look like a Telegram bot token (it looks like 123456:ABC…, from @BotFather).");
+  if (!/^\d+:[\w-]{20,}$/.test(botToken))
+    throw new AppError("VALIDATION_FAILED", "That does not look like a Telegram bot token (it looks like 123456:ABC…, from @BotFather).");
   const agentId = await ensureAgent(s, userId);
   const api = `${s.env.TELEGRAM_API_BASE}/bot${botToken}`;
   const me = await callApi("Telegram", `${api}/getMe`, {});
@@ -93,7 +100,8 @@ export async function connectWhatsApp(s: Services, userId: string, creds: Omit<C
   await requireVerified(s, userId, "connect chat channels");
   const agentId = await ensureAgent(s, userId);
   const phone = await callApi("WhatsApp", `${s.env.WHATSAPP_API_BASE}/${creds.phoneNumberId}`, { headers: { authorization: `Bearer ${creds.accessToken}` } });
-  if (phone.status !== 200) throw new AppError("VALIDATION_FAILED", `WhatsApp did not accept these credentials (${phone.json.error?.message ?? phone.status}).`);
+  if (phone.status !== 200)
+    throw new AppError("VALIDATION_FAILED", `WhatsApp did not accept these credentials (${phone.json.error?.message ?? phone.status}).`);
   const verifyToken = randomToken(18);
   await save(s, agentId, "whatsapp", { ...creds, verifyToken }, null);
   audit(s, meta, userId, "channel.connected", { kind: "whatsapp" });
@@ -101,7 +109,8 @@ export async function connectWhatsApp(s: Services, userId: string, creds: Omit<C
 }
 
 export async function connectDiscord(s: Services, userId: string, creds: ChannelCredentials["discord"], meta: RequestMeta) {
-  if (!/^[0-9a-f]{64}$/i.test(creds.publicKey)) throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
+  if (!/^[0-9a-f]{64}$/i.test(creds.publicKey))
+    throw new AppError("VALIDATION_FAILED", "The Discord public key is the 64-character hex key on your application's General Information page.");
   await requireVerified(s, userId, "connect chat channels");
   // A bot holds a live socket, so the agent is kept always on: paid work.
   if (creds.botToken) await requirePaid(s, userId, "A Discord bot (it keeps your agent always on)");
@@ -110,7 +119,8 @@ export async function connectDiscord(s: Services, userId: string, creds: Channel
   let bot: string | null = null;
   if (creds.botToken) {
     const me = await callApi("Discord", `${s.env.DISCORD_API_BASE}/users/@me`, { headers: { authorization: `Bot ${creds.botToken}` } });
-    if (me.status !== 200 || !me.json.bot) throw new AppError("VALIDATION_FAILED", "Discord did not accept this bot token. Copy it again from your app's Bot page (Reset Token).");
+    if (me.status !== 200 || !me.json.bot)
+      throw new AppError("VALIDATION_FAILED", "Discord did not accept this bot token. Copy it again from your app's Bot page (Reset Token).");
     bot = me.json.username ?? null;
   }
   await save(s, agentId, "discord", creds, null);
@@ -139,7 +149,10 @@ export async function disconnectChannel(s: Services, userId: string, kind: Chann
     const tg = current.creds as ChannelCredentials["telegram"];
     await callApi("Telegram", `${s.env.TELEGRAM_API_BASE}/bot${tg.botToken}/deleteWebhook`, { method: "POST" }).catch(() => undefined);
   }
-  await s.db.update(channels).set({ status: "disconnected", updatedAt: new Date() }).where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
+  await s.db
+    .update(channels)
+    .set({ status: "disconnected", updatedAt: new Date() })
+    .where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
   audit(s, meta, userId, "channel.disconnected", { kind });
   return { hadBot: kind === "discord" && Boolean((current.creds as ChannelCredentials["discord"]).botToken) };
 }
@@ -147,7 +160,10 @@ export async function disconnectChannel(s: Services, userId: string, kind: Chann
 /** What the Channel Manager page shows, including the policy for each kind (who keeps the agent awake). */
 export async function listChannels(s: Services, userId: string) {
   const agentId = await ensureAgent(s, userId);
-  const rows = await s.db.select({ kind: channels.kind, status: channels.status, updatedAt: channels.updatedAt }).from(channels).where(eq(channels.agentId, agentId));
+  const rows = await s.db
+    .select({ kind: channels.kind, status: channels.status, updatedAt: channels.updatedAt })
+    .from(channels)
+    .where(eq(channels.agentId, agentId));
   return (["telegram", "slack", "whatsapp", "whatsapp_web", "discord"] as const).map((kind) => {
     const row = rows.find((r) => r.kind === kind);
     return {

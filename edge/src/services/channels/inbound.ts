@@ -39,7 +39,6 @@ async function ownerOf(s: Services, agentId: string) {
   return row?.userId;
 }
 
-
 /**
  * Telegram (webhook mode): the secret token header must match the one set with setWebhook. An update for a
  * channel that is not connected any more is acknowledged and dropped, so Telegram stops retrying it.
@@ -47,7 +46,8 @@ async function ownerOf(s: Services, agentId: string) {
 export async function telegramUpdate(s: Services, agentId: string, secret: string | undefined, body: string) {
   const ch = await loadChannel(s, agentId, "telegram");
   if (!ch) return { accepted: false };
-  if (!secret || !timingSafeEqual(await sha256Hex(secret), ch.row.webhookSecretHash ?? "")) throw new AppError("UNAUTHORIZED", "Wrong or missing secret token.");
+  if (!secret || !timingSafeEqual(await sha256Hex(secret), ch.row.webhookSecretHash ?? ""))
+    throw new AppError("UNAUTHORIZED", "Wrong or missing secret token.");
   const userId = await ownerOf(s, agentId);
   if (!userId) return { accepted: false };
   const updateId = (JSON.parse(body) as { update_id?: unknown }).update_id;
@@ -96,7 +96,8 @@ export async function slackEvent(s: Services, agentId: string, headers: { signat
 /** WhatsApp Cloud API subscription check (GET with hub.mode, hub.verify_token, hub.challenge). */
 export async function whatsappVerify(s: Services, agentId: string, mode: string | undefined, token: string | undefined, challenge: string | undefined) {
   const ch = await loadChannel(s, agentId, "whatsapp");
-  if (!ch || mode !== "subscribe" || !token || !timingSafeEqual(token, ch.creds.verifyToken) || !challenge) throw new AppError("FORBIDDEN", "Verification failed.");
+  if (!ch || mode !== "subscribe" || !token || !timingSafeEqual(token, ch.creds.verifyToken) || !challenge)
+    throw new AppError("FORBIDDEN", "Verification failed.");
   return challenge;
 }
 
@@ -142,9 +143,16 @@ export async function whatsappWebhook(s: Services, agentId: string, signature: s
 export async function discordInteraction(s: Services, agentId: string, signature: string | undefined, timestamp: string | undefined, body: string) {
   const ch = await loadChannel(s, agentId, "discord");
   if (!ch) throw new AppError("UNAUTHORIZED", "Discord is not connected to this agent.");
-  if (!signature || !timestamp || !(await verifyEd25519(ch.creds.publicKey, signature, timestamp + body))) throw new AppError("UNAUTHORIZED", "Invalid request signature.");
+  if (!signature || !timestamp || !(await verifyEd25519(ch.creds.publicKey, signature, timestamp + body)))
+    throw new AppError("UNAUTHORIZED", "Invalid request signature.");
   if (!/^\d{1,12}$/.test(timestamp) || !fresh(Number(timestamp), DISCORD_WINDOW_S)) throw new AppError("UNAUTHORIZED", "Stale request timestamp.");
-  const i = JSON.parse(body) as { id?: unknown; type: number; token?: string; channel_id?: string; data?: { name?: string; options?: { name: string; value: unknown }[] } };
+  const i = JSON.parse(body) as {
+    id?: unknown;
+    type: number;
+    token?: string;
+    channel_id?: string;
+    data?: { name?: string; options?: { name: string; value: unknown }[] };
+  };
   if (i.type === 1) return { type: 1 };
   if (i.type !== 2 || !i.token || typeof i.id !== "string" || !i.id) return { type: 4, data: { content: "This interaction is not supported.", flags: 64 } };
   const text = i.data?.options?.map((o) => String(o.value)).join(" ") || i.data?.name || "";

@@ -24,7 +24,10 @@ import { userAgent } from "../../clients/user-agent";
 const SLOW = 70_000; // the CLI call inside the container, plus WhatsApp's own answer
 
 export async function whatsappWebConnected(s: Services, agentId: string): Promise<boolean> {
-  const [row] = await s.db.select({ status: channels.status }).from(channels).where(and(eq(channels.agentId, agentId), eq(channels.kind, "whatsapp_web")));
+  const [row] = await s.db
+    .select({ status: channels.status })
+    .from(channels)
+    .where(and(eq(channels.agentId, agentId), eq(channels.kind, "whatsapp_web")));
   return row?.status === "connected";
 }
 
@@ -62,7 +65,12 @@ async function requireConnected(s: Services, userId: string) {
 /** A fresh QR code from the agent's gateway. */
 export async function whatsappQr(s: Services, userId: string) {
   await requireConnected(s, userId);
-  const r = await callNode<{ qrDataUrl?: string; sessionKey?: string; message?: string }>(s, userId, { kind: "channelLogin", userId, channel: "whatsapp", op: "start" }, SLOW);
+  const r = await callNode<{ qrDataUrl?: string; sessionKey?: string; message?: string }>(
+    s,
+    userId,
+    { kind: "channelLogin", userId, channel: "whatsapp", op: "start" },
+    SLOW,
+  );
   if (!r.qrDataUrl) throw new AppError("UPSTREAM_ERROR", `WhatsApp did not give a QR code: ${r.message ?? "no answer"}. Please try again in a minute.`);
   return { qrDataUrl: r.qrDataUrl, sessionKey: r.sessionKey ?? null, message: r.message ?? null };
 }
@@ -70,7 +78,12 @@ export async function whatsappQr(s: Services, userId: string) {
 /** Waits (up to ~25 s) for the phone to scan the code; the page calls it again until linked. */
 export async function whatsappWait(s: Services, userId: string, sessionKey?: string) {
   await requireConnected(s, userId);
-  const r = await callNode<{ connected?: boolean; message?: string }>(s, userId, { kind: "channelLogin", userId, channel: "whatsapp", op: "wait", sessionKey }, SLOW);
+  const r = await callNode<{ connected?: boolean; message?: string }>(
+    s,
+    userId,
+    { kind: "channelLogin", userId, channel: "whatsapp", op: "wait", sessionKey },
+    SLOW,
+  );
   if (r.connected) audit(s, { ip: null, userAgent: null }, userId, "channel.linked", { kind: "whatsapp_web" });
   return { connected: r.connected === true, message: r.message ?? null };
 }
@@ -78,7 +91,10 @@ export async function whatsappWait(s: Services, userId: string, sessionKey?: str
 /** Turns the plugin off again (the agent restarts without it); with no socket channel left it may sleep again. */
 export async function disconnectWhatsAppWeb(s: Services, userId: string, meta: RequestMeta) {
   const agentId = await ensureAgent(s, userId);
-  await s.db.update(channels).set({ status: "disconnected", updatedAt: new Date() }).where(and(eq(channels.agentId, agentId), eq(channels.kind, "whatsapp_web")));
+  await s.db
+    .update(channels)
+    .set({ status: "disconnected", updatedAt: new Date() })
+    .where(and(eq(channels.agentId, agentId), eq(channels.kind, "whatsapp_web")));
   await applySocketChannels(s, userId, meta);
   audit(s, meta, userId, "channel.disconnected", { kind: "whatsapp_web" });
 }

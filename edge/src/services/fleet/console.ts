@@ -33,7 +33,11 @@ export async function operatorOverview(s: Services) {
     fleetView(s),
     fleetScheduler(s.env).listOrders(10),
     s.db
-      .select({ revenue: sql<string>`coalesce(sum(${usageRecords.priceMicros}), 0)`, cost: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`, calls: sql<string>`count(*)` })
+      .select({
+        revenue: sql<string>`coalesce(sum(${usageRecords.priceMicros}), 0)`,
+        cost: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`,
+        calls: sql<string>`count(*)`,
+      })
       .from(usageRecords)
       .where(gte(usageRecords.createdAt, since)),
     s.db
@@ -44,7 +48,11 @@ export async function operatorOverview(s: Services) {
       .groupBy(usageRecords.userId, users.email)
       .orderBy(desc(sql`sum(${usageRecords.priceMicros})`))
       .limit(10),
-    s.db.select({ planId: subscriptions.planId, n: sql<string>`count(*)` }).from(subscriptions).where(inArray(subscriptions.status, ["active", "past_due"])).groupBy(subscriptions.planId),
+    s.db
+      .select({ planId: subscriptions.planId, n: sql<string>`count(*)` })
+      .from(subscriptions)
+      .where(inArray(subscriptions.status, ["active", "past_due"]))
+      .groupBy(subscriptions.planId),
     s.db
       .select({ userId: auditLog.userId, meta: auditLog.meta, at: auditLog.createdAt })
       .from(auditLog)
@@ -74,7 +82,10 @@ export async function operatorOverview(s: Services) {
       })),
       orders,
     },
-    provisioningFailures: view.flatMap((n) => n.live.recentFailures.map((f) => ({ ...f, nodeId: n.id }))).sort((a, b) => b.at - a.at).slice(0, 20),
+    provisioningFailures: view
+      .flatMap((n) => n.live.recentFailures.map((f) => ({ ...f, nodeId: n.id })))
+      .sort((a, b) => b.at - a.at)
+      .slice(0, 20),
     money: {
       tokenRevenueMicros: revenue,
       upstreamCostMicros: cost,

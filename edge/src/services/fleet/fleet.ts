@@ -94,7 +94,9 @@ async function paidView(s: Services, view: NodeView[], now: number): Promise<Nod
   return view.map((n) => {
     const mine = placements.get(n.id);
     if (!mine) return n;
-    const committedMb = mine.filter((p) => (p.expected === "running" || p.expected === "paused") && payers.has(p.userId)).reduce((sum, p) => sum + p.memoryMb, 0);
+    const committedMb = mine
+      .filter((p) => (p.expected === "running" || p.expected === "paused") && payers.has(p.userId))
+      .reduce((sum, p) => sum + p.memoryMb, 0);
     return { ...n, live: { ...n.live, committedMb } };
   });
 }
@@ -109,7 +111,11 @@ async function placeOrder(s: Services, orderId: string, provider: NodeProvider |
   const hostname = `${orderId.replace(/_/g, "-")}.${s.env.AGENT_DOMAIN}`;
   try {
     const { token } = await createRegistrationToken(s, { createdBy: null, purpose: `${provider.name}:${orderId}`, ttlMinutes: 60 });
-    const { providerRef } = await provider.order({ orderId, hostname, bootstrapScript: bootstrapScript({ edgeUrl: s.env.APP_URL, token, hostname, acmeEmail: s.env.ACME_EMAIL }) });
+    const { providerRef } = await provider.order({
+      orderId,
+      hostname,
+      bootstrapScript: bootstrapScript({ edgeUrl: s.env.APP_URL, token, hostname, acmeEmail: s.env.ACME_EMAIL }),
+    });
     await fleet.orderPlaced(orderId, providerRef);
     console.log(`[fleet] ordered ${hostname} from ${provider.name} (${providerRef})`);
     return { orderId, providerRef };
@@ -132,7 +138,10 @@ async function moveAgentsOff(s: Services, from: NodeView, view: NodeView[]) {
   const committed = new Map<string, number>();
   for (const p of await link.placements()) {
     const needs = p.expected === "sleeping" ? 0 : p.memoryMb;
-    const target = placeable(view.filter((n) => n.id !== from.id), needs).find((n) => freeMb(n) - (committed.get(n.id) ?? 0) >= needs);
+    const target = placeable(
+      view.filter((n) => n.id !== from.id),
+      needs,
+    ).find((n) => freeMb(n) - (committed.get(n.id) ?? 0) >= needs);
     if (!target) continue;
     committed.set(target.id, (committed.get(target.id) ?? 0) + needs);
     await userAgent(s.env, p.userId).relocate(target.id, from.status === "down" ? `server ${from.id} stopped answering` : `server ${from.id} is being retired`);

@@ -17,7 +17,10 @@ export function hostingerProvider(env: Env): NodeProvider | undefined {
     name: "hostinger",
     async order(req: NodeOrder) {
       if (!env.HOSTINGER_PAYMENT_METHOD_ID) throw new Error("HOSTINGER_PAYMENT_METHOD_ID is not set: the order cannot be paid");
-      const script = await new VPSPostInstallScriptsApi(config, undefined, http).createPostInstallScriptV1({ name: `openclaw-node-${req.orderId}`, content: req.bootstrapScript });
+      const script = await new VPSPostInstallScriptsApi(config, undefined, http).createPostInstallScriptV1({
+        name: `openclaw-node-${req.orderId}`,
+        content: req.bootstrapScript,
+      });
       const setup = {
         template_id: env.HOSTINGER_TEMPLATE_ID,
         data_center_id: env.HOSTINGER_DATA_CENTER_ID,

@@ -4,7 +4,8 @@ import { loaded } from "$lib/server/load";
 import type { Channel, ChannelConnected } from "$lib/types";
 import type { PageServerLoad } from "./$types";
 
-export const load = (async (event) => loaded(async () => ({ channels: (await api<{ channels: Channel[] }>(event, "/channels")).channels }))) satisfies PageServerLoad;
+export const load = (async (event) =>
+  loaded(async () => ({ channels: (await api<{ channels: Channel[] }>(event, "/channels")).channels }))) satisfies PageServerLoad;
 
 const kindOf = (f: Record<string, string>) => encodeURIComponent(f.kind ?? "");
 
@@ -12,7 +13,11 @@ export const actions = {
   /** The channel's credentials go to the API in the body; empty optional fields are left out. */
   connect: action(async (event, f) => {
     const { kind, ...fields } = f;
-    const body = Object.fromEntries(Object.entries(fields).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, v.trim()]));
+    const body = Object.fromEntries(
+      Object.entries(fields)
+        .filter(([, v]) => v.trim() !== "")
+        .map(([k, v]) => [k, v.trim()]),
+    );
     const result = await api<ChannelConnected>(event, `/channels/${kindOf(f)}`, { body });
     return { connected: kind ?? "", result };
   }),
@@ -21,7 +26,10 @@ export const actions = {
     return { disconnected: f.kind ?? "" };
   }),
   alwaysOn: action(async (event, f) => {
-    const r = await api<{ alwaysOn: boolean }>(event, "/agent/idle", { method: "PUT", body: { idleMinutes: 30, deepSleepMinutes: 120, alwaysOn: f.alwaysOn === "on" } });
+    const r = await api<{ alwaysOn: boolean }>(event, "/agent/idle", {
+      method: "PUT",
+      body: { idleMinutes: 30, deepSleepMinutes: 120, alwaysOn: f.alwaysOn === "on" },
+    });
     return { alwaysOnSaved: r.alwaysOn };
   }),
 } satisfies Actions;

@@ -25,7 +25,11 @@ export const load = (async (event) =>
     const { entries } = await api<{ entries: FileEntry[] }>(event, `/agent/files?path=${encodeURIComponent(path)}`);
     const view = event.url.searchParams.get("view");
     const entry = view ? entries.find((e) => e.name === view && e.type === "file") : undefined;
-    const viewing = !entry ? null : entry.bytes < SHOW_UP_TO ? await read(event, join(path, entry.name)) : { name: join(path, entry.name), text: "(large file: use Download)" };
+    const viewing = !entry
+      ? null
+      : entry.bytes < SHOW_UP_TO
+        ? await read(event, join(path, entry.name))
+        : { name: join(path, entry.name), text: "(large file: use Download)" };
     return { noAgent: false as const, path, entries, viewing };
   })) satisfies PageServerLoad;
 

@@ -28,7 +28,10 @@ export const actions = {
         backgroundMaxCalls: int(f.backgroundMaxCalls),
       },
     });
-    await api(event, "/billing/auto-top-up", { method: "PUT", body: { enabled: f.autoTopUp === "on", thresholdMicros: micros(f.topUpAt) ?? 100_000, pack: f.pack || "pack_20" } });
+    await api(event, "/billing/auto-top-up", {
+      method: "PUT",
+      body: { enabled: f.autoTopUp === "on", thresholdMicros: micros(f.topUpAt) ?? 100_000, pack: f.pack || "pack_20" },
+    });
     return { saved: "Saved." };
   }),
 } satisfies Actions;

@@ -11,8 +11,7 @@ export const load: PageServerLoad = async (event) => {
 };
 
 /** Shown again when the code was wrong, so the app that already has the key does not need a new one. */
-const setupFrom = (f: Record<string, string>) =>
-  f.secret && f.uri?.startsWith("otpauth://") ? { secret: f.secret, uri: f.uri } : undefined;
+const setupFrom = (f: Record<string, string>) => (f.secret && f.uri?.startsWith("otpauth://") ? { secret: f.secret, uri: f.uri } : undefined);
 
 export const actions = {
   setup2fa: action(async (event) => ({ setup: await api<{ secret: string; uri: string }>(event, "/account/2fa/setup", { method: "POST" }) })),

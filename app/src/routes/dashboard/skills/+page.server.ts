@@ -4,7 +4,8 @@ import { loaded } from "$lib/server/load";
 import type { Skill } from "$lib/types";
 import type { PageServerLoad } from "./$types";
 
-export const load = (async (event) => loaded(async () => ({ skills: (await api<{ skills: Skill[] }>(event, "/agent/skills")).skills }))) satisfies PageServerLoad;
+export const load = (async (event) =>
+  loaded(async () => ({ skills: (await api<{ skills: Skill[] }>(event, "/agent/skills")).skills }))) satisfies PageServerLoad;
 
 export const actions = {
   toggle: action(async (event, f) => {

@@ -4,7 +4,8 @@ import { loaded } from "$lib/server/load";
 import type { Template } from "$lib/types";
 import type { PageServerLoad } from "./$types";
 
-export const load = (async (event) => loaded(async () => ({ templates: (await api<{ templates: Template[] }>(event, "/templates")).templates }))) satisfies PageServerLoad;
+export const load = (async (event) =>
+  loaded(async () => ({ templates: (await api<{ templates: Template[] }>(event, "/templates")).templates }))) satisfies PageServerLoad;
 
 export const actions = {
   apply: action(async (event, f) => {
