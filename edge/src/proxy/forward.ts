@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import type { Api, ModelInfo } from "./catalog";
 import { holdFor } from "./hold";
-import type { RequestFacts } from "./request-policy";
+import { TEXT_ONLY_FACTS } from "./request-policy";
 import type { RouteDecision } from "./router";
 import { translateRequest } from "./translate";
 import { callUpstream, type Endpoint } from "./upstream";
@@ -73,19 +73,8 @@ export async function forward(
  */
 function affordableOutput(m: ModelInfo, bodyBytes: number, heldWholesale: number, requested: number | undefined): number {
   // Only plain text conversations cross formats (translate.ts), so the body's bytes bound the input.
-  const inputCost = holdFor({ ...TEXT_ONLY, maxOutput: 0 }, m, bodyBytes);
+  const inputCost = holdFor({ ...TEXT_ONLY_FACTS, maxOutput: 0 }, m, bodyBytes);
   const perToken = m.outputPer1M / 1_000_000;
   const affordable = perToken > 0 ? Math.floor((heldWholesale - inputCost) / perToken) : m.maxOutput;
   return Math.max(0, Math.min(requested ?? m.maxOutput, m.maxOutput, affordable));
 }
-
-const TEXT_ONLY: RequestFacts = {
-  choices: 1,
-  maxOutput: undefined,
-  serviceTier: "standard",
-  images: 0,
-  documents: 0,
-  cacheWrite: "none",
-  predictionBytes: 0,
-  hiddenOutput: false,
-};

@@ -27,6 +27,18 @@ export interface RequestFacts {
   hiddenOutput: boolean;
 }
 
+/** A plain text request: one choice, no images or documents, no cache writes; what the policy finds adds to it. */
+export const TEXT_ONLY_FACTS: Readonly<RequestFacts> = {
+  choices: 1,
+  maxOutput: undefined,
+  serviceTier: "standard",
+  images: 0,
+  documents: 0,
+  cacheWrite: "none",
+  predictionBytes: 0,
+  hiddenOutput: false,
+};
+
 export type Policed = { ok: true; body: Record<string, unknown>; facts: RequestFacts; changed: boolean } | { ok: false; message: string; param: string };
 
 /** The most choices one request may ask for (each is priced into the hold). */
@@ -215,16 +227,7 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
   ];
   const { out, dropped } = pick(body, allowed);
   let changed = dropped;
-  const facts: RequestFacts = {
-    choices: 1,
-    maxOutput: undefined,
-    serviceTier: "standard",
-    images: 0,
-    documents: 0,
-    cacheWrite: "none",
-    predictionBytes: 0,
-    hiddenOutput: false,
-  };
+  const facts: RequestFacts = { ...TEXT_ONLY_FACTS };
   if (endpoint === "embeddings") return { ok: true, body: out, facts, changed };
 
   // Output bounds: one number, a positive integer, or none (the model's maximum).

@@ -5,7 +5,7 @@ import { randomToken, sha256Hex } from "@oc/contracts/crypto";
 import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import type { SessionUser } from "./sessions";
+import { sessionUserColumns, type SessionUser } from "./sessions";
 import { requireVerified } from "./entitlement";
 
 /** Personal API keys look like `ocp_<43 chars>`; only the SHA-256 is stored, the key is shown once. */
@@ -52,14 +52,7 @@ export async function authenticateApiKey(s: Services, key: string): Promise<Sess
   const [row] = await s.db
     .select({
       keyId: apiKeys.id,
-      user: {
-        id: users.id,
-        email: users.email,
-        name: users.name,
-        role: users.role,
-        emailVerifiedAt: users.emailVerifiedAt,
-        totpEnabledAt: users.totpEnabledAt,
-      },
+      user: sessionUserColumns,
     })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))

@@ -7,6 +7,16 @@ import type { RequestMeta, Services } from "./context";
 
 export type SessionUser = Pick<typeof users.$inferSelect, "id" | "email" | "name" | "role" | "emailVerifiedAt" | "totpEnabledAt">;
 
+/** The columns of a `SessionUser`, for every query that signs a caller in (a session cookie or an API key). */
+export const sessionUserColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+  emailVerifiedAt: users.emailVerifiedAt,
+  totpEnabledAt: users.totpEnabledAt,
+};
+
 /** Refresh last_seen_at at most this often, so a busy dashboard does not write on every request. */
 const TOUCH_INTERVAL_MS = 5 * 60_000;
 
@@ -32,14 +42,7 @@ export async function findSession(s: Services, token: string) {
     .select({
       sessionId: sessions.id,
       lastSeenAt: sessions.lastSeenAt,
-      user: {
-        id: users.id,
-        email: users.email,
-        name: users.name,
-        role: users.role,
-        emailVerifiedAt: users.emailVerifiedAt,
-        totpEnabledAt: users.totpEnabledAt,
-      },
+      user: sessionUserColumns,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
