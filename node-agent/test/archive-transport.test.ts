@@ -5,11 +5,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveKey, presign, uploadPlan, type S3Target } from "@oc/contracts/archive-urls";
 import { EdgeTransport } from "../src/archive-transport";
 import { StateStore } from "../src/state-store";
+import { localS3 } from "./local-runtime";
 
 /**
  * The node's side of archives without storage keys: the node agent holds only its node secret, asks an
@@ -19,7 +19,7 @@ import { StateStore } from "../src/state-store";
  * signatures, so the signing itself is checked against the official SDK signer (same signature).
  */
 const USER = `usr_${"a".repeat(24)}`;
-let s3: S3rver;
+let closeS3: (() => Promise<void>) | undefined;
 let edge: Server;
 let edgeUrl = "";
 let target: S3Target;
@@ -30,21 +30,9 @@ const pending = new Map<string, { key: string; sha256: string; bytes: number }>(
 const opts = { threshold: 6 * 1024 * 1024, partSize: 5 * 1024 * 1024 };
 
 beforeAll(async () => {
-  s3 = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
-    configureBuckets: [{ name: "openclaw-state" }],
-  });
-  const { port } = await s3.run();
-  target = { endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", bucket: "openclaw-state", accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-  direct = new S3Client({
-    endpoint: target.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-  });
+  let endpoint: string;
+  ({ endpoint, client: direct, close: closeS3 } = await localS3());
+  target = { endpoint, region: "us-east-1", bucket: "openclaw-state", accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
   edge = createServer(async (req, res) => {
     let body = "";
     for await (const c of req) body += c;
@@ -74,7 +62,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   edge?.close();
-  await s3?.close();
+  await closeS3?.();
 });
 
 const store = () => new StateStore({ transport: new EdgeTransport({ edgeUrl, nodeId: "node_1", secret: "node-secret" }) });

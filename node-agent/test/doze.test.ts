@@ -1,15 +1,14 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
 import { DockerodeClient } from "../src/dockerode-client";
 import { Doze } from "../src/doze";
 import { readMetrics } from "../src/metrics";
 import { StateStore } from "../src/state-store";
+import { localS3 } from "./local-runtime";
 
 /**
  * Doze with reclaim on a real Docker engine and the real kernel: a small stand-in process in the agent image
@@ -46,7 +45,7 @@ http.createServer((q, r) => {
 `;
 
 const docker = new DockerodeClient();
-let s3: S3rver;
+let closeS3: (() => Promise<void>) | undefined;
 let store: StateStore;
 let stateRoot = "";
 const users: string[] = [];
@@ -98,30 +97,14 @@ async function kernelLimit(doze: Doze, userId: string) {
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
   zram("zram_up 768");
-  s3 = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
-    configureBuckets: [{ name: "openclaw-state" }],
-  });
-  const { port } = await s3.run();
-  store = new StateStore({
-    client: new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-    }),
-    bucket: "openclaw-state",
-  });
+  ({ store, close: closeS3 } = await localS3());
   stateRoot = mkdtempSync(join(tmpdir(), "oc-doze-states-"));
 }, 60_000);
 
 afterAll(async () => {
   for (const u of users) await runtimes[0]?.remove(u, { deleteState: true }).catch(() => {});
   zram("zram_down");
-  await s3?.close();
+  await closeS3?.();
 }, 60_000);
 
 describe("doze with reclaim (real Docker, real kernel swap)", () => {

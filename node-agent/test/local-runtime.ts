@@ -8,10 +8,10 @@ import { DockerodeClient } from "../src/dockerode-client";
 import { StateStore } from "../src/state-store";
 
 /**
- * An agent runtime for tests: the real Docker engine (DOCKER_HOST), a local S3-compatible store (s3rver,
- * in-process on a free loopback port) and a fresh state root.
+ * A local S3-compatible store for tests and benches: s3rver in-process on a free loopback port, its bucket,
+ * an official-SDK client for it and the node's `StateStore` over that client.
  */
-export async function localRuntime(readyTimeoutMs = 120_000) {
+export async function localS3() {
   const s3 = new S3rver({
     port: 0,
     address: "127.0.0.1",
@@ -20,15 +20,22 @@ export async function localRuntime(readyTimeoutMs = 120_000) {
     configureBuckets: [{ name: "openclaw-state" }],
   });
   const { port } = await s3.run();
+  const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     region: "us-east-1",
     forcePathStyle: true,
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
   });
+  const store = new StateStore({ client, bucket: "openclaw-state" });
+  return { endpoint, client, store, close: () => s3.close() };
+}
+
+/** An agent runtime for tests: the real Docker engine (DOCKER_HOST), `localS3()` and a fresh state root. */
+export async function localRuntime(readyTimeoutMs = 120_000) {
+  const { client, store, close } = await localS3();
   const docker = new DockerodeClient();
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-states-"));
-  const store = new StateStore({ client, bucket: "openclaw-state" });
   const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs });
-  return { docker, store, runtime, stateRoot, client, close: () => s3.close() };
+  return { docker, store, runtime, stateRoot, client, close };
 }

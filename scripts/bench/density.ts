@@ -8,20 +8,18 @@
  *
  *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
  */
-import { S3Client } from "@aws-sdk/client-s3";
 import Docker from "dockerode";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import S3rver from "s3rver";
 import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
 import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
-import { StateStore } from "../../node-agent/src/state-store";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
+import { localS3 } from "../../node-agent/test/local-runtime";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
 const N = Number(process.env.N ?? 4);
@@ -42,23 +40,8 @@ const zram = (fn: string) =>
 const docker = new DockerodeClient();
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-const s3 = new S3rver({
-  port: 0,
-  address: "127.0.0.1",
-  silent: true,
-  directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
-  configureBuckets: [{ name: "openclaw-state" }],
-});
-const { port: s3Port } = await s3.run();
-const store = new StateStore({
-  client: new S3Client({
-    endpoint: `http://127.0.0.1:${s3Port}`,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-  }),
-  bucket: "openclaw-state",
-});
+const s3 = await localS3();
+const store = s3.store;
 const doze = new Doze();
 const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze });
 // The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
