@@ -52,6 +52,15 @@ let userId = "";
 
 /** The agent's status with its recent activity, for failure messages. */
 const statusWithActivity = async () => JSON.stringify(await api("/agent/status")).slice(0, 1500);
+/** Waits up to a minute for the agent's status; on a miss the failure shows the status and recent activity. */
+async function expectStatus(status: string) {
+  const reached = await poll(
+    () => api("/agent/status").then((r) => r.status),
+    (s) => s === status,
+    { timeoutMs: 60_000 },
+  );
+  expect(reached, await statusWithActivity()).toBe(status);
+}
 
 async function api(path: string, init: { method?: string; body?: unknown } = {}) {
   const res = await fetch(`${base}/api${path}`, {
@@ -108,41 +117,20 @@ describe("Telegram through a sleeping agent, on a real Docker engine", () => {
   it("a burst of updates wakes the agent and reaches its listener once each, in order", async () => {
     const placed = await api("/agent/provision", { method: "POST" });
     expect(placed.nodeId, JSON.stringify(placed)).toBe(nodeId);
-    expect(
-      await poll(
-        () => api("/agent/status").then((r) => r.status),
-        (s) => s === "ready",
-        { timeoutMs: 60_000 },
-      ),
-      await statusWithActivity(),
-    ).toBe("ready");
+    await expectStatus("ready");
 
     const connected = await api("/channels/telegram", { body: { botToken: "987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB" } });
     expect(connected).toMatchObject({ kind: "telegram", appliedToAgent: true });
     const received = (await fetch(`${chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
     const hook = received.filter((r) => r.path.endsWith("/bot987654:BBBBBBBBBBBBBBBBBBBBBBBBBBBB/setWebhook")).at(-1)!.body;
     // The restart on the new config finishes, then the agent is put to sleep (stopped, state archived).
-    expect(
-      await poll(
-        () => api("/agent/status").then((r) => r.status),
-        (s) => s === "ready",
-        { timeoutMs: 60_000 },
-      ),
-      await statusWithActivity(),
-    ).toBe("ready");
+    await expectStatus("ready");
     expect(JSON.parse(readFileSync(join(stateRoot, userId, "openclaw.json"), "utf8")).channels.telegram).toMatchObject({
       webhookSecret: hook.secret_token,
       webhookUrl: hook.url,
     });
     await api("/agent/sleep", { method: "POST" });
-    expect(
-      await poll(
-        () => api("/agent/status").then((r) => r.status),
-        (s) => s === "sleeping",
-        { timeoutMs: 60_000 },
-      ),
-      await statusWithActivity(),
-    ).toBe("sleeping");
+    await expectStatus("sleeping");
 
     const started = Date.now();
     const acked: number[] = [];
