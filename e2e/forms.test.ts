@@ -161,6 +161,10 @@ describe.each([
     await page.waitForURL(`${base}/login`);
     await settled();
     await page.getByRole("link", { name: "Forgot your password?" }).click();
+    // The sign-in page has an Email field too: fill only once the reset form has replaced it.
+    await page.waitForURL(`${base}/forgot-password`);
+    await page.getByRole("heading", { name: "Reset your password" }).waitFor();
+    await settled();
     await page.getByLabel("Email").fill(email);
     await page.getByRole("button", { name: "Send reset link" }).click();
     await page.getByRole("status").filter({ hasText: "a reset link is on its way" }).waitFor();
