@@ -23,6 +23,9 @@ source scripts/lib/zram.sh
 # The run leaves the machine as it found it: what it started here is stopped again at the end.
 unset OC_STARTED_PG OC_STARTED_DOCKERD
 cleanup() {
+  local bg
+  bg=$(jobs -p)
+  [ -z "$bg" ] || { kill $bg 2>/dev/null || true; wait $bg 2>/dev/null || true; } # an interrupted run leaves no suite running
   [ "${OC_STARTED_DOCKERD:-0}" = 1 ] && stop_dockerd
   [ "${OC_STARTED_PG:-0}" = 1 ] && stop_postgres
   zram_down # only the device zram_up made, once the agents that used it are gone
@@ -33,17 +36,27 @@ start_postgres app_test fresh
 start_dockerd
 # Compressed swap as worker nodes have it (scripts/server-setup.sh), so dozing agents really give memory back.
 ZRAM_TRAP=0 zram_up || echo "no zram: dozes fall back to a plain freeze" >&2
-# The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~50 s the first time).
-bash node-agent/image/build.sh
-
-npm run --silent build:app >/dev/null
-npm run --silent typecheck
-
 reports="$OC_RUN/reports"
 rm -rf "$reports" && mkdir -p "$reports"
+
+# The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~3 min on a fresh
+# machine, mostly waiting on downloads and disk), beside the app build and the type-check, which need
+# neither Docker nor the image.
+bash node-agent/image/build.sh >"$reports/image-build.log" 2>&1 &
+image_pid=$!
+npm run --silent build:app >/dev/null
+npm run --silent typecheck
+if ! wait $image_pid; then cat "$reports/image-build.log" >&2; echo "the agent image did not build" >&2; exit 1; fi
+cat "$reports/image-build.log"
+
 status=0
+# The node agent's tests mostly wait on the Docker engine and use no Postgres and no workerd: they run beside
+# the edge suite (whose workerd keeps the CPU busy), and their output is printed once both are done.
+npm run --silent test:node -- --reporter=default --reporter=json --outputFile.json="$reports/node.json" >"$reports/node.log" 2>&1 &
+node_pid=$!
 npm run --silent test:edge -- --reporter=default --reporter=json --outputFile.json="$reports/edge.json" || status=1
-npm run --silent test:node -- --reporter=default --reporter=json --outputFile.json="$reports/node.json" || status=1
+wait $node_pid || status=1
+cat "$reports/node.log"
 SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
 echo "page screenshots for review: $OC_RUN/screenshots"
 
