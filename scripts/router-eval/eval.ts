@@ -8,6 +8,7 @@ import { wholesaleMicros } from "../../edge/src/proxy/pricing";
 import { CACHE_TTL_MS, pickRoute, planRoute, type Pin } from "../../edge/src/proxy/routing/plan";
 import { modelVersion } from "../../edge/src/proxy/routing/classifier";
 import { generateTraces, systemPrompt, tools, type TraceCall } from "./traces";
+import { NearDupIndex } from "../router-train/near-dup";
 
 export interface Item {
   l: Tier;
@@ -25,6 +26,33 @@ export const SETS = {
   own: () => loadJsonl("./own-holdout.jsonl").filter((_, i) => i % 2 === 1),
   ownAll: () => loadJsonl("./own-holdout.jsonl"),
 };
+
+const training = () =>
+  readFileSync(new URL("../router-train/data/train.jsonl", import.meta.url), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Item);
+
+/**
+ * The honesty check: public held-out prompts (every turn) that the training data or our own held-out set
+ * (whose development half sets the thresholds) copies, whole or nearly (near-dup.ts). Must be none.
+ */
+export function leaks(): { public: number; copies: { public: string; copy: string; in: string }[] } {
+  const pub = SETS.public();
+  const turns = pub.flatMap((i) => i.t);
+  const index = new NearDupIndex(turns);
+  const copies: { public: string; copy: string; in: string }[] = [];
+  for (const [name, items] of [
+    ["training", training()],
+    ["own held-out", SETS.ownAll()],
+  ] as const)
+    for (const it of items)
+      for (const t of it.t) {
+        const m = index.match(t);
+        if (m >= 0) copies.push({ public: turns[m]!, copy: t, in: `${name} (${it.s})` });
+      }
+  return { public: pub.length, copies };
+}
 
 /** Output tokens a turn produces, by what it is (the same whichever model answers). */
 const OUTPUT: Record<Tier, number> = { simple: 120, standard: 500, complex: 1_200, reasoning: 2_500 };
@@ -258,6 +286,11 @@ function perSource(api: Api, items: Item[], view = SEED_VIEW) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const view = SEED_VIEW;
   console.log(`# Smart router evaluation (catalog v${view.version}, classifier ${modelVersion()})`);
+  const leak = leaks();
+  console.log(
+    `\nleakage check: ${leak.copies.length} copies or near-copies of the ${leak.public} public held-out prompts in the training data or our own held-out set`,
+  );
+  for (const c of leak.copies.slice(0, 5)) console.log(`  ${c.in}: ${c.copy.slice(0, 100)} ≈ ${c.public.slice(0, 100)}`);
   const pub = SETS.public();
   const own = SETS.own();
   table(

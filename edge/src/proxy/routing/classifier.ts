@@ -1,4 +1,4 @@
-import type { Tier } from "../catalog";
+import type { Api, Tier } from "../catalog";
 import { decide, TIER_ORDER } from "./decide";
 import { DENSE_DIM, HASH_BITS, featurize } from "./features";
 import { MODEL } from "./model.gen";
@@ -29,8 +29,13 @@ export function loadWeights(): Int8Array {
 
 export const modelVersion = () => MODEL.version;
 
-/** Classifies one human message. Pure: the same text always gets the same answer. */
-export function classifyText(text: string): Classification {
+/**
+ * Classifies one human message for a wire format: the model's scores are the same for both, but the
+ * decision (temperature and thresholds) is each format's own, chosen for its prices (train.ts). Pure: the
+ * same text always gets the same answer.
+ */
+export function classifyText(text: string, api: Api = "openai"): Classification {
+  const decision = MODEL.decision[api];
   const w = loadWeights();
   const f = featurize(text);
   const C = 4;
@@ -46,12 +51,12 @@ export function classifyText(text: string): Classification {
   for (let c = 0; c < C; c++) {
     let s = MODEL.bias[c]! + acc[c]! * MODEL.scale[c]! * f.value;
     for (let j = 0; j < DENSE_DIM; j++) s += MODEL.dense[j * C + c]! * f.dense[j]!;
-    z[c] = s / MODEL.temperature;
+    z[c] = s / decision.temperature;
   }
   const m = Math.max(...z);
   const e = z.map((x) => Math.exp(x - m));
   const sum = e.reduce((a, b) => a + b, 0);
   const probs = e.map((x) => x / sum);
-  const k = decide(probs, MODEL.tau);
+  const k = decide(probs, decision.tau);
   return { tier: TIER_ORDER[k]!, probs, confidence: probs[k]! };
 }

@@ -44,7 +44,7 @@ export function planRoute(
   holdOf?: (m: ModelInfo) => number,
 ): RoutePlan {
   const c = readConversation(body);
-  const { kind, proposed, reason } = judge(c);
+  const { kind, proposed, reason } = judge(c, api);
   const prefix = Math.ceil(c.prefixChars / 4);
   const fresh = Math.ceil(c.newChars / 4) + 1;
   const out = EXPECTED_OUTPUT[proposed];
@@ -59,21 +59,21 @@ export function planRoute(
 }
 
 /** What a turn needs on its own: the classifier on the task's human text, with the conversation rules. */
-export function judge(c: Conversation): { kind: Kind; proposed: Tier; reason: string } {
+export function judge(c: Conversation, api: Api = "openai"): { kind: Kind; proposed: Tier; reason: string } {
   // A heartbeat reads HEARTBEAT.md (one tool call) and usually has nothing to do; one that keeps calling
   // tools found work, and that work is at least everyday work.
   if (c.kind === "heartbeat")
     return c.toolSteps > 1
       ? { kind: "tool", proposed: "standard", reason: "heartbeat with work to do" }
       : { kind: "heartbeat", proposed: "simple", reason: "heartbeat check" };
-  const own = classifyText(c.human);
+  const own = classifyText(c.human, api);
   if (c.kind === "tool") {
     // The tool output is not the task: the task is what the person asked for, and it keeps its tier.
     return { kind: "tool", proposed: own.tier, reason: `tool loop of a ${own.tier} task` };
   }
   if (ACK.test(c.human)) return { kind: "ack", proposed: "simple", reason: "greeting or acknowledgement" };
   if (c.previousHuman !== undefined && c.human.length <= FOLLOW_UP_CHARS) {
-    const before = classifyText(c.previousHuman);
+    const before = classifyText(c.previousHuman, api);
     const tier = maxTier(own.tier, before.tier);
     return { kind: "follow-up", proposed: tier, reason: tier === own.tier ? `follow-up, ${tier} on its own` : `follow-up of a ${before.tier} task` };
   }
