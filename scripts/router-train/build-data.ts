@@ -104,6 +104,9 @@ for (const r of take(gpteacher("Codegen/codegen-instruct.json"), 1500, 15))
   train.push(one("complex", join(r.instruction, r.input), "gpteacher-codegen"));
 for (const r of take(gpteacher("Roleplay/roleplay-simple-deduped-roleplay-instruct.json"), 800, 16))
   train.push(one("standard", join(r.instruction, r.input), "gpteacher-roleplay"));
+// IFEval (Apache-2.0; Google Research's instruction-following prompts, copy in Podtech-AI/IFEval): essays,
+// stories, poems, letters, summaries and advice with format constraints, written the way people ask → standard.
+for (const r of jsonl("Podtech-AI/IFEval", "data/input_data.jsonl")) train.push(one("standard", r.prompt, "ifeval"));
 // ClassEval (MIT): implement a whole class from its skeleton → complex.
 for (const r of JSON.parse(text("FudanSELab/ClassEval", "data/ClassEval_data.json")) as { skeleton: string }[])
   train.push(one("complex", `Implement this class:\n\n${r.skeleton}`, "classeval"));

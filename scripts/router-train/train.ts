@@ -16,6 +16,8 @@ const LR = 0.4;
 const L2 = 1e-4;
 /** Validation under-routing the decision threshold is chosen for (tier level, on the held-back 10%). */
 const UNDER_TARGET = 0.04;
+/** Model-level under-routing allowed on the cross-source prompts (scored by the model fitted without their sources). */
+const CROSS_UNDER_TARGET = 0.04;
 /** Model-level under-routing allowed on the development half of our own held-out set. */
 const DEV_UNDER_TARGET = 0.03;
 
@@ -58,7 +60,7 @@ function softmax(z: Float64Array): Float64Array {
  */
 const CROSS_SOURCES = new Set(["gpteacher-roleplay", "classeval", "aqua", "asdiv", "mbpp-train:complete", "gaokao2023en"]);
 
-function fitModel(fit: Example[]) {
+export function fitModel(fit: Example[]) {
   const counts = [0, 0, 0, 0];
   for (const e of fit) counts[e.y]!++;
   // Classes are weighted to equal total mass, so thousands of one-liners do not drown the coding tasks.
@@ -95,7 +97,7 @@ function fitModel(fit: Example[]) {
   return { W, D, b };
 }
 
-function scores(e: Example, w: Float32Array, d: Float32Array, bias: ArrayLike<number>) {
+export function scores(e: Example, w: Float32Array, d: Float32Array, bias: ArrayLike<number>) {
   const z = new Float64Array(C);
   for (let c = 0; c < C; c++) z[c] = bias[c]!;
   for (let i = 0; i < e.idx.length; i++) {
@@ -106,7 +108,7 @@ function scores(e: Example, w: Float32Array, d: Float32Array, bias: ArrayLike<nu
   return z;
 }
 
-function quantise(W: Float32Array) {
+export function quantise(W: Float32Array) {
   // int8 per class: scale = max |w| / 127.
   const scale = Array.from({ length: C }, (_, c) => {
     let m = 0;
@@ -120,7 +122,7 @@ function quantise(W: Float32Array) {
   return { q, scale, deq };
 }
 
-const tempered = (z: Float64Array, t: number) => softmax(z.map((x) => x / t));
+export const tempered = (z: Float64Array, t: number) => softmax(z.map((x) => x / t));
 
 const APIS = ["openai", "anthropic"] as const;
 type Api = (typeof APIS)[number];
@@ -131,12 +133,12 @@ interface Decision {
 /** The model each tier routes to in a format (the seed catalog's cheapest able model, as the router picks). */
 const tierModel = (api: Api, k: number) => SEED_VIEW.candidatesFor(api, TIER_ORDER[k]!)[0]!;
 /** Routed to tier k, a prompt labelled y gets a model not trusted with its tier. */
-const modelUnder = (api: Api, k: number, y: number) => tierRank(tierModel(api, k).maxTier) < y;
+export const modelUnder = (api: Api, k: number, y: number) => tierRank(tierModel(api, k).maxTier) < y;
 /** Output tokens a turn of each tier produces (as router:eval assumes), and an OpenClaw call's prompt. */
 const OUTPUT = [120, 500, 1_200, 2_500];
 const PROMPT_TOKENS = 14_000;
 /** Cost of one OpenClaw call labelled y and served at tier k (cold prompt cache), in micro-USD. */
-const tierCost = (api: Api, k: number, y: number) =>
+export const tierCost = (api: Api, k: number, y: number) =>
   wholesaleMicros(tierModel(api, k), { inputTokens: PROMPT_TOKENS, cachedTokens: 0, cacheWriteTokens: PROMPT_TOKENS, outputTokens: OUTPUT[y]! });
 
 /**
@@ -145,11 +147,18 @@ const tierCost = (api: Api, k: number, y: number) =>
  * to a model below their label. Each format has its own: Anthropic's steps are 20× (Haiku → Sonnet) and 2×
  * (Sonnet → Opus), OpenAI's 10×, 2× and 5×, so the same doubt is worth a different bet.
  */
-function chooseDecision(api: Api, devZ: Float64Array[], dev: { y: number }[], fixedFirst?: number): Decision | undefined {
+export function chooseDecision(
+  api: Api,
+  devZ: Float64Array[],
+  dev: { y: number }[],
+  fixedFirst?: number,
+  guard?: { z: Float64Array[]; y: number[]; target: number },
+): Decision | undefined {
   const GRID = [0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8];
   let best: (Decision & { cost: number; under: number }) | undefined;
   for (const t of [1, 1.5, 2, 3, 4, 6, 8]) {
     const probs = devZ.map((z) => Array.from(tempered(z, t)));
+    const guardProbs = guard?.z.map((z) => Array.from(tempered(z, t)));
     for (const t1 of fixedFirst === undefined ? GRID : [fixedFirst])
       for (const t2 of GRID)
         for (const t3 of GRID) {
@@ -162,6 +171,11 @@ function chooseDecision(api: Api, devZ: Float64Array[], dev: { y: number }[], fi
             cost += tierCost(api, k, dev[i]!.y);
           }
           if (under / dev.length > DEV_UNDER_TARGET) continue;
+          if (guard && guardProbs) {
+            let gu = 0;
+            for (let i = 0; i < guardProbs.length; i++) if (modelUnder(api, decide(guardProbs[i]!, th), guard.y[i]!)) gu++;
+            if (gu / guardProbs.length > guard.target) continue;
+          }
           // Equal cost: fewer prompts under their label.
           if (!best || cost < best.cost || (cost === best.cost && under < best.under)) best = { temperature: t, tau: th, cost, under };
         }
@@ -209,13 +223,16 @@ export function train() {
     });
   const devZ = dev.map((e) => scores(e, deq, final.D, final.b));
   const crossTau = tau;
+  // The cross-source prompts, as scored by the first fit (which never saw their datasets), guard the choice:
+  // the development half is small and from a few sources; a decision must also hold on datasets new to a model.
+  const guard = { z: crossZ, y: cross.map((e) => e.y), target: CROSS_UNDER_TARGET };
   const decision = {} as Record<Api, Decision>;
   const devReport = {} as Record<Api, { under: number; cost: number }>;
   for (const api of APIS) {
     // Anthropic's cheap model serves simple and standard alike: its first boundary only names the tier, so
     // it follows OpenAI's (the same prompt gets the same tier name in both formats).
     const fixedFirst = api === "anthropic" ? decision.openai.tau[0] : undefined;
-    const best = chooseDecision(api, devZ, dev, fixedFirst) ?? { temperature, tau: [tau, tau, tau] };
+    const best = chooseDecision(api, devZ, dev, fixedFirst, guard) ?? { temperature, tau: [tau, tau, tau] };
     decision[api] = best;
     const probs = devZ.map((z) => Array.from(tempered(z, best.temperature)));
     devReport[api] = {
