@@ -100,8 +100,7 @@ for (const r of jsonl("patdfb/TPC-EES", "mbpp/mbpp.jsonl").filter((r) => r.task_
 }
 // GPTeacher (MIT): code generation instructions → complex; role-play instructions → standard.
 const gpteacher = (path: string) => JSON.parse(text("teknium1/GPTeacher", path)) as { instruction: string; input: string }[];
-for (const r of take(gpteacher("Codegen/codegen-instruct.json"), 1500, 15))
-  train.push(one("complex", join(r.instruction, r.input), "gpteacher-codegen"));
+for (const r of take(gpteacher("Codegen/codegen-instruct.json"), 1500, 15)) train.push(one("complex", join(r.instruction, r.input), "gpteacher-codegen"));
 for (const r of take(gpteacher("Roleplay/roleplay-simple-deduped-roleplay-instruct.json"), 800, 16))
   train.push(one("standard", join(r.instruction, r.input), "gpteacher-roleplay"));
 // IFEval (Apache-2.0; Google Research's instruction-following prompts, copy in Podtech-AI/IFEval): essays,
