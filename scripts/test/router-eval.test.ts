@@ -16,9 +16,9 @@ describe("smart router evaluation", () => {
     expect(items.length).toBeGreaterThan(1000);
     for (const api of ["openai", "anthropic"] as const) {
       const r = evaluatePrompts(api, items);
-      expect(r.underModel).toBeLessThanOrEqual(0.065);
+      expect(r.underModel).toBeLessThanOrEqual(0.07);
       // Anthropic's cheap model covers simple and standard, so over-routing standard work costs 20× there.
-      expect(r.keptOfOracle).toBeGreaterThanOrEqual(api === "openai" ? 0.9 : 0.8);
+      expect(r.keptOfOracle).toBeGreaterThanOrEqual(api === "openai" ? 0.9 : 0.83);
       expect(r.saved).toBeGreaterThan(0.35);
     }
   });
