@@ -65,6 +65,14 @@ export function fitModel(fit: Example[]) {
   for (const e of fit) counts[e.y]!++;
   // Classes are weighted to equal total mass, so thousands of one-liners do not drown the coding tasks.
   const classWeight = counts.map((n) => fit.length / (C * Math.max(1, n)));
+  // Within a class every source dataset weighs the same in total, so the largest one (CLINC's 2,300
+  // commands, GPTeacher's 1,500 code tasks) does not define its class alone: the model has to learn what
+  // a class's sources share, which is what carries to prompts from other sources.
+  const srcOf = (e: Example) => e.src.split(":")[0]!;
+  const perSource = new Map<string, number>();
+  for (const e of fit) perSource.set(srcOf(e), (perSource.get(srcOf(e)) ?? 0) + 1);
+  const sourcesOfClass = Array.from({ length: C }, (_, c) => new Set(fit.filter((e) => e.y === c).map(srcOf)).size);
+  const sourceWeight = (e: Example) => counts[e.y]! / (sourcesOfClass[e.y]! * perSource.get(srcOf(e))!);
   const W = new Float32Array(HASH_DIM * C);
   const G = new Float32Array(HASH_DIM * C).fill(1e-6); // Adagrad accumulators
   const D = new Float32Array(DENSE_DIM * C);
@@ -75,7 +83,7 @@ export function fitModel(fit: Example[]) {
     for (const i of shuffled(order, rng(1000 + epoch))) {
       const e = fit[i]!;
       const p = softmax(scores(e, W, D, b));
-      const cw = classWeight[e.y]!;
+      const cw = classWeight[e.y]! * sourceWeight(e);
       for (let c = 0; c < C; c++) {
         const g = cw * (p[c]! - (c === e.y ? 1 : 0));
         b[c]! -= 0.05 * g;
