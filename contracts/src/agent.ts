@@ -57,7 +57,7 @@ export interface ArchiveRecord {
 
 /**
  * What a node reported about a user's agent, as its NodeLink relays it: facts only. Which status a fact
- * means is decided by the user's object (durable-objects/src/agent-status.ts), the status's one owner.
+ * means is decided by the user's object (durable-objects/src/lifecycle.ts), the status's one owner.
  */
 export type NodeFact =
   /** A provisioning or wake step the node has reached (its progress frame). */

@@ -1,10 +1,11 @@
 import { SecretBox } from "@oc/contracts/crypto";
+import type { AgentStatus, NodeFact, ProvisionPlan as Plan } from "@oc/contracts/agent";
+import type { AgentSpecWire } from "@oc/contracts/wire";
 import type { MetaTable } from "./meta-table";
-import type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget } from "@oc/contracts/agent";
 import type { UserAgentEnv } from "./env";
-import { Inbox } from "./inbox";
 
-export type { AgentStatus, ForwardTarget, InboxMessage, ReplyTarget };
+export type { AgentStatus, NodeFact };
+export type ProvisionPlan = Plan<AgentSpecWire>;
 
 /** Default minutes without interactive use before a running agent dozes (is paused). */
 export const DEFAULT_IDLE_MINUTES = 30;
@@ -18,25 +19,30 @@ export const DEFAULT_DEEP_SLEEP_MINUTES = 120;
 export const CRON_PREWAKE_MS = 120_000;
 
 interface Host {
-  sql: SqlStorage;
   meta: MetaTable;
   env: Pick<UserAgentEnv, "ENCRYPTION_KEY" | "NODE_LINK">;
   recordActivity(kind: string, message: string): Promise<unknown>;
   /** Makes sure the object's alarm fires no later than `at`. */
   wakeBy(at: number): Promise<void>;
+  /** Moves the inbox along (inbox.ts): run on every status the agent can receive in, and after a move. */
+  pumpInbox(): Promise<void>;
 }
 
+/** The status a successful lifecycle command leaves the agent in (`configure` only when it restarted it). */
+const AFTER_SUCCESS: Partial<Record<string, AgentStatus>> = { provision: "ready", wake: "ready", pause: "paused", sleep: "sleeping", remove: "stopped" };
+
+/** Commands whose failure fails the agent; a failed file or schedule request is only the caller's answer. */
+const FAILS_AGENT = new Set<string>(["provision", "wake", "configure", "remove"]);
+
 /**
- * The running state of one user's agent: idle → paused → asleep, wake on a message (or to repair drift), and
- * when the inbox's rows (inbox.ts) go out: in order, once the agent is ready. Lives inside the user's Durable
- * Object, whose single-threaded execution keeps these transitions race-free.
+ * The agent's status and its life on its node, in the user's Durable Object (the status's one owner):
+ * provisioning (queued → placing, then the node's facts: creating → starting → ready, or failed), what each
+ * fact a node reported means (relayed by NodeLink as a `NodeFact`, never as a status), idle → paused →
+ * asleep, and waking (for a message, a scheduled job, or to repair drift). The object's single-threaded
+ * execution keeps these transitions race-free.
  */
 export class AgentLifecycle {
-  readonly inbox: Inbox;
-
-  constructor(private readonly h: Host) {
-    this.inbox = new Inbox(h.sql);
-  }
+  constructor(private readonly h: Host) {}
 
   private get meta() {
     return this.h.meta;
@@ -56,7 +62,50 @@ export class AgentLifecycle {
     if (status === "paused") this.meta.set("pausedAt", String(Date.now()));
     await this.scheduleIdleCheck();
     await this.h.recordActivity("status", reason ? `Agent is ${status}: ${reason}` : `Agent is ${status}`);
-    if (status === "ready" || status === "paused" || status === "sleeping") await this.pump(); // deliver what waited, or wake for it
+    if (status === "ready" || status === "paused" || status === "sleeping") await this.h.pumpInbox(); // deliver what waited, or wake for it
+  }
+
+  // ── provisioning, and what the node's facts mean ──────────────────────────────────────────────────
+
+  /**
+   * The provisioning steps, in the order the dashboard shows them: queued → placing, the placement, keys and
+   * sealed spec kept, then the node's `provision` command (the node then reports creating → starting →
+   * ready). A node that went offline since it was picked fails it.
+   */
+  async provision(plan: ProvisionPlan): Promise<{ delivered: boolean }> {
+    await this.setStatus("queued");
+    if ("failed" in plan) {
+      await this.setStatus("failed", plan.failed);
+      return { delivered: false };
+    }
+    this.setPlacement(plan.nodeId);
+    await this.setStatus("placing", `on ${plan.nodeId}`);
+    this.meta.set("proxyKeyHash", plan.proxyKeyHash);
+    this.meta.set("browserKeyHash", plan.browserKeyHash);
+    this.meta.set("keysSealed", plan.keysSealed);
+    this.meta.set("agentId", plan.agentId);
+    this.setAgentSpec(plan.specSealed);
+    const link = this.h.env.NODE_LINK;
+    const { delivered } = link ? await link.getByName(plan.nodeId).sendCommand(plan.command, plan.commandId, { onlyIfConnected: true }) : { delivered: false };
+    if (!delivered) await this.setStatus("failed", "the chosen server went offline; please try again");
+    return { delivered };
+  }
+
+  /** What a fact the agent's node reported means for the agent's status: the status's one rule book. */
+  async onNodeFact(f: NodeFact): Promise<void> {
+    if (f.kind === "progress") return this.setStatus(f.step);
+    if (f.kind === "container_missing") {
+      await this.recover(f.state ? `its container was ${f.state} after the server reconnected` : "its container was missing after the server reconnected");
+      return;
+    }
+    const reason = f.error ?? "the node reported a failure";
+    // A failed pause or sleep leaves the agent running (the node restarts it when the archive could not be stored).
+    if (!f.ok && (f.command === "sleep" || f.command === "pause")) return this.sleepFailed(reason);
+    if (f.ok && f.command === "sleep") return this.onSlept(f.nextCronAt ?? null);
+    if (!f.ok) return FAILS_AGENT.has(f.command) ? this.setStatus("failed", reason) : undefined;
+    // `configure` restarts a running agent (ready again afterwards) and only rewrites a sleeping one's config.
+    const status = f.command === "configure" ? (f.restarted ? "ready" : undefined) : AFTER_SUCCESS[f.command];
+    if (status) await this.setStatus(status);
   }
 
   // ── idle: ready → paused → sleeping ───────────────────────────────────────────────────────────────
@@ -123,7 +172,7 @@ export class AgentLifecycle {
     if (deadline === null || now < deadline) return;
     if (this.status() === "sleeping") {
       this.meta.set("nextCronAt", "");
-      if (!this.meta.get("wakeRequestedAt") && !this.meta.get("suspended")) await this.sendWake("a scheduled task is due");
+      if (!this.meta.get("wakeRequestedAt") && !this.meta.get("suspended")) await this.wake("a scheduled task is due");
       return;
     }
     await this.requestSleep(this.status() === "ready" && this.deepSleepMinutes() > 0 ? "pause" : "deep");
@@ -173,7 +222,7 @@ export class AgentLifecycle {
   async recover(reason: string): Promise<boolean> {
     const s = this.status();
     if ((s !== "ready" && s !== "paused") || this.meta.get("wakeRequestedAt")) return false;
-    return this.sendWake(`recovering: ${reason}`);
+    return this.wake(`recovering: ${reason}`);
   }
 
   /**
@@ -187,11 +236,11 @@ export class AgentLifecycle {
     this.meta.set("sleepRequestedAt", "");
     this.meta.set("wakeRequestedAt", "");
     await this.h.recordActivity("status", `Agent moved to another server: ${reason}`);
-    if (was === "ready" || was === "paused" || was === "starting" || was === "creating") await this.sendWake(`restoring on the new server`);
-    else if (was === "sleeping") await this.pump();
+    if (was === "ready" || was === "paused" || was === "starting" || was === "creating") await this.wake(`restoring on the new server`);
+    else if (was === "sleeping") await this.h.pumpInbox();
   }
 
-  // ── messages: queued while asleep, delivered in order once ready ──────────────────────────────────
+  // ── the agent's spec, and waking it with it ───────────────────────────────────────────────────────
 
   /** The agent's spec (config with its proxy key and gateway token), sealed by the edge with ENCRYPTION_KEY. */
   setAgentSpec(sealed: string) {
@@ -214,78 +263,8 @@ export class AgentLifecycle {
     return true;
   }
 
-  /** A message for the agent. It is delivered at once if the agent runs; a sleeping agent is woken first. */
-  async sendMessage(text: string, session = "main", replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }> {
-    const id = this.inbox.addMessage(text, session, replyTo);
-    await this.touch();
-    await this.pump();
-    return { id, state: this.inbox.state(id) };
-  }
-
-  listMessages(limit = 50, search?: string): InboxMessage[] {
-    return this.inbox.list(limit, search);
-  }
-
-  /**
-   * A raw channel update (Telegram's webhook body) for the container's own listener, queued in the same
-   * order as messages: a sleeping agent is woken first, and updates are forwarded one by one.
-   */
-  async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
-    const id = this.inbox.addForward(channel, target);
-    await this.touch();
-    await this.pump();
-    return { id };
-  }
-
-  /** The node's answer to a `deliver` or `forward` command. Returns where a bridged reply should go. */
-  async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<{ replyTo: ReplyTarget | null }> {
-    const row = this.inbox.complete(commandId, ok, reply, error);
-    if (!row) return { replyTo: null };
-    await this.pump(); // messages held back by the node's queue limit go out as answers come in
-    if (row.kind === "forward") {
-      if (!ok) await this.h.recordActivity("channel", `A channel update could not be handed to the agent: ${error}`);
-      return { replyTo: null };
-    }
-    await this.h.recordActivity("message", ok ? `Agent replied: ${(reply ?? "").slice(0, 200)}` : `A message could not be delivered: ${error}`);
-    return { replyTo: ok ? row.replyTo : null };
-  }
-
-  /** Moves queued messages along: delivers them in order when ready, wakes the agent when paused or asleep. */
-  private async pump(): Promise<void> {
-    const nodeId = this.meta.get("nodeId");
-    const userId = this.meta.get("userId");
-    if (!nodeId || !userId || !this.h.env.NODE_LINK) return;
-    const queued = this.inbox.queued();
-    if (queued.length === 0) return;
-    const status = this.status();
-    if (status === "ready" && !this.meta.get("sleepRequestedAt")) {
-      const link = this.h.env.NODE_LINK.getByName(nodeId);
-      for (const m of queued) {
-        const commandId = `${m.kind === "forward" ? "forward" : "deliver"}:${userId}:${m.id}`;
-        this.inbox.markSent(m.id, commandId);
-        const sent =
-          m.kind === "forward"
-            ? await link.sendCommand({ kind: "forward", userId, ...(JSON.parse(m.payload!) as ForwardTarget) }, commandId)
-            : await link.sendCommand({ kind: "deliver", userId, session: m.session, text: m.text }, commandId);
-        // Over the node's queue limit: this and later messages stay queued, in order, until answers free room.
-        if (sent.refused) {
-          this.inbox.markSent(m.id, null);
-          break;
-        }
-      }
-    } else if (
-      (status === "sleeping" || status === "paused") &&
-      !this.meta.get("wakeRequestedAt") &&
-      !this.meta.get("sleepRequestedAt") &&
-      !this.meta.get("suspended")
-    ) {
-      // A suspended account (subscription ended) keeps its messages queued but is not woken.
-      await this.sendWake("waking up for a new message");
-    }
-  }
-
   /** Sends `wake` with the sealed spec: the node unpauses, starts, or restores from S3, whichever applies. */
-  private async sendWake(reason: string): Promise<boolean> {
+  async wake(reason: string): Promise<boolean> {
     const nodeId = this.meta.get("nodeId");
     const userId = this.meta.get("userId");
     const sealed = this.meta.get("specSealed");

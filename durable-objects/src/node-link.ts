@@ -114,7 +114,7 @@ export class NodeLink extends DurableObject<NodeLinkEnv> implements NodeLinkRpc 
     }
     if (ok) this.expect(userId, command.kind === "remove" ? null : EXPECTED_AFTER[command.kind]);
     else if (command.kind === "provision") this.expect(userId, null); // nothing runs here: release the memory
-    // The result as a fact; the user's object decides what it means for the agent's status (agent-status.ts).
+    // The result as a fact; the user's object decides what it means for the agent's status (lifecycle.ts).
     const r = (result ?? {}) as { restarted?: boolean; nextCronAt?: number };
     await this.report(userId, { kind: "result", command: command.kind, ok, error, restarted: r.restarted, nextCronAt: r.nextCronAt ?? null });
   }

@@ -20,15 +20,13 @@ import type { UserAgentRpc } from "@oc/contracts/rpc";
 import type { UserAgentEnv } from "./env";
 import { Ledger } from "./ledger";
 import { sendBridgedReply } from "./channel-replies";
-import { AgentLifecycle } from "./lifecycle";
+import { AgentLifecycle, type ProvisionPlan } from "./lifecycle";
+import { Inbox } from "./inbox";
 import { MetaTable } from "./meta-table";
-import { SeenDeliveries } from "./seen-deliveries";
 import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
 import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
-import { provision, type ProvisionPlan } from "./provision";
 import { JobTable, jobRunner } from "./jobs";
-import { applyNodeFact } from "./agent-status";
 import { ActivityFeed } from "./activity";
 
 export type {
@@ -57,7 +55,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   private readonly protection: Protection;
   private readonly life: AgentLifecycle;
   private readonly pins: RoutePins;
-  private readonly seen: SeenDeliveries;
+  private readonly inbox: Inbox;
   private readonly jobs: JobTable;
   private readonly activity: ActivityFeed;
 
@@ -68,18 +66,25 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     this.protection = new Protection(ctx.storage.sql, this.meta);
     this.outbox = new UsageOutbox(ctx.storage.sql);
     this.pins = new RoutePins(ctx.storage.sql);
-    this.seen = new SeenDeliveries(ctx.storage.sql);
     this.jobs = new JobTable(ctx.storage.sql);
     this.activity = new ActivityFeed(ctx.storage.sql, (at) => this.meta.set("lastActivityAt", String(at)));
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, taken_at INTEGER);
     `);
     this.life = new AgentLifecycle({
-      sql: ctx.storage.sql,
       meta: this.meta,
       env: this.env,
       recordActivity: (kind, message) => this.recordActivity(kind, message),
       wakeBy: (at) => this.wakeBy(at),
+      pumpInbox: () => this.inbox.pump(),
+    });
+    this.inbox = new Inbox(ctx.storage.sql, {
+      meta: this.meta,
+      env: this.env,
+      status: () => this.life.status(),
+      touch: () => this.life.touch(),
+      wake: (reason) => this.life.wake(reason),
+      recordActivity: (kind, message) => this.recordActivity(kind, message),
     });
   }
 
@@ -102,27 +107,10 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     return this.meta.get("keysSealed") || null;
   }
 
-  /** Provisioning in one call (provision.ts): placement, keys, sealed spec, then the node's command. */
+  /** Provisioning in one call (lifecycle.ts): placement, keys, sealed spec, then the node's command. */
   async provision(plan: ProvisionPlan): Promise<{ delivered: boolean }> {
-    return provision(
-      {
-        init: (userId) => this.init(userId),
-        setStatus: (status, reason) => this.life.setStatus(status, reason),
-        setPlacement: (nodeId) => this.life.setPlacement(nodeId),
-        setKeys: (hash, agentId, browserKeyHash, keysSealed) => {
-          this.meta.set("proxyKeyHash", hash);
-          this.meta.set("browserKeyHash", browserKeyHash);
-          this.meta.set("keysSealed", keysSealed);
-          this.meta.set("agentId", agentId);
-        },
-        setAgentSpec: (sealed) => this.life.setAgentSpec(sealed),
-        send: (nodeId, command, commandId) => {
-          if (!this.env.NODE_LINK) return Promise.resolve({ delivered: false });
-          return this.env.NODE_LINK.getByName(nodeId).sendCommand(command, commandId, { onlyIfConnected: true });
-        },
-      },
-      plan,
-    );
+    await this.init(plan.userId);
+    return this.life.provision(plan);
   }
 
   /**
@@ -483,24 +471,19 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     return this.life.reconfigure(sealed);
   }
 
+  // ── the inbox (inbox.ts): one order for everything the agent receives ──────────────────────────────
+
   async sendMessage(text: string, session = "main", replyTo?: ReplyTarget): Promise<{ id: number; state: InboxMessage["state"] }> {
-    return this.life.sendMessage(text, session, replyTo);
+    return this.inbox.sendMessage(text, session, replyTo);
   }
 
   async forwardUpdate(channel: string, target: ForwardTarget): Promise<{ id: number }> {
-    return this.life.forwardUpdate(channel, target);
+    return this.inbox.forwardUpdate(channel, target);
   }
 
-  /**
-   * A chat platform's delivery, taken in at most once per platform id (`key`, remembered for `ttlMs`): a
-   * replay or a retry of one already queued is reported as a duplicate and changes nothing. The id is
-   * recorded in the same synchronous step as the inbox row, so both are stored or neither.
-   */
+  /** A chat platform's delivery, taken in at most once per platform id (`key`, remembered for `ttlMs`). */
   async deliverOnce(key: string, ttlMs: number, d: ChannelDelivery): Promise<{ duplicate: boolean }> {
-    if (!this.seen.firstTime(key, ttlMs)) return { duplicate: true };
-    if (d.kind === "forward") await this.life.forwardUpdate(d.channel, d.target);
-    else await this.life.sendMessage(d.text, d.session, d.replyTo);
-    return { duplicate: false };
+    return this.inbox.deliverOnce(key, ttlMs, d);
   }
 
   /** Bridged channels' credentials (sealed by the edge with ENCRYPTION_KEY); null removes them. */
@@ -509,12 +492,12 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   }
 
   async listMessages(limit = 50, search?: string): Promise<InboxMessage[]> {
-    return this.life.listMessages(limit, search);
+    return this.inbox.list(limit, search);
   }
 
   /** A message was answered; a bridged one (Slack, WhatsApp, Discord) gets the answer sent back there. */
   async onDelivered(commandId: string, ok: boolean, reply: string | null, error: string | null): Promise<void> {
-    const { replyTo } = await this.life.onDelivered(commandId, ok, reply, error);
+    const { replyTo } = await this.inbox.onDelivered(commandId, ok, reply, error);
     const sealed = this.meta.get("bridgeSealed");
     if (!replyTo || !sealed || !this.env.ENCRYPTION_KEY) return;
     try {
@@ -530,7 +513,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    * (accounting; it holds amounts, not personal data).
    */
   async erasePersonalData(): Promise<void> {
-    this.life.inbox.clear();
+    this.inbox.clear();
     this.activity.clear();
     this.ctx.storage.sql.exec("DELETE FROM events");
     this.jobs.clear();
@@ -551,9 +534,9 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     this.meta.set("suspended", "the account was deleted");
   }
 
-  /** What the agent's node reported (through NodeLink); the status it means is decided here (agent-status.ts). */
+  /** What the agent's node reported (through NodeLink); the status it means is decided here (lifecycle.ts). */
   async onNodeFact(fact: NodeFact): Promise<void> {
-    await applyNodeFact(this.life, fact);
+    await this.life.onNodeFact(fact);
   }
 
   async setStatus(status: AgentStatus, reason?: string): Promise<AgentSnapshot> {

@@ -7,7 +7,7 @@ import { loadEnv } from "./env";
 import { buildServices } from "./services/build";
 import { checkFleet } from "./services/fleet/fleet";
 import { deleteAfterGrace } from "./services/account-deletion";
-import { runJob } from "./services/billing/follow-ups";
+import { runJob } from "./services/billing/webhooks";
 import { registerJobRunner } from "../../durable-objects/src/jobs";
 
 export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";

@@ -7,8 +7,8 @@ import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { setRouterModel } from "./provisioning";
 import { applyAgentConfig } from "./agent-config";
-export { personaFiles } from "./agent-spec";
-import type { Personality } from "./agent-spec";
+export { personaFiles } from "./agent-config";
+import type { Personality } from "./agent-config";
 import { ensureAgent } from "./proxy-keys";
 
 /**
@@ -16,7 +16,7 @@ import { ensureAgent } from "./proxy-keys";
  * the workspace persona files SOUL.md and IDENTITY.md), and community templates that bundle both with the
  * router setting. A change is applied to a running agent at once (it restarts on the new spec).
  */
-export type { Personality } from "./agent-spec";
+export type { Personality } from "./agent-config";
 
 const EMPTY: Personality = { name: "", tone: "", language: "", instructions: "" };
 

@@ -8,10 +8,10 @@ import { MODELS } from "../proxy/catalog";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
 import { ensureAgent, newAgentKeys } from "./proxy-keys";
-import { agentSpec } from "./agent-spec";
-import { applyAgentConfig, readAgentConfig } from "./agent-config";
+import { agentSpec, applyAgentConfig, readAgentConfig } from "./agent-config";
 import { countProvisionAttempt, requirePaid } from "./entitlement";
 import { userAgent } from "../clients/user-agent";
+import { billingMail } from "./billing/mail";
 
 /**
  * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
@@ -73,6 +73,23 @@ export async function provisionAgent(s: Services, userId: string, meta: RequestM
   if (!delivered) throw new AppError("NO_CAPACITY", "The chosen server went offline. Please try again.");
   audit(s, meta, userId, "agent.provision", { agentId, nodeId });
   return { agentId, nodeId, status: "placing" as const };
+}
+
+/**
+ * A paid subscription starts the user's agent if it is not running yet (first purchase, or a resubscribe
+ * after the agent was stopped). A refusal the user can act on (no capacity) is mailed; the payment stands.
+ */
+export async function startAgentAfterPayment(s: Services, user: { id: string; email: string }) {
+  const { status } = await userAgent(s.env, user.id).init(user.id);
+  if (status !== "none" && status !== "failed" && status !== "stopped") return;
+  try {
+    await provisionAgent(s, user.id, { ip: null, userAgent: "stripe-webhook" });
+  } catch (e) {
+    // Anything else is ours: it throws, and the job tries again later.
+    if (!(e instanceof AppError)) throw e;
+    console.error(`[billing] could not start the agent of ${user.id} after payment: ${e.message}`);
+    await billingMail.agentFailed(s, user, e.message);
+  }
 }
 
 /**

@@ -1,13 +1,18 @@
 import { eq, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import { AppError } from "@oc/contracts/errors";
-import { GRACE_DAYS, packById, planById, REFERRAL_PERCENT, centsToMicros, type Plan } from "@oc/contracts/plans";
+import { GRACE_DAYS, packById, planById, type Plan } from "@oc/contracts/plans";
 import { ledgerEntries, referrals, stripeEvents, subscriptions, users } from "@oc/db/schema";
 import { newId } from "@oc/contracts/ids";
 import type { Services } from "../context";
 import { planForPrice, stripeFor, webCrypto } from "./stripe";
-import { JOB_KIND_PREFIX, type FollowUp } from "./follow-ups";
 import { userAgent } from "../../clients/user-agent";
+import { loadEnv } from "../../env";
+import { buildServices } from "../build";
+import { paidAccess, suspendService } from "../entitlement";
+import { startAgentAfterPayment } from "../provisioning";
+import { billingMail } from "./mail";
+import { referralFor } from "./referrals";
 
 /** Stripe signs with a timestamp; older deliveries are refused (Stripe's own default window). */
 export const SIGNATURE_TOLERANCE_S = 300;
@@ -126,6 +131,13 @@ async function userFor(s: Services, metadataUserId: string | undefined, customer
   return u;
 }
 
+/** A referral the payment earns (referrals.ts), credited to the referrer with the payment's own credits. */
+async function withReferral(s: Services, user: { id: string; email: string; referredBy: string | null }, paidCents: number, credits: Credit[]) {
+  const referral = await referralFor(s, user, paidCents);
+  if (referral) credits.push({ userId: referral.referrerId, amount: referral.amount, kind: "credit_referral", source: "referral", sourceId: user.id });
+  return referral;
+}
+
 const none = (outcome: string, userId: string | null = null): Effects => ({ userId, outcome, credits: [], after: [] });
 
 async function effectsOf(s: Services, event: Stripe.Event): Promise<Effects> {
@@ -154,7 +166,7 @@ async function checkoutCompleted(s: Services, session: Stripe.Checkout.Session):
     if (!pack) return none(`ignored: unknown token pack ${session.metadata?.packId}`, user.id);
     if (session.payment_status !== "paid") return none("ignored: checkout not paid", user.id);
     const credits: Credit[] = [{ userId: user.id, amount: pack.creditMicros, kind: "credit_pack", source: "pack", sourceId: session.id }];
-    const referral = await referralFor(s, user, pack.priceCents, credits);
+    const referral = await withReferral(s, user, pack.priceCents, credits);
     return { userId: user.id, outcome: `credited ${pack.id}`, credits, referral, after: [{ kind: "receipt", what: pack.name, cents: pack.priceCents }] };
   }
   const plan = planById(session.metadata?.planId ?? "");
@@ -186,7 +198,7 @@ async function invoicePaid(s: Services, invoice: Stripe.Invoice): Promise<Effect
   if (invoice.billing_reason !== "subscription_create" && invoice.billing_reason !== "subscription_cycle")
     return { userId: user.id, outcome: `invoice ${invoice.billing_reason} recorded`, credits: [], after: [receipt] };
   const credits: Credit[] = [{ userId: user.id, amount: plan.includedMicros, kind: "credit_plan", source: "plan", sourceId: invoice.id! }];
-  const referral = await referralFor(s, user, invoice.amount_paid, credits);
+  const referral = await withReferral(s, user, invoice.amount_paid, credits);
   return { userId: user.id, outcome: `credited ${plan.id} month`, credits, referral, after: [receipt, { kind: "apply_plan", planId: plan.id }] };
 }
 
@@ -248,24 +260,63 @@ async function topUpResult(s: Services, pi: Stripe.PaymentIntent, succeeded: boo
   return { userId: user.id, outcome: `auto top-up ${pack.id} credited`, credits, after: [] };
 }
 
+// ── the follow-ups: run by the user's Durable Object after Stripe has its answer ─────────────────────
+
 /**
- * A referred user's payment earns the referrer REFERRAL_PERCENT of it, once per referred user (the
- * referral's source id is the referred user). Self-referral (the same person, by normalised email) earns nothing.
+ * What a Stripe event asks for once it is recorded: plain data, so it can wait in the user's Durable Object
+ * as a job (durable-objects/src/jobs.ts) and run after Stripe has its answer, retried until it succeeds.
  */
-async function referralFor(s: Services, user: { id: string; email: string; referredBy: string | null }, paidCents: number, credits: Credit[]) {
-  if (!user.referredBy || user.referredBy === user.id || paidCents <= 0) return undefined;
-  const [referrer] = await s.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.id, user.referredBy));
-  if (!referrer || normaliseEmail(referrer.email) === normaliseEmail(user.email)) return undefined;
-  const [done] = await s.db.select({ at: referrals.creditedAt }).from(referrals).where(eq(referrals.referredId, user.id));
-  if (done?.at) return undefined;
-  const amount = Math.floor((centsToMicros(paidCents) * REFERRAL_PERCENT) / 100);
-  credits.push({ userId: referrer.id, amount, kind: "credit_referral", source: "referral", sourceId: user.id });
-  return { referrerId: referrer.id, referredId: user.id, amount };
+export type FollowUp =
+  | { kind: "receipt"; what: string; cents: number }
+  | { kind: "apply_plan"; planId: string }
+  | { kind: "start_agent" }
+  | { kind: "plan_changed_mail"; from: string; to: string }
+  | { kind: "end_service" }
+  | { kind: "unsuspend" };
+
+/** The job kind a follow-up is stored under (the job id is the event id and this kind). */
+export const JOB_KIND_PREFIX = "stripe:";
+
+/** Runs one follow-up for the user; a throw makes the job retry later. */
+export async function runFollowUp(s: Services, userId: string, f: FollowUp): Promise<void> {
+  const [user] = await s.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.id, userId));
+  if (!user) return; // the account is gone: nothing is owed to it any more
+  switch (f.kind) {
+    case "receipt":
+      await billingMail.receipt(s, user, f.what, f.cents);
+      return;
+    case "apply_plan": {
+      // A plan's markup applies to the user's token prices from now on.
+      const plan = planById(f.planId);
+      if (plan) await userAgent(s.env, userId).setMarkup(plan.markupBps);
+      return;
+    }
+    case "start_agent":
+      await startAgentAfterPayment(s, user);
+      return;
+    case "plan_changed_mail":
+      await billingMail.planChanged(s, user, f.from, f.to);
+      return;
+    case "end_service":
+      // Asleep even when set to stay on: nobody pays for its memory any more (unless an operator's grant does).
+      if (!(await paidAccess(s, userId)).ok) await suspendService(s, userId, "the subscription ended");
+      await billingMail.subscriptionEnded(s, user, GRACE_DAYS);
+      return;
+    case "unsuspend":
+      await userAgent(s.env, userId).setSuspended(false);
+      return;
+  }
 }
 
-/** `a.b+tag@gmail.com` and `ab@gmail.com` are one inbox: the self-referral check compares these forms. */
-export function normaliseEmail(email: string): string {
-  const [local = "", domain = ""] = email.toLowerCase().split("@");
-  const base = local.split("+")[0]!;
-  return `${domain === "gmail.com" || domain === "googlemail.com" ? base.replace(/\./g, "") : base}@${domain === "googlemail.com" ? "gmail.com" : domain}`;
+/** The Worker's job runner (registered in worker.ts), called by a UserAgent's alarm for each due job. */
+export async function runJob(rawEnv: unknown, job: { id: string; kind: string; userId: string; payload: unknown }): Promise<void> {
+  if (!job.kind.startsWith(JOB_KIND_PREFIX)) throw new AppError("INTERNAL", `unknown job kind ${job.kind}`);
+  const { env, problems } = loadEnv(rawEnv as object);
+  if (!env) throw new Error(`the environment is invalid: ${problems.join("; ")}`);
+  const { services, finish } = buildServices(env, `job:${job.id}`);
+  try {
+    await runFollowUp(services, job.userId, job.payload as FollowUp);
+  } finally {
+    await finish();
+  }
 }

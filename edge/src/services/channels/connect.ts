@@ -8,6 +8,7 @@ import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";
 import { requirePaid, requireVerified } from "../entitlement";
 import { userAgent } from "../../clients/user-agent";
+import { channelContext, loadChannel, type ChannelCredentials, type ChannelKind } from "./inbound";
 
 /**
  * The Channel Manager. Telegram (webhook mode) and Slack (HTTP mode) run natively in OpenClaw: the edge
@@ -15,33 +16,9 @@ import { userAgent } from "../../clients/user-agent";
  * interactions are bridged: the edge verifies and turns each message into an agent message, and the reply
  * goes back through the platform's API. Credentials are stored AES-256-GCM encrypted.
  */
-export type ChannelKind = "telegram" | "slack" | "whatsapp" | "discord";
+export type { ChannelCredentials, ChannelKind };
 
-export interface ChannelCredentials {
-  telegram: { botToken: string; webhookSecret: string };
-  slack: { botToken: string; signingSecret: string };
-  whatsapp: { accessToken: string; phoneNumberId: string; appSecret: string; verifyToken: string };
-  /** botToken: optional, for a bot on the Discord gateway through OpenClaw's own plugin (always on). */
-  discord: { applicationId: string; publicKey: string; botToken?: string };
-}
-
-export const channelContext = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
 export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
-
-export async function loadChannel<K extends ChannelKind>(s: Services, agentId: string, kind: K) {
-  const [row] = await s.db
-    .select()
-    .from(channels)
-    .where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
-  if (!row || row.status !== "connected") return undefined;
-  return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, channelContext(agentId, kind))) as ChannelCredentials[K] };
-}
-
-/** The Telegram part of the agent's config (see provisioning's specSettings). */
-export async function telegramSettings(s: Services, agentId: string) {
-  const tg = await loadChannel(s, agentId, "telegram");
-  return tg ? { botToken: tg.creds.botToken, webhookSecret: tg.creds.webhookSecret, webhookUrl: hookUrl(s, "telegram", agentId) } : undefined;
-}
 
 async function save<K extends ChannelKind>(s: Services, agentId: string, kind: K, creds: ChannelCredentials[K], secretHash: string | null) {
   const credentialsEnc = await s.secrets.encrypt(JSON.stringify(creds), channelContext(agentId, kind));
@@ -129,13 +106,7 @@ export async function connectDiscord(s: Services, userId: string, creds: Channel
   return { kind: "discord" as const, interactionsUrl: hookUrl(s, "discord", agentId), bot, botChanged: before !== creds.botToken };
 }
 
-/** The Slack part of the agent's config (HTTP mode; see provisioning's specSettings). */
-export async function slackSettings(s: Services, agentId: string) {
-  const sl = await loadChannel(s, agentId, "slack");
-  return sl ? { botToken: sl.creds.botToken, signingSecret: sl.creds.signingSecret } : undefined;
-}
-
-/** The Discord bot part of the agent's config (see provisioning's specSettings). */
+/** The Discord bot part of the agent's config (whether a bot is connected, and which). */
 export async function discordBotSettings(s: Services, agentId: string) {
   const d = await loadChannel(s, agentId, "discord");
   return d?.creds.botToken ? { token: d.creds.botToken } : undefined;

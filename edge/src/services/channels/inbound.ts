@@ -1,10 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { SLACK_LISTENER, TELEGRAM_LISTENER } from "@oc/contracts/openclaw-config";
 import { AppError } from "@oc/contracts/errors";
-import { agents } from "@oc/db/schema";
+import { agents, channels } from "@oc/db/schema";
 import { fromHex, hmacSha256Hex, sha256Hex, timingSafeEqual } from "@oc/contracts/crypto";
 import type { Services } from "../context";
-import { loadChannel } from "./connect";
 import { userAgent } from "../../clients/user-agent";
 
 /**
@@ -31,6 +30,29 @@ const WHATSAPP_SEEN_MS = WHATSAPP_WINDOW_S * 1000 + HOUR_MS;
  * Its update ids restart at random only after a week without updates, so two days never drops a new one.
  */
 const TELEGRAM_SEEN_MS = 48 * HOUR_MS;
+
+export type ChannelKind = "telegram" | "slack" | "whatsapp" | "discord";
+
+export interface ChannelCredentials {
+  telegram: { botToken: string; webhookSecret: string };
+  slack: { botToken: string; signingSecret: string };
+  whatsapp: { accessToken: string; phoneNumberId: string; appSecret: string; verifyToken: string };
+  /** botToken: optional, for a bot on the Discord gateway through OpenClaw's own plugin (always on). */
+  discord: { applicationId: string; publicKey: string; botToken?: string };
+}
+
+/** Channel credentials are stored AES-256-GCM encrypted (connect.ts writes them), bound to the agent and the kind. */
+export const channelContext = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
+
+/** A connected channel's row and its credentials, opened: what every delivery is checked against. */
+export async function loadChannel<K extends ChannelKind>(s: Services, agentId: string, kind: K) {
+  const [row] = await s.db
+    .select()
+    .from(channels)
+    .where(and(eq(channels.agentId, agentId), eq(channels.kind, kind)));
+  if (!row || row.status !== "connected") return undefined;
+  return { row, creds: JSON.parse(await s.secrets.decrypt(row.credentialsEnc, channelContext(agentId, kind))) as ChannelCredentials[K] };
+}
 
 const fresh = (unixSeconds: number, windowS: number) => Number.isFinite(unixSeconds) && Math.abs(Date.now() / 1000 - unixSeconds) <= windowS;
 
