@@ -178,6 +178,14 @@ export const envSchema = z
 export type Env = z.infer<typeof envSchema>;
 
 /**
+ * Every variable the schema reads is declared in .dev.vars.example, so the generated binding types
+ * (worker-configuration.d.ts, `npm run types:worker`) name it too: an undeclared one fails the type-check here.
+ */
+type Undeclared = Exclude<keyof z.input<typeof envSchema>, keyof Cloudflare.Env>;
+const allDeclared: [Undeclared] extends [never] ? true : Undeclared = true;
+void allDeclared;
+
+/**
  * A Durable Object namespace typed by the object's RPC interface (contracts/src/rpc.ts), not its class: the
  * edge never imports a Durable Object. The bindings themselves are generated from wrangler.toml into
  * worker-configuration.d.ts (`npm run types:worker`); this fails to compile if a binding is renamed there or
