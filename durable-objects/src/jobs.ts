@@ -3,7 +3,9 @@
  * recorded elsewhere (a Stripe event in Postgres) but must not hold up the answer to it. A job is written
  * once (its id names the event and the step, so a redelivery adds nothing), held until its caller says the
  * event is recorded, then run by the object's alarm, retried with backoff when it throws, and given up after
- * MAX_JOB_ATTEMPTS with its last error on the activity feed.
+ * MAX_JOB_ATTEMPTS with its last error on the activity feed. Giving up adds one more job, GAVE_UP_KIND, that
+ * reports it to the operators (the Worker's runner records it for the console at /admin), retried like any
+ * other: the failure is reported even when the dependency that broke the job (Postgres) was down too.
  *
  * The work itself belongs to the edge (it needs Postgres, mail, the fleet): the Worker registers the one
  * runner at start-up (`registerJobRunner`); this file only keeps the table and the schedule.
@@ -38,6 +40,17 @@ export function jobRunner(): JobRunner | undefined {
 }
 
 export const MAX_JOB_ATTEMPTS = 8;
+
+/** The job that tells the operators another job was given up; its payload is a GaveUpReport. */
+export const GAVE_UP_KIND = "ops:job_gave_up";
+
+export interface GaveUpReport {
+  jobId: string;
+  kind: string;
+  attempts: number;
+  error: string;
+  at: number;
+}
 
 /** 10 s, 40 s, 2.7 min, 11 min, then hourly: a broken dependency is not hammered, a brief one recovers fast. */
 export function retryDelayMs(attempts: number): number {
@@ -94,7 +107,15 @@ export class JobTable {
         const error = (e instanceof Error ? e.message : String(e)).slice(0, 1000);
         const gaveUp = attempts >= MAX_JOB_ATTEMPTS;
         this.sql.exec("UPDATE jobs SET last_error = ?, failed_at = ? WHERE id = ?", error, gaveUp ? Date.now() : null, job.id);
-        if (gaveUp) await onGiveUp({ ...job, attempts, lastError: error }, error);
+        if (!gaveUp) continue;
+        // Written in the same step as the give-up (due now: the alarm after this one runs it). A report that
+        // is itself given up is not reported again.
+        if (job.kind !== GAVE_UP_KIND) {
+          const report: GaveUpReport = { jobId: job.id, kind: job.kind, attempts, error, at: Date.now() };
+          this.enqueue(job.group, [{ id: `${job.id}:gave_up`, kind: GAVE_UP_KIND, payload: report }], now);
+          this.sql.exec("UPDATE jobs SET next_at = ? WHERE id = ? AND next_at IS NULL", Date.now(), `${job.id}:gave_up`);
+        }
+        await onGiveUp({ ...job, attempts, lastError: error }, error);
       }
     }
   }

@@ -26,7 +26,7 @@ import { MetaTable } from "./meta-table";
 import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
 import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
-import { JobTable, jobRunner } from "./jobs";
+import { GAVE_UP_KIND, JobTable, jobRunner } from "./jobs";
 import { ActivityFeed } from "./activity";
 
 export type {
@@ -360,6 +360,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
       (job) => run(this.env, { id: job.id, kind: job.kind, userId, payload: job.payload }),
       async (job, error) => {
         console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
+        if (job.kind === GAVE_UP_KIND) return; // the operators' report: nothing the user needs to hear about
         await this.recordActivity(
           "billing",
           `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`,

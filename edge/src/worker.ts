@@ -8,13 +8,15 @@ import { buildServices } from "./services/build";
 import { checkFleet } from "./services/fleet/fleet";
 import { deleteAfterGrace } from "./services/account-deletion";
 import { runJob } from "./services/billing/webhooks";
-import { registerJobRunner } from "../../durable-objects/src/jobs";
+import { recordJobGaveUp } from "./services/fleet/console";
+import { GAVE_UP_KIND, registerJobRunner } from "../../durable-objects/src/jobs";
 
 export { FleetScheduler, NodeLink, UserAgent } from "../../durable-objects/src/index";
 
 // The users' Durable Objects run their follow-up jobs (jobs.ts) through the edge's services; they share this
-// Worker's module graph, so registering here reaches every object this script runs.
-registerJobRunner(runJob);
+// Worker's module graph, so registering here reaches every object this script runs. A job given up is
+// reported to the operator console by a job of its own.
+registerJobRunner((env, job) => (job.kind === GAVE_UP_KIND ? recordJobGaveUp(env, job) : runJob(env, job)));
 
 /**
  * The single Worker entry: /v1 is the metering LLM proxy, /api goes to Hono, /hooks takes chat platforms'

@@ -5,7 +5,7 @@ import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
 import { jobRunner, MAX_JOB_ATTEMPTS, registerJobRunner, type JobRunner } from "../../durable-objects/src/jobs";
 import { provisionAttempts } from "@oc/db/schema";
-import { call, inbox, signup, withDb } from "./helpers";
+import { call, inbox, operator, signup, withDb } from "./helpers";
 import { TEST_PORTS, TEST_SECRETS } from "../../test-harness/ports";
 import { poll } from "../../test-harness/poll";
 
@@ -13,7 +13,7 @@ import { poll } from "../../test-harness/poll";
  * A Stripe event's follow-ups (starting the agent, the plan's markup, mails) run after the webhook's 200, as
  * jobs in the user's Durable Object: a follow-up that crashes is retried by the object's alarm and then
  * happens exactly once, a redelivered event runs nothing twice, and one that keeps failing is given up with
- * its error on the user's activity feed. The crash is a runner that throws (the Worker's real runner behind
+ * its error on the user's activity feed and in the operators' console. The crash is a runner that throws (the Worker's real runner behind
  * it), which is what an evicted object or a failing dependency looks like from the job table.
  */
 const STAND_IN = `http://127.0.0.1:${TEST_PORTS.stripe}`;
@@ -151,7 +151,7 @@ describe("Stripe follow-ups run after the 200, durably", () => {
     expect((await inbox(u.email)).filter((m) => m.subject.startsWith("Receipt: Starter plan")).length).toBe(1);
   });
 
-  it("a follow-up that keeps failing is given up after the last attempt, with its error on the activity feed", async () => {
+  it("a follow-up that keeps failing is given up after the last attempt, with its error on the activity feed and in the operators' console", async () => {
     const u = await paidCheckout();
     const invoice = u.events.find((e) => e.type === "invoice.paid")!;
     const receiptJob = `${invoice.id}:receipt`;
@@ -168,6 +168,26 @@ describe("Stripe follow-ups run after the 200, durably", () => {
     expect((await job(u.userId, receiptJob))!.attempts).toBe(MAX_JOB_ATTEMPTS);
     const feed = (await account(u.userId).listActivity(20)).map((a) => a.message).join("\n");
     expect(feed).toContain(`A follow-up of a payment (stripe:receipt) failed ${MAX_JOB_ATTEMPTS} times and was given up`);
+    // The operators see it too: giving up added a job of its own that reports it to the console at /admin.
+    const admin = await operator();
+    await runDurableObjectAlarm(account(u.userId));
+    const listed = await poll(
+      async () => (await call("/api/admin/overview", { cookie: admin })).body.failedJobs as { jobId: string; userId: string }[],
+      (l) => l.some((j) => j.jobId === receiptJob),
+    );
+    expect(listed.find((j) => j.jobId === receiptJob)).toMatchObject({
+      userId: u.userId,
+      email: u.email,
+      kind: "stripe:receipt",
+      attempts: MAX_JOB_ATTEMPTS,
+      error: "simulated crash in the follow-up",
+    });
+    // Only the job that was given up (the same event's plan markup succeeded), listed once.
+    expect(listed.filter((j) => j.userId === u.userId).map((j) => j.jobId)).toEqual([receiptJob]);
+    expect((await job(u.userId, `${receiptJob}:gave_up`))!.doneAt).not.toBeNull();
+    // A user is not shown the operators' report on the feed; a member of the public never sees the console.
+    expect((await account(u.userId).listActivity(50)).filter((a) => a.message.includes("ops:"))).toEqual([]);
+    expect((await call("/api/admin/overview", { cookie: u.cookie })).status).toBe(403);
     // The event itself stands: the month's tokens were credited before the answer.
     expect((await account(u.userId).getBalance()).balance).toBeGreaterThan(0);
   });

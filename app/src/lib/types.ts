@@ -111,6 +111,7 @@ export type AdminOverview = {
   };
   topSpenders: { userId: string; email: string; spentMicros: number; calls: number }[];
   stoppedLoops: { userId: string | null; at: string; code?: string; message?: string }[];
+  failedJobs: { userId: string | null; email: string | null; at: string; jobId: string; kind: string; attempts: number; error: string }[];
 };
 export type Grant = { userId: string; email: string; note: string | null; createdAt: string };
 export type CatalogModel = {

@@ -1,8 +1,9 @@
 import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { PLANS } from "@oc/contracts/plans";
 import { auditLog, subscriptions, usageRecords, users } from "@oc/db/schema";
-import type { Env } from "../../env";
+import { loadEnv, type Env } from "../../env";
 import { newId } from "@oc/contracts/ids";
+import { sha256Hex } from "@oc/contracts/crypto";
 import { buildServices } from "../build";
 import type { Services } from "../context";
 import { policyOf, fleetView } from "./fleet";
@@ -10,6 +11,7 @@ import { heldMb, utilisation } from "@oc/contracts/capacity";
 import { fleetScheduler } from "../../clients/fleet";
 
 const STOPPED = "proxy.runaway_stopped";
+const GAVE_UP = "jobs.gave_up";
 
 /** Called from the proxy (waitUntil) when token protection stops a loop or an over-budget message. */
 export async function recordStop(env: Env, userId: string, code: string, message: string) {
@@ -23,13 +25,49 @@ export async function recordStop(env: Env, userId: string, code: string, message
   }
 }
 
+/** What a user's Durable Object reports when it gave a follow-up job up (durable-objects/src/jobs.ts). */
+interface GaveUpReport {
+  jobId: string;
+  kind: string;
+  attempts: number;
+  error: string;
+  at: number;
+}
+
 /**
- * The operator console in one call: fleet load and orders, provisioning failures, revenue against upstream
- * token cost (30 days), top spenders, and runaway loops that token protection stopped.
+ * Records a given-up job for the console, once per job (the row's id is derived from the job's id, so the
+ * report job's own retry after a crash adds nothing). A throw makes the user's object retry the report.
+ */
+export async function recordJobGaveUp(rawEnv: unknown, job: { id: string; userId: string; payload: unknown }) {
+  const { env, problems } = loadEnv(rawEnv as object);
+  if (!env) throw new Error(`the environment is invalid: ${problems.join("; ")}`);
+  const r = job.payload as GaveUpReport;
+  const { services, finish } = buildServices(env, `job:${job.id}`);
+  try {
+    await services.db
+      .insert(auditLog)
+      .values({
+        id: `aud_${(await sha256Hex(job.id)).slice(0, 24)}`,
+        userId: job.userId,
+        actor: "jobs",
+        action: GAVE_UP,
+        meta: JSON.stringify({ jobId: r.jobId, kind: r.kind, attempts: r.attempts, error: r.error }),
+        createdAt: new Date(r.at),
+      })
+      .onConflictDoNothing();
+  } finally {
+    await finish();
+  }
+}
+
+/**
+ * The operator console in one call: fleet load and orders, provisioning failures, follow-up jobs given up
+ * (a payment's mails, markup or agent start), revenue against upstream token cost (30 days), top spenders,
+ * and runaway loops that token protection stopped.
  */
 export async function operatorOverview(s: Services) {
   const since = new Date(Date.now() - 30 * 86_400_000);
-  const [view, orders, tokens, spenders, mrr, stops] = await Promise.all([
+  const [view, orders, tokens, spenders, mrr, stops, gaveUp] = await Promise.all([
     fleetView(s),
     fleetScheduler(s.env).listOrders(10),
     s.db
@@ -59,6 +97,13 @@ export async function operatorOverview(s: Services) {
       .where(and(eq(auditLog.action, STOPPED), gte(auditLog.createdAt, since)))
       .orderBy(desc(auditLog.createdAt))
       .limit(20),
+    s.db
+      .select({ userId: auditLog.userId, email: users.email, meta: auditLog.meta, at: auditLog.createdAt })
+      .from(auditLog)
+      .leftJoin(users, eq(users.id, auditLog.userId))
+      .where(and(eq(auditLog.action, GAVE_UP), gte(auditLog.createdAt, since)))
+      .orderBy(desc(auditLog.createdAt))
+      .limit(50),
   ]);
   const u = utilisation(view);
   const revenue = Number(tokens[0]?.revenue ?? 0);
@@ -95,6 +140,12 @@ export async function operatorOverview(s: Services) {
       subscriptions: Object.fromEntries(mrr.map((r) => [r.planId, Number(r.n)])),
     },
     topSpenders: spenders.map((r) => ({ userId: r.userId, email: r.email, spentMicros: Number(r.spentMicros), calls: Number(r.calls) })),
+    failedJobs: gaveUp.map((r) => ({
+      userId: r.userId,
+      email: r.email,
+      at: r.at.toISOString(),
+      ...(JSON.parse(r.meta ?? "{}") as { jobId: string; kind: string; attempts: number; error: string }),
+    })),
     stoppedLoops: stops.map((r) => ({ userId: r.userId, at: r.at.toISOString(), ...(JSON.parse(r.meta ?? "{}") as { code?: string; message?: string }) })),
   };
 }
