@@ -1,6 +1,11 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { APP_ORIGIN, call, newIp, operator, paidSignup } from "./helpers";
+import { TEST_PORTS } from "../../test-harness/ports";
+import { loadEnv } from "../src/env";
+import { buildServices } from "../src/services/build";
+import { issueProxyKey } from "../src/services/proxy-keys";
 
 /**
  * Walks every route of the published OpenAPI document (so a route added tomorrow is walked too):
@@ -252,5 +257,201 @@ describe("every route in /api/openapi.json", () => {
       Object.keys(PUBLIC).every((k) => ops.some((op) => key(op) === k)),
       "every public entry names a real route",
     ).toBe(true);
+  });
+});
+
+/**
+ * The surfaces outside the OpenAPI document, each walked the same way: /hooks/* (chat platforms, each with its
+ * own signature scheme), /v1/* (the metering proxy, authenticated by the agent's proxy key) and /browser/*
+ * (the CDP relay, by the agent's browser key). For each route: no credential is refused, another tenant's
+ * credential pointed at A is refused, and A's own (A's properly signed delivery, A's key) gets through.
+ */
+const hex = (b: ArrayBuffer | Uint8Array) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+async function hmac(secret: string, data: string) {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)));
+}
+const now = () => Math.floor(Date.now() / 1000);
+/** A refusal in the API's envelope (a signature the platform sent wrong is 400 INVALID_SIGNATURE, a bad token 401/403). */
+const isRefusal = (r: { status: number; body: any }) => [400, 401, 403].includes(r.status) && typeof r.body?.error?.code === "string";
+
+/** The agent's proxy and browser keys as provisioning issues them (the API hands out only the proxy key). */
+async function agentKeys(userId: string) {
+  const { services, finish } = buildServices(loadEnv(env).env!, "test");
+  try {
+    return await issueProxyKey(services, userId, { ip: null, userAgent: null });
+  } finally {
+    await finish();
+  }
+}
+
+/** A tenant with every webhook channel connected; the secrets its platforms sign with. */
+async function channelTenant(tag: "a" | "b") {
+  const u = await paidSignup(); // channels need a confirmed address
+  const agentId = (await call("/api/agent/proxy-key", { method: "POST", cookie: u.cookie })).body.agentId as string;
+  await call("/api/channels/telegram", { body: { botToken: `${tag === "a" ? 1111111 : 2222222}:AAAAAAAAAAAAAAAAAAAAAAAAAAAA` }, cookie: u.cookie });
+  const received = (await fetch(`http://127.0.0.1:${TEST_PORTS.chat}/_received`).then((r) => r.json())) as { path: string; body: any }[];
+  const telegramSecret = received.filter((r) => r.path.endsWith("/setWebhook") && r.body.url.endsWith(agentId)).at(-1)!.body.secret_token as string;
+  const slackSecret = `slack-signing-secret-${tag}-0123456`;
+  await call("/api/channels/slack", { body: { botToken: "xoxb-good-token", signingSecret: slackSecret }, cookie: u.cookie });
+  const appSecret = `whatsapp-app-secret-${tag}-0123456`;
+  const wa = await call("/api/channels/whatsapp", { body: { accessToken: "EAAG-good-token", phoneNumberId: "1234567890", appSecret }, cookie: u.cookie });
+  const discordKeys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  await call("/api/channels/discord", {
+    body: { applicationId: "112233445566", publicKey: hex((await crypto.subtle.exportKey("raw", discordKeys.publicKey)) as ArrayBuffer) },
+    cookie: u.cookie,
+  });
+  return { ...u, agentId, telegramSecret, slackSecret, appSecret, verifyToken: wa.body.verifyToken as string, discordKey: discordKeys.privateKey };
+}
+type ChannelTenant = Awaited<ReturnType<typeof channelTenant>>;
+
+/** Each /hooks route as a platform calls it, signed with `signer`'s credentials (none: unsigned) and sent to A's agent. */
+const HOOKS: Record<string, (agentId: string, signer?: ChannelTenant) => Promise<{ status: number; body: any }>> = {
+  "post /hooks/telegram/:agentId": async (agentId, signer) =>
+    call(`/hooks/telegram/${agentId}`, {
+      rawBody: JSON.stringify({ update_id: Math.floor(Math.random() * 1e9), message: { message_id: 1, date: now(), chat: { id: 42, type: "private" }, text: "hi" } }),
+      headers: { "content-type": "application/json", ...(signer && { "x-telegram-bot-api-secret-token": signer.telegramSecret }) },
+    }),
+  "post /hooks/slack/:agentId": async (agentId, signer) => {
+    const ts = now();
+    const body = JSON.stringify({ type: "event_callback", event_id: `Ev${crypto.randomUUID()}`, event: { type: "message", channel: "C1", text: "hi" } });
+    const headers: Record<string, string> = { "content-type": "application/json", "x-slack-request-timestamp": String(ts) };
+    if (signer) headers["x-slack-signature"] = `v0=${await hmac(signer.slackSecret, `v0:${ts}:${body}`)}`;
+    return call(`/hooks/slack/${agentId}`, { rawBody: body, headers });
+  },
+  "get /hooks/whatsapp/:agentId": async (agentId, signer) =>
+    call(`/hooks/whatsapp/${agentId}?hub.mode=subscribe&hub.challenge=challenge-42&hub.verify_token=${encodeURIComponent(signer?.verifyToken ?? "")}`),
+  "post /hooks/whatsapp/:agentId": async (agentId, signer) => {
+    const message = { id: `wamid.${crypto.randomUUID()}`, timestamp: String(now()), from: "15550002222", type: "text", text: { body: "hi" } };
+    const body = JSON.stringify({ entry: [{ changes: [{ value: { messages: [message] } }] }] });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (signer) headers["x-hub-signature-256"] = `sha256=${await hmac(signer.appSecret, body)}`;
+    return call(`/hooks/whatsapp/${agentId}`, { rawBody: body, headers });
+  },
+  "post /hooks/discord/:agentId": async (agentId, signer) => {
+    const ts = String(now());
+    const id = String(2_300_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e9)));
+    const body = JSON.stringify({ id, type: 2, token: `tok-${id}`, channel_id: "7", data: { name: "ask", options: [{ name: "q", value: "hi" }] } });
+    const headers: Record<string, string> = { "content-type": "application/json", "x-signature-timestamp": ts };
+    if (signer) headers["x-signature-ed25519"] = hex(await crypto.subtle.sign("Ed25519", signer.discordKey, new TextEncoder().encode(ts + body)));
+    return call(`/hooks/discord/${agentId}`, { rawBody: body, headers });
+  },
+};
+/** What A's own, properly signed call is answered with: the delivery taken in (or the subscription confirmed). */
+const HOOK_ACCEPTED: Record<string, unknown> = {
+  "post /hooks/telegram/:agentId": { ok: true, accepted: true },
+  "post /hooks/slack/:agentId": { accepted: true },
+  "get /hooks/whatsapp/:agentId": "challenge-42",
+  "post /hooks/whatsapp/:agentId": { accepted: 1 },
+  "post /hooks/discord/:agentId": { type: 5 },
+};
+
+const inboxRows = (userId: string) =>
+  runInDurableObject(env.USER_AGENT.getByName(userId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox").one().n);
+
+/**
+ * Every model endpoint under /v1 with the smallest body it answers 200 to (`own`: another status A's own key
+ * gets, and why it still proves the key check passed).
+ */
+const V1: Record<string, { body: unknown; anthropic?: boolean; own?: { status: number; why: string } }> = {
+  "/v1/chat/completions": { body: { model: "gpt-4.1-nano", messages: [{ role: "user", content: "hi" }], max_tokens: 20 } },
+  "/v1/responses": { body: { model: "gpt-4.1-nano", input: "hi", max_output_tokens: 20 } },
+  "/v1/embeddings": { body: { model: "text-embedding-3-small", input: "hi" } },
+  "/v1/messages": { body: { model: "claude-haiku-4-5", max_tokens: 20, messages: [{ role: "user", content: "hi" }] }, anthropic: true },
+  "/v1/messages/count_tokens": { body: { model: "claude-haiku-4-5", messages: [{ role: "user", content: "hi" }] }, anthropic: true },
+  "/v1/responses/input_tokens": {
+    body: { model: "gpt-4.1-nano", input: "hi" },
+    own: { status: 404, why: "the local OpenAI stand-in has no input_tokens route: the call reached the upstream, past the key check" },
+  },
+};
+/** /v1 routes anyone may call: the model list (ids and the API's own shapes, nothing of a tenant's). */
+const V1_PUBLIC = ["get /v1/models", "get /v1/models/:id"];
+
+async function v1(path: string, key?: string) {
+  const { body, anthropic } = V1[path]!;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (anthropic) headers["anthropic-version"] = "2023-06-01";
+  if (key) headers[anthropic ? "x-api-key" : "authorization"] = anthropic ? key : `Bearer ${key}`;
+  const res = await exports.default.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body: JSON.stringify(body) }));
+  return { status: res.status, text: await res.text() };
+}
+
+describe("every route outside /api/openapi.json", () => {
+  it("/hooks/*: an unsigned delivery and one signed with another tenant's secrets are refused; A's own signed one is taken in", { timeout: 60_000 }, async () => {
+    const [a, b] = [await channelTenant("a"), await channelTenant("b")];
+    const failures: string[] = [];
+    const before = await inboxRows(a.userId);
+    for (const [route, send] of Object.entries(HOOKS)) {
+      for (const [who, signer] of [
+        ["unsigned", undefined],
+        ["signed by B", b],
+      ] as const) {
+        const r = await send(a.agentId, signer);
+        if (!isRefusal(r)) failures.push(`${who} ${route} → ${r.status} ${JSON.stringify(r.body)}`);
+      }
+      // Positive control: the same call signed with A's own secrets gets through.
+      const own = await send(a.agentId, a);
+      if (own.status !== 200 || JSON.stringify(own.body) !== JSON.stringify(HOOK_ACCEPTED[route]))
+        failures.push(`A's own ${route} → ${own.status} ${JSON.stringify(own.body)}`);
+    }
+    expect(failures).toEqual([]);
+    // Only A's own four deliveries reached A's inbox (the WhatsApp subscription check delivers nothing).
+    expect((await inboxRows(a.userId)) - before).toBe(4);
+  });
+
+  it("/v1/*: no key and a key naming A with another tenant's secret are refused; A's own key gets through", { timeout: 60_000 }, async () => {
+    const [a, b] = [await paidSignup(), await paidSignup()];
+    const [keyA, keysB] = [(await agentKeys(a.userId)).key, await agentKeys(b.userId)];
+    await env.USER_AGENT.getByName(a.userId).credit(1_000_000, "test", crypto.randomUUID());
+    const forged = keysB.key.replace(b.userId, a.userId); // A's user id, B's secret
+    const failures: string[] = [];
+    for (const path of Object.keys(V1)) {
+      for (const [who, key] of [
+        ["no key", undefined],
+        ["A's id with B's secret", forged],
+        ["B's browser key", keysB.browserKey],
+      ] as const) {
+        const r = await v1(path, key);
+        if (r.status !== 401) failures.push(`${who} ${path} → ${r.status} ${r.text.slice(0, 160)}`);
+      }
+      const own = await v1(path, keyA);
+      if (own.status !== (V1[path]!.own?.status ?? 200)) failures.push(`A's own ${path} → ${own.status} ${own.text.slice(0, 160)}`);
+    }
+    for (const route of V1_PUBLIC) {
+      const res = await exports.default.fetch(`http://localhost${route.slice(4).replace(":id", "gpt-4.1-nano")}`);
+      if (res.status !== 200) failures.push(`public ${route} → ${res.status}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("/browser/*: no key and another tenant's browser key are refused; A's own key reaches A's browser", async () => {
+    const [a, b] = [await paidSignup(), await paidSignup()];
+    const agentA = (await call("/api/agent/proxy-key", { method: "POST", cookie: a.cookie })).body.agentId as string;
+    const [keysA, keysB] = [await agentKeys(a.userId), await agentKeys(b.userId)];
+    const basic = (key: string) => ({ authorization: `Basic ${btoa(`agent:${key}`)}` });
+    const relay = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await exports.default.fetch(`http://localhost${path}`, { headers: { upgrade: "websocket", ...headers } });
+      return { status: res.status, body: res.webSocket ? "websocket" : await res.json<any>() };
+    };
+    const routes = ["/browser/json/version", `/browser/devtools/browser/${agentA}`];
+    const failures: string[] = [];
+    for (const path of routes)
+      for (const [who, headers] of [
+        ["no key", {}],
+        ["B's browser key", basic(keysB.browserKey)],
+        ["A's proxy key", basic(keysA.key)],
+      ] as const) {
+        const r = await relay(path, headers);
+        // B's key on /json/version is B's own discovery document, naming B's agent only.
+        if (who === "B's browser key" && path === "/browser/json/version") {
+          if (r.status !== 200 || JSON.stringify(r.body).includes(agentA)) failures.push(`${who} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+        } else if (!isRefusal(r)) failures.push(`${who} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    // Positive control: A's browser key passes the check (the browser itself is off, which only its owner changes).
+    const version = await relay("/browser/json/version", basic(keysA.browserKey));
+    if (version.status !== 200 || !JSON.stringify(version.body).includes(agentA)) failures.push(`A's own /json/version → ${version.status}`);
+    const devtools = await relay(`/browser/devtools/browser/${agentA}`, basic(keysA.browserKey));
+    if (devtools.status !== 409 || devtools.body.error.code !== "CONFLICT") failures.push(`A's own devtools → ${devtools.status} ${JSON.stringify(devtools.body)}`);
+    expect(failures).toEqual([]);
   });
 });
