@@ -4,7 +4,7 @@ import { isTimeZone } from "@oc/contracts/time";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { requireUser } from "../middleware/auth";
-import { setSleepSettings } from "../services/provisioning";
+import { setSleepSettings } from "../services/agent-controls";
 import { body, json } from "./schemas";
 import { userAgent } from "../clients/user-agent";
 

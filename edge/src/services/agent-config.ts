@@ -1,21 +1,27 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { AppError } from "@oc/contracts/errors";
 import { openclawConfig } from "@oc/contracts/openclaw-config";
 import type { AgentSpecWire } from "@oc/contracts/wire";
 import { planById } from "@oc/contracts/plans";
 import { agents } from "@oc/db/schema";
 import { userAgent } from "../clients/user-agent";
-import { AGENT_MEMORY_MB } from "@oc/contracts/capacity";
-import { hookUrl } from "./channels/connect";
-import { channelContext, type ChannelCredentials } from "./channels/inbound";
+import { AGENT_MEMORY_MB, placeable } from "@oc/contracts/capacity";
+import { randomToken } from "@oc/contracts/crypto";
+import { channelContext, hookUrl, type ChannelCredentials } from "./channels/inbound";
 import type { RequestMeta, Services } from "./context";
-import { currentAgentKeys, issueProxyKey } from "./proxy-keys";
+import { currentAgentKeys, ensureAgent, issueProxyKey, newAgentKeys } from "./proxy-keys";
+import { audit } from "./audit";
+import { billingMail } from "./billing/mail";
+import { countProvisionAttempt, requirePaid } from "./entitlement";
+import { checkFleet, fleetView } from "./fleet/fleet";
 import { MODELS } from "../proxy/catalog";
 
 /**
- * The agent's config: what its container is made of, read, built and applied. `readAgentConfig` reads the
- * settings in one round trip, `agentSpec` turns them (with the agent's keys) into the generated OpenClaw
- * config, persona files, limits and image as a pure function, and `applyAgentConfig` hands the result to the
- * user's Durable Object. Every feature that changes the container (router model, skills, persona, browser,
+ * The agent's config: what its container is made of, read, built and handed to the user's Durable Object.
+ * `readAgentConfig` reads the settings in one round trip, `agentSpec` turns them (with the agent's keys) into
+ * the generated OpenClaw config, persona files, limits and image as a pure function; `applyAgentConfig` hands
+ * the result to a placed agent, `provisionAgent` places a new one with it (a node, fresh keys, one RPC).
+ * Every feature that changes the container (router model, skills, persona, browser,
  * channels) writes its own table and then calls `applyAgentConfig`; nothing here knows those features, so
  * they depend on this module and never the other way round.
  */
@@ -185,4 +191,85 @@ export async function rotateProxyKey(s: Services, userId: string, meta: RequestM
   const keys = await issueProxyKey(s, userId, meta);
   const appliedToAgent = await applyAgentConfig(s, userId, meta, keys);
   return { ...keys, appliedToAgent };
+}
+
+// ── provisioning: a node, fresh keys, and the config, in one call to the user's Durable Object ────────
+
+/**
+ * The healthy active node with the most room for `memoryMb` (capacity.ts: RAM minus reserve minus the limits
+ * already committed there). With none, the fleet check is nudged to buy one and the user is told.
+ */
+export async function placeAgent(s: Services, memoryMb = AGENT_MEMORY_MB): Promise<string> {
+  const [best] = placeable(await fleetView(s), memoryMb);
+  if (!best) {
+    s.defer(checkFleet(s));
+    throw new AppError(
+      "NO_CAPACITY",
+      "No server has room for your agent right now. We have been told and are adding capacity; please try again in a few minutes.",
+    );
+  }
+  return best.id;
+}
+
+/**
+ * Creates (or re-creates) the user's agent: picks a node, issues a fresh proxy key and gateway token,
+ * generates the OpenClaw config, and asks the node to run it. Progress (queued → placing → creating →
+ * starting → ready, or failed with a reason) lands in the user's Durable Object as the node reports it.
+ */
+export async function provisionAgent(s: Services, userId: string, meta: RequestMeta) {
+  // Checked here, not in the route: every way in (the API, a paid Checkout's webhook) passes this point, and
+  // nothing below (a container, a nudge to the fleet to buy a server) happens for an account nobody pays for.
+  await requirePaid(s, userId, "Starting an agent");
+  await countProvisionAttempt(s, userId);
+  const account = userAgent(s.env, userId);
+  await ensureAgent(s, userId);
+  const { agentId, settings } = (await readAgentConfig(s, userId))!;
+  let nodeId: string;
+  try {
+    nodeId = await placeAgent(s, settings.memoryMb);
+  } catch (e) {
+    await account.provision({ userId, failed: e instanceof AppError ? e.message : "placement failed" });
+    throw e;
+  }
+  const keys = await newAgentKeys(s, userId);
+  const gatewayToken = randomToken(24);
+  await s.db
+    .update(agents)
+    .set({ nodeId, proxyKeyHash: keys.hash, gatewayTokenEnc: await s.secrets.encrypt(gatewayToken, `gateway:${agentId}`), updatedAt: new Date() })
+    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)));
+  audit(s, meta, userId, "agent.proxy_key_issued", { agentId });
+  const spec = agentSpec(s, userId, keys, gatewayToken, settings);
+  // One call: the user's Durable Object records the placement, the keys and the sealed spec (it wakes the
+  // agent with it later) and sends the node its command, in order and without interleaving.
+  const { delivered } = await account.provision({
+    userId,
+    agentId,
+    nodeId,
+    proxyKeyHash: keys.hash,
+    browserKeyHash: keys.browserKeyHash,
+    keysSealed: keys.keysSealed,
+    specSealed: await s.secrets.encrypt(JSON.stringify(spec), `spec:${userId}`),
+    command: { kind: "provision", spec },
+    commandId: `provision:${agentId}:${crypto.randomUUID()}`,
+  });
+  if (!delivered) throw new AppError("NO_CAPACITY", "The chosen server went offline. Please try again.");
+  audit(s, meta, userId, "agent.provision", { agentId, nodeId });
+  return { agentId, nodeId, status: "placing" as const };
+}
+
+/**
+ * A paid subscription starts the user's agent if it is not running yet (first purchase, or a resubscribe
+ * after the agent was stopped). A refusal the user can act on (no capacity) is mailed; the payment stands.
+ */
+export async function startAgentAfterPayment(s: Services, user: { id: string; email: string }) {
+  const { status } = await userAgent(s.env, user.id).init(user.id);
+  if (status !== "none" && status !== "failed" && status !== "stopped") return;
+  try {
+    await provisionAgent(s, user.id, { ip: null, userAgent: "stripe-webhook" });
+  } catch (e) {
+    // Anything else is ours: it throws, and the job tries again later.
+    if (!(e instanceof AppError)) throw e;
+    console.error(`[billing] could not start the agent of ${user.id} after payment: ${e.message}`);
+    await billingMail.agentFailed(s, user, e.message);
+  }
 }

@@ -5,7 +5,7 @@ import { agents, skillSettings, templates } from "@oc/db/schema";
 import { newId } from "@oc/contracts/ids";
 import { audit } from "./audit";
 import type { RequestMeta, Services } from "./context";
-import { setRouterModel } from "./provisioning";
+import { setRouterModel } from "./agent-controls";
 import { applyAgentConfig } from "./agent-config";
 export { personaFiles } from "./agent-config";
 import type { Personality } from "./agent-config";

@@ -10,7 +10,7 @@ import { userAgent } from "../../clients/user-agent";
 import { loadEnv } from "../../env";
 import { buildServices } from "../build";
 import { paidAccess, suspendService } from "../entitlement";
-import { startAgentAfterPayment } from "../provisioning";
+import { startAgentAfterPayment } from "../agent-config";
 import { billingMail } from "./mail";
 import { referralFor } from "./referrals";
 

@@ -8,7 +8,7 @@ import type { RequestMeta, Services } from "../context";
 import { ensureAgent } from "../proxy-keys";
 import { requirePaid, requireVerified } from "../entitlement";
 import { userAgent } from "../../clients/user-agent";
-import { channelContext, loadChannel, type ChannelCredentials, type ChannelKind } from "./inbound";
+import { channelContext, hookUrl, loadChannel, type ChannelCredentials, type ChannelKind } from "./inbound";
 
 /**
  * The Channel Manager. Telegram (webhook mode) and Slack (HTTP mode) run natively in OpenClaw: the edge
@@ -17,8 +17,6 @@ import { channelContext, loadChannel, type ChannelCredentials, type ChannelKind 
  * goes back through the platform's API. Credentials are stored AES-256-GCM encrypted.
  */
 export type { ChannelCredentials, ChannelKind };
-
-export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
 
 async function save<K extends ChannelKind>(s: Services, agentId: string, kind: K, creds: ChannelCredentials[K], secretHash: string | null) {
   const credentialsEnc = await s.secrets.encrypt(JSON.stringify(creds), channelContext(agentId, kind));

@@ -41,6 +41,9 @@ export interface ChannelCredentials {
   discord: { applicationId: string; publicKey: string; botToken?: string };
 }
 
+/** Where a platform delivers for one agent's channel (the `/hooks` routes, hooks.ts). */
+export const hookUrl = (s: Services, kind: ChannelKind, agentId: string) => `${s.env.APP_URL}/hooks/${kind}/${agentId}`;
+
 /** Channel credentials are stored AES-256-GCM encrypted (connect.ts writes them), bound to the agent and the kind. */
 export const channelContext = (agentId: string, kind: ChannelKind) => `channel:${agentId}:${kind}`;
 
