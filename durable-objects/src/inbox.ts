@@ -194,7 +194,12 @@ export class Inbox {
   }
 
   /** The node's answer to the row sent as `commandId`; undefined when there is no such open row. */
-  private complete(commandId: string, ok: boolean, reply: string | null, error: string | null): { id: number; kind: string; replyTo: ReplyTarget | null } | undefined {
+  private complete(
+    commandId: string,
+    ok: boolean,
+    reply: string | null,
+    error: string | null,
+  ): { id: number; kind: string; replyTo: ReplyTarget | null } | undefined {
     const row = this.sql
       .exec<{ id: number; kind: string; reply_to: string | null }>(
         "UPDATE inbox SET reply = ?, error = ?, done_at = ? WHERE command_id = ? AND done_at IS NULL RETURNING id, kind, reply_to",

@@ -309,7 +309,10 @@ type ChannelTenant = Awaited<ReturnType<typeof channelTenant>>;
 const HOOKS: Record<string, (agentId: string, signer?: ChannelTenant) => Promise<{ status: number; body: any }>> = {
   "post /hooks/telegram/:agentId": async (agentId, signer) =>
     call(`/hooks/telegram/${agentId}`, {
-      rawBody: JSON.stringify({ update_id: Math.floor(Math.random() * 1e9), message: { message_id: 1, date: now(), chat: { id: 42, type: "private" }, text: "hi" } }),
+      rawBody: JSON.stringify({
+        update_id: Math.floor(Math.random() * 1e9),
+        message: { message_id: 1, date: now(), chat: { id: 42, type: "private" }, text: "hi" },
+      }),
       headers: { "content-type": "application/json", ...(signer && { "x-telegram-bot-api-secret-token": signer.telegramSecret }) },
     }),
   "post /hooks/slack/:agentId": async (agentId, signer) => {
@@ -377,27 +380,31 @@ async function v1(path: string, key?: string) {
 }
 
 describe("every route outside /api/openapi.json", () => {
-  it("/hooks/*: an unsigned delivery and one signed with another tenant's secrets are refused; A's own signed one is taken in", { timeout: 60_000 }, async () => {
-    const [a, b] = [await channelTenant("a"), await channelTenant("b")];
-    const failures: string[] = [];
-    const before = await inboxRows(a.userId);
-    for (const [route, send] of Object.entries(HOOKS)) {
-      for (const [who, signer] of [
-        ["unsigned", undefined],
-        ["signed by B", b],
-      ] as const) {
-        const r = await send(a.agentId, signer);
-        if (!isRefusal(r)) failures.push(`${who} ${route} → ${r.status} ${JSON.stringify(r.body)}`);
+  it(
+    "/hooks/*: an unsigned delivery and one signed with another tenant's secrets are refused; A's own signed one is taken in",
+    { timeout: 60_000 },
+    async () => {
+      const [a, b] = [await channelTenant("a"), await channelTenant("b")];
+      const failures: string[] = [];
+      const before = await inboxRows(a.userId);
+      for (const [route, send] of Object.entries(HOOKS)) {
+        for (const [who, signer] of [
+          ["unsigned", undefined],
+          ["signed by B", b],
+        ] as const) {
+          const r = await send(a.agentId, signer);
+          if (!isRefusal(r)) failures.push(`${who} ${route} → ${r.status} ${JSON.stringify(r.body)}`);
+        }
+        // Positive control: the same call signed with A's own secrets gets through.
+        const own = await send(a.agentId, a);
+        if (own.status !== 200 || JSON.stringify(own.body) !== JSON.stringify(HOOK_ACCEPTED[route]))
+          failures.push(`A's own ${route} → ${own.status} ${JSON.stringify(own.body)}`);
       }
-      // Positive control: the same call signed with A's own secrets gets through.
-      const own = await send(a.agentId, a);
-      if (own.status !== 200 || JSON.stringify(own.body) !== JSON.stringify(HOOK_ACCEPTED[route]))
-        failures.push(`A's own ${route} → ${own.status} ${JSON.stringify(own.body)}`);
-    }
-    expect(failures).toEqual([]);
-    // Only A's own four deliveries reached A's inbox (the WhatsApp subscription check delivers nothing).
-    expect((await inboxRows(a.userId)) - before).toBe(4);
-  });
+      expect(failures).toEqual([]);
+      // Only A's own four deliveries reached A's inbox (the WhatsApp subscription check delivers nothing).
+      expect((await inboxRows(a.userId)) - before).toBe(4);
+    },
+  );
 
   it("/v1/*: no key and a key naming A with another tenant's secret are refused; A's own key gets through", { timeout: 60_000 }, async () => {
     const [a, b] = [await paidSignup(), await paidSignup()];
@@ -451,7 +458,8 @@ describe("every route outside /api/openapi.json", () => {
     const version = await relay("/browser/json/version", basic(keysA.browserKey));
     if (version.status !== 200 || !JSON.stringify(version.body).includes(agentA)) failures.push(`A's own /json/version → ${version.status}`);
     const devtools = await relay(`/browser/devtools/browser/${agentA}`, basic(keysA.browserKey));
-    if (devtools.status !== 409 || devtools.body.error.code !== "CONFLICT") failures.push(`A's own devtools → ${devtools.status} ${JSON.stringify(devtools.body)}`);
+    if (devtools.status !== 409 || devtools.body.error.code !== "CONFLICT")
+      failures.push(`A's own devtools → ${devtools.status} ${JSON.stringify(devtools.body)}`);
     expect(failures).toEqual([]);
   });
 });
