@@ -209,6 +209,42 @@ describe("the forwarded request is built from an allow-list", () => {
     expect(await forwarded(rmarker)).toMatchObject({ store: false });
   });
 
+  it("the client's bytes go upstream untouched when nothing changes, with the platform's key, never the client's", async () => {
+    const u = await proxyUser();
+    const raw = (b: string, path = "/v1/chat/completions") =>
+      exports.default.fetch(
+        new Request(`http://localhost${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${u.key}`, "x-api-key": u.key, "content-type": "application/json" },
+          body: b,
+        }),
+      );
+    // Odd spacing and key order survive only if the body is not serialised again.
+    const marker = `bytes-${crypto.randomUUID()}`;
+    const exact = `{ "messages" : [ {"content":"${marker}", "role":"user"} ],\n  "max_tokens": 40, "model":"gpt-4.1-nano" }`;
+    expect((await raw(exact)).status).toBe(200);
+    const calls = async (m: string) =>
+      ((await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string; auth: string }[]).filter((c) => c.body.includes(m));
+    const [sent] = await calls(marker);
+    expect(sent!.body).toBe(exact);
+    expect(sent!.auth).toBe("Bearer sk-test-upstream");
+    const amarker = `abytes-${crypto.randomUUID()}`;
+    const aexact = `{"model":"claude-haiku-4-5",  "max_tokens":40,"messages":[{"role":"user","content":"${amarker}"}]}`;
+    expect((await raw(aexact, "/v1/messages")).status).toBe(200);
+    const [asent] = await calls(amarker);
+    expect(asent!.body).toBe(aexact);
+    expect(asent!.auth).toBe("sk-ant-test-upstream");
+    for (const c of [sent!, asent!]) expect(c.auth).not.toContain(u.key);
+    // Control: what the route or the metering must change is changed (auto's model, the stream's usage chunk), only that.
+    const cmarker = `changed-${crypto.randomUUID()}`;
+    const changed = await raw(JSON.stringify({ model: "auto", stream: true, max_tokens: 40, messages: [{ role: "user", content: cmarker }] }));
+    expect(await changed.text()).toContain("[DONE]");
+    const [csent] = await calls(cmarker);
+    const c = JSON.parse(csent!.body);
+    expect(c.model).not.toBe("auto");
+    expect(c).toMatchObject({ stream: true, max_tokens: 40, stream_options: { include_usage: true }, messages: [{ role: "user", content: cmarker }] });
+  });
+
   it("the Anthropic SDK's countTokens is answered free, with the key checked", async () => {
     const u = await proxyUser();
     const counted = await anthropic(u.key).messages.countTokens({

@@ -65,12 +65,19 @@ export function startLlmStandIn({
   latencyMs = 0,
   record = false,
 } = {}): Promise<http.Server> {
-  const recorded: { path?: string; body: string }[] = [];
+  const recorded: { path?: string; body: string; auth?: string }[] = [];
   const server = http.createServer((req, res) => {
     if (record && req.method === "GET" && req.url === "/_requests") return json(res, 200, recorded);
     let raw = "";
     req.on("data", (d) => (raw += d));
-    if (record) req.on("end", () => req.method === "POST" && (recorded.push({ path: req.url, body: raw }), recorded.length > 200 && recorded.shift()));
+    if (record)
+      req.on(
+        "end",
+        () =>
+          req.method === "POST" &&
+          (recorded.push({ path: req.url, body: raw, auth: req.headers.authorization ?? String(req.headers["x-api-key"]) }),
+          recorded.length > 200 && recorded.shift()),
+      );
     req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs + (Number(raw.match(/\[\[delay:(\d+)\]\]/)?.[1]) || 0)));
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));

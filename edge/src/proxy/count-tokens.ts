@@ -46,7 +46,7 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
   const model = body.model === "auto" ? view.candidatesFor(api, "standard")[0] : view.find(body.model as string);
   if (!model || model.api !== api)
     return fail("unknown_model", `Unknown model "${body.model}". GET /v1/models lists the models you can use, or use "auto".`, "model_not_found");
-  const r = await callUpstream(env, endpoint, { ...forwarded, model: model.id }, request.signal);
+  const r = await callUpstream(env, endpoint, JSON.stringify({ ...forwarded, model: model.id }), request.signal);
   if (r.ok)
     return new Response(r.response.body, {
       status: r.response.status,

@@ -15,17 +15,41 @@ export interface Forwarded {
   failedAcross: boolean;
 }
 
-/** The allowed request for `model` in the client's own format (an output cap sent when none was asked). */
-export function sameFormat(policedBody: Record<string, unknown>, maxOut: number | undefined, model: ModelInfo, target: Endpoint): Record<string, unknown> {
-  const forwarded: Record<string, unknown> = { ...policedBody, model: model.id };
-  // No output cap from the client: the catalog's is sent, so the reservation really bounds the price.
-  if (maxOut === undefined && (target === "chat" || target === "responses"))
-    forwarded[target === "responses" ? "max_output_tokens" : "max_completion_tokens"] = model.maxOutput;
-  return forwarded;
+/** What the client sent, and what the allow-list kept of it (request-policy.ts). */
+export interface ClientRequest {
+  /** The body as parsed (for translation across formats). */
+  body: Record<string, unknown>;
+  /** The allowed fields; `changed` when the policy dropped or set any. */
+  policedBody: Record<string, unknown>;
+  changed: boolean;
+  /** The client's own bytes, forwarded as they are when nothing needs to change. */
+  bytes: Uint8Array;
+  maxOut: number | undefined;
+  stream: boolean;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The request for `model` in the client's own format. Only what the route and the metering need is changed:
+ * the model id, an output cap when none was asked (so the reservation really bounds the price), and the
+ * usage chunk of a chat stream. When none of these and no policy change applies, the client's bytes go as
+ * they are, without being serialised again.
+ */
+export function sameFormat(req: ClientRequest, model: ModelInfo, target: Endpoint): BodyInit {
+  const p = req.policedBody;
+  let edits: Record<string, unknown> | undefined;
+  if (p.model !== model.id) (edits ??= {}).model = model.id;
+  if (req.maxOut === undefined && (target === "chat" || target === "responses"))
+    (edits ??= {})[target === "responses" ? "max_output_tokens" : "max_completion_tokens"] = model.maxOutput;
+  if (req.stream && target === "chat" && !(isObj(p.stream_options) && p.stream_options.include_usage === true))
+    (edits ??= {}).stream_options = { ...(isObj(p.stream_options) ? p.stream_options : {}), include_usage: true };
+  if (!edits && !req.changed) return req.bytes;
+  return JSON.stringify(edits ? { ...p, ...edits } : p);
 }
 
 /**
- * Forwards through the official SDKs to the route's candidates in order, falling back to the next on
+ * Forwards to the route's candidates in order, falling back to the next on
  * 5xx/429/timeouts; the other provider's model (cross-provider fallback) gets the request translated to its
  * format, with an output cap the hold already reserved can pay for.
  */
@@ -34,27 +58,24 @@ export async function forward(
   endpoint: Endpoint,
   api: Api,
   routed: RouteDecision,
-  request: {
-    body: Record<string, unknown>;
-    policedBody: Record<string, unknown>;
-    bytes: number;
-    maxOut: number | undefined;
-    stream: boolean;
-    maxWholesale: number;
-  },
+  req: ClientRequest,
+  maxWholesale: number,
   signal: AbortSignal,
 ): Promise<Forwarded> {
-  const { body, policedBody, bytes, maxOut, stream, maxWholesale } = request;
   const out: Forwarded = { failedAcross: false };
   for (const model of routed.candidates) {
     const across = model.api !== api;
     const target: Endpoint = across ? (model.api === "anthropic" ? "messages" : "chat") : endpoint;
-    const crossMax = across ? affordableOutput(model, bytes, maxWholesale, maxOut) : 0;
-    // Skip it when the hold cannot pay for a useful answer (fewer tokens than asked for, and under 256).
-    if (across && crossMax < Math.min(256, maxOut ?? 256)) continue;
-    const forwarded = across ? translateRequest(model.api, body, model.id, crossMax) : sameFormat(policedBody, maxOut, model, target);
-    if (stream && target === "chat") forwarded.stream_options = { ...(forwarded.stream_options as object), include_usage: true };
-    const r = await callUpstream(env, target, forwarded, signal);
+    let payload: BodyInit;
+    if (across) {
+      const crossMax = affordableOutput(model, req.bytes.length, maxWholesale, req.maxOut);
+      // Skip it when the hold cannot pay for a useful answer (fewer tokens than asked for, and under 256).
+      if (crossMax < Math.min(256, req.maxOut ?? 256)) continue;
+      const translated = translateRequest(model.api, req.body, model.id, crossMax);
+      if (req.stream && target === "chat") translated.stream_options = { include_usage: true };
+      payload = JSON.stringify(translated);
+    } else payload = sameFormat(req, model, target);
+    const r = await callUpstream(env, target, payload, signal);
     out.failedAcross = across;
     if (r.ok) {
       out.used = model;

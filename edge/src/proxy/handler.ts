@@ -1,6 +1,6 @@
 import { authorise } from "./authorise";
 import { proxyError, type ProxyErrorKind } from "./errors";
-import { forward, sameFormat } from "./forward";
+import { forward, sameFormat, type ClientRequest } from "./forward";
 import { intake, missingField, type Fail } from "./intake";
 import { policeRequest } from "./request-policy";
 import { streamAnswer, upstreamFailed, wholeAnswer } from "./respond";
@@ -12,7 +12,7 @@ export { DRAIN_BYTES, DRAIN_MS } from "./respond";
 
 /**
  * One metered model call: authenticate by proxy key, route, reserve the maximum price in the user's
- * Durable Object, forward through the official SDK (falling back on 5xx/429), stream the answer back
+ * Durable Object, forward the client's own request (falling back on 5xx/429), stream the answer back
  * untouched while reading its usage, then settle the actual price exactly once, even when the client
  * or the upstream stops half way, and write the usage record after the response.
  */
@@ -40,16 +40,10 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const stream = body.stream === true && endpoint !== "embeddings";
   const tUp = performance.now();
   const abort = new AbortController();
+  const req: ClientRequest = { body, policedBody: policed.body, changed: policed.changed, bytes, maxOut: facts.maxOutput, stream };
   let forwarded;
   try {
-    forwarded = await forward(
-      env,
-      endpoint,
-      api,
-      authorised.decision,
-      { body, policedBody: policed.body, bytes: bytes.length, maxOut: facts.maxOutput, stream, maxWholesale: authorised.maxWholesale },
-      abort.signal,
-    );
+    forwarded = await forward(env, endpoint, api, authorised.decision, req, authorised.maxWholesale, abort.signal);
   } catch (e) {
     authorised.settledDone();
     throw e;
@@ -72,6 +66,6 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   });
   const estimatedInput = Math.ceil(bytes.length / 4);
   if (stream) return streamAnswer(upstream, used, api, headers, estimatedInput, settle, abort);
-  const retryBody = () => sameFormat(policed.body, facts.maxOutput, authorised.decision.escalation!, endpoint);
+  const retryBody = () => sameFormat(req, authorised.decision.escalation!, endpoint);
   return wholeAnswer(ctx, env, endpoint, api, upstream, answered, retryBody, facts, headers, estimatedInput, settle, fail, abort.signal);
 }

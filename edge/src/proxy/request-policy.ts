@@ -272,7 +272,7 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
     // The Responses API stores every answer in the provider account unless told not to.
     if (out.store === true) return refuse("store", "Stored responses are not available through this proxy (`store` must be false).");
     if (out.store !== false) ((out.store = false), (changed = true));
-    delete out.background;
+    if ("background" in out) ((changed = true), delete out.background);
     if (out.include !== undefined) {
       if (!Array.isArray(out.include)) return refuse("include", "`include` must be an array.");
       const bad = out.include.find((i) => !RESPONSES_INCLUDE.has(i as string));

@@ -37,7 +37,7 @@ export async function wholeAnswer(
   upstream: Response,
   /** Who answered (set); an escalation changes it here, and settle reads it. */
   answered: Answered,
-  retryBody: () => Record<string, unknown>,
+  retryBody: () => BodyInit,
   facts: Parameters<typeof chargeFor>[2],
   headers: Headers,
   estimatedInput: number,

@@ -3,7 +3,7 @@ import { AppError } from "@oc/contracts/errors";
 import { memories } from "@oc/db/schema";
 import { fromBase64, toBase64 } from "@oc/contracts/crypto";
 import { newId } from "@oc/contracts/ids";
-import { embed } from "../proxy/upstream";
+import { embed } from "../proxy/embed";
 import type { Services } from "./context";
 import { callNode } from "./node-call";
 import { ensureAgent } from "./proxy-keys";
