@@ -23,6 +23,8 @@ const BARE_PORT = PORT_BASE + 5,
   BARE_INSPECTOR_PORT = PORT_BASE + 6;
 /** BENCH_PROFILE=1: only a CPU profile of the Worker under load (see profile.ts), no comparison table. */
 const PROFILE = process.env.BENCH_PROFILE === "1";
+/** BENCH_BARE_ONLY=1: the bare workerd table only (a quicker loop while cutting CPU). */
+const BARE_ONLY = process.env.BENCH_BARE_ONLY === "1";
 const UPSTREAM_LATENCY_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 20);
 const N = Number(process.env.BENCH_N ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -299,6 +301,12 @@ async function main() {
     console.log(`\nwhere the Worker's JS time goes (V8 self time, top 12; profile: ${join(LOG_DIR, "bare-worker.cpuprofile")}):`);
     for (const t of prof.top.slice(0, 12)) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
     console.log("");
+    if (BARE_ONLY) {
+      upstream.close();
+      bridge.close();
+      stopAll();
+      process.exit(0);
+    }
   }
 
   const args = [

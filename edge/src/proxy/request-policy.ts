@@ -142,20 +142,33 @@ type Refuse = { ok: false; message: string; param: string };
 const refuse = (param: string, message: string): Refuse => ({ ok: false, param, message });
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
-/** Counts media inside message content, recursively (tool results carry images too); refuses what the hold cannot bound. */
+/**
+ * Counts media inside message content, recursively (tool results carry images too); refuses what the hold
+ * cannot bound. The walk allocates nothing per node: the path of a refused part is spelled only then, from
+ * the stack of keys walked so far.
+ */
 class MediaScan {
   images = 0;
   documents = 0;
   cacheWrite: RequestFacts["cacheWrite"] = "none";
   refusal: Refuse | undefined;
+  private readonly at: (string | number)[] = [];
 
-  scan(value: unknown, path: string, depth = 0): void {
-    if (this.refusal || depth > 12) return;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length && !this.refusal; i++) this.scan(value[i], `${path}[${i}]`, depth + 1);
-      return;
-    }
-    if (!isObj(value)) return;
+  /** Scans `value`, found under the property (or index) `key` of what is being scanned. */
+  scan(value: unknown, key: string | number): void {
+    if (this.refusal || this.at.length > 12 || typeof value !== "object" || value === null) return;
+    this.at.push(key);
+    if (Array.isArray(value)) for (let i = 0; i < value.length && !this.refusal; i++) this.scan(value[i], i);
+    else this.scanPart(value as Record<string, unknown>);
+    this.at.pop();
+  }
+
+  private refuse(message: string) {
+    const path = this.at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
+    this.refusal = refuse(path, message);
+  }
+
+  private scanPart(value: Record<string, unknown>) {
     const type = typeof value.type === "string" ? value.type : undefined;
     if (isObj(value.cache_control)) {
       const ttl = value.cache_control.ttl === "1h" ? "1h" : "5m";
@@ -170,43 +183,40 @@ class MediaScan {
       case "image_url":
       case "input_image":
         if (type === "input_image" && value.file_id !== undefined)
-          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
+          return this.refuse("Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL.");
         this.images++;
         return;
       case "image": {
         const source = isObj(value.source) ? value.source : {};
-        if (source.type === "file")
-          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL."));
+        if (source.type === "file") return this.refuse("Uploaded files (`file_id`) are not available through this proxy: send the image inline or by URL.");
         this.images++;
         return;
       }
       case "file":
       case "input_file": {
         const f = type === "file" && isObj(value.file) ? value.file : value;
-        if (f.file_id !== undefined)
-          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the file inline (`file_data`)."));
+        if (f.file_id !== undefined) return this.refuse("Uploaded files (`file_id`) are not available through this proxy: send the file inline (`file_data`).");
         this.documents++;
         return;
       }
       case "document": {
         const source = isObj(value.source) ? value.source : {};
-        if (source.type === "file")
-          return void (this.refusal = refuse(path, "Uploaded files (`file_id`) are not available through this proxy: send the document inline."));
+        if (source.type === "file") return this.refuse("Uploaded files (`file_id`) are not available through this proxy: send the document inline.");
         // Plain-text documents are bounded by their bytes like any text; PDFs and URLs are not.
         if (source.type === "text") return;
-        if (source.type === "content") return this.scan(source.content, `${path}.source.content`, depth + 1);
+        if (source.type === "content") return this.scan(source.content, "source.content");
         this.documents++;
         return;
       }
       case "input_audio":
       case "audio":
-        return void (this.refusal = refuse(path, "Audio input is not available through this proxy."));
+        return this.refuse("Audio input is not available through this proxy.");
       case "container_upload":
-        return void (this.refusal = refuse(path, "Code-execution containers are not available through this proxy."));
+        return this.refuse("Code-execution containers are not available through this proxy.");
       case "item_reference":
-        return void (this.refusal = refuse(path, "Stored response items (`item_reference`) are not available through this proxy: send the items themselves."));
+        return this.refuse("Stored response items (`item_reference`) are not available through this proxy: send the items themselves.");
     }
-    for (const [k, v] of Object.entries(value)) if (typeof v === "object" && v !== null && k !== "cache_control") this.scan(v, `${path}.${k}`, depth + 1);
+    for (const k in value) if (k !== "cache_control" && !this.refusal) this.scan(value[k], k);
   }
 }
 

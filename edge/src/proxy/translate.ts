@@ -19,15 +19,25 @@ function textOf(content: unknown): string | undefined {
   return out;
 }
 
+/** Whether `content` is text only (the test `textOf` passes, without building the text). */
+function isText(content: unknown): boolean {
+  if (typeof content === "string") return true;
+  if (!Array.isArray(content)) return false;
+  for (const part of content as { type?: string; text?: unknown }[])
+    if (!part || (part.type !== "text" && part.type !== "input_text") || typeof part.text !== "string") return false;
+  return true;
+}
+
+const TEXT_ROLES = new Set(["system", "developer", "user", "assistant"]);
+
 /** Only text conversations cross formats: no tools, no images, no function results. */
 export function translatable(body: Record<string, unknown>): boolean {
   if (body.tools !== undefined || body.tool_choice !== undefined || body.functions !== undefined) return false;
-  const system = body.system;
-  if (system !== undefined && textOf(system) === undefined) return false;
+  if (body.system !== undefined && !isText(body.system)) return false;
   const messages = body.messages as Msg[] | undefined;
-  return (
-    Array.isArray(messages) && messages.every((m) => ["system", "developer", "user", "assistant"].includes(m.role ?? "") && textOf(m.content) !== undefined)
-  );
+  if (!Array.isArray(messages)) return false;
+  for (const m of messages) if (!m || !TEXT_ROLES.has(m.role ?? "") || !isText(m.content)) return false;
+  return true;
 }
 
 /** The request in the upstream's format, for the upstream `model`, capped at `maxTokens` of output. */
