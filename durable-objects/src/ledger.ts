@@ -1,4 +1,10 @@
+import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
+import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
+import type { AuthorizeRequest, AuthorizeResult, RouteRaise, SettleResult, UsageCall } from "@oc/contracts/ledger";
 import type { MetaTable } from "./meta-table";
+import type { Protection } from "./protection";
+import type { RoutePins } from "./route-pins";
+import { FLUSH_DELAY_MS, type UsageOutbox } from "./usage-outbox";
 
 /**
  * The user's token balance in integer micro-USD, held in the Durable Object's SQLite. Reserve-then-settle:
@@ -14,11 +20,26 @@ import type { MetaTable } from "./meta-table";
  */
 export const RESERVATION_TTL_MS = 15 * 60_000;
 
+/** What the ledger works with in the user's object: its storage and the tables a model call touches. */
+export interface LedgerParts {
+  sql: SqlStorage;
+  meta: MetaTable;
+  protection: Protection;
+  pins: RoutePins;
+  outbox: UsageOutbox;
+  recordActivity: (kind: string, message: string) => Promise<unknown>;
+  /** Makes sure the object's alarm fires no later than `at` (the outbox flush). */
+  wakeBy: (at: number) => Promise<void>;
+}
+
 export class Ledger {
-  constructor(
-    private readonly sql: SqlStorage,
-    private readonly meta: MetaTable,
-  ) {
+  private readonly sql: SqlStorage;
+  private readonly meta: MetaTable;
+
+  constructor(private readonly parts: LedgerParts) {
+    const { sql } = parts;
+    this.sql = sql;
+    this.meta = parts.meta;
     sql.exec(`
       CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
         amount INTEGER NOT NULL, ref TEXT NOT NULL UNIQUE, balance_after INTEGER NOT NULL);
@@ -29,6 +50,113 @@ export class Ledger {
     if (stored.length > 0) sql.exec("DELETE FROM reservations");
     for (const r of stored) (this.holds.set(r.id, { amount: r.amount, expiresAt: r.expires_at }), (this.held += r.amount));
   }
+
+  // ── a model call: authorize before it is forwarded, settle after ─────────────────────────────────
+
+  /**
+   * The gate in front of every model call: key, account, token protection, then a reservation of the
+   * call's maximum price. Runs as one uninterrupted step of the object, so concurrent calls queue here.
+   * Nothing is written: the hold, the call history, the router's pin and the last-use stamp stay in memory
+   * until the call settles (or the alarm runs), so the answer is not held behind the storage's output gate.
+   */
+  async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
+    const keyHash = this.meta.get("proxyKeyHash");
+    if (!keyHash || keyHash !== req.keyHash) return { ok: false, code: "invalid_key", message: "This API key is not valid (it may have been replaced)." };
+    if (this.meta.get("suspended")) return { ok: false, code: "suspended", message: "This account is suspended. Contact support from the dashboard." };
+    const markupBps = this.markup();
+    const now = Date.now();
+    const choice = req.route ? pickRoute(req.route.plan, this.pinOf(req.route.plan.key), now) : undefined;
+    if (choice) req.call.tier = choice.tier;
+    const maxPrice = withMarkup(choice ? choice.reserve : req.maxWholesale, markupBps);
+    const refusal = this.parts.protection.check(req.call, maxPrice);
+    if (refusal) {
+      await this.parts.recordActivity("protection", refusal.message);
+      return { ok: false, ...refusal };
+    }
+    if (!this.reserve(req.reservationId, maxPrice, now))
+      return {
+        ok: false,
+        code: "balance_limit",
+        message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once.",
+      };
+    this.parts.protection.recordCall(req.call, now);
+    if (choice?.pin) this.pendingPins.set(req.route!.plan.key, { pin: choice.pin, label: req.route!.label, at: now });
+    if (!req.call.background) this.lastUseAt = now; // background work does not keep an agent awake
+    return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId"), route: choice };
+  }
+
+  /**
+   * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
+   * usage record, completed with the price, is queued for Postgres in the same step.
+   */
+  async settle(reservationId: string, wholesale: number, inbound: string, usage?: UsageCall, raise?: RouteRaise): Promise<SettleResult> {
+    const markupBps = this.markup();
+    this.persistCalls();
+    // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
+    if (raise) this.parts.pins.raise(raise.key, raise.tier, raise.model);
+    const { applied, balance, charged: price, overHold } = this.charge(reservationId, withMarkup(wholesale, markupBps));
+    let lowBalance = false;
+    if (applied) {
+      this.parts.protection.recordSpend(inbound, price);
+      lowBalance = this.checkLowBalance(balance);
+      if (overHold > 0)
+        await this.parts.recordActivity(
+          "billing",
+          `A model call cost ${(overHold / 1_000_000).toFixed(6)} USD more than was held for it; it was charged in full${balance < 0 ? ` and the balance is now ${(balance / 1_000_000).toFixed(6)} USD` : ""}.`,
+        );
+      if (usage) {
+        this.parts.outbox.add({
+          ...usage,
+          id: reservationId,
+          costMicros: wholesale,
+          priceMicros: price,
+          markupBps,
+          overHoldMicros: overHold,
+          createdAt: new Date(),
+        });
+        await this.parts.wakeBy(Date.now() + FLUSH_DELAY_MS);
+      }
+    }
+    return { applied, lowBalance, price, markupBps, balance, overHold };
+  }
+
+  /** The last interactive call's time, not yet written (see authorize). */
+  private lastUseAt = 0;
+
+  /** Router pins chosen by authorize, not yet written (see authorize). */
+  private readonly pendingPins = new Map<string, { pin: NonNullable<RouteChoice["pin"]>; label: string; at: number }>();
+
+  private pinOf(key: string) {
+    return this.pendingPins.get(key)?.pin ?? this.parts.pins.get(key);
+  }
+
+  /** Writes what authorize kept in memory; runs at settlement, before the alarm's idle decisions and pin reads. */
+  persistCalls() {
+    if (this.lastUseAt > Number(this.meta.get("lastUseAt") ?? 0)) this.meta.set("lastUseAt", String(this.lastUseAt));
+    this.lastUseAt = 0;
+    this.parts.protection.persist();
+    for (const [key, p] of this.pendingPins) this.parts.pins.set(key, p.pin, p.label, p.at);
+    this.pendingPins.clear();
+  }
+
+  private markup(): number {
+    return Number(this.meta.get("markupBps") ?? DEFAULT_MARKUP_BPS);
+  }
+
+  /**
+   * Raises one low_balance event per crossing below the threshold (billing consumes it: a warning mail, or
+   * an auto top-up when enabled). Returns whether it raised one now.
+   */
+  private checkLowBalance(balance: number): boolean {
+    const { autoTopUp } = this.parts.protection.settings();
+    if (balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return false;
+    this.meta.set("lowBalanceRaised", "1");
+    // The object's event table (user-agent.ts), which billing takes events from.
+    this.sql.exec("INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)", Date.now(), JSON.stringify({ balance, threshold: autoTopUp.threshold }));
+    return true;
+  }
+
+  // ── the balance: holds, charges and credits ──────────────────────────────────────────────────────
 
   /** Open reservations: id → amount and expiry (memory only, see above). */
   private readonly holds = new Map<string, { amount: number; expiresAt: number }>();
@@ -89,7 +217,7 @@ export class Ledger {
    * `usage:<id>`, and a repeat posts nothing twice. A settlement whose hold is gone (expired, or lost with
    * the object's memory) is charged as reported and its whole charge counts as over the hold.
    */
-  settle(id: string, amount: number): { applied: boolean; balance: number; charged: number; overHold: number } {
+  private charge(id: string, amount: number): { applied: boolean; balance: number; charged: number; overHold: number } {
     const held = this.release(id);
     if (amount <= 0) return { applied: false, balance: this.balance(), charged: 0, overHold: 0 };
     const overHold = Math.max(0, amount - (held ?? 0));

@@ -1,6 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_MARKUP_BPS, withMarkup } from "@oc/contracts/money";
-import { pickRoute, type RouteChoice } from "@oc/contracts/routing-plan";
 import type {
   ActivityEvent,
   AgentSnapshot,
@@ -62,10 +60,18 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     this.meta = new MetaTable(ctx.storage.sql);
-    this.ledger = new Ledger(ctx.storage.sql, this.meta);
     this.protection = new Protection(ctx.storage.sql, this.meta);
     this.outbox = new UsageOutbox(ctx.storage.sql);
     this.pins = new RoutePins(ctx.storage.sql);
+    this.ledger = new Ledger({
+      sql: ctx.storage.sql,
+      meta: this.meta,
+      protection: this.protection,
+      pins: this.pins,
+      outbox: this.outbox,
+      recordActivity: (kind, message) => this.recordActivity(kind, message),
+      wakeBy: (at) => this.wakeBy(at),
+    });
     this.jobs = new JobTable(ctx.storage.sql);
     this.activity = new ActivityFeed(ctx.storage.sql, (at) => this.meta.set("lastActivityAt", String(at)));
     ctx.storage.sql.exec(`
@@ -143,88 +149,16 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     this.meta.set("markupBps", String(markupBps));
   }
 
-  private markup(): number {
-    return Number(this.meta.get("markupBps") ?? DEFAULT_MARKUP_BPS);
-  }
-
   // ── ledger ────────────────────────────────────────────────────────────────────────────────────────
 
-  /**
-   * The gate in front of every model call: key, account, token protection, then a reservation of the
-   * call's maximum price. Runs as one uninterrupted step of this object, so concurrent calls queue here.
-   */
+  /** The gate in front of every model call, one uninterrupted step (ledger.ts). */
   async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
-    const keyHash = this.meta.get("proxyKeyHash");
-    if (!keyHash || keyHash !== req.keyHash) return { ok: false, code: "invalid_key", message: "This API key is not valid (it may have been replaced)." };
-    if (this.meta.get("suspended")) return { ok: false, code: "suspended", message: "This account is suspended. Contact support from the dashboard." };
-    const markupBps = this.markup();
-    const now = Date.now();
-    const choice = req.route ? pickRoute(req.route.plan, this.pinOf(req.route.plan.key), now) : undefined;
-    if (choice) req.call.tier = choice.tier;
-    const maxPrice = withMarkup(choice ? choice.reserve : req.maxWholesale, markupBps);
-    const refusal = this.protection.check(req.call, maxPrice);
-    if (refusal) {
-      await this.recordActivity("protection", refusal.message);
-      return { ok: false, ...refusal };
-    }
-    if (!this.ledger.reserve(req.reservationId, maxPrice))
-      return {
-        ok: false,
-        code: "balance_limit",
-        message: "Token limit reached: your OpenClaw Cloud token balance is used up for now. Top up in the dashboard and requests resume at once.",
-      };
-    // Nothing is written here: the hold, the call history and the last-use stamp stay in memory until the
-    // call settles (or the alarm runs), so the answer is not held behind the storage's output gate.
-    this.protection.recordCall(req.call);
-    if (choice?.pin) this.pendingPins.set(req.route!.plan.key, { pin: choice.pin, label: req.route!.label, at: now });
-    if (!req.call.background) this.lastUseAt = Date.now(); // background work does not keep an agent awake
-    return { ok: true, markupBps, reserved: maxPrice, agentId: this.meta.get("agentId"), route: choice };
+    return this.ledger.authorize(req);
   }
 
-  /** The last interactive call's time, not yet written (see authorize). */
-  private lastUseAt = 0;
-
-  /** Router pins chosen by authorize, not yet written (see authorize). */
-  private readonly pendingPins = new Map<string, { pin: NonNullable<RouteChoice["pin"]>; label: string; at: number }>();
-
-  private pinOf(key: string) {
-    return this.pendingPins.get(key)?.pin ?? this.pins.get(key);
-  }
-
-  /** Writes what authorize kept in memory; runs at settlement, before the alarm's idle decisions and pin reads. */
-  private persistCalls() {
-    if (this.lastUseAt > Number(this.meta.get("lastUseAt") ?? 0)) this.meta.set("lastUseAt", String(this.lastUseAt));
-    this.lastUseAt = 0;
-    this.protection.persist();
-    for (const [key, p] of this.pendingPins) this.pins.set(key, p.pin, p.label, p.at);
-    this.pendingPins.clear();
-  }
-
-  /**
-   * Charges the actual price of a call (wholesale + markup) exactly once and releases its reservation. The
-   * usage record, completed with the price, is queued for Postgres in the same step.
-   */
+  /** Charges a call exactly once and queues its usage record (ledger.ts). */
   async settle(reservationId: string, wholesale: number, inbound: string, usage?: UsageCall, raise?: RouteRaise): Promise<SettleResult> {
-    const markupBps = this.markup();
-    this.persistCalls();
-    // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
-    if (raise) this.pins.raise(raise.key, raise.tier, raise.model);
-    const { applied, balance, charged: price, overHold } = this.ledger.settle(reservationId, withMarkup(wholesale, markupBps));
-    let lowBalance = false;
-    if (applied) {
-      this.protection.recordSpend(inbound, price);
-      lowBalance = this.checkLowBalance(balance);
-      if (overHold > 0)
-        await this.recordActivity(
-          "billing",
-          `A model call cost ${(overHold / 1_000_000).toFixed(6)} USD more than was held for it; it was charged in full${balance < 0 ? ` and the balance is now ${(balance / 1_000_000).toFixed(6)} USD` : ""}.`,
-        );
-      if (usage) {
-        this.outbox.add({ ...usage, id: reservationId, costMicros: wholesale, priceMicros: price, markupBps, overHoldMicros: overHold, createdAt: new Date() });
-        await this.wakeBy(Date.now() + FLUSH_DELAY_MS);
-      }
-    }
-    return { applied, lowBalance, price, markupBps, balance, overHold };
+    return this.ledger.settle(reservationId, wholesale, inbound, usage, raise);
   }
 
   /** Makes sure the alarm fires no later than `at`. */
@@ -235,12 +169,12 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
 
   /** Recent conversations the smart router pinned, for the dashboard's "use the best model" switch. */
   async routeConversations(): Promise<RouteConversation[]> {
-    this.persistCalls();
+    this.ledger.persistCalls();
     return this.pins.list();
   }
 
   async setConversationBest(key: string, best: boolean): Promise<boolean> {
-    this.persistCalls();
+    this.ledger.persistCalls();
     return this.pins.setBest(key, best);
   }
 
@@ -267,22 +201,6 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     return this.ledger.entries(Math.min(200, limit));
   }
 
-  /**
-   * Raises one low_balance event per crossing below the threshold (billing consumes it: a warning mail, or
-   * an auto top-up when enabled). Returns whether it raised one now.
-   */
-  private checkLowBalance(balance: number): boolean {
-    const { autoTopUp } = this.protection.settings();
-    if (balance >= autoTopUp.threshold || this.meta.get("lowBalanceRaised")) return false;
-    this.meta.set("lowBalanceRaised", "1");
-    this.ctx.storage.sql.exec(
-      "INSERT INTO events (at, kind, data) VALUES (?, 'low_balance', ?)",
-      Date.now(),
-      JSON.stringify({ balance, threshold: autoTopUp.threshold }),
-    );
-    return true;
-  }
-
   /** Hands pending events to a consumer (auto top-up) and marks them taken. */
   async takeEvents(): Promise<{ id: number; at: number; kind: string; data: string }[]> {
     return this.ctx.storage.sql
@@ -307,7 +225,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    * that died mid-request), then sleeps until the next of those is due.
    */
   override async alarm(): Promise<void> {
-    this.persistCalls();
+    this.ledger.persistCalls();
     await this.runJobs();
     let retry = false;
     if (this.outbox.pending() > 0 && this.env.DATABASE_URL) {
