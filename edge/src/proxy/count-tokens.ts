@@ -1,8 +1,8 @@
 import { liveCatalog } from "./catalog-store";
-import { proxyError, type ProxyErrorKind } from "./errors";
-import { intake, type Fail } from "./intake";
-import { policeRequest } from "./request-policy";
-import { apiOf, callUpstream, type CountEndpoint } from "./upstream";
+import { proxyError, type Fail } from "./errors";
+import { callUpstream } from "./forward";
+import { intake } from "./handler";
+import { apiOf, policeRequest, type CountEndpoint } from "./request-policy";
 import { userAgent } from "../clients/user-agent";
 
 /**
@@ -10,12 +10,12 @@ import { userAgent } from "../clients/user-agent";
  * free at the providers, so free here, with no reservation. It still needs a valid key (it reaches the
  * platform's provider account) and the same allow-list as a model call, so it cannot be used to reach
  * stored responses or files either. Its intake (key, JSON body within the size limit, model) is the model
- * call's (intake.ts). `auto` is counted on the format's cheapest standard-tier model (the same tokenizer family).
+ * call's (handler.ts). `auto` is counted on the format's cheapest standard-tier model (the same tokenizer family).
  */
 export async function handleTokenCount(request: Request, rawEnv: object, ctx: ExecutionContext, endpoint: CountEndpoint): Promise<Response> {
   const api = apiOf(endpoint);
   const requestId = `req_${crypto.randomUUID().replace(/-/g, "")}`;
-  const fail: Fail = (kind: ProxyErrorKind, message: string, code?: string, param?: string) => proxyError(api, kind, message, code, requestId, param);
+  const fail: Fail = (kind, message, code, param) => proxyError(api, kind, message, code, requestId, param);
   const input = await intake(request, rawEnv, fail);
   if (input instanceof Response) return input;
   const { env, key, body } = input;

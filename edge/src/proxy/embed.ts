@@ -3,7 +3,7 @@ import type { Env } from "../env";
 
 /**
  * Embeddings for the platform's own use (Memory Manager search), through the official OpenAI SDK. Metered
- * model calls do not come here: the proxy forwards the client's own request bytes (upstream.ts).
+ * model calls do not come here: the proxy forwards the client's own request bytes (forward.ts).
  */
 const clients = new Map<string, OpenAI>();
 

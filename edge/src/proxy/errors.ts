@@ -1,3 +1,4 @@
+import type { AuthorizeResult } from "@oc/contracts/ledger";
 import type { Api } from "./catalog";
 
 /**
@@ -44,3 +45,19 @@ export function proxyError(api: Api, kind: ProxyErrorKind, message: string, code
   if (shape.status === 429) headers["retry-after"] = kind === "balance_limit" ? "30" : "60";
   return new Response(JSON.stringify(body), { status: shape.status, headers });
 }
+
+/** The proxy's error answer in the caller's SDK shape, carrying the call's request id. */
+export type Fail = (kind: ProxyErrorKind, message: string, code?: string, param?: string) => Response;
+
+/** How each refusal of the user's Durable Object is answered. */
+export const REFUSAL_KIND: Record<Exclude<AuthorizeResult, { ok: true }>["code"], ProxyErrorKind> = {
+  invalid_key: "invalid_key",
+  suspended: "suspended",
+  balance_limit: "balance_limit",
+  daily_cap: "balance_limit",
+  monthly_cap: "balance_limit",
+  quiet_hours: "rate_limit",
+  loop_detected: "stopped",
+  message_budget: "stopped",
+  background_single_pass: "stopped",
+};

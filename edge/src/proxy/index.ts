@@ -2,7 +2,7 @@ import { EMBEDDING_MODELS, MODELS } from "./catalog";
 import { handleTokenCount } from "./count-tokens";
 import { proxyError } from "./errors";
 import { handleProxy } from "./handler";
-import type { CountEndpoint, Endpoint } from "./upstream";
+import type { CountEndpoint, Endpoint } from "./request-policy";
 
 /**
  * The OpenAI- and Anthropic-compatible surface under /v1. A plain table rather than a router: this is the

@@ -1,4 +1,11 @@
-import type { Endpoint } from "./upstream";
+import type { Api } from "./catalog";
+
+/** The model endpoints the proxy meters. */
+export type Endpoint = "chat" | "responses" | "messages" | "embeddings";
+/** Free token counting, as the providers offer it (no model call, no charge). */
+export type CountEndpoint = "count_tokens" | "input_tokens";
+
+export const apiOf = (endpoint: Endpoint | CountEndpoint): Api => (endpoint === "messages" || endpoint === "count_tokens" ? "anthropic" : "openai");
 
 /**
  * What the proxy forwards, per endpoint. The upstream bills for everything a request makes it do, so the
