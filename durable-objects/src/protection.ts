@@ -106,8 +106,24 @@ export class Protection {
     return next;
   }
 
+  /**
+   * Spend per bucket, read through a memory copy: the object is the only writer of its table, so the copy
+   * is never stale, and a model call's checks read up to three buckets.
+   */
+  private readonly spentCache = new Map<string, number>();
+
   private spent(bucket: string) {
-    return this.sql.exec<{ amount: number }>("SELECT amount FROM spend WHERE bucket = ?", bucket).toArray()[0]?.amount ?? 0;
+    let amount = this.spentCache.get(bucket);
+    if (amount === undefined) {
+      amount = this.sql.exec<{ amount: number }>("SELECT amount FROM spend WHERE bucket = ?", bucket).toArray()[0]?.amount ?? 0;
+      this.remember(bucket, amount);
+    }
+    return amount;
+  }
+
+  private remember(bucket: string, amount: number) {
+    if (this.spentCache.size >= 1_000) this.spentCache.clear();
+    this.spentCache.set(bucket, amount);
   }
 
   check(call: CallFacts, maxCost: number, now = Date.now()): Refusal | undefined {
@@ -157,15 +173,20 @@ export class Protection {
 
   recordSpend(inbound: string, amount: number, now = Date.now()) {
     const local = localParts(now, this.settings().timezone);
-    for (const bucket of [`day:${local.day}`, `month:${local.month}`, `msg:${inbound}`])
-      this.sql.exec(
-        "INSERT INTO spend (bucket, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT(bucket) DO UPDATE SET amount = amount + excluded.amount, updated_at = excluded.updated_at",
-        bucket,
-        amount,
-        now,
-      );
+    for (const bucket of [`day:${local.day}`, `month:${local.month}`, `msg:${inbound}`]) {
+      const total = this.sql
+        .exec<{ amount: number }>(
+          "INSERT INTO spend (bucket, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT(bucket) DO UPDATE SET amount = amount + excluded.amount, updated_at = excluded.updated_at RETURNING amount",
+          bucket,
+          amount,
+          now,
+        )
+        .one().amount;
+      this.remember(bucket, total);
+    }
     if (Math.abs(now - this.sweptSpendAt) >= 60_000) {
       this.sql.exec("DELETE FROM spend WHERE bucket LIKE 'msg:%' AND updated_at < ?", now - 86_400_000);
+      this.spentCache.clear();
       this.sweptSpendAt = now;
     }
   }
