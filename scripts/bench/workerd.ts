@@ -74,3 +74,14 @@ export function childCpuMs(): number {
   }
   return ticks * 10; // USER_HZ is 100 on Linux
 }
+
+/** CPU time (user + system) used so far by process `pid` and the threads it runs, in ms. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
