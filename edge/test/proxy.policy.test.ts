@@ -2,6 +2,7 @@ import { exports } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { TEST_PORTS } from "../../test-harness/ports";
+import { hasDuplicateKeys } from "../src/proxy/request-policy";
 import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
 
 /**
@@ -243,6 +244,31 @@ describe("the forwarded request is built from an allow-list", () => {
     const c = JSON.parse(csent!.body);
     expect(c.model).not.toBe("auto");
     expect(c).toMatchObject({ stream: true, max_tokens: 40, stream_options: { include_usage: true }, messages: [{ role: "user", content: cmarker }] });
+  });
+
+  it("a body that repeats a key is forwarded as the policy read it, never as its own bytes (control: the test above)", async () => {
+    const u = await proxyUser();
+    // An upstream parser that keeps the first copy would see 100000 output tokens and n: 8 where the hold
+    // priced 40 and 1; the repeat may hide in a nested object too.
+    const marker = `dup-${crypto.randomUUID()}`;
+    const sneaky = `{"model":"gpt-4.1-nano","max_tokens":100000,"n":8,"messages":[{"role":"user","content":"${marker}","content":"${marker} again"}],"max_tokens":40,"n":1}`;
+    const res = await exports.default.fetch(
+      new Request("http://localhost/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
+        body: sneaky,
+      }),
+    );
+    expect(res.status).toBe(200);
+    const calls = (await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string }[];
+    const sent = calls.find((c) => c.body.includes(marker))!;
+    expect(sent.body).not.toBe(sneaky);
+    expect(sent.body).not.toContain("100000");
+    expect(hasDuplicateKeys(sent.body)).toBe(false);
+    expect(JSON.parse(sent.body)).toMatchObject({ max_tokens: 40, n: 1, messages: [{ role: "user", content: `${marker} again` }] });
+    expect(hasDuplicateKeys(sneaky)).toBe(true);
+    expect(hasDuplicateKeys('{"a":{"b":"\\u0062","c":[{"b":1},{"b":2}]},"b":"a"}')).toBe(false);
+    expect(hasDuplicateKeys('{"a":{"b":1,"\\u0062":2}}')).toBe(true);
   });
 
   it("the Anthropic SDK's countTokens is answered free, with the key checked", async () => {

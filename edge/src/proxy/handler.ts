@@ -10,7 +10,7 @@ import { proxyError, REFUSAL_KIND, type Fail } from "./errors";
 import { forward, sameFormat, type ClientRequest } from "./forward";
 import { chargeFor, holdFor, reasoningModel } from "./hold";
 import { parseProxyKey, presentedKey } from "./keys";
-import { apiOf, policeRequest, type Endpoint, type RequestFacts } from "./request-policy";
+import { apiOf, hasDuplicateKeys, policeRequest, type Endpoint, type RequestFacts } from "./request-policy";
 import { streamAnswer, upstreamFailed, wholeAnswer, type Answered, type Settle } from "./respond";
 import { decisionOf, planRoute, route, type RouteDecision, type RoutePlan } from "./router";
 import { translatable } from "./translate";
@@ -46,7 +46,9 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const stream = body.stream === true && endpoint !== "embeddings";
   const tUp = performance.now();
   const abort = new AbortController();
-  const req: ClientRequest = { body, policedBody: policed.body, changed: policed.changed, bytes, maxOut: facts.maxOutput, stream };
+  // A body that repeats a key goes as the policy read it, never as its own bytes (see hasDuplicateKeys).
+  const changed = policed.changed || hasDuplicateKeys(input.text);
+  const req: ClientRequest = { body, policedBody: policed.body, changed, bytes, maxOut: facts.maxOutput, stream };
   let forwarded;
   try {
     forwarded = await forward(env, endpoint, api, authorised.decision, req, authorised.maxWholesale, abort.signal);
@@ -88,6 +90,8 @@ export interface Intake {
   /** `model` is a non-empty string. */
   body: Record<string, unknown>;
   bytes: Uint8Array;
+  /** The bytes as text (what was parsed). */
+  text: string;
 }
 
 /**
@@ -107,15 +111,16 @@ export async function intake(request: Request, rawEnv: object, fail: Fail): Prom
   if (Number(request.headers.get("content-length") ?? 0) > MAX_PROXY_BODY) return tooLarge(fail);
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.length > MAX_PROXY_BODY) return tooLarge(fail);
+  const text = utf8.decode(bytes);
   let body: Record<string, unknown>;
   try {
-    body = JSON.parse(utf8.decode(bytes));
+    body = JSON.parse(text);
     if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("not an object");
   } catch {
     return fail("invalid_request", "The request body is not valid JSON.");
   }
   if (typeof body.model !== "string" || !body.model) return fail("invalid_request", '`model` is required (use "auto" to let the smart router choose).');
-  return { env, key, body, bytes };
+  return { env, key, body, bytes, text };
 }
 
 /** What a model call's body must carry besides its model (the endpoint's required fields). */

@@ -320,3 +320,43 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
   if (endpoint === "count_tokens") facts.maxOutput = 0;
   return { ok: true, body: out, facts, changed };
 }
+
+/**
+ * Whether a JSON text (one that parsed) repeats a key inside one object. Parsers disagree on which copy
+ * wins, so such a body is never forwarded as its own bytes: the provider might read the copy the policy and
+ * the hold did not see. Strings are skipped with indexOf, so a long prompt costs little.
+ */
+export function hasDuplicateKeys(text: string): boolean {
+  // Per open object its keys so far (objects have few keys: a list beats a Set); null for an array.
+  const objects: (string[] | null)[] = [];
+  let keyNext = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = text.indexOf('"', i + 1);
+      while (end > 0 && oddSlashesBefore(text, end)) end = text.indexOf('"', end + 1);
+      if (end < 0) return true; // not JSON after all: never forwarded as it is
+      const keys = objects[objects.length - 1];
+      if (keyNext && keys) {
+        let key = text.slice(i + 1, end);
+        if (key.includes("\\")) key = JSON.parse(`"${key}"`) as string;
+        if (keys.includes(key)) return true;
+        keys.push(key);
+        keyNext = false;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      objects.push([]);
+      keyNext = true;
+    } else if (c === 0x5b) objects.push(null);
+    else if (c === 0x7d || c === 0x5d) objects.pop();
+    else if (c === 0x2c) keyNext = objects[objects.length - 1] != null;
+  }
+  return false;
+}
+
+function oddSlashesBefore(text: string, at: number): boolean {
+  let n = 0;
+  while (text.charCodeAt(at - 1 - n) === 0x5c) n++;
+  return n % 2 === 1;
+}
