@@ -114,6 +114,30 @@ export class JobTable {
     }
   }
 
+  /**
+   * The alarm's turn: every due job through the Worker's runner, for `userId`; a job given up is told to the
+   * user on the activity feed (the operators' report is not theirs to read); old finished jobs go.
+   */
+  async runTurn(env: unknown, userId: string | null, recordActivity: (kind: string, message: string) => Promise<unknown>) {
+    // Without the Worker's runner (an object started on its own, as in unit tests) jobs wait untouched.
+    if (!runner || !userId) return;
+    const run = runner;
+    const now = Date.now();
+    await this.runDue(
+      now,
+      (job) => run(env, { id: job.id, kind: job.kind, userId, payload: job.payload }),
+      async (job, error) => {
+        console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
+        if (job.kind === GAVE_UP_KIND) return;
+        await recordActivity(
+          "billing",
+          `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`,
+        );
+      },
+    );
+    this.prune(now - 30 * 86_400_000);
+  }
+
   list(group?: string): JobRow[] {
     return this.sql
       .exec<RawJob>("SELECT * FROM jobs WHERE ?1 IS NULL OR grp = ?1 ORDER BY rowid", group ?? null)

@@ -24,7 +24,7 @@ import { MetaTable } from "./meta-table";
 import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
 import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
-import { GAVE_UP_KIND, JobTable, jobRunner } from "./jobs";
+import { JobTable } from "./jobs";
 import { ActivityFeed } from "./activity";
 
 export type {
@@ -226,7 +226,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    */
   override async alarm(): Promise<void> {
     this.ledger.persistCalls();
-    await this.runJobs();
+    await this.jobs.runTurn(this.env, this.meta.get("userId"), (kind, message) => this.recordActivity(kind, message));
     let retry = false;
     if (this.outbox.pending() > 0 && this.env.DATABASE_URL) {
       try {
@@ -265,27 +265,6 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
   /** The jobs, for tests and the operator (the payload as its JSON). */
   async listJobs(group?: string): Promise<JobView[]> {
     return this.jobs.list(group).map((j) => ({ ...j, payload: JSON.stringify(j.payload) }));
-  }
-
-  private async runJobs() {
-    const run = jobRunner();
-    const userId = this.meta.get("userId");
-    // Without the Worker's runner (an object started on its own, as in unit tests) jobs wait untouched.
-    if (!run || !userId) return;
-    const now = Date.now();
-    await this.jobs.runDue(
-      now,
-      (job) => run(this.env, { id: job.id, kind: job.kind, userId, payload: job.payload }),
-      async (job, error) => {
-        console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
-        if (job.kind === GAVE_UP_KIND) return; // the operators' report: nothing the user needs to hear about
-        await this.recordActivity(
-          "billing",
-          `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`,
-        );
-      },
-    );
-    this.jobs.prune(now - 30 * 86_400_000);
   }
 
   /** Binds the object to its user on first use; a second call with another id is refused. */
