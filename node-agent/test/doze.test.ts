@@ -138,6 +138,27 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
     expect(await kernelLimit(doze, u)).toBe(512 * 1024 * 1024);
   }, 90_000);
 
+  it("a thaw reads the agent's swapped pages back in beside its first answer (control: without it they stay in swap)", async () => {
+    const doze = new Doze({ targetMb: 64 });
+    const runtime = runtimeWith(doze);
+    const u = newUser();
+    await runtime.provision(spec(u));
+    expect((await runtime.pause(u)).doze?.mode).toBe("reclaimed");
+    await runtime.wake(spec(u));
+    const { mb } = await runtime.lastPrefetch!;
+    expect(mb).toBeGreaterThan(150);
+    expect((await held(doze, u)).swappedMb).toBeLessThan(20);
+    expect(await check(u)).toBe(true); // what was read back is the agent's own memory, unchanged
+
+    // Control: the same doze and thaw with the swap-in off leaves the pages in swap until the agent touches them.
+    const plain = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, prefetchOnThaw: false });
+    expect((await plain.pause(u)).doze?.mode).toBe("reclaimed");
+    await plain.wake(spec(u));
+    expect(plain.lastPrefetch).toBeUndefined();
+    expect((await held(doze, u)).swappedMb).toBeGreaterThan(150);
+    await runtime.remove(u, { deleteState: true });
+  }, 90_000);
+
   it("never freezes an agent in the middle of a message; once idle it dozes", async () => {
     const doze = new Doze({ targetMb: 64 });
     const runtime = runtimeWith(doze);
