@@ -203,10 +203,12 @@ if (prefetched.length > 0)
     `swap-in beside the first answer: ${pct(
       prefetched.map((p) => p.mb),
       50,
-    )} MiB in ${fmt(pct(
-      prefetched.map((p) => p.ms),
-      50,
-    ))} p50 (node agent's side, off the gateway's thread)`,
+    )} MiB in ${fmt(
+      pct(
+        prefetched.map((p) => p.ms),
+        50,
+      ),
+    )} p50 (node agent's side, off the gateway's thread)`,
   );
 console.log(
   `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
