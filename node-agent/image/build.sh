@@ -22,7 +22,11 @@ trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=ca-certificates,git,tini bookworm "$root" http://deb.debian.org/debian >/dev/null
 install -m 0755 "$NODE_BIN" "$root/usr/local/bin/node"
 mkdir -p "$root/opt/openclaw"
-cp -a node_modules package.json "$root/opt/openclaw/"
+# The folder itself, not a link to it (a git worktree links node_modules to the main checkout's): the image
+# must carry the files, and the patch below must edit the image's copy, never the folder it came from.
+cp -a "$(readlink -f node_modules)" "$root/opt/openclaw/node_modules"
+cp -a package.json "$root/opt/openclaw/"
+[ ! -L "$root/opt/openclaw/node_modules" ] || { echo "node_modules was copied as a link" >&2; exit 1; }
 ln -s /opt/openclaw/node_modules/openclaw/openclaw.mjs "$root/usr/local/bin/openclaw"
 # OpenClaw's worker pools (memory search and index, session reads, …) retire a worker after 60 s idle, and
 # the next message waits while a fresh worker isolate loads its modules again: the first answer after any
