@@ -46,7 +46,10 @@ export class AgentRuntime {
       forwardRetryDelaysMs?: number[];
       /** Gives a dozing agent's memory back to the node (doze.ts); without it a doze only freezes. */
       doze?: Doze;
-      /** Read a thawed agent's swapped pages back in, beside its first answer (default on with `doze`). */
+      /**
+       * Read a thawed agent's swapped pages back in beside its first answer (off by default: measured on a busy
+       * 2-core node it competed with the gateway and thaw → /readyz got slower).
+       */
       prefetchOnThaw?: boolean;
     },
   ) {
@@ -140,7 +143,7 @@ export class AgentRuntime {
     if (mem) await this.opts.doze!.restoreLimits(mem.pid, mem.memoryBytes, mem.memorySwapBytes).catch(() => {});
     await this.docker.unpause(containerId);
     // Not before a stop (sleep, configure): pages read back in only to be thrown away.
-    if (mem && forAnswer && this.opts.prefetchOnThaw !== false) this.lastPrefetch = this.opts.doze!.prefetch(mem.pid).catch(() => ({ mb: 0, ms: 0 }));
+    if (mem && forAnswer && this.opts.prefetchOnThaw) this.lastPrefetch = this.opts.doze!.prefetch(mem.pid).catch(() => ({ mb: 0, ms: 0 }));
   }
 
   /** The swap-in started by the last thaw (benchmarks and tests wait for it). */

@@ -139,8 +139,9 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
   }, 90_000);
 
   it("a thaw reads the agent's swapped pages back in beside its first answer (control: without it they stay in swap)", async () => {
+    // Two fresh agents, each dozed once (a second reclaim of the same agent may move much less).
     const doze = new Doze({ targetMb: 64 });
-    const runtime = runtimeWith(doze);
+    const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, prefetchOnThaw: true });
     const u = newUser();
     await runtime.provision(spec(u));
     expect((await runtime.pause(u)).doze?.mode).toBe("reclaimed");
@@ -152,11 +153,15 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
 
     // Control: the same doze and thaw with the swap-in off leaves the pages in swap until the agent touches them.
     const plain = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, prefetchOnThaw: false });
-    expect((await plain.pause(u)).doze?.mode).toBe("reclaimed");
-    await plain.wake(spec(u));
+    const v = newUser();
+    await plain.provision(spec(v));
+    expect((await plain.pause(v)).doze?.mode).toBe("reclaimed");
+    await plain.wake(spec(v));
     expect(plain.lastPrefetch).toBeUndefined();
-    expect((await held(doze, u)).swappedMb).toBeGreaterThan(150);
+    expect((await held(doze, v)).swappedMb).toBeGreaterThan(150);
+    expect(await check(v)).toBe(true);
     await runtime.remove(u, { deleteState: true });
+    await plain.remove(v, { deleteState: true });
   }, 90_000);
 
   it("never freezes an agent in the middle of a message; once idle it dozes", async () => {

@@ -47,8 +47,8 @@ if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: ru
 const s3 = await localS3();
 const store = s3.store;
 const doze = new Doze();
-// PREFETCH=0 measures the thaw without reading the swapped pages back in beside the first answer.
-const PREFETCH = process.env.PREFETCH !== "0";
+// PREFETCH=1 reads the swapped pages back in beside the first answer after each thaw (off by default).
+const PREFETCH = process.env.PREFETCH === "1";
 const runtime = new AgentRuntime(docker, store, {
   stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")),
   readyTimeoutMs: 180_000,
