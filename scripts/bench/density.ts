@@ -21,7 +21,7 @@ import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { localS3 } from "../../node-agent/test/local-runtime";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r6";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r7";
 const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
 const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);
@@ -36,6 +36,10 @@ const zram = (fn: string) =>
     env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" },
     stdio: ["ignore", "ignore", "inherit"],
   });
+const zramAlgo = () => {
+  const dev = execFileSync("cat", [ZRAM_STATE]).toString().trim();
+  return /\[([^\]]+)\]/.exec(execFileSync("cat", [`/sys/block/${dev}/comp_algorithm`]).toString())?.[1] ?? "?";
+};
 
 const docker = new DockerodeClient();
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
@@ -43,7 +47,14 @@ if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: ru
 const s3 = await localS3();
 const store = s3.store;
 const doze = new Doze();
-const runtime = new AgentRuntime(docker, store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze });
+// PREFETCH=1 reads the swapped pages back in beside the first answer after each thaw (off by default).
+const PREFETCH = process.env.PREFETCH === "1";
+const runtime = new AgentRuntime(docker, store, {
+  stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")),
+  readyTimeoutMs: 180_000,
+  doze,
+  prefetchOnThaw: PREFETCH,
+});
 // The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 
@@ -89,6 +100,8 @@ const results: Record<string, number[]> = {
 const running: MemoryHeld[] = [];
 const dozing: MemoryHeld[] = [];
 const reclaimMs: number[] = [];
+const prefetched: { mb: number; ms: number }[] = [];
+let algo = "?";
 
 const cleanup = async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
@@ -100,6 +113,7 @@ process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
 try {
   zram("zram_up 6144");
+  algo = zramAlgo();
   for (const u of users) {
     const t = performance.now();
     await runtime.provision(specOf(u));
@@ -127,6 +141,8 @@ try {
       await message(u, `after a doze ${r}`);
       results["thaw → /readyz"]!.push(readyMs);
       results["message → answer, from doze"]!.push(performance.now() - t);
+      if (runtime.lastPrefetch) prefetched.push(await runtime.lastPrefetch);
+      runtime.lastPrefetch = undefined;
     }
   }
   const [u0] = users;
@@ -165,7 +181,9 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-console.log(`\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${doze.targetMb} MiB target)\n`);
+console.log(
+  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${PREFETCH ? "on" : "off"})\n`,
+);
 console.log(
   `${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`,
 );
@@ -180,6 +198,18 @@ const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
 const allRunning = Math.floor(usable / runningMb);
 const allDozing = Math.floor(usable / dozingMb);
 console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
+if (prefetched.length > 0)
+  console.log(
+    `swap-in beside the first answer: ${pct(
+      prefetched.map((p) => p.mb),
+      50,
+    )} MiB in ${fmt(
+      pct(
+        prefetched.map((p) => p.ms),
+        50,
+      ),
+    )} p50 (node agent's side, off the gateway's thread)`,
+  );
 console.log(
   `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
 );

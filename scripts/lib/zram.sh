@@ -17,7 +17,8 @@ zram_up() {
   dev=zram$(cat /sys/class/zram-control/hot_add)
   mkdir -p "$(dirname "$ZRAM_STATE")"
   echo "$dev" >"$ZRAM_STATE"
-  for algo in lz4 lzo-rle lzo; do grep -qw "$algo" "/sys/block/$dev/comp_algorithm" && { echo "$algo" >"/sys/block/$dev/comp_algorithm"; break; }; done
+  # ZRAM_ALGO picks the compressor (benchmarks compare them); otherwise lz4 where the kernel has it.
+  for algo in ${ZRAM_ALGO:-} lz4 lzo-rle lzo; do grep -qw -- "$algo" "/sys/block/$dev/comp_algorithm" && { echo "$algo" >"/sys/block/$dev/comp_algorithm"; break; }; done
   echo "${size_mb}M" >"/sys/block/$dev/disksize"
   for _ in $(seq 1 50); do [ -b "/dev/$dev" ] && break; sleep 0.1; done
   mkswap "/dev/$dev" >/dev/null
