@@ -225,7 +225,9 @@ describe("the forwarded request is built from an allow-list", () => {
     const exact = `{ "messages" : [ {"content":"${marker}", "role":"user"} ],\n  "max_tokens": 40, "model":"gpt-4.1-nano" }`;
     expect((await raw(exact)).status).toBe(200);
     const calls = async (m: string) =>
-      ((await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string; auth: string }[]).filter((c) => c.body.includes(m));
+      ((await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string; auth: string; headers: object }[]).filter((c) =>
+        c.body.includes(m),
+      );
     const [sent] = await calls(marker);
     expect(sent!.body).toBe(exact);
     expect(sent!.auth).toBe("Bearer sk-test-upstream");
@@ -235,7 +237,9 @@ describe("the forwarded request is built from an allow-list", () => {
     const [asent] = await calls(amarker);
     expect(asent!.body).toBe(aexact);
     expect(asent!.auth).toBe("sk-ant-test-upstream");
-    for (const c of [sent!, asent!]) expect(c.auth).not.toContain(u.key);
+    // No header of any name carries the client's key upstream (it sent it as both Authorization and x-api-key).
+    for (const c of [sent!, asent!]) expect(JSON.stringify(c.headers)).not.toContain(u.key);
+    expect(JSON.stringify(sent!.headers)).toContain("sk-test-upstream"); // control: the record holds the headers
     // Control: what the route or the metering must change is changed (auto's model, the stream's usage chunk), only that.
     const cmarker = `changed-${crypto.randomUUID()}`;
     const changed = await raw(JSON.stringify({ model: "auto", stream: true, max_tokens: 40, messages: [{ role: "user", content: cmarker }] }));
@@ -269,6 +273,67 @@ describe("the forwarded request is built from an allow-list", () => {
     expect(hasDuplicateKeys(sneaky)).toBe(true);
     expect(hasDuplicateKeys('{"a":{"b":"\\u0062","c":[{"b":1},{"b":2}]},"b":"a"}')).toBe(false);
     expect(hasDuplicateKeys('{"a":{"b":1,"\\u0062":2}}')).toBe(true);
+    // A key spelled with an escape is never forwarded as its own bytes either (a parser matching raw key bytes
+    // would not see it); control: the same body spelled plainly is not flagged.
+    expect(hasDuplicateKeys('{"messages":[{"\\u0072ole":"user","content":"x"}]}')).toBe(true);
+    expect(hasDuplicateKeys('{"messages":[{"role":"user","content":"x"}]}')).toBe(false);
+    const emarker = `esc-${crypto.randomUUID()}`;
+    const escaped = `{"model":"gpt-4.1-nano","max_tokens":40,"messages":[{"\\u0072ole":"user","content":"${emarker}"}]}`;
+    const eres = await exports.default.fetch(
+      new Request("http://localhost/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
+        body: escaped,
+      }),
+    );
+    expect(eres.status).toBe(200);
+    const esent = ((await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string }[]).find((c) => c.body.includes(emarker))!;
+    expect(esent.body).not.toContain("\\u0072");
+    expect(JSON.parse(esent.body).messages[0].role).toBe("user");
+    // One object with 200,000 keys (a client picks the shape): each key is checked against a Set, in one pass.
+    const many = `{"metadata":{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":0`).join(",")}}}`;
+    expect(hasDuplicateKeys(many)).toBe(false);
+    expect(hasDuplicateKeys(many.replace('"k199999":0', '"k0":1'))).toBe(true);
+  });
+
+  it("a `stream` that is not true or false is refused (a lenient provider might stream what is priced as a whole answer)", async () => {
+    const u = await proxyUser();
+    const send = (stream: unknown) =>
+      exports.default.fetch(
+        new Request("http://localhost/v1/chat/completions", {
+          method: "POST",
+          headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4.1-nano", max_tokens: 20, stream, messages: [{ role: "user", content: "hi" }] }),
+        }),
+      );
+    for (const odd of [1, "true"]) {
+      const r = await send(odd);
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { param: string } }).error.param).toBe("stream");
+    }
+    expect((await send(false)).status).toBe(200); // control
+  });
+
+  it("a provider's 401/403/404 is the platform's problem: a 502, never the provider's words; its 400 is the client's and passes", async () => {
+    const u = await proxyUser();
+    const send = (text: string) =>
+      exports.default.fetch(
+        new Request("http://localhost/v1/chat/completions", {
+          method: "POST",
+          headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4.1-nano", max_tokens: 20, messages: [{ role: "user", content: text }] }),
+        }),
+      );
+    for (const status of [401, 403, 404]) {
+      const r = await send(`[[fail:${status}]]`);
+      expect(r.status).toBe(502);
+      const body = await r.text();
+      expect(body).toContain("upstream_unavailable");
+      expect(body).not.toContain("(stand-in)");
+    }
+    const passed = await send("[[fail:400]]"); // control: the same path, a client fault
+    expect(passed.status).toBe(400);
+    expect(await passed.text()).toContain("upstream failure 400 (stand-in)");
   });
 
   it("the Anthropic SDK's countTokens is answered free, with the key checked", async () => {

@@ -65,7 +65,7 @@ export function startLlmStandIn({
   latencyMs = 0,
   record = false,
 } = {}): Promise<http.Server> {
-  const recorded: { path?: string; body: string; auth?: string }[] = [];
+  const recorded: { path?: string; body: string; auth?: string; headers: http.IncomingHttpHeaders }[] = [];
   const server = http.createServer((req, res) => {
     if (record && req.method === "GET" && req.url === "/_requests") return json(res, 200, recorded);
     let raw = "";
@@ -75,7 +75,7 @@ export function startLlmStandIn({
         "end",
         () =>
           req.method === "POST" &&
-          (recorded.push({ path: req.url, body: raw, auth: req.headers.authorization ?? String(req.headers["x-api-key"]) }),
+          (recorded.push({ path: req.url, body: raw, auth: req.headers.authorization ?? String(req.headers["x-api-key"]), headers: req.headers }),
           recorded.length > 200 && recorded.shift()),
       );
     req.on("end", () => setTimeout(() => handle(req, res, raw), latencyMs + (Number(raw.match(/\[\[delay:(\d+)\]\]/)?.[1]) || 0)));

@@ -1,5 +1,5 @@
 import { liveCatalog } from "./catalog-store";
-import { proxyError, type Fail } from "./errors";
+import { isClientFault, proxyError, type Fail } from "./errors";
 import { callUpstream } from "./forward";
 import { intake } from "./handler";
 import { apiOf, policeRequest, type CountEndpoint } from "./request-policy";
@@ -53,7 +53,7 @@ export async function handleTokenCount(request: Request, rawEnv: object, ctx: Ex
       headers: { "content-type": r.response.headers.get("content-type") ?? "application/json", "x-request-id": requestId },
     });
   if (r.timeout) return fail("timeout", "The model provider did not answer in time. Please retry.");
-  if (!r.retryable && r.body)
+  if (!r.retryable && r.body && isClientFault(r.status))
     return new Response(JSON.stringify(r.body), { status: r.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
   return fail("upstream", "The model provider is unavailable right now. Please retry in a moment.", "upstream_unavailable");
 }

@@ -61,3 +61,10 @@ export const REFUSAL_KIND: Record<Exclude<AuthorizeResult, { ok: true }>["code"]
   message_budget: "stopped",
   background_single_pass: "stopped",
 };
+
+/**
+ * Whether a provider's 4xx is about the client's own request, and so theirs to read as the provider wrote it.
+ * Any other 4xx (401, 403, 404, 402…) is about the platform's account or its routing: passing it on would tell
+ * the agent its own key is bad (it may stop using it) and could show provider details, so it becomes a 502.
+ */
+export const isClientFault = (status: number) => status === 400 || status === 413 || status === 422;

@@ -163,13 +163,24 @@ export async function callUpstream(env: Env, endpoint: Endpoint | CountEndpoint,
   }
   if (res.ok) return { ok: true, response: res };
   // The provider's own error body, passed to the client as it is when it is JSON (respond.ts).
-  let error: unknown;
+  return { ok: false, status: res.status, body: await errorBody(res), retryable: res.status === 429 || res.status >= 500 };
+}
+
+/**
+ * An error answer's JSON body, read within 5 s and 64 KiB: a stream's deadline ended with its headers, and a
+ * slow or endless error body must not hold the call (and its hold) open.
+ */
+async function errorBody(res: Response): Promise<unknown> {
+  const late = new Promise<undefined>((resolve) => AbortSignal.timeout(5_000).addEventListener("abort", () => resolve(undefined)));
   try {
-    error = JSON.parse(await res.text());
+    const text = await Promise.race([res.text(), late]);
+    if (text === undefined || text.length > 65_536) return undefined;
+    return JSON.parse(text);
   } catch {
-    error = undefined;
+    return undefined;
+  } finally {
+    res.body?.cancel().catch(() => {});
   }
-  return { ok: false, status: res.status, body: error, retryable: res.status === 429 || res.status >= 500 };
 }
 
 interface Deadline {

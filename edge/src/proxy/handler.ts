@@ -37,6 +37,9 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const policed = policeRequest(endpoint, body);
   if (!policed.ok) return fail("invalid_request", policed.message, "unsupported_parameter", policed.param);
   const { facts } = policed;
+  // Before anything is reserved: a body that repeats a key (or starts with a byte-order mark) goes as the
+  // policy read it, never as its own bytes (see hasDuplicateKeys).
+  const changed = policed.changed || input.bom || hasDuplicateKeys(input.text);
 
   // 2. Route and reserve in the user's Durable Object.
   const authorised = await authorise(request, ctx, endpoint, api, input, facts, reservationId, fail);
@@ -46,8 +49,6 @@ export async function handleProxy(request: Request, rawEnv: object, ctx: Executi
   const stream = body.stream === true && endpoint !== "embeddings";
   const tUp = performance.now();
   const abort = new AbortController();
-  // A body that repeats a key goes as the policy read it, never as its own bytes (see hasDuplicateKeys).
-  const changed = policed.changed || hasDuplicateKeys(input.text);
   const req: ClientRequest = { body, policedBody: policed.body, changed, bytes, maxOut: facts.maxOutput, stream };
   let forwarded;
   try {
@@ -92,6 +93,8 @@ export interface Intake {
   bytes: Uint8Array;
   /** The bytes as text (what was parsed). */
   text: string;
+  /** The bytes start with a UTF-8 byte-order mark (which the text no longer has). */
+  bom: boolean;
 }
 
 /**
@@ -111,16 +114,19 @@ export async function intake(request: Request, rawEnv: object, fail: Fail): Prom
   if (Number(request.headers.get("content-length") ?? 0) > MAX_PROXY_BODY) return tooLarge(fail);
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.length > MAX_PROXY_BODY) return tooLarge(fail);
-  const text = utf8.decode(bytes);
+  // Bytes that are not UTF-8 would read one way here and maybe another way upstream: refused.
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   let body: Record<string, unknown>;
+  let text: string;
   try {
+    text = utf8.decode(bytes);
     body = JSON.parse(text);
     if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("not an object");
   } catch {
     return fail("invalid_request", "The request body is not valid JSON.");
   }
   if (typeof body.model !== "string" || !body.model) return fail("invalid_request", '`model` is required (use "auto" to let the smart router choose).');
-  return { env, key, body, bytes, text };
+  return { env, key, body, bytes, text, bom };
 }
 
 /** What a model call's body must carry besides its model (the endpoint's required fields). */
@@ -131,7 +137,7 @@ function missingField(endpoint: Endpoint, body: Record<string, unknown>): string
   return undefined;
 }
 
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const tooLarge = (fail: Fail) => fail("too_large", `The request body is over ${MAX_PROXY_BODY / 1024 / 1024} MiB.`);
 
 // ── 2. authorise ────────────────────────────────────────────────────────────────────────────────────

@@ -246,6 +246,8 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
   let changed = dropped;
   const facts: RequestFacts = { ...TEXT_ONLY_FACTS };
   if (endpoint === "embeddings") return { ok: true, body: out, facts, changed };
+  // A lenient provider might stream on `1` or "true" while the proxy waits for a whole answer to price.
+  if (out.stream !== undefined && out.stream !== null && typeof out.stream !== "boolean") return refuse("stream", "`stream` must be true or false.");
 
   // Output bounds: one number, a positive integer, or none (the model's maximum).
   const maxOut = endpoint === "chat" ? (out.max_completion_tokens ?? out.max_tokens) : endpoint === "responses" ? out.max_output_tokens : out.max_tokens;
@@ -322,13 +324,15 @@ export function policeRequest(endpoint: Endpoint | "count_tokens", body: Record<
 }
 
 /**
- * Whether a JSON text (one that parsed) repeats a key inside one object. Parsers disagree on which copy
- * wins, so such a body is never forwarded as its own bytes: the provider might read the copy the policy and
- * the hold did not see. Strings are skipped with indexOf, so a long prompt costs little.
+ * Whether a JSON text (one that parsed) must not be forwarded as its own bytes: it repeats a key inside one
+ * object (parsers disagree on which copy wins, so the provider might read the copy the policy and the hold did
+ * not see), or spells a key with an escape (a parser matching raw key bytes would not see `"\u006dax_tokens"`
+ * as the cap). Strings are skipped with indexOf, so a long prompt costs little; the keys of each object are
+ * kept in a Set, so an object with a million keys costs linear time, not quadratic.
  */
 export function hasDuplicateKeys(text: string): boolean {
-  // Per open object its keys so far (objects have few keys: a list beats a Set); null for an array.
-  const objects: (string[] | null)[] = [];
+  // Per open object its keys so far; null for an array.
+  const objects: (Set<string> | null)[] = [];
   let keyNext = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -338,15 +342,14 @@ export function hasDuplicateKeys(text: string): boolean {
       if (end < 0) return true; // not JSON after all: never forwarded as it is
       const keys = objects[objects.length - 1];
       if (keyNext && keys) {
-        let key = text.slice(i + 1, end);
-        if (key.includes("\\")) key = JSON.parse(`"${key}"`) as string;
-        if (keys.includes(key)) return true;
-        keys.push(key);
+        const key = text.slice(i + 1, end);
+        if (key.includes("\\") || keys.has(key)) return true;
+        keys.add(key);
         keyNext = false;
       }
       i = end;
     } else if (c === 0x7b) {
-      objects.push([]);
+      objects.push(new Set());
       keyNext = true;
     } else if (c === 0x5b) objects.push(null);
     else if (c === 0x7d || c === 0x5d) objects.pop();

@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import { TIERS, tierRank, type Api, type ModelInfo } from "./catalog";
-import type { Fail } from "./errors";
+import { isClientFault, type Fail } from "./errors";
 import { callUpstream, type Forwarded } from "./forward";
 import { chargeFor, type MeteredUsage } from "./hold";
 import type { Endpoint } from "./request-policy";
@@ -30,6 +30,10 @@ export function upstreamFailed(ctx: ExecutionContext, settle: Settle, { failure,
   ctx.waitUntil(settle({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 }, true));
   if (failure?.timeout) return fail("timeout", "The model provider did not answer in time. Please retry.");
   if (failure && !failure.retryable && failure.body && !failedAcross) {
+    if (!isClientFault(failure.status)) {
+      console.error(`[proxy] the provider refused the platform (HTTP ${failure.status}): ${JSON.stringify(failure.body).slice(0, 500)}`);
+      return fail("upstream", "The model providers are unavailable right now. Please retry in a moment.", "upstream_unavailable");
+    }
     return new Response(JSON.stringify(failure.body), { status: failure.status, headers: { "content-type": "application/json", "x-request-id": requestId } });
   }
   return fail("upstream", "The model providers are unavailable right now. Please retry in a moment.", "upstream_unavailable");
@@ -65,23 +69,37 @@ export async function wholeAnswer(
   let usage: MeteredUsage | undefined;
   try {
     let parsed = JSON.parse(text);
-    usage = usageOfJson(answered.used!.api, parsed);
+    let answerApi = answered.used!.api; // the format of `parsed`
+    usage = usageOfJson(answerApi, parsed);
     const { routed } = answered;
     const why = routed.escalation && answered.used!.api === api ? badAnswer(answered.used!.api, parsed) : undefined;
     if (why && usage && routed.escalation) {
       const retry = await callUpstream(env, endpoint, retryBody(), signal);
       if (retry.ok) {
+        // Read whole before anything changes: a retry that breaks off leaves the first answer to the client,
+        // and both calls are charged (the second, unread, at an estimate of its input).
+        const second = await retry.response
+          .text()
+          .then(
+            (t) => ({ text: t, parsed: JSON.parse(t) as unknown }),
+            () => undefined,
+          )
+          .catch(() => undefined);
+        const secondUsage = second && usageOfJson(routed.escalation.api, second.parsed);
         answered.escalated = { from: answered.used!.id, why, wholesale: chargeFor(answered.used!, usage, facts), usage };
         answered.used = routed.escalation;
         answered.routed = { ...routed, tier: TIERS[Math.min(TIERS.length - 1, tierRank(routed.tier) + 1)]! };
-        text = await retry.response.text();
-        parsed = JSON.parse(text);
-        usage = usageOfJson(answered.used!.api, parsed);
-        headers.set("x-oc-model", answered.used!.id);
-        headers.set("x-oc-tier", answered.routed.tier);
+        if (second && secondUsage) {
+          text = second.text;
+          parsed = second.parsed;
+          answerApi = routed.escalation.api;
+          usage = secondUsage;
+          headers.set("x-oc-model", answered.used.id);
+          headers.set("x-oc-tier", answered.routed.tier);
+        } else usage = undefined;
       }
     }
-    if (answered.used!.api !== api) text = JSON.stringify(translateResponse(answered.used!.api, parsed));
+    if (answerApi !== api) text = JSON.stringify(translateResponse(answerApi, parsed));
   } catch {
     /* not JSON: estimate below */
   }
