@@ -3,7 +3,7 @@
  * recorded elsewhere (a Stripe event in Postgres) but must not hold up the answer to it. A job is written
  * once (its id names the event and the step, so a redelivery adds nothing), held until its caller says the
  * event is recorded, then run by the object's alarm, retried with backoff when it throws, and given up after
- * MAX_JOB_ATTEMPTS with its last error on the activity feed. Giving up adds one more job, GAVE_UP_KIND, that
+ * MAX_JOB_ATTEMPTS with a line on the activity feed (its last error goes to the operators only). Giving up adds one more job, GAVE_UP_KIND, that
  * reports it to the operators (the Worker's runner records it for the console at /admin), retried like any
  * other: the failure is reported even when the dependency that broke the job (Postgres) was down too.
  *
@@ -129,10 +129,8 @@ export class JobTable {
       async (job, error) => {
         console.error(`[jobs] ${job.id} given up after ${job.attempts} attempts: ${error}`);
         if (job.kind === GAVE_UP_KIND) return;
-        await recordActivity(
-          "billing",
-          `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up: ${error}. Support can run it again.`,
-        );
+        // The error itself (a database message, a configuration problem) is for the operators' report only.
+        await recordActivity("billing", `A follow-up of a payment (${job.kind}) failed ${job.attempts} times and was given up. Support has been told.`);
       },
     );
     this.prune(now - 30 * 86_400_000);

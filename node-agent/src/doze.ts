@@ -256,6 +256,9 @@ export class Doze {
       const mem = await open(join(this.procRoot, String(p), "mem"), "r").catch(() => undefined);
       try {
         if (!pagemap || !mem) continue;
+        // Checked after opening: an open /proc/<pid>/mem stays with the process it was opened for, so a pid
+        // that exited and was reused by a host process since cgroup.procs was read is not read.
+        if ((await this.cgroupOf(p))?.dir !== cg.dir) continue;
         for (const r of ranges.sort((a, b) => b.swapKb - a.swapKb)) {
           for (const run of await swappedRuns(pagemap, r.start, r.end)) {
             for (let at = run.start; at < run.end && budget > 0; at += MB) {
