@@ -68,7 +68,8 @@ export class Ledger {
     const choice = req.route ? pickRoute(req.route.plan, this.pinOf(req.route.plan.key), now) : undefined;
     if (choice) req.call.tier = choice.tier;
     const maxPrice = withMarkup(choice ? choice.reserve : req.maxWholesale, markupBps);
-    const refusal = this.parts.protection.check(req.call, maxPrice);
+    // The caps count the calls still in flight at their held maximum: concurrent calls cannot each pass alone.
+    const refusal = this.parts.protection.check(req.call, maxPrice + this.reserved());
     if (refusal) {
       await this.parts.recordActivity("protection", refusal.message);
       return { ok: false, ...refusal };

@@ -92,6 +92,37 @@ describe("token protection", () => {
     });
   });
 
+  it("daily cap counts the calls still in flight: two at once cannot both pass a cap that fits one (control: one after the other, both pass)", async () => {
+    const u = await proxyUser();
+    const start = (await u.account.getBalance()).balance;
+    // The hold of one such call, seen while a slow one is in flight (no cap yet).
+    const probe = post(u.key, chatBody("[[delay:1500]] probe", { max_tokens: 50 }));
+    const hold = await poll(
+      async () => (await u.account.getBalance()).reserved,
+      (r) => r > 0,
+    );
+    await (await probe).text();
+    await debits(u.account, 1);
+    const spent = () => u.account.getBalance().then((b) => start - b.balance);
+    // Room for today's spend, one hold and half of another.
+    await u.account.updateProtection({ dailyCap: (await spent()) + Math.floor(hold * 1.5) });
+    const slow = post(u.key, chatBody("[[delay:1500]] first", { max_tokens: 50 }));
+    await poll(
+      async () => (await u.account.getBalance()).reserved,
+      (r) => r > 0,
+    );
+    const second = await post(u.key, chatBody("second", { max_tokens: 50 }));
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe("daily_cap");
+    expect((await slow).status).toBe(200);
+    await debits(u.account, 2);
+    // Control: the first call has settled at what it really cost, so the same call now fits under the cap.
+    await u.account.updateProtection({ dailyCap: (await spent()) + Math.floor(hold * 1.5) });
+    const third = await post(u.key, chatBody("third", { max_tokens: 50 }));
+    expect(third.status).toBe(200);
+    await third.text();
+  });
+
   it("single pass for background tasks: one trigger gets a capped chain of calls", async () => {
     const u = await proxyUser();
     await u.account.updateProtection({ backgroundMaxCalls: 2, quietHours: { enabled: false, start: "23:00", end: "07:00" } });
