@@ -104,6 +104,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string
     });
   }
   if (req.method === "POST" && path === "/messages/count_tokens") return json(res, 200, { input_tokens: promptTokens(body) });
+  if (req.method === "POST" && path === "/responses/input_tokens") return json(res, 200, { object: "response.input_tokens", input_tokens: promptTokens(body) });
   const said = typeof body.input === "string" ? personsWords(body.input) : lastUserText(body.messages ?? body.input);
   const d = directives(said, body.model, path === "/messages" ? "anthropic" : "openai");
   if (d.fail)
