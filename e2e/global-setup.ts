@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -85,7 +85,9 @@ export default async function setup(project: TestProject) {
     )
   )
     throw new Error(`port ${E2E_PORT} is taken: another wrangler dev runs (e2e runs take /tmp/oc-heavy.lock)`);
-  const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", mkdtempSync(join(tmpdir(), "oc-e2e-"))];
+  // The edge's local state (Durable Objects, KV) lives only as long as this run: removed at teardown.
+  const persist = mkdtempSync(join(tmpdir(), "oc-e2e-"));
+  const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", persist];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
@@ -95,7 +97,8 @@ export default async function setup(project: TestProject) {
   let log = "";
   wrangler.stdout!.on("data", (d) => (log += d));
   wrangler.stderr!.on("data", (d) => (log += d));
-  const stop = () => {
+  const exited = new Promise<void>((resolve) => (wrangler.exitCode !== null ? resolve() : wrangler.once("exit", () => resolve())));
+  const stop = async () => {
     if (wrangler.exitCode === null) process.kill(-wrangler.pid!, "SIGTERM");
     bridge.close();
     llm.close();
@@ -103,6 +106,13 @@ export default async function setup(project: TestProject) {
     hostinger.close();
     chat.close();
     browserless.close();
+    // workerd writes its state until it is gone; a stuck one still has its files removed after 10 s.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    try {
+      rmSync(persist, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch (e) {
+      console.warn(`[e2e] could not remove ${persist}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   };
   const healthy = () =>
     fetch(`http://127.0.0.1:${E2E_PORT}/api/health`).then(
@@ -116,7 +126,7 @@ export default async function setup(project: TestProject) {
   );
   if (!settled || wrangler.exitCode !== null) {
     // A failed start must not leave its edge running (it would hold the port for every later run).
-    stop();
+    await stop();
     throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
   }
   project.provide("baseUrl", `http://localhost:${E2E_PORT}`);
@@ -124,7 +134,7 @@ export default async function setup(project: TestProject) {
   project.provide("stripeUrl", `http://127.0.0.1:${STRIPE_PORT}`);
   project.provide("hostingerUrl", `http://127.0.0.1:${HOSTINGER_PORT}`);
   project.provide("chatUrl", `http://127.0.0.1:${CHAT_PORT}`);
-  return async () => stop();
+  return stop;
 }
 
 declare module "vitest" {
