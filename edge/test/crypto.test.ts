@@ -19,7 +19,9 @@ describe("SecretBox (AES-256-GCM)", () => {
     const sealed = await box.encrypt("secret", "usr_1");
     await expect(box.decrypt(sealed, "usr_2")).rejects.toThrow();
     const [v, iv, ct] = sealed.split(".");
-    const flipped = `${v}.${iv}.${ct!.slice(0, -2)}${ct!.endsWith("A") ? "B" : "A"}${ct!.slice(-1)}`;
+    // The second-to-last character is replaced by one it is not (all six of its bits are ciphertext).
+    const flipped = `${v}.${iv}.${ct!.slice(0, -2)}${ct!.at(-2) === "A" ? "B" : "A"}${ct!.slice(-1)}`;
+    expect(flipped).not.toBe(sealed);
     await expect(box.decrypt(flipped, "usr_1")).rejects.toThrow();
     const other = new SecretBox(btoa("x".repeat(32)));
     await expect(other.decrypt(sealed, "usr_1")).rejects.toThrow();
