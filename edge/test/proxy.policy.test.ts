@@ -11,22 +11,25 @@ import { anthropic, debits, openai, proxyUser } from "./proxy-helpers";
  * provider-shaped 400 naming the field, and nothing is reserved or charged. Each refusal has a positive
  * control: the same request without the field goes through.
  */
-const post = (key: string, path: string, body: unknown) =>
+/** A request body sent as these exact bytes, with the key in both places a client may put it. */
+const postRaw = (key: string, path: string, text: string) =>
   exports.default.fetch(
     new Request(`http://localhost${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "x-api-key": key, "content-type": "application/json" },
-      body: JSON.stringify(body),
+      body: text,
     }),
   );
+const post = (key: string, path: string, body: unknown) => postRaw(key, path, JSON.stringify(body));
 
-/** What the LLM stand-in received, newest last. */
-async function forwarded(marker: string): Promise<Record<string, unknown>> {
+/** The body the LLM stand-in received for the newest call carrying `marker`, as its bytes. */
+async function forwardedText(marker: string): Promise<string> {
   const calls = (await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { path: string; body: string }[];
   const hit = calls.reverse().find((c) => c.body.includes(marker));
   if (!hit) throw new Error(`no upstream call with ${marker}`);
-  return JSON.parse(hit.body);
+  return hit.body;
 }
+const forwarded = async (marker: string): Promise<Record<string, unknown>> => JSON.parse(await forwardedText(marker));
 
 const chat = (text: string, extra: Record<string, unknown> = {}) => ({
   model: "gpt-4.1-nano",
@@ -212,14 +215,7 @@ describe("the forwarded request is built from an allow-list", () => {
 
   it("the client's bytes go upstream untouched when nothing changes, with the platform's key, never the client's", async () => {
     const u = await proxyUser();
-    const raw = (b: string, path = "/v1/chat/completions") =>
-      exports.default.fetch(
-        new Request(`http://localhost${path}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${u.key}`, "x-api-key": u.key, "content-type": "application/json" },
-          body: b,
-        }),
-      );
+    const raw = (b: string, path = "/v1/chat/completions") => postRaw(u.key, path, b);
     // Odd spacing and key order survive only if the body is not serialised again.
     const marker = `bytes-${crypto.randomUUID()}`;
     const exact = `{ "messages" : [ {"content":"${marker}", "role":"user"} ],\n  "max_tokens": 40, "model":"gpt-4.1-nano" }`;
@@ -256,20 +252,13 @@ describe("the forwarded request is built from an allow-list", () => {
     // priced 40 and 1; the repeat may hide in a nested object too.
     const marker = `dup-${crypto.randomUUID()}`;
     const sneaky = `{"model":"gpt-4.1-nano","max_tokens":100000,"n":8,"messages":[{"role":"user","content":"${marker}","content":"${marker} again"}],"max_tokens":40,"n":1}`;
-    const res = await exports.default.fetch(
-      new Request("http://localhost/v1/chat/completions", {
-        method: "POST",
-        headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
-        body: sneaky,
-      }),
-    );
+    const res = await postRaw(u.key, "/v1/chat/completions", sneaky);
     expect(res.status).toBe(200);
-    const calls = (await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string }[];
-    const sent = calls.find((c) => c.body.includes(marker))!;
-    expect(sent.body).not.toBe(sneaky);
-    expect(sent.body).not.toContain("100000");
-    expect(hasDuplicateKeys(sent.body)).toBe(false);
-    expect(JSON.parse(sent.body)).toMatchObject({ max_tokens: 40, n: 1, messages: [{ role: "user", content: `${marker} again` }] });
+    const sent = await forwardedText(marker);
+    expect(sent).not.toBe(sneaky);
+    expect(sent).not.toContain("100000");
+    expect(hasDuplicateKeys(sent)).toBe(false);
+    expect(JSON.parse(sent)).toMatchObject({ max_tokens: 40, n: 1, messages: [{ role: "user", content: `${marker} again` }] });
     expect(hasDuplicateKeys(sneaky)).toBe(true);
     expect(hasDuplicateKeys('{"a":{"b":"\\u0062","c":[{"b":1},{"b":2}]},"b":"a"}')).toBe(false);
     expect(hasDuplicateKeys('{"a":{"b":1,"\\u0062":2}}')).toBe(true);
@@ -279,17 +268,10 @@ describe("the forwarded request is built from an allow-list", () => {
     expect(hasDuplicateKeys('{"messages":[{"role":"user","content":"x"}]}')).toBe(false);
     const emarker = `esc-${crypto.randomUUID()}`;
     const escaped = `{"model":"gpt-4.1-nano","max_tokens":40,"messages":[{"\\u0072ole":"user","content":"${emarker}"}]}`;
-    const eres = await exports.default.fetch(
-      new Request("http://localhost/v1/chat/completions", {
-        method: "POST",
-        headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
-        body: escaped,
-      }),
-    );
-    expect(eres.status).toBe(200);
-    const esent = ((await (await fetch(`http://127.0.0.1:${TEST_PORTS.llm}/_requests`)).json()) as { body: string }[]).find((c) => c.body.includes(emarker))!;
-    expect(esent.body).not.toContain("\\u0072");
-    expect(JSON.parse(esent.body).messages[0].role).toBe("user");
+    expect((await postRaw(u.key, "/v1/chat/completions", escaped)).status).toBe(200);
+    const esent = await forwardedText(emarker);
+    expect(esent).not.toContain("\\u0072");
+    expect(JSON.parse(esent).messages[0].role).toBe("user");
     // One object with 200,000 keys (a client picks the shape): each key is checked against a Set, in one pass.
     const many = `{"metadata":{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":0`).join(",")}}}`;
     expect(hasDuplicateKeys(many)).toBe(false);
@@ -298,14 +280,7 @@ describe("the forwarded request is built from an allow-list", () => {
 
   it("a `stream` that is not true or false is refused (a lenient provider might stream what is priced as a whole answer)", async () => {
     const u = await proxyUser();
-    const send = (stream: unknown) =>
-      exports.default.fetch(
-        new Request("http://localhost/v1/chat/completions", {
-          method: "POST",
-          headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: "gpt-4.1-nano", max_tokens: 20, stream, messages: [{ role: "user", content: "hi" }] }),
-        }),
-      );
+    const send = (stream: unknown) => post(u.key, "/v1/chat/completions", { ...chat("hi", { max_tokens: 20 }), stream });
     for (const odd of [1, "true"]) {
       const r = await send(odd);
       expect(r.status).toBe(400);
@@ -316,14 +291,7 @@ describe("the forwarded request is built from an allow-list", () => {
 
   it("a provider's 401/403/404 is the platform's problem: a 502, never the provider's words; its 400 is the client's and passes", async () => {
     const u = await proxyUser();
-    const send = (text: string) =>
-      exports.default.fetch(
-        new Request("http://localhost/v1/chat/completions", {
-          method: "POST",
-          headers: { authorization: `Bearer ${u.key}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: "gpt-4.1-nano", max_tokens: 20, messages: [{ role: "user", content: text }] }),
-        }),
-      );
+    const send = (text: string) => post(u.key, "/v1/chat/completions", chat(text, { max_tokens: 20 }));
     for (const status of [401, 403, 404]) {
       const r = await send(`[[fail:${status}]]`);
       expect(r.status).toBe(502);
