@@ -4,7 +4,7 @@ import type { AuthorizeRequest, AuthorizeResult, RouteRaise, SettleResult, Usage
 import type { MetaTable } from "./meta-table";
 import type { Protection } from "./protection";
 import type { RoutePins } from "./route-pins";
-import { FLUSH_DELAY_MS, type UsageOutbox } from "./usage-outbox";
+import type { UsageOutbox } from "./usage-outbox";
 
 /**
  * The user's token balance in integer micro-USD, held in the Durable Object's SQLite. Reserve-then-settle:
@@ -57,7 +57,7 @@ export class Ledger {
    * The gate in front of every model call: key, account, token protection, then a reservation of the
    * call's maximum price. Runs as one uninterrupted step of the object, so concurrent calls queue here.
    * Nothing is written: the hold, the call history, the router's pin and the last-use stamp stay in memory
-   * until the call settles (or the alarm runs), so the answer is not held behind the storage's output gate.
+   * until the object's next alarm (a settlement writes only the money and its usage record), so the answer is not held behind the storage's output gate.
    */
   async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
     const keyHash = this.meta.get("proxyKeyHash");
@@ -92,9 +92,9 @@ export class Ledger {
    */
   async settle(reservationId: string, wholesale: number, inbound: string, usage?: UsageCall, raise?: RouteRaise): Promise<SettleResult> {
     const markupBps = this.markup();
-    this.persistCalls();
-    // An answer a cheap model got wrong was retried a tier up: the conversation stays there.
-    if (raise) this.parts.pins.raise(raise.key, raise.tier, raise.model);
+    // An answer a cheap model got wrong was retried a tier up: the conversation stays there (its pending pin
+    // is written first, so the raise is not overwritten by it later).
+    if (raise) (this.persistCalls(), this.parts.pins.raise(raise.key, raise.tier, raise.model));
     const { applied, balance, charged: price, overHold } = this.charge(reservationId, withMarkup(wholesale, markupBps));
     let lowBalance = false;
     if (applied) {
@@ -115,9 +115,10 @@ export class Ledger {
           overHoldMicros: overHold,
           createdAt: new Date(),
         });
-        await this.parts.wakeBy(Date.now() + FLUSH_DELAY_MS);
       }
     }
+    // The alarm sends the usage record and writes what authorize kept in memory (persistCalls).
+    await this.parts.wakeBy(this.parts.outbox.nextFlushAt(Date.now()));
     return { applied, lowBalance, price, markupBps, balance, overHold };
   }
 
@@ -131,7 +132,12 @@ export class Ledger {
     return this.pendingPins.get(key)?.pin ?? this.parts.pins.get(key);
   }
 
-  /** Writes what authorize kept in memory; runs at settlement, before the alarm's idle decisions and pin reads. */
+  /**
+   * Writes what authorize kept in memory (call history, last use, router pins). Runs on the alarm (which a
+   * settlement always schedules, for its usage record) and before anything reads them from storage: the
+   * alarm's idle decisions, the pin list. Settlement itself writes only money, so a crash of the object can
+   * forget at most the call history and last-use stamp since the last alarm, never a charge.
+   */
   persistCalls() {
     if (this.lastUseAt > Number(this.meta.get("lastUseAt") ?? 0)) this.meta.set("lastUseAt", String(this.lastUseAt));
     this.lastUseAt = 0;
@@ -164,8 +170,12 @@ export class Ledger {
   private held = 0;
   private sweptAt = 0;
 
+  /** The balance after the newest ledger row, kept in memory (the object is the ledger's only writer). */
+  private current: number | undefined;
+
   balance(): number {
-    return Number(this.meta.get("balance") ?? 0);
+    this.current ??= this.sql.exec<{ b: number }>("SELECT balance_after AS b FROM ledger ORDER BY id DESC LIMIT 1").toArray()[0]?.b ?? 0;
+    return this.current;
   }
 
   reserved(): number {
@@ -178,11 +188,20 @@ export class Ledger {
 
   private post(kind: string, amount: number, ref: string): { applied: boolean; balance: number } {
     if (!Number.isSafeInteger(amount)) throw new Error(`ledger amounts are integers, got ${amount}`);
-    const exists = this.sql.exec("SELECT 1 FROM ledger WHERE ref = ?", ref).toArray().length > 0;
-    if (exists) return { applied: false, balance: this.balance() };
     const balance = this.balance() + amount;
-    this.sql.exec("INSERT INTO ledger (at, kind, amount, ref, balance_after) VALUES (?, ?, ?, ?, ?)", Date.now(), kind, amount, ref, balance);
-    this.meta.set("balance", String(balance));
+    // The unique reference decides in the same statement: a repeat inserts nothing and returns no row.
+    const inserted = this.sql
+      .exec(
+        "INSERT INTO ledger (at, kind, amount, ref, balance_after) VALUES (?, ?, ?, ?, ?) ON CONFLICT(ref) DO NOTHING RETURNING id",
+        Date.now(),
+        kind,
+        amount,
+        ref,
+        balance,
+      )
+      .toArray();
+    if (inserted.length === 0) return { applied: false, balance: this.balance() };
+    this.current = balance; // the row just written is the balance's only record
     return { applied: true, balance };
   }
 

@@ -22,6 +22,27 @@ function minutesOfDay(hhmm: string) {
   return (h ?? 0) * 60 + (m ?? 0);
 }
 
+function remember(h: { byFingerprint: Map<string, number[]>; byInbound: Map<string, number[]> }, fingerprint: string, inbound: string, at: number) {
+  for (const [map, key] of [
+    [h.byFingerprint, fingerprint],
+    [h.byInbound, inbound],
+  ] as const) {
+    const times = map.get(key);
+    if (times) times.push(at);
+    else map.set(key, [at]);
+  }
+}
+
+/** Drops call times before `cutoff` (each list is oldest first). */
+function sweep(map: Map<string, number[]>, cutoff: number) {
+  for (const [key, times] of map) {
+    let i = 0;
+    while (i < times.length && times[i]! < cutoff) i++;
+    if (i === times.length) map.delete(key);
+    else if (i > 0) times.splice(0, i);
+  }
+}
+
 /** Building an Intl.DateTimeFormat costs more than the rest of a model call's checks: one per time zone. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -75,10 +96,15 @@ export class Protection {
   private parsed: { raw: string; settings: ProtectionSettings } | undefined;
   /**
    * Calls recorded since the last `persist`: kept in memory so that authorising a call writes nothing (a
-   * write would hold the answer behind the storage's output gate). Counted with the stored rows; a restart
-   * loses at most these, the calls in flight.
+   * write would hold the answer behind the storage's output gate). A restart loses at most these.
    */
   private pending: { at: number; fingerprint: string; inbound: string; background: boolean }[] = [];
+  /**
+   * The call history the checks count, in memory (loaded from the stored rows once, then kept in step with
+   * them: the object is their only writer): a model call's checks run no query. Per fingerprint its call
+   * times, oldest first; per inbound message its call times.
+   */
+  private history: { byFingerprint: Map<string, number[]>; byInbound: Map<string, number[]> } | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -139,12 +165,10 @@ export class Protection {
       return { code: "message_budget", message: `Message budget limit reached: this message already used its ${call.tier} budget.` };
 
     const since = now - s.loop.windowSec * 1000;
-    let repeats = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE fingerprint = ? AND at >= ?", call.fingerprint, since).one().n;
-    let forMessage = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM calls WHERE inbound = ?", call.inbound).one().n;
-    for (const p of this.pending) {
-      if (p.fingerprint === call.fingerprint && p.at >= since) repeats++;
-      if (p.inbound === call.inbound) forMessage++;
-    }
+    const h = this.calls();
+    let repeats = 0;
+    for (const at of h.byFingerprint.get(call.fingerprint) ?? []) if (at >= since) repeats++;
+    const forMessage = h.byInbound.get(call.inbound)?.length ?? 0;
     if (repeats >= s.loop.maxRepeats)
       return {
         code: "loop_detected",
@@ -158,32 +182,51 @@ export class Protection {
   }
 
   recordCall(call: CallFacts, now = Date.now()) {
+    remember(this.calls(), call.fingerprint, call.inbound, now);
     this.pending.push({ at: now, fingerprint: call.fingerprint, inbound: call.inbound, background: call.background });
   }
 
-  /** Writes the calls recorded in memory (at settlement and alarm, off the call's path) and sweeps old ones. */
+  /** The in-memory history, read from the stored rows the first time. */
+  private calls() {
+    if (!this.history) {
+      this.history = { byFingerprint: new Map(), byInbound: new Map() };
+      const rows = this.sql.exec<{ at: number; fingerprint: string; inbound: string }>("SELECT at, fingerprint, inbound FROM calls ORDER BY at").toArray();
+      for (const r of rows) remember(this.history, r.fingerprint, r.inbound, r.at);
+    }
+    return this.history;
+  }
+
+  /** Writes the calls recorded in memory (on the alarm, off the call's path) and sweeps old ones. */
   persist(now = Date.now()) {
     for (const p of this.pending.splice(0))
       this.sql.exec("INSERT INTO calls (at, fingerprint, inbound, background) VALUES (?, ?, ?, ?)", p.at, p.fingerprint, p.inbound, p.background ? 1 : 0);
     if (Math.abs(now - this.sweptCallsAt) >= 60_000) {
-      this.sql.exec("DELETE FROM calls WHERE at < ?", now - Math.max(this.settings().loop.windowSec * 1000, 3_600_000));
+      const cutoff = now - Math.max(this.settings().loop.windowSec * 1000, 3_600_000);
+      this.sql.exec("DELETE FROM calls WHERE at < ?", cutoff);
+      // The same sweep in memory, so the counts stay those of the stored rows.
+      if (this.history) for (const map of [this.history.byFingerprint, this.history.byInbound]) sweep(map, cutoff);
       this.sweptCallsAt = now;
     }
   }
 
   recordSpend(inbound: string, amount: number, now = Date.now()) {
     const local = localParts(now, this.settings().timezone);
-    for (const bucket of [`day:${local.day}`, `month:${local.month}`, `msg:${inbound}`]) {
-      const total = this.sql
-        .exec<{ amount: number }>(
-          "INSERT INTO spend (bucket, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT(bucket) DO UPDATE SET amount = amount + excluded.amount, updated_at = excluded.updated_at RETURNING amount",
-          bucket,
-          amount,
-          now,
-        )
-        .one().amount;
-      this.remember(bucket, total);
-    }
+    // The three buckets in one statement (each statement costs more than the arithmetic).
+    const totals = this.sql
+      .exec<{ bucket: string; amount: number }>(
+        "INSERT INTO spend (bucket, amount, updated_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?) ON CONFLICT(bucket) DO UPDATE SET amount = amount + excluded.amount, updated_at = excluded.updated_at RETURNING bucket, amount",
+        `day:${local.day}`,
+        amount,
+        now,
+        `month:${local.month}`,
+        amount,
+        now,
+        `msg:${inbound}`,
+        amount,
+        now,
+      )
+      .toArray();
+    for (const t of totals) this.remember(t.bucket, t.amount);
     if (Math.abs(now - this.sweptSpendAt) >= 60_000) {
       this.sql.exec("DELETE FROM spend WHERE bucket LIKE 'msg:%' AND updated_at < ?", now - 86_400_000);
       this.spentCache.clear();

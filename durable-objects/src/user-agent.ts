@@ -23,7 +23,7 @@ import { Inbox } from "./inbox";
 import { MetaTable } from "./meta-table";
 import { Protection } from "./protection";
 import { RoutePins } from "./route-pins";
-import { FLUSH_DELAY_MS, UsageOutbox } from "./usage-outbox";
+import { UsageOutbox } from "./usage-outbox";
 import { JobTable } from "./jobs";
 import { ActivityFeed } from "./activity";
 
@@ -161,10 +161,19 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     return this.ledger.settle(reservationId, wholesale, inbound, usage, raise);
   }
 
+  /**
+   * When the alarm is set for, as this object last set it (undefined until read once): the object is the only
+   * one that sets its alarm, so every settlement need not ask the storage.
+   */
+  private alarmAt: number | null | undefined;
+
   /** Makes sure the alarm fires no later than `at`. */
   private async wakeBy(at: number) {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > at) {
+      await this.ctx.storage.setAlarm(at);
+      this.alarmAt = at;
+    }
   }
 
   /** Recent conversations the smart router pinned, for the dashboard's "use the best model" switch. */
@@ -225,6 +234,7 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
    * that died mid-request), then sleeps until the next of those is due.
    */
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // this one has fired; what it sets at the end is the next
     this.ledger.persistCalls();
     await this.jobs.runTurn(this.env, this.meta.get("userId"), (kind, message) => this.recordActivity(kind, message));
     let retry = false;
@@ -241,11 +251,16 @@ export class UserAgent extends DurableObject<UserAgentEnv> implements UserAgentR
     await this.life.onAlarm(Date.now());
     const next = [
       nextExpiry === null ? null : nextExpiry + 1_000,
-      retry || this.outbox.pending() > 0 ? Date.now() + (retry ? 30_000 : FLUSH_DELAY_MS) : null,
+      retry ? Date.now() + 30_000 : this.outbox.pending() > 0 ? this.outbox.nextFlushAt(Date.now()) : null,
       this.life.idleDeadline(),
       this.jobs.nextAt(),
     ].filter((t): t is number => t !== null);
-    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+    if (next.length > 0) {
+      // wakeBy may have set an earlier one while this alarm ran (a settlement during the flush).
+      const at = Math.min(...next, this.alarmAt ?? Infinity);
+      await this.ctx.storage.setAlarm(at);
+      this.alarmAt = at;
+    }
   }
 
   // ── follow-up jobs (jobs.ts): recorded with their event, run by the alarm, retried ───────────────

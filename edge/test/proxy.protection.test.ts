@@ -1,5 +1,7 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { UserAgent } from "../src/worker";
 import { chatBody, debits, proxyUser } from "./proxy-helpers";
 import { poll } from "../../test-harness/poll";
 
@@ -35,6 +37,31 @@ describe("token protection", () => {
     expect(events[0]!.message).toContain("Loop detected");
     // A different request still goes through.
     expect((await post(u.key, chatBody("something else"))).status).toBe(200);
+  });
+
+  it("loop detection after a restart counts the calls the alarm wrote (control: another request passes)", async () => {
+    const u = await proxyUser();
+    await u.account.updateProtection({ loop: { maxRepeats: 3, windowSec: 600, maxCallsPerMessage: 40 } });
+    const keyHash = await runInDurableObject(
+      u.account,
+      (_o, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'proxyKeyHash'").one().value,
+    );
+    const call = (fingerprint: string, n: number) => ({ tier: "simple" as const, background: false, fingerprint, inbound: `in-${fingerprint}-${n}` });
+    for (let n = 0; n < 3; n++) {
+      expect(await u.account.authorize({ keyHash, reservationId: `loop-${n}`, maxWholesale: 10, call: call("same", n) })).toMatchObject({ ok: true });
+      await u.account.settle(`loop-${n}`, 10, `in-same-${n}`);
+    }
+    // The history lives in the object's memory until its alarm writes it (the settlements scheduled it).
+    expect(await runDurableObjectAlarm(u.account)).toBe(true);
+    const after = await runInDurableObject(u.account, async (_o, state) => {
+      const fresh = new UserAgent(state, env); // a restarted object: nothing of the old one's memory
+      return {
+        repeated: await fresh.authorize({ keyHash, reservationId: "loop-3", maxWholesale: 10, call: call("same", 3) }),
+        other: await fresh.authorize({ keyHash, reservationId: "loop-4", maxWholesale: 10, call: call("other", 4) }),
+      };
+    });
+    expect(after.repeated).toMatchObject({ ok: false, code: "loop_detected" });
+    expect(after.other).toMatchObject({ ok: true });
   });
 
   it("loop detection: too many model calls for one inbound message", async () => {

@@ -102,6 +102,13 @@ async function once(t: Target, stream: boolean): Promise<number> {
   return ttfb;
 }
 
+/** A non-stream call that also collects the proxy's own Server-Timing spans (I/O waits inside workerd). */
+async function timedOnce(t: Target, spans: Record<string, number[]>) {
+  const res = await fetch(t.url, { method: "POST", headers: { "content-type": "application/json", ...t.headers }, body: body(false) });
+  await res.arrayBuffer();
+  for (const m of (res.headers.get("server-timing") ?? "").matchAll(/(\w+);dur=([\d.]+)/g)) (spans[m[1]!] ??= []).push(Number(m[2]));
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 /** Latency percentiles, or the error text when the target cannot serve this kind of call at all. */
@@ -262,17 +269,24 @@ async function main() {
     // over a sequential load; then the V8 profiler's view of where the Worker's JS time goes.
     const calls = 300;
     const cpu0 = bare.cpuMs();
-    for (let i = 0; i < calls; i++) await once(bareTarget, false);
+    const spans: Record<string, number[]> = {};
+    for (let i = 0; i < calls; i++) await timedOnce(bareTarget, spans);
     const cpuPerCall = (bare.cpuMs() - cpu0) / calls;
     // The runtime's own floor: the same POST refused at its first check (malformed key, no I/O), so what is
     // left is workerd receiving and answering a request (and Miniflare's entry worker in front of ours).
     const refusedTarget: Target = { ...bareTarget, headers: { authorization: "Bearer not-a-key" } };
     const cpuF = bare.cpuMs();
-    for (let i = 0; i < calls; i++)
+    const floorMs: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const start = performance.now();
       await fetch(refusedTarget.url, { method: "POST", headers: { "content-type": "application/json", ...refusedTarget.headers }, body: body(false) }).then(
         (r) => r.arrayBuffer(),
       );
+      floorMs.push(performance.now() - start);
+    }
     const cpuFloor = (bare.cpuMs() - cpuF) / calls;
+    // The same transport to Portkey (its "/" does no I/O): what the runtime itself adds before our code runs.
+    const bareFloor = pct(floorMs, 50) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
     const pk0 = processCpuMs(portkeyProcess.pid!);
     for (let i = 0; i < calls; i++) await once(portkey, false);
     const portkeyCpu = (processCpuMs(portkeyProcess.pid!) - pk0) / calls;
@@ -290,6 +304,14 @@ async function main() {
       `${"ours CPU per call".padEnd(22)}${cpuPerCall.toFixed(2).padStart(10)} ms  (kernel CPU time of the workerd process over ${calls} sequential non-stream calls: Worker + Durable Objects, JS + runtime)`,
     );
     console.log(`${"".padEnd(22)}${cpuFloor.toFixed(2).padStart(10)} ms  (the same, for a POST refused before any I/O: the runtime's floor per request)`);
+    console.log(
+      `${"runtime floor".padEnd(22)}${bareFloor.toFixed(2).padStart(10)} ms  (p50 of that refused POST, minus Portkey's no-I/O "/": workerd and Miniflare's entry worker, before our code)`,
+    );
+    console.log(
+      `${"ours, inside workerd".padEnd(22)}${Object.entries(spans)
+        .map(([k, xs]) => `${k} p50 ${pct(xs, 50).toFixed(2)} ms`)
+        .join(" · ")}  (the proxy's Server-Timing: the wait for the user's Durable Object, and for the upstream's headers)`,
+    );
     console.log(`${"portkey CPU per call".padEnd(22)}${portkeyCpu.toFixed(2).padStart(10)} ms  (kernel CPU time of its Node process, same calls)`);
     console.log(
       `${"".padEnd(22)}${(prof.busyMs / profiled).toFixed(2).padStart(10)} ms  (V8 profiler samples of the isolate; wall-clock sampled, inflated on a loaded machine)`,

@@ -1,7 +1,8 @@
 // The built Worker in bare workerd for the proxy benchmark: `wrangler deploy --dry-run` bundles it exactly as
 // a deployment would, and Miniflare's API runs that bundle with the Durable Objects, rate limiter and vars
 // wrangler.toml declares (read by wrangler's own config loader), listening directly on a loopback port.
-// Unlike `wrangler dev` there is no local proxy chain in front. Static assets are left out: the benchmark
+// Unlike `wrangler dev` there is no local proxy chain in front, and the port is a direct socket into the
+// Worker, so Miniflare's entry worker is not in front either. Static assets are left out: the benchmark
 // only calls /v1 and /api, which run the Worker first.
 import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
@@ -29,7 +30,9 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
-      port: o.port,
+      // Miniflare's own entry worker (which adds the `cf` object and routes by host) listens elsewhere; the
+      // benchmark's port is a socket straight into our Worker, as a production request arrives.
+      port: 0,
       inspectorPort: o.inspectorPort,
       durableObjectsPersist: mkdtempSync(join(tmpdir(), "oc-bench-do-")),
       log: new Log(LogLevel.WARN),
@@ -47,6 +50,7 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
           modulesRoot: out,
           scriptPath: join(out, "worker.js"),
           bindings: { ...(w.bindings ?? {}), ...o.vars },
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: o.port }],
         },
       ],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),

@@ -103,9 +103,32 @@ export async function wholeAnswer(
   } catch {
     /* not JSON: estimate below */
   }
-  ctx.waitUntil(settle(usage ?? { inputTokens: estimatedInput, outputTokens: Math.ceil(text.length / 4), cachedTokens: 0 }, !!usage));
-  return new Response(text, { status: upstream.status, headers });
+  const metered = usage ?? { inputTokens: estimatedInput, outputTokens: Math.ceil(text.length / 4), cachedTokens: 0 };
+  return sendThenSettle(ctx, text, upstream.status, headers, () => settle(metered, !!usage));
 }
+
+/**
+ * The answer goes out before the call is settled: a FixedLengthStream's write completes only once the
+ * response has taken the bytes, so the settlement (a Durable Object call that writes the charge) never sits
+ * between the provider's answer and the client. A client gone by then, or one that does not read, changes
+ * nothing: the call is settled anyway, within SETTLE_WAIT_MS.
+ */
+function sendThenSettle(ctx: ExecutionContext, text: string, status: number, headers: Headers, settle: () => Promise<void>): Response {
+  const bytes = encoder.encode(text);
+  const { readable, writable } = new FixedLengthStream(bytes.length);
+  const writer = writable.getWriter();
+  // A client that does not read is not waited for: the settlement must never wait on the client.
+  const sent = writer
+    .write(bytes)
+    .then(() => writer.close())
+    .catch(() => {});
+  ctx.waitUntil(Promise.race([sent, scheduler.wait(SETTLE_WAIT_MS)]).then(settle));
+  return new Response(readable, { status, headers });
+}
+
+const encoder = new TextEncoder();
+/** The longest a settlement waits for the client to take the answer. */
+const SETTLE_WAIT_MS = 1_000;
 
 /**
  * The stream, passed through as it arrives. Usage is read from the upstream's own stream; a cross-provider
