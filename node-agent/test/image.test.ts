@@ -1,0 +1,94 @@
+import { execFileSync } from "node:child_process";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
+import { DockerodeClient } from "../src/dockerode-client";
+import { localS3 } from "./local-runtime";
+
+/**
+ * What node-agent/image/build.sh does to the agent image, checked in the built image without booting the
+ * gateway: oc-start's seeding of the channel plugins (run up to, not including, its final `exec` of the
+ * gateway; a small server then answers /readyz), and the idle timers it patches in OpenClaw's code.
+ */
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r8";
+const SEED = "/opt/openclaw-seed/npm/projects";
+const PLUGINS = /^openclaw-(discord|slack|whatsapp)-[0-9a-f]+$/;
+const READY = `require("http").createServer((q, r) => { r.setHeader("content-type", "application/json"); r.end("{}"); }).listen(18789, "0.0.0.0")`;
+const IDLE_TIMERS = "(IDLE_EXECUTION_MS|SQLITE_IDLE_HANDLE_TTL_MS) ?= ?[0-9e]+";
+
+const docker = new DockerodeClient();
+let runtime: AgentRuntime;
+let stateRoot = "";
+let closeS3: (() => Promise<void>) | undefined;
+const users: string[] = [];
+
+const spec = (userId: string, config: Record<string, unknown>, before = "true"): AgentSpec => ({
+  userId,
+  image: IMAGE,
+  host: `${userId.replace(/_/g, "-")}.agents.example.com`,
+  config,
+  gatewayToken: "i".repeat(32),
+  memoryMb: 256,
+  cpus: 1,
+  pidsLimit: 64,
+  user: "1000:1000",
+  // oc-start without its last line (exec of the gateway), then the stand-in server.
+  cmd: ["sh", "-c", `${before} && sed '$d' /usr/local/bin/oc-start > /tmp/oc-seed && sh /tmp/oc-seed && exec node -e '${READY}'`],
+});
+
+const projects = (userId: string) => join(runtime.stateDir(userId), "npm", "projects");
+const newUser = () => {
+  const u = `usr_${Math.random().toString(36).slice(2, 10)}img`;
+  users.push(u);
+  return u;
+};
+
+beforeAll(async () => {
+  if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
+  const s3 = await localS3();
+  closeS3 = s3.close;
+  stateRoot = mkdtempSync(join(tmpdir(), "oc-image-states-"));
+  runtime = new AgentRuntime(docker, s3.store, { stateRoot, readyTimeoutMs: 60_000 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
+  await closeS3?.();
+}, 60_000);
+
+describe("the agent image (build.sh)", () => {
+  it("seeds the channel plugins an agent's config names as copies and the others as links to the image's copy; a plugin named later replaces its link", async () => {
+    const u = newUser();
+    await runtime.provision(spec(u, { gateway: { mode: "local" } }));
+    const names = readdirSync(projects(u)).filter((n) => PLUGINS.test(n));
+    expect(names).toHaveLength(3);
+    // Read from the host without following anything: lstat and readlink only.
+    for (const n of names) {
+      expect(lstatSync(join(projects(u), n)).isSymbolicLink(), n).toBe(true);
+      expect(readlinkSync(join(projects(u), n))).toBe(`${SEED}/${n}`);
+    }
+
+    // Slack connected: the restart copies its plugin in place of the link (positive control of the branch
+    // above: the same check now sees a real folder holding the package).
+    const slack = names.find((n) => n.startsWith("openclaw-slack-"))!;
+    await runtime.configure(spec(u, { plugins: { entries: { slack: { enabled: true } } }, channels: { slack: {} } }));
+    const copied = lstatSync(join(projects(u), slack));
+    expect(copied.isSymbolicLink()).toBe(false);
+    expect(copied.isDirectory()).toBe(true);
+    expect(JSON.parse(readFileSync(join(projects(u), slack, "node_modules", "@openclaw", "slack", "package.json"), "utf8")).name).toBe("@openclaw/slack");
+    for (const n of names.filter((n) => n !== slack)) expect(lstatSync(join(projects(u), n)).isSymbolicLink(), n).toBe(true);
+  }, 90_000);
+
+  it("keeps the agent database's worker and idle SQLite handles open (control: the unpatched package has the 60 s / 30 min timers)", async () => {
+    const u = newUser();
+    const timers = (text: string) => [...new Set(text.match(new RegExp(IDLE_TIMERS, "g"))!.map((m) => m.replace(/ /g, "")))].sort();
+    const dist = "/opt/openclaw/node_modules/openclaw/dist";
+    await runtime.provision(spec(u, {}, `grep -rhoE '${IDLE_TIMERS}' ${dist} > "$OPENCLAW_STATE_DIR/timers.txt"`));
+    expect(timers(readFileSync(join(runtime.stateDir(u), "timers.txt"), "utf8"))).toEqual(["IDLE_EXECUTION_MS=864e5", "SQLITE_IDLE_HANDLE_TTL_MS=864e5"]);
+    // Control: the same pattern finds the original timers in the package the image was built from.
+    const unpatched = execFileSync("grep", ["-rhoE", IDLE_TIMERS, join(import.meta.dirname, "../image/node_modules/openclaw/dist")]).toString();
+    expect(timers(unpatched)).toEqual(["IDLE_EXECUTION_MS=6e4", "SQLITE_IDLE_HANDLE_TTL_MS=18e5"]);
+  }, 60_000);
+});
