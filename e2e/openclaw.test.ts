@@ -102,6 +102,11 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
   it("provisions and answers through the metering proxy", async () => {
     const { readyMs } = await runtime.provision(spec);
     console.log(`[openclaw e2e] first start to /readyz: ${readyMs} ms`);
+    // The Control UI is served straight from the image's package (gateway.controlUi.root), not from a copy.
+    const ip = await docker.ipOn(AgentRuntime.containerName(userId), AgentRuntime.networkName(userId));
+    const ui = await fetch(`http://${ip}:18789/favicon.svg`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get("content-type")).toContain("svg");
     const before = (await fetch(`${base}/api/agent/balance`, { headers: { cookie } }).then((r) => r.json())) as { balance: number };
     const answer = await say("Please remember: my favourite colour is teal.");
     expect(answer).toContain("[dev stand-in]");

@@ -68,6 +68,9 @@ export const TELEGRAM_LISTENER = { port: 8787, path: "/telegram-webhook" } as co
 /** Where OpenClaw's Slack HTTP-mode listener runs inside the container (on the gateway port). */
 export const SLACK_LISTENER = { port: 18789, path: "/slack/events" } as const;
 
+/** The Control UI inside the agent image (node-agent/image/build.sh installs OpenClaw under /opt/openclaw). */
+export const CONTROL_UI_ROOT = "/opt/openclaw/node_modules/openclaw/dist/control-ui";
+
 export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
   const i = agentConfigInput.parse(raw);
   const origin = new URL(i.edgeUrl).origin;
@@ -90,7 +93,11 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       bind: "lan",
       auth: { mode: "token" },
       publicOrigin: `https://${i.host}`,
-      controlUi: { allowedOrigins: [`https://${i.host}`] },
+      // Served straight from the image's read-only package: for a bundled root OpenClaw copies and hashes the
+      // whole UI (56 MB, ~1800 files) into the state dir's cache on every start, so tabs opened before a
+      // package upgrade keep their assets; in a container the package never changes under a running gateway,
+      // and that copy competed with the first answer after every wake (10-40 s of CPU on a 2-core node).
+      controlUi: { allowedOrigins: [`https://${i.host}`], root: CONTROL_UI_ROOT },
       terminal: { enabled: false },
       // The platform delivers dashboard/API messages through the gateway's OpenAI-compatible endpoint.
       http: { endpoints: { chatCompletions: { enabled: true } } },

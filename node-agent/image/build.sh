@@ -110,6 +110,11 @@ for dir in "$seed"/npm/projects/*/; do
     ln -s "${dir%/}" "$target"
   fi
 done
+# OpenClaw keeps Node's compile cache under os.tmpdir(), the container's tmpfs, which every restart empties, so
+# each boot compiled all of its JavaScript again: the cache goes to the state dir's cache/ instead (kept on
+# the node between a deep sleep and the wake, never archived: state-archive.ts EXCLUDED).
+mkdir -p "$state/cache/node-compile-cache"
+[ -e /tmp/node-compile-cache ] || [ -L /tmp/node-compile-cache ] || ln -s "$state/cache/node-compile-cache" /tmp/node-compile-cache
 exec node /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
 SH
 chmod 0755 "$root/usr/local/bin/oc-start"

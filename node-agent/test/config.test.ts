@@ -44,7 +44,14 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
     expect(result.ok).toBe(true);
     const text = JSON.stringify(config);
     expect(config).toMatchObject({
-      gateway: { bind: "lan", port: 18789, auth: { mode: "token" }, terminal: { enabled: false }, http: { endpoints: { chatCompletions: { enabled: true } } } },
+      gateway: {
+        bind: "lan",
+        port: 18789,
+        auth: { mode: "token" },
+        terminal: { enabled: false },
+        http: { endpoints: { chatCompletions: { enabled: true } } },
+        controlUi: { root: "/opt/openclaw/node_modules/openclaw/dist/control-ui" }, // no per-start copy into the state dir
+      },
       models: { mode: "replace" },
       agents: { defaults: { model: { primary: "meter/auto" }, heartbeat: { every: "0m" } } },
       tools: { loopDetection: { enabled: true } },
