@@ -5,6 +5,8 @@ import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { localRuntime } from "../node-agent/test/local-runtime";
 import { cliJson } from "../node-agent/src/openclaw-cli";
 import { createHmac } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { poll } from "../test-harness/poll";
 import { signUpAndIn } from "../test-harness/accounts";
@@ -152,6 +154,8 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
     });
     // configure() restarts the container and waits for /readyz: the gateway comes up with both plugins.
     await runtime.configure({ ...spec, config });
+    // The boot before the restart left its compiled code in the state dir's cache (not in the tmpfs /tmp).
+    expect(readdirSync(join(runtime.stateDir(userId), "cache", "node-compile-cache", "openclaw")).length).toBeGreaterThan(0);
     // This agent was restored from an archive without them: they came back from the image's seed, as official
     // installs, so OpenClaw trusts them (a copy loaded by path is
     // refused with PLUGIN_TRUST_REFUSED and its channel never starts).

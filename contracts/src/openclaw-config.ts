@@ -68,6 +68,9 @@ export const TELEGRAM_LISTENER = { port: 8787, path: "/telegram-webhook" } as co
 /** Where OpenClaw's Slack HTTP-mode listener runs inside the container (on the gateway port). */
 export const SLACK_LISTENER = { port: 18789, path: "/slack/events" } as const;
 
+/** The channel plugins the agent image installs into each agent's state (node-agent/image/build.sh). */
+export const SEEDED_CHANNEL_PLUGINS = ["discord", "slack", "whatsapp"] as const;
+
 /** The Control UI inside the agent image (node-agent/image/build.sh installs OpenClaw under /opt/openclaw). */
 export const CONTROL_UI_ROOT = "/opt/openclaw/node_modules/openclaw/dist/control-ui";
 
@@ -144,6 +147,10 @@ export function openclawConfig(raw: AgentConfigInput): Record<string, unknown> {
       dmPolicy: "pairing",
     });
   if (i.discordBot) addChannelPlugin(config, "discord", { enabled: true, token: i.discordBot.token, dmPolicy: "pairing" });
+  // The image seeds these plugins into every agent (node-agent/image/build.sh): the ones not in use are
+  // switched off, so the gateway does not load their code (seconds of CPU before a first answer).
+  const entries = (config.plugins as { entries: Record<string, unknown> }).entries;
+  for (const id of SEEDED_CHANNEL_PLUGINS) entries[id] ??= { enabled: false };
   if (i.disabledSkills.length > 0) config.skills = { entries: Object.fromEntries(i.disabledSkills.map((s) => [s, { enabled: false }])) };
   return config;
 }

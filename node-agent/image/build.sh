@@ -91,19 +91,20 @@ cat >"$root/usr/local/bin/oc-start" <<'SH'
 state="${OPENCLAW_STATE_DIR:-$HOME/.openclaw}"
 seed=/opt/openclaw-seed
 if [ ! -e "$state/state/openclaw.sqlite" ]; then mkdir -p "$state/state" && cp -an "$seed/state/." "$state/state/"; fi
-# Each plugin is 40-80 MB: only those this agent's config names are copied in (a channel connected later
-# restarts the agent, which brings its plugin then). The others are links to the image's read-only copy: the
-# seed's registry records all three installs, and a recorded install whose folder is missing is a startup
-# migration warning, which keeps OpenClaw from recording its migration checkpoint, so every start ran all
-# startup migrations again (~15 s). Links are never archived (state-archive.ts SEEDED) and nothing on the
-# host follows them.
+# Each plugin is 40-80 MB: only those this agent's config enables are copied in (a channel connected later
+# restarts the agent, which brings its plugin then). The others are links to the image's read-only copy (the
+# config disables them, so OpenClaw does not load them): the seed's registry records all three installs, and
+# a recorded install whose folder is missing is a startup migration warning, which keeps OpenClaw from
+# recording its migration checkpoint, so every start ran all startup migrations again (~10 s). Links are
+# never archived (state-archive.ts SEEDED) and nothing on the host follows them.
 mkdir -p "$state/npm/projects"
+enabled=" $(node -e 'try { const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).plugins?.entries ?? {}; console.log(Object.keys(e).filter((k) => e[k]?.enabled === true).join(" ")) } catch {}' "$state/openclaw.json") "
 for dir in "$seed"/npm/projects/*/; do
   name=$(basename "$dir")
   id=${name#openclaw-}
   id=${id%-*}
   target="$state/npm/projects/$name"
-  if grep -q "\"$id\"" "$state/openclaw.json" 2>/dev/null; then
+  if [ "${enabled#* "$id" }" != "$enabled" ]; then
     [ ! -L "$target" ] || rm -f "$target"
     [ -e "$target" ] || cp -a "$dir" "$target"
   elif [ ! -e "$target" ] && [ ! -L "$target" ]; then

@@ -55,6 +55,8 @@ describe("openclaw.json generation (checked by the real OpenClaw validator)", ()
       models: { mode: "replace" },
       agents: { defaults: { model: { primary: "meter/auto" }, heartbeat: { every: "0m" } } },
       tools: { loopDetection: { enabled: true } },
+      // The image's seeded channel plugins are off until a channel is connected.
+      plugins: { entries: { discord: { enabled: false }, slack: { enabled: false }, whatsapp: { enabled: false } } },
     });
     expect(text).toContain('"baseUrl":"https://cloud.example.com/v1"');
     expect(text).not.toMatch(/api\.openai\.com|api\.anthropic\.com|sk-/); // no upstream endpoint or key

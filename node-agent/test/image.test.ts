@@ -59,9 +59,9 @@ afterAll(async () => {
 }, 60_000);
 
 describe("the agent image (build.sh)", () => {
-  it("seeds the channel plugins an agent's config names as copies and the others as links to the image's copy; a plugin named later replaces its link", async () => {
+  it("seeds the channel plugins an agent's config enables as copies and the others as links to the image's copy; a plugin enabled later replaces its link", async () => {
     const u = newUser();
-    await runtime.provision(spec(u, { gateway: { mode: "local" } }));
+    await runtime.provision(spec(u, { plugins: { entries: { slack: { enabled: false } } } }));
     const names = readdirSync(projects(u)).filter((n) => PLUGINS.test(n));
     expect(names).toHaveLength(3);
     // Read from the host without following anything: lstat and readlink only.
@@ -70,8 +70,8 @@ describe("the agent image (build.sh)", () => {
       expect(readlinkSync(join(projects(u), n))).toBe(`${SEED}/${n}`);
     }
 
-    // Slack connected: the restart copies its plugin in place of the link (positive control of the branch
-    // above: the same check now sees a real folder holding the package).
+    // Slack connected (enabled): the restart copies its plugin in place of the link (positive control of the
+    // branch above: the same check now sees a real folder holding the package).
     const slack = names.find((n) => n.startsWith("openclaw-slack-"))!;
     await runtime.configure(spec(u, { plugins: { entries: { slack: { enabled: true } } }, channels: { slack: {} } }));
     const copied = lstatSync(join(projects(u), slack));
