@@ -5,7 +5,7 @@
 // Worker, so Miniflare's entry worker is not in front either. Static assets are left out: the benchmark
 // only calls /v1 and /api, which run the Worker first.
 import { execFileSync } from "node:child_process";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
@@ -18,6 +18,7 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
+  const doDir = mkdtempSync(join(process.env.BENCH_DO_DIR ?? tmpdir(), "oc-bench-do-"));
   const w = workerOptions as Record<string, any>;
   // What the Worker binds (wrangler.toml): the same Durable Objects (SQLite), rate limiter and vars.
   const options = {
@@ -34,7 +35,7 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
       // benchmark's port is a socket straight into our Worker, as a production request arrives.
       port: 0,
       inspectorPort: o.inspectorPort,
-      durableObjectsPersist: mkdtempSync(join(tmpdir(), "oc-bench-do-")),
+      durableObjectsPersist: doDir,
       log: new Log(LogLevel.WARN),
       // The Worker's own console output (e.g. the dev mail outbox) goes to a log file, not the table.
       handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
@@ -56,7 +57,14 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await mf.ready;
-  return { dispose: () => mf.dispose(), cpuMs: childCpuMs };
+  return {
+    dispose: async () => {
+      await mf.dispose();
+      rmSync(doDir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    },
+    cpuMs: childCpuMs,
+  };
 }
 
 /**
