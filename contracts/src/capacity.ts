@@ -4,7 +4,7 @@ import type { ContainerReport, NodeMetrics } from "./wire";
  * The capacity model, as pure functions over what each node's NodeLink knows. A node's room is its RAM minus
  * a reserve for the system, Docker and Traefik, minus what its agents hold: a running agent its memory limit
  * (an idle OpenClaw uses ~1 GiB but may grow to its limit), a dozing one what it really holds (resident +
- * compressed, from the node's heartbeat: ~120 MiB + ~300 MiB after a reclaim), and never more than the RAM
+ * compressed, from the node's heartbeat: ~64 MiB + ~400 MiB after a reclaim), and never more than the RAM
  * the node actually reports free. Dozing agents can always be sent to deep sleep (S3) to make room, least
  * recently used first, so they count as room for placement and never toward buying a node.
  */
