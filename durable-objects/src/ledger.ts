@@ -56,8 +56,9 @@ export class Ledger {
   /**
    * The gate in front of every model call: key, account, token protection, then a reservation of the
    * call's maximum price. Runs as one uninterrupted step of the object, so concurrent calls queue here.
-   * Nothing is written: the hold, the call history, the router's pin and the last-use stamp stay in memory
-   * until the object's next alarm (a settlement writes only the money and its usage record), so the answer is not held behind the storage's output gate.
+   * Nothing is written: the hold stays in memory until the call settles, the call history, the router's pin
+   * and the last-use stamp until the object's next alarm (a settlement writes only the money and its usage
+   * record), so the answer is not held behind the storage's output gate.
    */
   async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
     const keyHash = this.meta.get("proxyKeyHash");
