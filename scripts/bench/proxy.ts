@@ -20,7 +20,8 @@ const UPSTREAM_PORT = PORT_BASE,
   BRIDGE_PORT = PORT_BASE + 3,
   INSPECTOR_PORT = PORT_BASE + 4;
 const BARE_PORT = PORT_BASE + 5,
-  BARE_INSPECTOR_PORT = PORT_BASE + 6;
+  BARE_INSPECTOR_PORT = PORT_BASE + 6,
+  PASS_PORT = PORT_BASE + 7;
 /** BENCH_PROFILE=1: only a CPU profile of the Worker under load (see profile.ts), no comparison table. */
 const PROFILE = process.env.BENCH_PROFILE === "1";
 /** BENCH_BARE_ONLY=1: the bare workerd table only (a quicker loop while cutting CPU). */
@@ -255,6 +256,7 @@ async function main() {
     // Table 1: the built Worker in bare workerd, then Portkey and the upstream itself, in the same run.
     const bare = await startBareWorker({
       port: BARE_PORT,
+      passThrough: { port: PASS_PORT, upstream: `http://127.0.0.1:${UPSTREAM_PORT}` },
       inspectorPort: BARE_INSPECTOR_PORT,
       vars: { ...vars, APP_URL: `http://localhost:${BARE_PORT}` },
       logDir: LOG_DIR,
@@ -265,6 +267,8 @@ async function main() {
     const base = await measure(direct);
     const oursBare = await measure(bareTarget, (i) => ({ ...bareTarget, headers: { authorization: `Bearer ${bareKeys[i + 1]}` } }));
     const pk = await measure(portkey);
+    const passTarget: Target = { name: "pass-through Worker", url: `http://127.0.0.1:${PASS_PORT}/v1/chat/completions`, headers: {} };
+    const pass = await measure(passTarget);
     // CPU per call, counted by the kernel for the workerd process (Worker and Durable Objects, JS and runtime)
     // over a sequential load; then the V8 profiler's view of where the Worker's JS time goes.
     const calls = 300;
@@ -285,6 +289,9 @@ async function main() {
       floorMs.push(performance.now() - start);
     }
     const cpuFloor = (bare.cpuMs() - cpuF) / calls;
+    const cpuP = bare.cpuMs();
+    for (let i = 0; i < calls; i++) await once(passTarget, false);
+    const cpuPass = (bare.cpuMs() - cpuP) / calls;
     // The same transport to Portkey (its "/" does no I/O): what the runtime itself adds before our code runs.
     const bareFloor = pct(floorMs, 50) - (await floor(`http://127.0.0.1:${PORTKEY_PORT}/`));
     const pk0 = processCpuMs(portkeyProcess.pid!);
@@ -298,14 +305,15 @@ async function main() {
     printTable(
       `Bare workerd (the built Worker under Miniflare's API, no dev proxy) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`,
       base,
-      [oursBare, pk],
+      [oursBare, pk, pass],
     );
     console.log(
       `${"ours CPU per call".padEnd(22)}${cpuPerCall.toFixed(2).padStart(10)} ms  (kernel CPU time of the workerd process over ${calls} sequential non-stream calls: Worker + Durable Objects, JS + runtime)`,
     );
     console.log(`${"".padEnd(22)}${cpuFloor.toFixed(2).padStart(10)} ms  (the same, for a POST refused before any I/O: the runtime's floor per request)`);
+    console.log(`${"".padEnd(22)}${cpuPass.toFixed(2).padStart(10)} ms  (the same, for the pass-through Worker: a request in, one fetch out, its answer back)`);
     console.log(
-      `${"runtime floor".padEnd(22)}${bareFloor.toFixed(2).padStart(10)} ms  (p50 of that refused POST, minus Portkey's no-I/O "/": workerd and Miniflare's entry worker, before our code)`,
+      `${"runtime floor".padEnd(22)}${bareFloor.toFixed(2).padStart(10)} ms  (p50 of that refused POST, minus Portkey's no-I/O "/": workerd's own, before our code)`,
     );
     console.log(
       `${"ours, inside workerd".padEnd(22)}${Object.entries(spans)
@@ -334,6 +342,12 @@ async function main() {
       `${(oursBare.rpsMulti ?? 0).toFixed(0)} vs ${pk.rps.toFixed(0)} req/s`,
     );
     goal("CPU <= 1 ms per non-stream call", cpuPerCall <= 1, `${cpuPerCall.toFixed(2)} ms`);
+    // What our code costs beyond the least a Worker forwarding one request can cost on this runtime.
+    const pPlain = added(pass.plain, base.plain),
+      pTtfb = added(pass.stream, base.stream);
+    console.log(
+      `beyond the pass-through Worker: added p50 +${((oPlain ?? NaN) - (pPlain ?? NaN)).toFixed(2)} ms, TTFB +${((oTtfb ?? NaN) - (pTtfb ?? NaN)).toFixed(2)} ms, CPU +${(cpuPerCall - cpuPass).toFixed(2)} ms per call`,
+    );
     console.log(`\nwhere the Worker's JS time goes (V8 self time, top 12; profile: ${join(LOG_DIR, "bare-worker.cpuprofile")}):`);
     for (const t of prof.top.slice(0, 12)) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
     console.log("");

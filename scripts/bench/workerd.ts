@@ -11,7 +11,25 @@ import { join } from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
-export async function startBareWorker(o: { port: number; inspectorPort?: number; vars: Record<string, string>; logDir: string }) {
+/**
+ * The least any proxy on this runtime can cost: a Worker that only forwards the request to the upstream and
+ * hands its answer back (no key, no body read, no Durable Object). Ours is measured against it.
+ */
+const PASS_THROUGH = `export default {
+  fetch(request, env) {
+    const u = new URL(request.url);
+    return fetch(env.UPSTREAM + u.pathname + u.search, request);
+  },
+};`;
+
+export async function startBareWorker(o: {
+  port: number;
+  /** A direct socket into the pass-through Worker, forwarding to `upstream`. */
+  passThrough: { port: number; upstream: string };
+  inspectorPort?: number;
+  vars: Record<string, string>;
+  logDir: string;
+}) {
   const out = mkdtempSync(join(tmpdir(), "oc-bench-bundle-"));
   execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out], {
     stdio: ["ignore", "ignore", "inherit"],
@@ -52,6 +70,13 @@ export async function startBareWorker(o: { port: number; inspectorPort?: number;
           scriptPath: join(out, "worker.js"),
           bindings: { ...(w.bindings ?? {}), ...o.vars },
           unsafeDirectSockets: [{ host: "127.0.0.1", port: o.port }],
+        },
+        {
+          name: "pass-through",
+          compatibilityDate: w.compatibilityDate,
+          modules: [{ type: "ESModule", path: "pass-through.mjs", contents: PASS_THROUGH }],
+          bindings: { UPSTREAM: o.passThrough.upstream },
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: o.passThrough.port }],
         },
       ],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),

@@ -104,31 +104,10 @@ export async function wholeAnswer(
     /* not JSON: estimate below */
   }
   const metered = usage ?? { inputTokens: estimatedInput, outputTokens: Math.ceil(text.length / 4), cachedTokens: 0 };
-  return sendThenSettle(ctx, text, upstream.status, headers, () => settle(metered, !!usage));
+  // Settled beside the answer, not before it: the charge never sits between the provider and the client.
+  ctx.waitUntil(settle(metered, !!usage));
+  return new Response(text, { status: upstream.status, headers });
 }
-
-/**
- * The answer goes out before the call is settled: a FixedLengthStream's write completes only once the
- * response has taken the bytes, so the settlement (a Durable Object call that writes the charge) never sits
- * between the provider's answer and the client. A client gone by then, or one that does not read, changes
- * nothing: the call is settled anyway, within SETTLE_WAIT_MS.
- */
-function sendThenSettle(ctx: ExecutionContext, text: string, status: number, headers: Headers, settle: () => Promise<void>): Response {
-  const bytes = encoder.encode(text);
-  const { readable, writable } = new FixedLengthStream(bytes.length);
-  const writer = writable.getWriter();
-  // A client that does not read is not waited for: the settlement must never wait on the client.
-  const sent = writer
-    .write(bytes)
-    .then(() => writer.close())
-    .catch(() => {});
-  ctx.waitUntil(Promise.race([sent, scheduler.wait(SETTLE_WAIT_MS)]).then(settle));
-  return new Response(readable, { status, headers });
-}
-
-const encoder = new TextEncoder();
-/** The longest a settlement waits for the client to take the answer. */
-const SETTLE_WAIT_MS = 1_000;
 
 /**
  * The stream, passed through as it arrives. Usage is read from the upstream's own stream; a cross-provider
