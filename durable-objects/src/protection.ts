@@ -22,7 +22,10 @@ function minutesOfDay(hhmm: string) {
   return (h ?? 0) * 60 + (m ?? 0);
 }
 
-function remember(h: { byFingerprint: Map<string, number[]>; byInbound: Map<string, number[]> }, fingerprint: string, inbound: string, at: number) {
+/** The times each request (by fingerprint) and each inbound message was seen, oldest first. */
+type CallHistory = { byFingerprint: Map<string, number[]>; byInbound: Map<string, number[]> };
+
+function remember(h: CallHistory, fingerprint: string, inbound: string, at: number) {
   for (const [map, key] of [
     [h.byFingerprint, fingerprint],
     [h.byInbound, inbound],
@@ -104,7 +107,7 @@ export class Protection {
    * them: the object is their only writer): a model call's checks run no query. Per fingerprint its call
    * times, oldest first; per inbound message its call times.
    */
-  private history: { byFingerprint: Map<string, number[]>; byInbound: Map<string, number[]> } | undefined;
+  private history: CallHistory | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
