@@ -29,6 +29,7 @@ cleanup() {
   [ "${OC_STARTED_DOCKERD:-0}" = 1 ] && stop_dockerd
   [ "${OC_STARTED_PG:-0}" = 1 ] && stop_postgres
   zram_down # only the device zram_up made, once the agents that used it are gone
+  [ -z "${run_tmp:-}" ] || rm -rf "$run_tmp"
   return 0
 }
 trap cleanup EXIT
@@ -38,6 +39,12 @@ start_dockerd
 ZRAM_TRAP=0 zram_up || echo "no zram: dozes fall back to a plain freeze" >&2
 reports="$OC_RUN/reports"
 rm -rf "$reports" && mkdir -p "$reports"
+# Every temporary file and folder of this run (the suites' state dirs, fake S3 buckets, browser profiles, the
+# image's build root) goes under one folder that the cleanup removes; the services above keep their own places.
+# It is open to every user, as /tmp is: the dev start's initdb runs as the postgres user beneath it.
+run_tmp=$(mktemp -d /tmp/oc-test-run.XXXXXX)
+chmod 1777 "$run_tmp"
+export TMPDIR="$run_tmp"
 
 # The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~3 min on a fresh
 # machine, mostly waiting on downloads and disk), beside the app build and the type-check, which need
