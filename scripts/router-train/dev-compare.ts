@@ -11,6 +11,7 @@ import { decide } from "../../edge/src/proxy/routing/decide";
 import {
   COMPARE_SEEDS,
   averageFits,
+  baggedDecision,
   chooseDecision,
   fitModel,
   loadTraining,
@@ -83,6 +84,8 @@ function main() {
   const seeds = (process.env.ROUTER_SEEDS ?? COMPARE_SEEDS.join(",")).split(",").map(Number);
   // ROUTER_FAMILY: "free" (three thresholds searched on a grid) or "priced" (in proportion to the price steps).
   const family = (process.env.ROUTER_FAMILY ?? "free") as "free" | "priced";
+  // ROUTER_BAG: bootstrap rounds of bagged thresholds (0: the plain choice).
+  const bagging = Number(process.env.ROUTER_BAG ?? 0);
   const rules = (process.env.ROUTER_RULES ?? Object.keys(RULES).join("|")).split("|");
   const runs = seeds.map((s) => ({
     first: cachedFit(tag, "first", s, () => fitModel(data.inSrc, s)),
@@ -96,12 +99,12 @@ function main() {
     [`mean of seeds ${seeds.join(",")}`, { first: averageFits(runs.map((r) => r.first)), final: averageFits(runs.map((r) => r.final)) }],
   ];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  console.log(`training data ${tag}, development half ${data.dev.length} prompts, ${family} thresholds`);
+  console.log(`training data ${tag}, development half ${data.dev.length} prompts, ${family} thresholds${bagging ? `, bagged over ${bagging} resamples` : ""}`);
   console.log("| model | rule | dev under openai / anthropic | dev cost openai / anthropic | leave-one-source-out under | its cost |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [name, fits] of variants)
     for (const rule of rules) {
-      const r = train({ fits, data, write: false, bound: RULES[rule], family });
+      const r = train({ fits, data, write: false, bound: RULES[rule], family, bagging });
       const groups = [...new Set(data.dev.map((e) => groupOf(e.src)))];
       const deq = quantise(fits.final.W).deq;
       const devZ = data.dev.map((e) => scores(e, deq, fits.final.D, fits.final.b));
@@ -111,15 +114,25 @@ function main() {
         const fitIdx = data.dev.map((e, i) => (groupOf(e.src) === g ? -1 : i)).filter((i) => i >= 0);
         let first: number | undefined;
         for (const api of APIS) {
-          const d = chooseDecision(
-            api,
-            fitIdx.map((i) => devZ[i]!),
-            fitIdx.map((i) => data.dev[i]!),
-            api === "anthropic" ? first : undefined,
-            guard,
-            RULES[rule],
-            family,
-          ) ?? { temperature: 1, tau: [0.02, 0.02, 0.02] };
+          const d = (bagging
+            ? baggedDecision(
+                api,
+                fitIdx.map((i) => devZ[i]!),
+                fitIdx.map((i) => data.dev[i]!),
+                api === "anthropic" ? first : undefined,
+                guard,
+                RULES[rule],
+                bagging,
+              )
+            : chooseDecision(
+                api,
+                fitIdx.map((i) => devZ[i]!),
+                fitIdx.map((i) => data.dev[i]!),
+                api === "anthropic" ? first : undefined,
+                guard,
+                RULES[rule],
+                family,
+              )) ?? { temperature: 1, tau: [0.02, 0.02, 0.02] };
           first = d.tau[0];
           data.dev.forEach((e, i) => {
             if (groupOf(e.src) !== g) return;

@@ -232,12 +232,13 @@ export function chooseDecision(
   guard?: { z: Float64Array[]; y: number[]; target: number },
   allowed: UnderBound = pointBound(DEV_UNDER_TARGET),
   family: "free" | "priced" = "free",
+  temperatures: readonly number[] = [1, 1.5, 2, 3, 4, 6, 8],
 ): Decision | undefined {
   const perClass = [0, 0, 0, 0];
   for (const e of dev) perClass[e.y]!++;
   const GRID = [0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8];
   let best: (Decision & { cost: number; under: number }) | undefined;
-  for (const t of [1, 1.5, 2, 3, 4, 6, 8]) {
+  for (const t of temperatures) {
     const probs = devZ.map((z) => Array.from(tempered(z, t)));
     const guardProbs = guard?.z.map((z) => Array.from(tempered(z, t)));
     for (const th of family === "priced" ? pricedThresholds(api, fixedFirst) : freeThresholds(GRID, fixedFirst)) {
@@ -283,6 +284,41 @@ export function prepare(training = loadTraining()) {
 }
 
 type Fit = ReturnType<typeof fitModel>;
+
+/**
+ * Bagged thresholds: the temperature the whole development half chooses, then each threshold the median of
+ * the choices on `rounds` bootstrap resamples of it (seeded), so that no single prompt near a threshold sets it.
+ */
+export function baggedDecision(
+  api: Api,
+  devZ: Float64Array[],
+  dev: { y: number }[],
+  fixedFirst: number | undefined,
+  guard: { z: Float64Array[]; y: number[]; target: number } | undefined,
+  allowed: UnderBound | undefined,
+  rounds: number,
+): Decision | undefined {
+  const whole = chooseDecision(api, devZ, dev, fixedFirst, guard, allowed);
+  if (!whole) return undefined;
+  const taus: number[][] = [];
+  for (let b = 0; b < rounds; b++) {
+    const random = rng(7000 + b);
+    const idx = dev.map(() => Math.floor(random() * dev.length));
+    const d = chooseDecision(
+      api,
+      idx.map((i) => devZ[i]!),
+      idx.map((i) => dev[i]!),
+      fixedFirst,
+      guard,
+      allowed,
+      "free",
+      [whole.temperature],
+    );
+    if (d) taus.push(d.tau);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { temperature: whole.temperature, tau: [0, 1, 2].map((k) => median(taus.map((t) => t[k]!))) };
+}
 
 export function train(
   opts: {
@@ -331,7 +367,9 @@ export function train(
     // Anthropic's cheap model serves simple and standard alike: its first boundary only names the tier, so
     // it follows OpenAI's (the same prompt gets the same tier name in both formats).
     const fixedFirst = api === "anthropic" ? decision.openai.tau[0] : undefined;
-    const best = chooseDecision(api, devZ, dev, fixedFirst, guard, opts.bound, opts.family) ?? { temperature, tau: [tau, tau, tau] };
+    const best = (opts.bagging
+      ? baggedDecision(api, devZ, dev, fixedFirst, guard, opts.bound, opts.bagging)
+      : chooseDecision(api, devZ, dev, fixedFirst, guard, opts.bound, opts.family)) ?? { temperature, tau: [tau, tau, tau] };
     decision[api] = best;
     const probs = devZ.map((z) => Array.from(tempered(z, best.temperature)));
     devReport[api] = {
