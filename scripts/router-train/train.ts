@@ -322,7 +322,11 @@ export function baggedDecision(
 
 export function train(
   opts: {
+    /** Bootstrap rounds of bagged thresholds (baggedDecision); none by default. */
+    bagging?: number;
+    /** "free": three thresholds on a grid (the default); "priced": in proportion to the price steps. */
     family?: "free" | "priced";
+    /** The development half's under-routing allowed (default: at most DEV_UNDER_TARGET of its prompts). */
     bound?: UnderBound;
     seeds?: readonly number[];
     fits?: { first: Fit; final: Fit };

@@ -49,7 +49,10 @@ describe("router training pieces", () => {
     const tier = (d: { temperature: number; tau: number[] }) => {
       const e = z[0]!.map((x) => Math.exp(x / d.temperature));
       const s = e.reduce((a, b) => a + b, 0);
-      return decide(Array.from(e, (x) => x / s), d.tau);
+      return decide(
+        Array.from(e, (x) => x / s),
+        d.tau,
+      );
     };
     expect(tier(strict)).toBe(3);
     expect(tier(lax)).toBe(0);
