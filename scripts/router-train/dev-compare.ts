@@ -87,9 +87,12 @@ function main() {
   // ROUTER_BAG: bootstrap rounds of bagged thresholds (0: the plain choice).
   const bagging = Number(process.env.ROUTER_BAG ?? 0);
   const rules = (process.env.ROUTER_RULES ?? Object.keys(RULES).join("|")).split("|");
+  // ROUTER_EPOCHS / ROUTER_L2: other training settings than the shipped 6 epochs and L2 1e-4.
+  const hp = { epochs: Number(process.env.ROUTER_EPOCHS ?? 6), l2: Number(process.env.ROUTER_L2 ?? 1e-4) };
+  const hpTag = hp.epochs === 6 && hp.l2 === 1e-4 ? tag : `${tag}-e${hp.epochs}-l${hp.l2}`;
   const runs = seeds.map((s) => ({
-    first: cachedFit(tag, "first", s, () => fitModel(data.inSrc, s)),
-    final: cachedFit(tag, "final", s, () => fitModel(data.examples, s)),
+    first: cachedFit(hpTag, "first", s, () => fitModel(data.inSrc, s, hp)),
+    final: cachedFit(hpTag, "final", s, () => fitModel(data.examples, s, hp)),
   }));
   const variants: [string, { first: Fit; final: Fit }][] = [
     // ROUTER_SINGLES: which seeds are also shown alone ("none", or a list; all by default).
@@ -99,7 +102,9 @@ function main() {
     [`mean of seeds ${seeds.join(",")}`, { first: averageFits(runs.map((r) => r.first)), final: averageFits(runs.map((r) => r.final)) }],
   ];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  console.log(`training data ${tag}, development half ${data.dev.length} prompts, ${family} thresholds${bagging ? `, bagged over ${bagging} resamples` : ""}`);
+  console.log(
+    `training data ${hpTag}, development half ${data.dev.length} prompts, ${family} thresholds${bagging ? `, bagged over ${bagging} resamples` : ""}`,
+  );
   console.log("| model | rule | dev under openai / anthropic | dev cost openai / anthropic | leave-one-source-out under | its cost |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [name, fits] of variants)

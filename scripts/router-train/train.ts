@@ -71,7 +71,7 @@ export const SEEDS: readonly number[] = [0];
 export const COMPARE_SEEDS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /** One run over the data in the order its seed gives (seed 0 is the order a single run always used). */
-export function fitModel(fit: Example[], seed = 0) {
+export function fitModel(fit: Example[], seed = 0, hp: { epochs: number; l2: number } = { epochs: EPOCHS, l2: L2 }) {
   const counts = [0, 0, 0, 0];
   for (const e of fit) counts[e.y]!++;
   // Classes are weighted to equal total mass, so thousands of one-liners do not drown the coding tasks.
@@ -90,7 +90,7 @@ export function fitModel(fit: Example[], seed = 0) {
   const GD = new Float32Array(DENSE_DIM * C).fill(1e-6);
   const b = new Float64Array(C);
   const order = fit.map((_, i) => i);
-  for (let epoch = 0; epoch < EPOCHS; epoch++) {
+  for (let epoch = 0; epoch < hp.epochs; epoch++) {
     for (const i of shuffled(order, rng(1000 + epoch + 7919 * seed))) {
       const e = fit[i]!;
       const p = softmax(scores(e, W, D, b));
@@ -100,13 +100,13 @@ export function fitModel(fit: Example[], seed = 0) {
         b[c]! -= 0.05 * g;
         for (let k = 0; k < e.idx.length; k++) {
           const at = e.idx[k]! * C + c;
-          const gk = g * e.value + L2 * W[at]!;
+          const gk = g * e.value + hp.l2 * W[at]!;
           G[at]! += gk * gk;
           W[at]! -= (LR * gk) / Math.sqrt(G[at]!);
         }
         for (let j = 0; j < DENSE_DIM; j++) {
           const at = j * C + c;
-          const gj = g * e.dense[j]! + L2 * D[at]!;
+          const gj = g * e.dense[j]! + hp.l2 * D[at]!;
           GD[at]! += gj * gj;
           D[at]! -= (LR * gj) / Math.sqrt(GD[at]!);
         }
