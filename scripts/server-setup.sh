@@ -41,7 +41,9 @@ packages() {
   log "installing Docker and tools"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q docker.io curl ca-certificates xz-utils
+  # python3: the node agent's bulk swap-in of a woken agent (node-agent/src/swap-in.ts) calls
+  # process_madvise through its ctypes; without it a thaw faults pages back one at a time.
+  apt-get install -y -q docker.io curl ca-certificates xz-utils python3
 }
 
 docker_config() {

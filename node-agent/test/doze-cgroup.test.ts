@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Doze, swappedMappings } from "../src/doze";
+import { Doze } from "../src/doze";
 
 /**
  * The reclaim's bookkeeping against a cgroup tree laid out like the kernel's, in a scratch dir: cgroup v2
@@ -85,25 +85,5 @@ describe("doze bookkeeping on a cgroup tree", () => {
     expect(none.doze.stats()).toEqual({ reclaims: 0, fallbacks: { "no swap on this node": 1 } });
     // Positive control: the same cgroup with free compressed swap is reclaimed.
     expect((await tree("v2", v2, "/dev/zram0 partition 4194304 0 100\n").doze.reclaim(42)).mode).toBe("reclaimed");
-  });
-
-  it("the thaw's swap-in reads only mappings that have pages in swap", () => {
-    const smaps = [
-      "7f0000000000-7f0000400000 rw-p 00000000 00:00 0 ",
-      "Size:               4096 kB",
-      "Swap:               2048 kB",
-      "55d000000000-55d000001000 r--p 00000000 08:01 1234   /usr/local/bin/node",
-      "Swap:                  0 kB",
-      "7f1000000000-7f1100000000 ---p 00000000 00:00 0 ", // V8's reserved, never-touched space
-      "Size:            4194304 kB",
-      "Swap:                  0 kB",
-      "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]",
-      "Swap:                 12 kB",
-    ].join("\n");
-    expect(swappedMappings(smaps)).toEqual([
-      { start: 0x7f0000000000, end: 0x7f0000400000, swapKb: 2048 },
-      { start: 0x7ffd00000000, end: 0x7ffd00021000, swapKb: 12 },
-    ]);
-    expect(swappedMappings("")).toEqual([]);
   });
 });

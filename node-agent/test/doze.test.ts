@@ -16,7 +16,7 @@ import { localS3 } from "./local-runtime";
  * /check with whether its memory is still exactly what it wrote. The suite adds its own zram swap device
  * (scripts/lib/zram.sh, hot_add, highest priority) and removes it afterwards; it never touches another swap.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r8";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
 const ZRAM_STATE = join(tmpdir(), `oc-doze-test-${process.pid}.zram`);
 const zram = (fn: "zram_up 768" | "zram_down") =>
   execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
@@ -138,30 +138,29 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
     expect(await kernelLimit(doze, u)).toBe(512 * 1024 * 1024);
   }, 90_000);
 
-  it("a thaw reads the agent's swapped pages back in beside its first answer (control: without it they stay in swap)", async () => {
-    // Two fresh agents, each dozed once (a second reclaim of the same agent may move much less).
+  it("a thaw for an answer reads the agent's swapped pages back in bulk before it runs (control: a thaw only to stop it does not)", async () => {
     const doze = new Doze({ targetMb: 64 });
-    const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, prefetchOnThaw: true });
+    const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, swapInOnThaw: "before" });
+    runtimes.push(runtime);
     const u = newUser();
     await runtime.provision(spec(u));
     expect((await runtime.pause(u)).doze?.mode).toBe("reclaimed");
+    expect((await held(doze, u)).swappedMb).toBeGreaterThan(150);
     await runtime.wake(spec(u));
-    const { mb } = await runtime.lastPrefetch!;
-    expect(mb).toBeGreaterThan(150);
-    expect((await held(doze, u)).swappedMb).toBeLessThan(20);
-    expect(await check(u)).toBe(true); // what was read back is the agent's own memory, unchanged
+    const done = await runtime.lastSwapIn;
+    expect(done?.procs).toBeGreaterThanOrEqual(1);
+    expect((await held(doze, u)).swappedMb).toBeLessThan(20); // back in RAM before the gateway ran
+    expect(await check(u)).toBe(true); // and exactly the agent's own memory
 
-    // Control: the same doze and thaw with the swap-in off leaves the pages in swap until the agent touches them.
-    const plain = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs: 30_000, doze, prefetchOnThaw: false });
+    // Control: an agent thawed only to be stopped (deep sleep) is never swapped in.
     const v = newUser();
-    await plain.provision(spec(v));
-    expect((await plain.pause(v)).doze?.mode).toBe("reclaimed");
-    await plain.wake(spec(v));
-    expect(plain.lastPrefetch).toBeUndefined();
-    expect((await held(doze, v)).swappedMb).toBeGreaterThan(150);
-    expect(await check(v)).toBe(true);
+    await runtime.provision(spec(v));
+    expect((await runtime.pause(v)).doze?.mode).toBe("reclaimed");
+    runtime.lastSwapIn = undefined;
+    await runtime.sleep(v);
+    expect(runtime.lastSwapIn).toBeUndefined();
     await runtime.remove(u, { deleteState: true });
-    await plain.remove(v, { deleteState: true });
+    await runtime.remove(v, { deleteState: true });
   }, 90_000);
 
   it("never freezes an agent in the middle of a message; once idle it dozes", async () => {

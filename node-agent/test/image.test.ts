@@ -12,11 +12,13 @@ import { localS3 } from "./local-runtime";
  * gateway: oc-start's seeding of the channel plugins (run up to, not including, its final `exec` of the
  * gateway; a small server then answers /readyz), and the idle timers it patches in OpenClaw's code.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r8";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
 const SEED = "/opt/openclaw-seed/npm/projects";
 const PLUGINS = /^openclaw-(discord|slack|whatsapp)-[0-9a-f]+$/;
 const READY = `require("http").createServer((q, r) => { r.setHeader("content-type", "application/json"); r.end("{}"); }).listen(18789, "0.0.0.0")`;
 const IDLE_TIMERS = "(IDLE_EXECUTION_MS|SQLITE_IDLE_HANDLE_TTL_MS) ?= ?[0-9e]+";
+/** OpenClaw's host-thaw detector: the gateway's gap threshold and the worker bundles' copy of it. */
+const THAW_DETECTOR = "(gapMs >= |HOST_THAW_MIN_FROZEN_MS ?= ?)[0-9A-Za-z]+";
 
 const docker = new DockerodeClient();
 let runtime: AgentRuntime;
@@ -81,14 +83,26 @@ describe("the agent image (build.sh)", () => {
     for (const n of names.filter((n) => n !== slack)) expect(lstatSync(join(projects(u), n)).isSymbolicLink(), n).toBe(true);
   }, 90_000);
 
-  it("keeps the agent database's worker and idle SQLite handles open (control: the unpatched package has the 60 s / 30 min timers)", async () => {
+  it("keeps the agent database's worker and idle SQLite handles open, and never runs the host-thaw recovery (control: the unpatched package has the 60 s / 30 min timers and the 75 s detector)", async () => {
     const u = newUser();
-    const timers = (text: string) => [...new Set(text.match(new RegExp(IDLE_TIMERS, "g"))!.map((m) => m.replace(/ /g, "")))].sort();
+    const found = (text: string, pattern: string) => [...new Set(text.match(new RegExp(pattern, "g"))!.map((m) => m.replace(/ /g, "")))].sort();
     const dist = "/opt/openclaw/node_modules/openclaw/dist";
-    await runtime.provision(spec(u, {}, `grep -rhoE '${IDLE_TIMERS}' ${dist} > "$OPENCLAW_STATE_DIR/timers.txt"`));
-    expect(timers(readFileSync(join(runtime.stateDir(u), "timers.txt"), "utf8"))).toEqual(["IDLE_EXECUTION_MS=864e5", "SQLITE_IDLE_HANDLE_TTL_MS=864e5"]);
-    // Control: the same pattern finds the original timers in the package the image was built from.
-    const unpatched = execFileSync("grep", ["-rhoE", IDLE_TIMERS, join(import.meta.dirname, "../image/node_modules/openclaw/dist")]).toString();
-    expect(timers(unpatched)).toEqual(["IDLE_EXECUTION_MS=6e4", "SQLITE_IDLE_HANDLE_TTL_MS=18e5"]);
+    await runtime.provision(
+      spec(
+        u,
+        {},
+        `grep -rhoaE '${IDLE_TIMERS}' ${dist} > "$OPENCLAW_STATE_DIR/timers.txt" && grep -rhoaE '${THAW_DETECTOR}' ${dist} > "$OPENCLAW_STATE_DIR/thaw.txt"`,
+      ),
+    );
+    expect(found(readFileSync(join(runtime.stateDir(u), "timers.txt"), "utf8"), IDLE_TIMERS)).toEqual([
+      "IDLE_EXECUTION_MS=864e5",
+      "SQLITE_IDLE_HANDLE_TTL_MS=864e5",
+    ]);
+    expect(found(readFileSync(join(runtime.stateDir(u), "thaw.txt"), "utf8"), THAW_DETECTOR)).toEqual(["HOST_THAW_MIN_FROZEN_MS=Infinity", "gapMs>=Infinity"]);
+    // Control: the same patterns find the originals in the package the image was built from.
+    const unpatched = (pattern: string) =>
+      execFileSync("grep", ["-rhoaE", pattern, join(import.meta.dirname, "../image/node_modules/openclaw/dist")]).toString();
+    expect(found(unpatched(IDLE_TIMERS), IDLE_TIMERS)).toEqual(["IDLE_EXECUTION_MS=6e4", "SQLITE_IDLE_HANDLE_TTL_MS=18e5"]);
+    expect(found(unpatched(THAW_DETECTOR), THAW_DETECTOR)).toEqual(["HOST_THAW_MIN_FROZEN_MS=45e3", "gapMs>=75e3"]);
   }, 60_000);
 });

@@ -7,7 +7,7 @@
  * loss (S3 restore).
  *
  *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
- *   knobs: DEEP_RUNS (default RUNS), PREFETCH=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
+ *   knobs: DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
  */
 import Docker from "dockerode";
 import { execFileSync } from "node:child_process";
@@ -22,7 +22,7 @@ import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { localS3 } from "../../node-agent/test/local-runtime";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r8";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
 const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
 const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);
@@ -49,13 +49,15 @@ const s3 = await localS3();
 const store = s3.store;
 // DOZE_TARGET_MB: what a dozing agent keeps resident (the node agent's default otherwise).
 const doze = new Doze(process.env.DOZE_TARGET_MB ? { targetMb: Number(process.env.DOZE_TARGET_MB) } : {});
-// PREFETCH=1 reads the swapped pages back in beside the first answer after each thaw (off by default).
-const PREFETCH = process.env.PREFETCH === "1";
+// SWAP_IN=before|beside: the kernel reads the woken agent's swapped pages back in bulk (before the unpause or beside the answer).
+const SWAP_IN = (process.env.SWAP_IN ?? "off") as "before" | "beside" | "off";
+// IDLE_CONTROL=1: also the first answer after the same idle time without a doze (the control for the doze rows).
+const IDLE_CONTROL = process.env.IDLE_CONTROL === "1";
 const runtime = new AgentRuntime(docker, store, {
   stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")),
   readyTimeoutMs: 180_000,
   doze,
-  prefetchOnThaw: PREFETCH,
+  swapInOnThaw: SWAP_IN,
 });
 // The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
@@ -92,8 +94,33 @@ async function message(userId: string, text: string) {
   if (!reply.includes("[dev stand-in]")) throw new Error(`unexpected reply from ${userId}: ${reply.slice(0, 200)}`);
 }
 
+/**
+ * What one wake waited for: OpenClaw's own log lines from the thaw to the answer (times relative to the thaw,
+ * from Docker's log timestamps), and how much of the agent was faulted back from swap by /readyz and by the
+ * answer.
+ */
+async function timeline(userId: string, thawAt: number, readyMs: number, answerMs: number, atReady: MemoryHeld) {
+  const after = await heldOf(userId);
+  await new Promise((r) => setTimeout(r, 1500)); // the run's stage summary is logged after its answer
+  const raw = await rawDocker
+    .getContainer(AgentRuntime.containerName(userId))
+    .logs({ stdout: true, stderr: true, timestamps: true, since: Math.floor(thawAt / 1000) - 1 })
+    .catch(() => Buffer.from(""));
+  log(
+    `timeline of ${userId}: thaw → /readyz ${readyMs.toFixed(0)} ms, → answer ${answerMs.toFixed(0)} ms; swapped ${dozing[0]?.swappedMb ?? "?"} → ${atReady.swappedMb} at ready → ${after.swappedMb} MiB after the answer`,
+  );
+  for (const line of raw.toString("utf8").split("\n")) {
+    const m = /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) (.*)$/.exec(line);
+    if (!m) continue;
+    const at = Date.parse(m[1]!) - thawAt;
+    if (at < -200 || at > answerMs + 10_000) continue;
+    log(`  +${String(at).padStart(6)} ms  ${m[2]!.replace(/\s+/g, " ").slice(0, 220)}`);
+  }
+}
+
 const results: Record<string, number[]> = {
   "warm message → answer": [],
+  [`message → answer, idle ${DOZE_S} s awake`]: [],
   "thaw → /readyz": [],
   "message → answer, from doze": [],
   "message → answer, deep sleep (same node)": [],
@@ -104,7 +131,7 @@ const results: Record<string, number[]> = {
 const running: MemoryHeld[] = [];
 const dozing: MemoryHeld[] = [];
 const reclaimMs: number[] = [];
-const prefetched: { mb: number; ms: number }[] = [];
+const swapIns: number[] = [];
 let algo = "?";
 
 const cleanup = async () => {
@@ -130,6 +157,17 @@ try {
     results["warm message → answer"]!.push(performance.now() - t);
     running.push(await heldOf(u));
   }
+  if (IDLE_CONTROL) {
+    // Control for the doze rows: the same idle time without a freeze, so what the first answer after any idle
+    // period costs is told apart from what the doze itself costs.
+    log(`idle control: ${N} agents running idle, waiting ${DOZE_S} s`);
+    await new Promise((res) => setTimeout(res, DOZE_S * 1000));
+    for (const u of users) {
+      const t = performance.now();
+      await message(u, "after idling awake");
+      results[`message → answer, idle ${DOZE_S} s awake`]!.push(performance.now() - t);
+    }
+  }
   for (let r = 0; r < RUNS; r++) {
     for (const u of users) {
       const { doze: outcome } = await runtime.pause(u);
@@ -141,12 +179,16 @@ try {
     await new Promise((res) => setTimeout(res, DOZE_S * 1000));
     for (const u of users) {
       const t = performance.now();
+      const thawAt = Date.now();
       const { readyMs } = await runtime.wake(specOf(u));
+      const atReady = u === users[0] ? await heldOf(u) : undefined;
       await message(u, `after a doze ${r}`);
       results["thaw → /readyz"]!.push(readyMs);
       results["message → answer, from doze"]!.push(performance.now() - t);
-      if (runtime.lastPrefetch) prefetched.push(await runtime.lastPrefetch);
-      runtime.lastPrefetch = undefined;
+      if (atReady) await timeline(u, thawAt, readyMs, performance.now() - t, atReady);
+      const swapped = await runtime.lastSwapIn;
+      if (swapped) swapIns.push(swapped.ms);
+      runtime.lastSwapIn = undefined;
     }
   }
   const [u0] = users;
@@ -189,7 +231,7 @@ const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 console.log(
-  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${PREFETCH ? "on" : "off"})\n`,
+  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${SWAP_IN})\n`,
 );
 console.log(
   `${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`,
@@ -205,18 +247,7 @@ const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
 const allRunning = Math.floor(usable / runningMb);
 const allDozing = Math.floor(usable / dozingMb);
 console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
-if (prefetched.length > 0)
-  console.log(
-    `swap-in beside the first answer: ${pct(
-      prefetched.map((p) => p.mb),
-      50,
-    )} MiB in ${fmt(
-      pct(
-        prefetched.map((p) => p.ms),
-        50,
-      ),
-    )} p50 (node agent's side, off the gateway's thread)`,
-  );
+if (swapIns.length > 0) console.log(`bulk swap-in (${SWAP_IN} the unpause/answer): ${fmt(pct(swapIns, 50))} p50, ${fmt(pct(swapIns, 95))} p95`);
 console.log(
   `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
 );
