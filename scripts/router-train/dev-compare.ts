@@ -107,37 +107,24 @@ function main() {
   );
   console.log("| model | rule | dev under openai / anthropic | dev cost openai / anthropic | leave-one-source-out under | its cost |");
   console.log("| --- | --- | --- | --- | --- | --- |");
-  for (const [name, fits] of variants)
+  const groups = [...new Set(data.dev.map((e) => groupOf(e.src)))];
+  for (const [name, fits] of variants) {
+    const deq = quantise(fits.final.W).deq;
+    const devZ = data.dev.map((e) => scores(e, deq, fits.final.D, fits.final.b));
     for (const rule of rules) {
       const r = train({ fits, data, write: false, bound: RULES[rule], family, bagging });
-      const groups = [...new Set(data.dev.map((e) => groupOf(e.src)))];
-      const deq = quantise(fits.final.W).deq;
-      const devZ = data.dev.map((e) => scores(e, deq, fits.final.D, fits.final.b));
       const guard = { z: r.crossZ, y: data.cross.map((e) => e.y), target: 0.04 };
       const loso = { openai: { under: 0, cost: 0, strongest: 0 }, anthropic: { under: 0, cost: 0, strongest: 0 } };
       for (const g of groups) {
         const fitIdx = data.dev.map((e, i) => (groupOf(e.src) === g ? -1 : i)).filter((i) => i >= 0);
+        const z = fitIdx.map((i) => devZ[i]!),
+          y = fitIdx.map((i) => data.dev[i]!);
         let first: number | undefined;
         for (const api of APIS) {
+          const fixed = api === "anthropic" ? first : undefined;
           const d = (bagging
-            ? baggedDecision(
-                api,
-                fitIdx.map((i) => devZ[i]!),
-                fitIdx.map((i) => data.dev[i]!),
-                api === "anthropic" ? first : undefined,
-                guard,
-                RULES[rule],
-                bagging,
-              )
-            : chooseDecision(
-                api,
-                fitIdx.map((i) => devZ[i]!),
-                fitIdx.map((i) => data.dev[i]!),
-                api === "anthropic" ? first : undefined,
-                guard,
-                RULES[rule],
-                family,
-              )) ?? { temperature: 1, tau: [0.02, 0.02, 0.02] };
+            ? baggedDecision(api, z, y, fixed, guard, RULES[rule], bagging)
+            : chooseDecision(api, z, y, fixed, guard, RULES[rule], family)) ?? { temperature: 1, tau: [0.02, 0.02, 0.02] };
           first = d.tau[0];
           data.dev.forEach((e, i) => {
             if (groupOf(e.src) !== g) return;
@@ -153,6 +140,7 @@ function main() {
         `| ${name} | ${rule} | ${pct(r.devReport.openai.under)} / ${pct(r.devReport.anthropic.under)} | ${pct(r.devReport.openai.cost)} / ${pct(r.devReport.anthropic.cost)} | ${pct(l("openai").under)} / ${pct(l("anthropic").under)} | ${pct(l("openai").cost)} / ${pct(l("anthropic").cost)} |`,
       );
     }
+  }
 }
 
 main();
