@@ -17,7 +17,7 @@ import { signUpAndIn } from "../test-harness/accounts";
  * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
  * the recording LLM stand-in, which is how the test sees the conversation history survive.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();

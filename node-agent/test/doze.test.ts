@@ -16,7 +16,7 @@ import { localS3 } from "./local-runtime";
  * /check with whether its memory is still exactly what it wrote. The suite adds its own zram swap device
  * (scripts/lib/zram.sh, hot_add, highest priority) and removes it afterwards; it never touches another swap.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const ZRAM_STATE = join(tmpdir(), `oc-doze-test-${process.pid}.zram`);
 const zram = (fn: "zram_up 768" | "zram_down") =>
   execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {

@@ -12,7 +12,7 @@ import { localS3 } from "./local-runtime";
  * gateway: oc-start's seeding of the channel plugins (run up to, not including, its final `exec` of the
  * gateway; a small server then answers /readyz), and the idle timers it patches in OpenClaw's code.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const SEED = "/opt/openclaw-seed/npm/projects";
 const PLUGINS = /^openclaw-(discord|slack|whatsapp)-[0-9a-f]+$/;
 const READY = `require("http").createServer((q, r) => { r.setHeader("content-type", "application/json"); r.end("{}"); }).listen(18789, "0.0.0.0")`;
@@ -104,5 +104,20 @@ describe("the agent image (build.sh)", () => {
       execFileSync("grep", ["-rhoaE", pattern, join(import.meta.dirname, "../image/node_modules/openclaw/dist")]).toString();
     expect(found(unpatched(IDLE_TIMERS), IDLE_TIMERS)).toEqual(["IDLE_EXECUTION_MS=6e4", "SQLITE_IDLE_HANDLE_TTL_MS=18e5"]);
     expect(found(unpatched(THAW_DETECTOR), THAW_DETECTOR)).toEqual(["HOST_THAW_MIN_FROZEN_MS=45e3", "gapMs>=75e3"]);
+  }, 60_000);
+
+  it("starts the gateway's Node without V8's memory reducer, so a thaw does not begin with a whole-heap collection (control: the image's Node without oc-start's flags runs it)", async () => {
+    const u = newUser();
+    // Old-generation collections, then a quiet moment: V8's trace names every memory reducer step (its start
+    // delay is shortened here from 8 s). The flags come from oc-start's own exec line.
+    const probe = `let k=[];for(let r=0;r<6;r++){for(let i=0;i<4e5;i++)k.push({i,s:"x"+i});k=[]}setTimeout(()=>{},1500)`;
+    const flags = `$(sed -n 's|^exec node \\(.*\\) /opt/openclaw/.*|\\1|p' /usr/local/bin/oc-start)`;
+    const run = (out: string, with_: string) =>
+      `echo "${with_}" > "$OPENCLAW_STATE_DIR/${out}.flags" && node ${with_} --max-old-space-size=96 --gc-memory-reducer-start-delay-ms=100 --trace-memory-reducer -e '${probe}' | grep -c 'Memory reducer' > "$OPENCLAW_STATE_DIR/${out}.txt"; true`;
+    await runtime.provision(spec(u, {}, `${run("gateway", flags)} && ${run("plain", "")}`));
+    const read = (f: string) => readFileSync(join(runtime.stateDir(u), f), "utf8").trim();
+    expect(read("gateway.flags")).toContain("--no-memory-reducer");
+    expect(Number(read("gateway.txt"))).toBe(0);
+    expect(Number(read("plain.txt"))).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const RUNS = Number(process.env.RUNS ?? 5);
 
 const { runtime, docker, close } = await localRuntime(120_000);

@@ -22,7 +22,7 @@ import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { localS3 } from "../../node-agent/test/local-runtime";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r9";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
 const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);
