@@ -14,8 +14,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openclawConfig } from "@oc/contracts/openclaw-config";
-import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
+import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
+import { benchAgentSpec } from "./agent-spec";
 import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
@@ -63,25 +63,7 @@ const runtime = new AgentRuntime(docker, store, {
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 
 const users = Array.from({ length: N }, (_, i) => `usr_${`density${i}`.padEnd(24, "x")}`);
-const specOf = (userId: string): AgentSpec => {
-  const host = `${userId.replace(/_/g, "-")}.agents.example.com`;
-  return {
-    userId,
-    image: IMAGE,
-    host,
-    config: openclawConfig({
-      host,
-      edgeUrl: `http://host.docker.internal:${LLM_PORT}`,
-      proxyKey: "ocx_bench_key",
-      openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
-    }),
-    gatewayToken: `${userId.slice(4)}${"t".repeat(24)}`,
-    memoryMb: 2048,
-    cpus: 2,
-    pidsLimit: 512,
-    user: "1000:1000",
-  };
-};
+const specOf = (userId: string) => benchAgentSpec(userId, IMAGE, LLM_PORT);
 
 async function heldOf(userId: string): Promise<MemoryHeld> {
   const mem = await docker.memoryInfo(AgentRuntime.containerName(userId));

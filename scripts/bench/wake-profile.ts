@@ -1,0 +1,94 @@
+/**
+ * Where the first answer after an idle period spends its time: one real agent (the OpenClaw image, its
+ * gateway started with the V8 inspector on its private bridge address), CPU profiles of its main thread for
+ * warm answers, the first answer after IDLE_S seconds awake and, with DOZE=1, the first answer after a doze
+ * of the same length (frozen, memory reclaimed into a zram device this script sets up and removes). For each
+ * answer it prints the time, the main thread's busy and waiting time, the functions with the most self time
+ * and the longest waits with the stacks around them (a wait on a worker thread or a child process shows
+ * there). The raw profiles are written to BENCH_PROFILE_DIR (default: a temporary folder) for Chrome DevTools.
+ *
+ *   npm run bench:wake-profile        IDLE_S=90 DOZE=1
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
+import { Doze } from "../../node-agent/src/doze";
+import { DockerodeClient } from "../../node-agent/src/dockerode-client";
+import { localS3 } from "../../node-agent/test/local-runtime";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
+import { benchAgentSpec } from "./agent-spec";
+import { longestWaits, profileTarget, summarise } from "./profile";
+
+const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IDLE_S = Number(process.env.IDLE_S ?? 90);
+const DOZE = process.env.DOZE === "1";
+const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
+const OUT = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), "oc-wake-profile-"));
+const INSPECTOR = 9229;
+mkdirSync(OUT, { recursive: true });
+
+const log = (m: string) => process.stderr.write(`[bench:wake-profile] ${m}\n`);
+const ZRAM_STATE = join(tmpdir(), `oc-bench-wake-${process.pid}.zram`);
+const zram = (fn: string) =>
+  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
+    env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+
+const docker = new DockerodeClient();
+if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
+const s3 = await localS3();
+const runtime = new AgentRuntime(docker, s3.store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze: new Doze() });
+const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
+const user = `usr_${"wakeprofile".padEnd(24, "x")}`;
+// oc-start as the image has it, its gateway with the inspector listening inside the container's own network.
+const cmd = [
+  "sh",
+  "-c",
+  `sed 's|^exec node |exec node --inspect=0.0.0.0:${INSPECTOR} |' /usr/local/bin/oc-start > /tmp/oc-start-inspect && exec sh /tmp/oc-start-inspect --bind lan --port 18789`,
+];
+const spec = benchAgentSpec(user, IMAGE, LLM_PORT, cmd);
+
+const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+async function profiled(label: string, text: string) {
+  const ip = await docker.ipOn(AgentRuntime.containerName(user), AgentRuntime.networkName(user));
+  const [target] = (await (await fetch(`http://${ip}:${INSPECTOR}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  let answerMs = 0;
+  const profile = await profileTarget(target!.webSocketDebuggerUrl, join(OUT, `${label.replace(/\W+/g, "-")}.cpuprofile`), async () => {
+    const t = performance.now();
+    const { reply } = await runtime.deliver(user, "bench", text);
+    answerMs = performance.now() - t;
+    if (!reply.includes("[dev stand-in]")) throw new Error(`unexpected reply: ${reply.slice(0, 200)}`);
+  });
+  const s = summarise(profile, 6);
+  console.log(`\n${label}: answer ${fmt(answerMs)}; main thread busy ${fmt(s.busyMs)}, waiting ${fmt(s.totalMs - s.busyMs)}`);
+  for (const f of s.top.filter((f) => f.fn !== "(idle)  :0")) console.log(`  ${f.ms.toFixed(0).padStart(6)} ms  ${f.fn}`);
+  for (const w of longestWaits(profile)) console.log(`  wait ${fmt(w.ms)} at +${fmt(w.atMs)}\n    after  ${w.before}\n    resumed ${w.after}`);
+}
+
+try {
+  if (DOZE) zram("zram_up 4096");
+  await runtime.provision(spec);
+  await runtime.deliver(user, "bench", "hello"); // the first answer of a fresh agent loads its model runtime
+  await profiled("warm answer", "warm ping");
+  await profiled("warm answer again", "warm ping again");
+  log(`idling ${IDLE_S} s awake`);
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+  await profiled(`first answer after ${IDLE_S} s awake`, "after idling awake");
+  if (DOZE) {
+    const { doze } = await runtime.pause(user);
+    log(`dozing ${IDLE_S} s (${doze?.mode ?? "no doze"})`);
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const { readyMs } = await runtime.wake(spec);
+    log(`thaw → /readyz ${fmt(readyMs)}`);
+    await profiled(`first answer after a ${IDLE_S} s doze`, "after a doze");
+  }
+  console.log(`\nprofiles: ${OUT}`);
+} finally {
+  await runtime.remove(user, { deleteState: true }).catch(() => {});
+  if (DOZE) zram("zram_down");
+  await s3.close().catch(() => {});
+  llm.close();
+}
