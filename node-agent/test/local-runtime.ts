@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
@@ -12,11 +12,12 @@ import { StateStore } from "../src/state-store";
  * an official-SDK client for it and the node's `StateStore` over that client.
  */
 export async function localS3() {
+  const directory = mkdtempSync(join(tmpdir(), "oc-s3-"));
   const s3 = new S3rver({
     port: 0,
     address: "127.0.0.1",
     silent: true,
-    directory: mkdtempSync(join(tmpdir(), "oc-s3-")),
+    directory,
     configureBuckets: [{ name: "openclaw-state" }],
   });
   const { port } = await s3.run();
@@ -28,7 +29,12 @@ export async function localS3() {
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
   });
   const store = new StateStore({ client, bucket: "openclaw-state" });
-  return { endpoint, client, store, close: () => s3.close() };
+  // The bucket's folder goes with the server: runs outside `npm test` (benchmarks) leave nothing in /tmp.
+  const close = async () => {
+    await s3.close();
+    rmSync(directory, { recursive: true, force: true });
+  };
+  return { endpoint, client, store, close };
 }
 
 /** An agent runtime for tests: the real Docker engine (DOCKER_HOST), `localS3()` and a fresh state root. */

@@ -11,7 +11,7 @@
  */
 import Docker from "dockerode";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
@@ -53,8 +53,9 @@ const doze = new Doze(process.env.DOZE_TARGET_MB ? { targetMb: Number(process.en
 const SWAP_IN = (process.env.SWAP_IN ?? "off") as "before" | "beside" | "off";
 // IDLE_CONTROL=1: also the first answer after the same idle time without a doze (the control for the doze rows).
 const IDLE_CONTROL = process.env.IDLE_CONTROL === "1";
+const stateRoot = mkdtempSync(join(tmpdir(), "oc-bench-states-"));
 const runtime = new AgentRuntime(docker, store, {
-  stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")),
+  stateRoot,
   readyTimeoutMs: 180_000,
   doze,
   swapInOnThaw: SWAP_IN,
@@ -118,6 +119,9 @@ let algo = "?";
 
 const cleanup = async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
+  try {
+    rmdirSync(stateRoot); // empty once every agent's state is removed; a leftover is kept to be looked at
+  } catch {}
   zram("zram_down");
   await s3.close().catch(() => {});
   llm.close();

@@ -10,7 +10,7 @@
  *   npm run bench:wake-profile        IDLE_S=90 DOZE=1
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
@@ -40,7 +40,8 @@ const zram = (fn: string) =>
 const docker = new DockerodeClient();
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
 const s3 = await localS3();
-const runtime = new AgentRuntime(docker, s3.store, { stateRoot: mkdtempSync(join(tmpdir(), "oc-bench-states-")), readyTimeoutMs: 180_000, doze: new Doze() });
+const stateRoot = mkdtempSync(join(tmpdir(), "oc-bench-states-"));
+const runtime = new AgentRuntime(docker, s3.store, { stateRoot, readyTimeoutMs: 180_000, doze: new Doze() });
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 const user = `usr_${"wakeprofile".padEnd(24, "x")}`;
 // oc-start as the image has it, its gateway with the inspector listening inside the container's own network.
@@ -88,6 +89,9 @@ try {
   console.log(`\nprofiles: ${OUT}`);
 } finally {
   await runtime.remove(user, { deleteState: true }).catch(() => {});
+  try {
+    rmdirSync(stateRoot); // empty once the agent's state is removed; a leftover is kept to be looked at
+  } catch {}
   if (DOZE) zram("zram_down");
   await s3.close().catch(() => {});
   llm.close();
