@@ -8,6 +8,7 @@
 import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
 import { localRuntime } from "../../node-agent/test/local-runtime";
+import { fmtMs as fmt } from "./agent-bench";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
 const RUNS = Number(process.env.RUNS ?? 5);
@@ -68,7 +69,6 @@ try {
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 console.log(`\nAgent lifecycle, ${RUNS} runs, image ${IMAGE} (to OpenClaw /readyz; 2 CPUs, 2 GiB per container)\n`);
 console.log(`${"path".padEnd(34)}${"p50".padStart(10)}${"p95".padStart(10)}${"max".padStart(10)}`);
 for (const [name, xs] of Object.entries(results))

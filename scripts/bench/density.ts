@@ -10,12 +10,11 @@
  *   knobs: DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
  */
 import Docker from "dockerode";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
-import { benchAgentSpec } from "./agent-spec";
+import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
 import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
@@ -31,16 +30,7 @@ const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
 const NODE_MB = 8192;
 
 const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);
-const ZRAM_STATE = join(tmpdir(), `oc-bench-density-${process.pid}.zram`);
-const zram = (fn: string) =>
-  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
-    env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-const zramAlgo = () => {
-  const dev = execFileSync("cat", [ZRAM_STATE]).toString().trim();
-  return /\[([^\]]+)\]/.exec(execFileSync("cat", [`/sys/block/${dev}/comp_algorithm`]).toString())?.[1] ?? "?";
-};
+const zram = benchZram("density");
 
 const docker = new DockerodeClient();
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
@@ -71,11 +61,7 @@ async function heldOf(userId: string): Promise<MemoryHeld> {
   return (await doze.held(mem!.pid))!;
 }
 
-/** A message through the node agent's deliver path; fails loudly unless the stand-in answered. */
-async function message(userId: string, text: string) {
-  const { reply } = await runtime.deliver(userId, "bench", text);
-  if (!reply.includes("[dev stand-in]")) throw new Error(`unexpected reply from ${userId}: ${reply.slice(0, 200)}`);
-}
+const message = (userId: string, text: string) => askAgent(runtime, userId, text);
 
 /**
  * What one wake waited for: OpenClaw's own log lines from the thaw to the answer (times relative to the thaw,
@@ -122,15 +108,15 @@ const cleanup = async () => {
   try {
     rmdirSync(stateRoot); // empty once every agent's state is removed; a leftover is kept to be looked at
   } catch {}
-  zram("zram_down");
+  zram.down();
   await s3.close().catch(() => {});
   llm.close();
 };
 process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
 try {
-  zram("zram_up 6144");
-  algo = zramAlgo();
+  zram.up(6144);
+  algo = zram.algo();
   for (const u of users) {
     const t = performance.now();
     await runtime.provision(specOf(u));
@@ -213,7 +199,6 @@ try {
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 console.log(

@@ -9,7 +9,6 @@
  *
  *   npm run bench:wake-profile        IDLE_S=90 DOZE=1
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +17,7 @@ import { Doze } from "../../node-agent/src/doze";
 import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { localS3 } from "../../node-agent/test/local-runtime";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
-import { benchAgentSpec } from "./agent-spec";
+import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
 import { longestWaits, profileTarget, summarise } from "./profile";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
@@ -30,12 +29,7 @@ const INSPECTOR = 9229;
 mkdirSync(OUT, { recursive: true });
 
 const log = (m: string) => process.stderr.write(`[bench:wake-profile] ${m}\n`);
-const ZRAM_STATE = join(tmpdir(), `oc-bench-wake-${process.pid}.zram`);
-const zram = (fn: string) =>
-  execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
-    env: { ...process.env, ZRAM_STATE, ZRAM_TRAP: "0" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+const zram = benchZram("wake");
 
 const docker = new DockerodeClient();
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
@@ -52,16 +46,14 @@ const cmd = [
 ];
 const spec = benchAgentSpec(user, IMAGE, LLM_PORT, cmd);
 
-const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 async function profiled(label: string, text: string) {
   const ip = await docker.ipOn(AgentRuntime.containerName(user), AgentRuntime.networkName(user));
   const [target] = (await (await fetch(`http://${ip}:${INSPECTOR}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   let answerMs = 0;
   const profile = await profileTarget(target!.webSocketDebuggerUrl, join(OUT, `${label.replace(/\W+/g, "-")}.cpuprofile`), async () => {
     const t = performance.now();
-    const { reply } = await runtime.deliver(user, "bench", text);
+    await askAgent(runtime, user, text);
     answerMs = performance.now() - t;
-    if (!reply.includes("[dev stand-in]")) throw new Error(`unexpected reply: ${reply.slice(0, 200)}`);
   });
   const s = summarise(profile, 6);
   console.log(`\n${label}: answer ${fmt(answerMs)}; main thread busy ${fmt(s.busyMs)}, waiting ${fmt(s.totalMs - s.busyMs)}`);
@@ -70,9 +62,9 @@ async function profiled(label: string, text: string) {
 }
 
 try {
-  if (DOZE) zram("zram_up 4096");
+  if (DOZE) zram.up(4096);
   await runtime.provision(spec);
-  await runtime.deliver(user, "bench", "hello"); // the first answer of a fresh agent loads its model runtime
+  await askAgent(runtime, user, "hello"); // the first answer of a fresh agent loads its model runtime
   await profiled("warm answer", "warm ping");
   await profiled("warm answer again", "warm ping again");
   log(`idling ${IDLE_S} s awake`);
@@ -92,7 +84,7 @@ try {
   try {
     rmdirSync(stateRoot); // empty once the agent's state is removed; a leftover is kept to be looked at
   } catch {}
-  if (DOZE) zram("zram_down");
+  if (DOZE) zram.down();
   await s3.close().catch(() => {});
   llm.close();
 }
