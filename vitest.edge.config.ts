@@ -36,7 +36,9 @@ export default defineConfig({
           OPENAI_BASE_URL: `http://127.0.0.1:${TEST_PORTS.llm}/v1`,
           ANTHROPIC_API_KEY: "sk-ant-test-upstream",
           ANTHROPIC_BASE_URL: `http://127.0.0.1:${TEST_PORTS.llm}`,
-          UPSTREAM_TIMEOUT_MS: "2000",
+          // Short enough for the timeout test (its stand-in waits 8 s), long enough that a loaded 2-core machine
+          // answering a large request is not taken for one (2 s was: a billing property test got a 504 under load).
+          UPSTREAM_TIMEOUT_MS: "5000",
           STRIPE_SECRET_KEY: TEST_SECRETS.stripeKey,
           STRIPE_WEBHOOK_SECRET: TEST_SECRETS.stripeWebhookSecret,
           STRIPE_API_BASE: `http://127.0.0.1:${TEST_PORTS.stripe}`,

@@ -78,7 +78,7 @@ describe("proxy bad input: provider-shaped errors, no reservation leaks", () => 
 
   it("upstream timeout → 504, and the hold is released", async () => {
     const u = await proxyUser();
-    const res = await raw(JSON.stringify(chatBody("[[delay:4000]] slow")), { authorization: `Bearer ${u.key}`, "content-type": "application/json" });
+    const res = await raw(JSON.stringify(chatBody("[[delay:8000]] slow")), { authorization: `Bearer ${u.key}`, "content-type": "application/json" });
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe("timeout");
     const after = await poll(
