@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createServer } from "node:net";
 import { poll } from "../test-harness/poll";
 import { signUpAndIn } from "../test-harness/accounts";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -17,7 +18,7 @@ import { signUpAndIn } from "../test-harness/accounts";
  * archive, and talked to again. Every model call it makes goes through our metering proxy (wrangler dev) to
  * the recording LLM stand-in, which is how the test sees the conversation history survive.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const base = inject("baseUrl");
 const llm = inject("llmUrl");
 const docker = new DockerodeClient();

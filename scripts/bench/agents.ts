@@ -9,8 +9,9 @@ import { openclawConfig } from "@oc/contracts/openclaw-config";
 import { AgentRuntime, type AgentSpec } from "../../node-agent/src/agent-lifecycle";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 import { fmtMs as fmt } from "./agent-bench";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const RUNS = Number(process.env.RUNS ?? 5);
 
 const { runtime, docker, close } = await localRuntime(120_000);

@@ -20,8 +20,9 @@ import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { localS3 } from "../../node-agent/test/local-runtime";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
 const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);

@@ -5,7 +5,9 @@
  * of the same length (frozen, memory reclaimed into a zram device this script sets up and removes). For each
  * answer it prints the time, the main thread's busy and waiting time, the functions with the most self time
  * and the longest waits with the stacks around them (a wait on a worker thread or a child process shows
- * there). The raw profiles are written to BENCH_PROFILE_DIR (default: a temporary folder) for Chrome DevTools.
+ * there), then the same for each worker thread that was busy, with when it was attached and busy (a worker
+ * started during the answer is its pool's first use, or a retired worker started again). The raw profiles
+ * are written to BENCH_PROFILE_DIR (default: a temporary folder) for Chrome DevTools.
  *
  *   npm run bench:wake-profile        IDLE_S=90 DOZE=1
  */
@@ -18,9 +20,10 @@ import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { localS3 } from "../../node-agent/test/local-runtime";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
-import { longestWaits, profileTarget, summarise } from "./profile";
+import { busySpan, longestWaits, profileThreads, summarise } from "./profile";
+import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
-const IMAGE = process.env.OPENCLAW_IMAGE ?? "openclaw-agent:2026.9.6-r10";
+const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const IDLE_S = Number(process.env.IDLE_S ?? 90);
 const DOZE = process.env.DOZE === "1";
 const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
@@ -50,15 +53,27 @@ async function profiled(label: string, text: string) {
   const ip = await docker.ipOn(AgentRuntime.containerName(user), AgentRuntime.networkName(user));
   const [target] = (await (await fetch(`http://${ip}:${INSPECTOR}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   let answerMs = 0;
-  const profile = await profileTarget(target!.webSocketDebuggerUrl, join(OUT, `${label.replace(/\W+/g, "-")}.cpuprofile`), async () => {
+  const threads = await profileThreads(target!.webSocketDebuggerUrl, join(OUT, label.replace(/\W+/g, "-")), async () => {
     const t = performance.now();
     await askAgent(runtime, user, text);
     answerMs = performance.now() - t;
   });
-  const s = summarise(profile, 6);
+  const main = threads[0]!.profile!;
+  const s = summarise(main, 6);
   console.log(`\n${label}: answer ${fmt(answerMs)}; main thread busy ${fmt(s.busyMs)}, waiting ${fmt(s.totalMs - s.busyMs)}`);
   for (const f of s.top.filter((f) => f.fn !== "(idle)  :0")) console.log(`  ${f.ms.toFixed(0).padStart(6)} ms  ${f.fn}`);
-  for (const w of longestWaits(profile)) console.log(`  wait ${fmt(w.ms)} at +${fmt(w.atMs)}\n    after  ${w.before}\n    resumed ${w.after}`);
+  for (const w of longestWaits(main)) console.log(`  wait ${fmt(w.ms)} at +${fmt(w.atMs)}\n    after  ${w.before}\n    resumed ${w.after}`);
+  for (const t of threads.slice(1)) {
+    if (!t.profile) {
+      console.log(`  worker ${t.thread}: attached at +${fmt(t.attachedAtMs)}, no profile`);
+      continue;
+    }
+    const w = summarise(t.profile, 6);
+    if (w.busyMs < 5) continue;
+    const span = busySpan(t.profile, main.startTime);
+    console.log(`  worker ${t.thread}: attached at +${fmt(t.attachedAtMs)}, busy ${fmt(w.busyMs)} between +${fmt(span.first)} and +${fmt(span.last)}`);
+    for (const f of w.top.filter((f) => f.fn !== "(idle)  :0")) console.log(`    ${f.ms.toFixed(0).padStart(6)} ms  ${f.fn}`);
+  }
 }
 
 try {
