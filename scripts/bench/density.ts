@@ -7,7 +7,7 @@
  * loss (S3 restore).
  *
  *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
- *   knobs: DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
+ *   knobs: IDLE_BEFORE_DOZE_S (default 20), DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
  */
 import Docker from "dockerode";
 import { mkdtempSync, rmdirSync } from "node:fs";
@@ -27,6 +27,10 @@ const N = Number(process.env.N ?? 4);
 const RUNS = Number(process.env.RUNS ?? 3);
 const DEEP_RUNS = Number(process.env.DEEP_RUNS ?? RUNS);
 const DOZE_S = Number(process.env.DOZE_S ?? 90);
+// The platform dozes an agent after 30 idle minutes, never right after an answer: the work OpenClaw queues
+// behind a turn (memory indexing, session bookkeeping) has long finished by then. The bench waits this long
+// after each agent's last answer before it freezes the agents (0: freeze at once, as the bench used to).
+const IDLE_BEFORE_DOZE_S = Number(process.env.IDLE_BEFORE_DOZE_S ?? 20);
 const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
 const NODE_MB = 8192;
 
@@ -142,6 +146,7 @@ try {
     }
   }
   for (let r = 0; r < RUNS; r++) {
+    await new Promise((res) => setTimeout(res, IDLE_BEFORE_DOZE_S * 1000));
     for (const u of users) {
       const { doze: outcome } = await runtime.pause(u);
       if (outcome?.mode !== "reclaimed") throw new Error(`${u} did not reclaim: ${outcome?.mode === "frozen" ? outcome.reason : "no doze"}`);
@@ -203,7 +208,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 console.log(
-  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${SWAP_IN})\n`,
+  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s after ${IDLE_BEFORE_DOZE_S} s idle, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${SWAP_IN})\n`,
 );
 console.log(
   `${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`,
