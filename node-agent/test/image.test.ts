@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -60,6 +60,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
+  try {
+    rmdirSync(stateRoot); // empty once the agents' states are removed; a leftover is kept to be looked at
+  } catch {}
   await closeS3?.();
 }, 60_000);
 
