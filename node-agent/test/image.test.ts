@@ -1,11 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
 import { DockerodeClient } from "../src/dockerode-client";
-import { localS3 } from "./local-runtime";
+import { localRuntime } from "./local-runtime";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 /**
@@ -25,8 +24,7 @@ const GATEWAY_FLAGS = `$(sed -n 's|^exec node \\(.*\\) /opt/openclaw/.*|\\1|p' /
 
 const docker = new DockerodeClient();
 let runtime: AgentRuntime;
-let stateRoot = "";
-let closeS3: (() => Promise<void>) | undefined;
+let close: (() => Promise<void>) | undefined;
 const users: string[] = [];
 
 const spec = (userId: string, config: Record<string, unknown>, before = "true"): AgentSpec => ({
@@ -52,18 +50,12 @@ const newUser = () => {
 
 beforeAll(async () => {
   if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-  const s3 = await localS3();
-  closeS3 = s3.close;
-  stateRoot = mkdtempSync(join(tmpdir(), "oc-image-states-"));
-  runtime = new AgentRuntime(docker, s3.store, { stateRoot, readyTimeoutMs: 60_000 });
+  ({ runtime, close } = await localRuntime(60_000));
 }, 60_000);
 
 afterAll(async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
-  try {
-    rmdirSync(stateRoot); // empty once the agents' states are removed; a leftover is kept to be looked at
-  } catch {}
-  await closeS3?.();
+  await close?.();
 }, 60_000);
 
 describe("the agent image (build.sh)", () => {

@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
@@ -37,11 +37,21 @@ export async function localS3() {
   return { endpoint, client, store, close };
 }
 
-/** An agent runtime for tests: the real Docker engine (DOCKER_HOST), `localS3()` and a fresh state root. */
-export async function localRuntime(readyTimeoutMs = 120_000) {
-  const { client, store, close } = await localS3();
+/**
+ * An agent runtime for tests and benches: the real Docker engine (DOCKER_HOST), `localS3()` and a fresh state
+ * root. `close` stops the store and removes the state root once it is empty (every agent's state removed); a
+ * leftover is kept to be looked at.
+ */
+export async function localRuntime(readyTimeoutMs = 120_000, opts: Omit<ConstructorParameters<typeof AgentRuntime>[2], "stateRoot" | "readyTimeoutMs"> = {}) {
+  const s3 = await localS3();
   const docker = new DockerodeClient();
   const stateRoot = mkdtempSync(join(tmpdir(), "oc-states-"));
-  const runtime = new AgentRuntime(docker, store, { stateRoot, readyTimeoutMs });
-  return { docker, store, runtime, stateRoot, client, close };
+  const runtime = new AgentRuntime(docker, s3.store, { ...opts, stateRoot, readyTimeoutMs });
+  const close = async () => {
+    await s3.close();
+    try {
+      rmdirSync(stateRoot);
+    } catch {}
+  };
+  return { docker, store: s3.store, runtime, stateRoot, client: s3.client, close };
 }

@@ -10,16 +10,12 @@
  *   knobs: IDLE_BEFORE_DOZE_S (default 20), DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
  */
 import Docker from "dockerode";
-import { mkdtempSync, rmdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
 import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
-import { DockerodeClient } from "../../node-agent/src/dockerode-client";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
-import { localS3 } from "../../node-agent/test/local-runtime";
+import { localRuntime } from "../../node-agent/test/local-runtime";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
@@ -37,24 +33,15 @@ const NODE_MB = 8192;
 const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);
 const zram = benchZram("density");
 
-const docker = new DockerodeClient();
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
-if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-const s3 = await localS3();
-const store = s3.store;
 // DOZE_TARGET_MB: what a dozing agent keeps resident (the node agent's default otherwise).
 const doze = new Doze(process.env.DOZE_TARGET_MB ? { targetMb: Number(process.env.DOZE_TARGET_MB) } : {});
 // SWAP_IN=before|beside: the kernel reads the woken agent's swapped pages back in bulk (before the unpause or beside the answer).
 const SWAP_IN = (process.env.SWAP_IN ?? "off") as "before" | "beside" | "off";
 // IDLE_CONTROL=1: also the first answer after the same idle time without a doze (the control for the doze rows).
 const IDLE_CONTROL = process.env.IDLE_CONTROL === "1";
-const stateRoot = mkdtempSync(join(tmpdir(), "oc-bench-states-"));
-const runtime = new AgentRuntime(docker, store, {
-  stateRoot,
-  readyTimeoutMs: 180_000,
-  doze,
-  swapInOnThaw: SWAP_IN,
-});
+const { docker, runtime, close } = await localRuntime(180_000, { doze, swapInOnThaw: SWAP_IN });
+if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
 // The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 
@@ -110,11 +97,8 @@ let algo = "?";
 
 const cleanup = async () => {
   for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
-  try {
-    rmdirSync(stateRoot); // empty once every agent's state is removed; a leftover is kept to be looked at
-  } catch {}
   zram.down();
-  await s3.close().catch(() => {});
+  await close().catch(() => {});
   llm.close();
 };
 process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));

@@ -11,13 +11,12 @@
  *
  *   npm run bench:wake-profile        IDLE_S=90 DOZE=1
  */
-import { mkdirSync, mkdtempSync, rmdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
 import { Doze } from "../../node-agent/src/doze";
-import { DockerodeClient } from "../../node-agent/src/dockerode-client";
-import { localS3 } from "../../node-agent/test/local-runtime";
+import { localRuntime } from "../../node-agent/test/local-runtime";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
 import { busySpan, longestWaits, profileThreads, summarise } from "./profile";
@@ -34,11 +33,8 @@ mkdirSync(OUT, { recursive: true });
 const log = (m: string) => process.stderr.write(`[bench:wake-profile] ${m}\n`);
 const zram = benchZram("wake");
 
-const docker = new DockerodeClient();
+const { docker, runtime, close } = await localRuntime(180_000, { doze: new Doze() });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-const s3 = await localS3();
-const stateRoot = mkdtempSync(join(tmpdir(), "oc-bench-states-"));
-const runtime = new AgentRuntime(docker, s3.store, { stateRoot, readyTimeoutMs: 180_000, doze: new Doze() });
 const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 const user = `usr_${"wakeprofile".padEnd(24, "x")}`;
 // oc-start as the image has it, its gateway with the inspector listening inside the container's own network.
@@ -96,10 +92,7 @@ try {
   console.log(`\nprofiles: ${OUT}`);
 } finally {
   await runtime.remove(user, { deleteState: true }).catch(() => {});
-  try {
-    rmdirSync(stateRoot); // empty once the agent's state is removed; a leftover is kept to be looked at
-  } catch {}
   if (DOZE) zram.down();
-  await s3.close().catch(() => {});
+  await close().catch(() => {});
   llm.close();
 }
