@@ -149,9 +149,36 @@ mkdir -p "$state/cache/node-compile-cache"
 # again, so a dozing agent kept pages of dead objects. At 2 MiB a semi-space, a dozing agent held 455-464 MiB
 # instead of 502-521 (4 MiB: 470; 1 MiB: no better than 2), and running agents got lighter too. Warm answers
 # did not change; thaw → /readyz did, by ~100-200 ms (282-490 ms against 175-276 in one side-by-side run).
-exec node --no-memory-reducer --max-semi-space-size=2 /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
+# Without the reducer nothing collects an idle gateway, and each isolate keeps the pages its last collections
+# emptied: ~100 MiB per agent, which a doze would compress and keep. Before it freezes an agent, the node agent
+# sends SIGURG (node-agent/src/doze.ts DOZE_GC_SIGNAL); oc-doze-gc.cjs, preloaded in the main thread and, by
+# --require, in every worker thread, then runs V8's last-resort collection in each isolate.
+exec node --no-memory-reducer --max-semi-space-size=2 --expose-gc --require /usr/local/lib/oc-doze-gc.cjs /opt/openclaw/node_modules/openclaw/openclaw.mjs gateway "$@"
 SH
 chmod 0755 "$root/usr/local/bin/oc-start"
+cat >"$root/usr/local/lib/oc-doze-gc.cjs" <<'JS'
+"use strict";
+// Collects this process's garbage when the node agent is about to doze it (SIGURG; see oc-start). The main
+// thread gets the signal and tells every worker thread through a BroadcastChannel, which is unref'd so that it
+// never keeps a worker alive.
+const { isMainThread } = require("node:worker_threads");
+const collect = () => {
+  try {
+    globalThis.gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
+  } catch {}
+};
+const channel = new BroadcastChannel("oc-doze-gc");
+if (isMainThread) {
+  process.on("SIGURG", () => {
+    collect();
+    channel.postMessage("gc");
+  });
+} else {
+  channel.onmessage = collect;
+}
+channel.unref();
+JS
+chmod 0644 "$root/usr/local/lib/oc-doze-gc.cjs"
 mkdir -p "$root/home/node/.openclaw" && chroot "$root" chown -R 1000:1000 /home/node /opt/openclaw-seed
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 

@@ -52,6 +52,8 @@ export interface DockerClient {
   /** Freezes every process of the container (cgroup freezer): no CPU, memory kept, resumes in milliseconds. */
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
+  /** Sends a signal to the container's init (which forwards it to its child); nothing if it is not running. */
+  signal(id: string, signal: string): Promise<void>;
   remove(id: string): Promise<void>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   list(labelFilter?: string): Promise<ContainerInfo[]>;

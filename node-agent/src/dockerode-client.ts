@@ -90,6 +90,11 @@ export class DockerodeClient implements DockerClient {
     await c.unpause();
   }
 
+  async signal(id: string, signal: string) {
+    // 404: gone; 409: not running (a signal to a stopped or paused container has nobody to reach).
+    await this.docker.getContainer(id).kill({ signal }).catch(ignoreStatus(404, 409));
+  }
+
   async remove(id: string) {
     await this.docker.getContainer(id).remove({ force: true, v: false }).catch(ignoreStatus(404));
   }
@@ -157,6 +162,8 @@ export class DockerodeClient implements DockerClient {
   }
 }
 
-const ignoreStatus = (status: number) => (e: unknown) => {
-  if ((e as { statusCode?: number }).statusCode !== status) throw e;
-};
+const ignoreStatus =
+  (...statuses: number[]) =>
+  (e: unknown) => {
+    if (!statuses.includes((e as { statusCode?: number }).statusCode ?? 0)) throw e;
+  };

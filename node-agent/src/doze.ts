@@ -66,6 +66,15 @@ const mb = (bytes: number) => Math.round(bytes / MB);
  */
 export const DOZE_RESIDENT_MB = 64;
 
+/**
+ * The signal that asks an agent's gateway to collect its garbage before a doze. The image's preload
+ * (node-agent/image/build.sh, oc-doze-gc.cjs) runs V8's last-resort collection on the main thread and every
+ * worker thread when it arrives: with the memory reducer off, each isolate otherwise keeps its emptied pages,
+ * which the reclaim would then compress and keep. SIGURG because its default action is to do nothing: an image
+ * without the preload ignores it, and OpenClaw uses SIGUSR1/SIGUSR2 itself.
+ */
+export const DOZE_GC_SIGNAL = "SIGURG";
+
 export class Doze {
   private readonly cgroupRoot: string;
   private readonly procRoot: string;
@@ -126,6 +135,27 @@ export class Doze {
     // Until something is stored the ratio is unknown: count swapped pages at full size (never under-report).
     const ratio = zram && zramOrig > 0 ? Math.min(1, zramUsed / zramOrig) : 1;
     return { totalMb: mb(total), freeMb: mb(total - used), kind, ratio };
+  }
+
+  /**
+   * After DOZE_GC_SIGNAL: waits until the container's memory stops falling (at least `minMs`, at most
+   * `maxMs`), so the freeze comes after the collections have given their pages back. Returns the MiB given back.
+   */
+  async settle(pid: number, { minMs = 1000, maxMs = 5000, stepMs = 250 } = {}): Promise<number | undefined> {
+    const cg = await this.cgroupOf(pid);
+    if (!cg) return undefined;
+    const read = () => readNumber(join(cg.dir, cg.kind === "v1" ? "memory.usage_in_bytes" : "memory.current"));
+    const started = Date.now();
+    const first = await read();
+    let last = first;
+    while (Date.now() - started < maxMs) {
+      await new Promise((r) => setTimeout(r, stepMs));
+      const now = await read();
+      const falling = last - now > 2 * MB;
+      last = now;
+      if (!falling && Date.now() - started >= minMs) break;
+    }
+    return mb(Math.max(0, first - last));
   }
 
   /** What the container holds now, from its cgroup's own accounting. */

@@ -196,6 +196,25 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
     await runtime.remove(u, { deleteState: true });
   }, 90_000);
 
+  it("asks the gateway to collect its garbage before the freeze, through the container's init (control: a process without the image's preload gives nothing back)", async () => {
+    const doze = new Doze({ targetMb: 64 });
+    const runtime = runtimeWith(doze);
+    // ~80 MiB of objects dropped at once; with the memory reducer off (as the gateway runs) nothing collects
+    // them while the process is idle.
+    const garbage = `let k=[];for(let i=0;i<1e6;i++)k.push({i,s:"x"+i});k=null;require("http").createServer((q,r)=>{r.setHeader("content-type","application/json");r.end("{}")}).listen(18789,"0.0.0.0")`;
+    const preloaded = newUser();
+    const plain = newUser();
+    await runtime.provision({ ...spec(preloaded), cmd: ["node", "--no-memory-reducer", "--expose-gc", "--require", "/usr/local/lib/oc-doze-gc.cjs", "-e", garbage] });
+    await runtime.provision({ ...spec(plain), cmd: ["node", "--no-memory-reducer", "-e", garbage] });
+    await runtime.pause(preloaded);
+    const freed = runtime.lastDozeGcMb;
+    await runtime.pause(plain);
+    const control = runtime.lastDozeGcMb;
+    expect(freed, `given back before the freeze: ${freed} MiB with the preload, ${control} MiB without`).toBeGreaterThanOrEqual(40);
+    expect(control, `given back before the freeze: ${freed} MiB with the preload, ${control} MiB without`).toBeLessThan(10);
+    for (const u of [preloaded, plain]) await runtime.remove(u, { deleteState: true });
+  }, 120_000);
+
   it("a thaw after the swap is gone: the agent comes back whole", async () => {
     const doze = new Doze({ targetMb: 64 });
     const runtime = runtimeWith(doze);

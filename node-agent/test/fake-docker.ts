@@ -156,6 +156,11 @@ export class FakeDocker implements DockerClient {
     this.thawed.set(c.id, { promise, resolve });
   }
 
+  async signal(id: string, signal: string) {
+    const c = this.containers.get(id);
+    if (c) this.calls.push(`signal ${signal} ${c.name}`);
+  }
+
   async unpause(id: string) {
     const c = this.get(id);
     this.calls.push(`unpause ${c.name}`);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentRuntime, type AgentSpec } from "../src/agent-lifecycle";
 import { DockerodeClient } from "../src/dockerode-client";
 import { localRuntime } from "./local-runtime";
+import { DOZE_GC_SIGNAL } from "../src/doze";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 /**
@@ -135,5 +136,25 @@ describe("the agent image (build.sh)", () => {
     const [gateway, plain] = [read("gateway.txt"), read("plain.txt")];
     expect(gateway, `new space: ${gateway} MiB with the flags, ${plain} MiB without`).toBeLessThanOrEqual(24);
     expect(plain, `new space: ${gateway} MiB with the flags, ${plain} MiB without`).toBeGreaterThanOrEqual(2 * gateway);
+  }, 60_000);
+  it("collects the garbage of the gateway's main thread and of every worker thread when the node agent is about to doze it (control: the image's Node without oc-start's flags keeps it)", async () => {
+    const u = newUser();
+    // The main thread and a worker each drop ~30 MiB of objects; the probe then sends itself the doze signal
+    // and prints each isolate's heap (MiB) before and 1.5 s after it.
+    const probe = "const {Worker}=require(\"worker_threads\"),v8=require(\"v8\");const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);const w=new Worker(`const v8=require(\"v8\"),{parentPort}=require(\"worker_threads\");let k=[];for(let i=0;i<3e5;i++)k.push({i,s:\"x\"+i});k=null;const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);parentPort.on(\"message\",()=>parentPort.postMessage(heap()));parentPort.postMessage(heap())`,{eval:true});let k=[];for(let i=0;i<3e5;i++)k.push({i,s:\"x\"+i});k=null;w.once(\"message\",(wb)=>{const mb=heap();process.kill(process.pid,\"" + DOZE_GC_SIGNAL + "\");setTimeout(()=>{w.once(\"message\",(wa)=>{console.log(JSON.stringify({main:[mb,heap()],worker:[wb,wa]}));process.exit(0)});w.postMessage(0)},1500)});";
+    const run = (out: string, with_: string) => `node ${with_} -e '${probe}' > "$OPENCLAW_STATE_DIR/${out}.json"`;
+    // An agent's own container size: in a small one V8 collects the main thread's garbage while it is made.
+    await runtime.provision({ ...spec(u, {}, `${run("gateway", GATEWAY_FLAGS)} && ${run("plain", "")}`), memoryMb: 2048 });
+    const read = (f: string) => JSON.parse(readFileSync(join(runtime.stateDir(u), f), "utf8")) as { main: [number, number]; worker: [number, number] };
+    const [gateway, plain] = [read("gateway.json"), read("plain.json")];
+    const shown = `heap before → after ${DOZE_GC_SIGNAL}, MiB: with the flags ${JSON.stringify(gateway)}, without ${JSON.stringify(plain)}`;
+    for (const [before, after] of [gateway.main, gateway.worker]) {
+      expect(before, shown).toBeGreaterThanOrEqual(20);
+      expect(after, shown).toBeLessThanOrEqual(before / 2);
+    }
+    for (const [before, after] of [plain.main, plain.worker]) {
+      expect(before, shown).toBeGreaterThanOrEqual(20);
+      expect(after, shown).toBeGreaterThan(before - 5);
+    }
   }, 60_000);
 });

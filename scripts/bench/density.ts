@@ -92,6 +92,8 @@ const results: Record<string, number[]> = {
 const running: MemoryHeld[] = [];
 const dozing: MemoryHeld[] = [];
 const reclaimMs: number[] = [];
+/** What the gateway's garbage collection gave back just before each freeze (MiB). */
+const dozeGcMb: number[] = [];
 const swapIns: number[] = [];
 let algo = "?";
 
@@ -135,6 +137,7 @@ try {
       const { doze: outcome } = await runtime.pause(u);
       if (outcome?.mode !== "reclaimed") throw new Error(`${u} did not reclaim: ${outcome?.mode === "frozen" ? outcome.reason : "no doze"}`);
       reclaimMs.push(outcome.ms);
+      if (runtime.lastDozeGcMb !== undefined) dozeGcMb.push(runtime.lastDozeGcMb);
       if (r === 0) dozing.push(outcome.held);
     }
     log(`run ${r + 1}/${RUNS}: ${N} agents dozing, waiting ${DOZE_S} s`);
@@ -208,6 +211,7 @@ const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
 const allRunning = Math.floor(usable / runningMb);
 const allDozing = Math.floor(usable / dozingMb);
 console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
+if (dozeGcMb.length > 0) console.log(`garbage collected before each freeze: ${pct(dozeGcMb, 50)} MiB p50, ${Math.min(...dozeGcMb)}–${Math.max(...dozeGcMb)} MiB`);
 if (swapIns.length > 0) console.log(`bulk swap-in (${SWAP_IN} the unpause/answer): ${fmt(pct(swapIns, 50))} p50, ${fmt(pct(swapIns, 95))} p95`);
 console.log(
   `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
