@@ -204,7 +204,10 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
     const garbage = `let k=[];for(let i=0;i<1e6;i++)k.push({i,s:"x"+i});k=null;require("http").createServer((q,r)=>{r.setHeader("content-type","application/json");r.end("{}")}).listen(18789,"0.0.0.0")`;
     const preloaded = newUser();
     const plain = newUser();
-    await runtime.provision({ ...spec(preloaded), cmd: ["node", "--no-memory-reducer", "--expose-gc", "--require", "/usr/local/lib/oc-doze-gc.cjs", "-e", garbage] });
+    await runtime.provision({
+      ...spec(preloaded),
+      cmd: ["node", "--no-memory-reducer", "--expose-gc", "--require", "/usr/local/lib/oc-doze-gc.cjs", "-e", garbage],
+    });
     await runtime.provision({ ...spec(plain), cmd: ["node", "--no-memory-reducer", "-e", garbage] });
     await runtime.pause(preloaded);
     const freed = runtime.lastDozeGcMb;

@@ -141,7 +141,10 @@ describe("the agent image (build.sh)", () => {
     const u = newUser();
     // The main thread and a worker each drop ~30 MiB of objects; the probe then sends itself the doze signal
     // and prints each isolate's heap (MiB) before and 1.5 s after it.
-    const probe = "const {Worker}=require(\"worker_threads\"),v8=require(\"v8\");const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);const w=new Worker(`const v8=require(\"v8\"),{parentPort}=require(\"worker_threads\");let k=[];for(let i=0;i<3e5;i++)k.push({i,s:\"x\"+i});k=null;const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);parentPort.on(\"message\",()=>parentPort.postMessage(heap()));parentPort.postMessage(heap())`,{eval:true});let k=[];for(let i=0;i<3e5;i++)k.push({i,s:\"x\"+i});k=null;w.once(\"message\",(wb)=>{const mb=heap();process.kill(process.pid,\"" + DOZE_GC_SIGNAL + "\");setTimeout(()=>{w.once(\"message\",(wa)=>{console.log(JSON.stringify({main:[mb,heap()],worker:[wb,wa]}));process.exit(0)});w.postMessage(0)},1500)});";
+    const probe =
+      'const {Worker}=require("worker_threads"),v8=require("v8");const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);const w=new Worker(`const v8=require("v8"),{parentPort}=require("worker_threads");let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});k=null;const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);parentPort.on("message",()=>parentPort.postMessage(heap()));parentPort.postMessage(heap())`,{eval:true});let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});k=null;w.once("message",(wb)=>{const mb=heap();process.kill(process.pid,"' +
+      DOZE_GC_SIGNAL +
+      '");setTimeout(()=>{w.once("message",(wa)=>{console.log(JSON.stringify({main:[mb,heap()],worker:[wb,wa]}));process.exit(0)});w.postMessage(0)},1500)});';
     const run = (out: string, with_: string) => `node ${with_} -e '${probe}' > "$OPENCLAW_STATE_DIR/${out}.json"`;
     // An agent's own container size: in a small one V8 collects the main thread's garbage while it is made.
     await runtime.provision({ ...spec(u, {}, `${run("gateway", GATEWAY_FLAGS)} && ${run("plain", "")}`), memoryMb: 2048 });

@@ -211,7 +211,8 @@ const dozingMb = mean(dozing.map((h) => h.residentMb + h.compressedMb));
 const allRunning = Math.floor(usable / runningMb);
 const allDozing = Math.floor(usable / dozingMb);
 console.log(`\nreclaim took ${fmt(pct(reclaimMs, 50))} p50, ${fmt(pct(reclaimMs, 95))} p95 (frozen, off the answer path)`);
-if (dozeGcMb.length > 0) console.log(`garbage collected before each freeze: ${pct(dozeGcMb, 50)} MiB p50, ${Math.min(...dozeGcMb)}–${Math.max(...dozeGcMb)} MiB`);
+if (dozeGcMb.length > 0)
+  console.log(`garbage collected before each freeze: ${pct(dozeGcMb, 50)} MiB p50, ${Math.min(...dozeGcMb)}–${Math.max(...dozeGcMb)} MiB`);
 if (swapIns.length > 0) console.log(`bulk swap-in (${SWAP_IN} the unpause/answer): ${fmt(pct(swapIns, 50))} p50, ${fmt(pct(swapIns, 95))} p95`);
 console.log(
   `projected agents per 8 GiB node (${usable} MiB usable): all running ${allRunning} (${runningMb.toFixed(0)} MiB each), dozing with reclaim ${allDozing} (${dozingMb.toFixed(0)} MiB each) → ${(allDozing / allRunning).toFixed(2)}× (goal ≥ 3×)\n`,
