@@ -30,8 +30,8 @@ const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 const agents = IMAGES.flatMap((image, i) => Array.from({ length: PER }, (_, k) => ({ image, userId: `usr_${`dozeab${i}x${k}`.padEnd(24, "x")}` })));
 const spec = (a: (typeof agents)[number]) => benchAgentSpec(a.userId, a.image, LLM_PORT);
 const heldOf = async (u: string): Promise<MemoryHeld> => (await doze.held((await docker.memoryInfo(AgentRuntime.containerName(u)))!.pid))!;
-const rows = new Map<string, { running: number[]; held: number[]; swapped: number[]; thaw: number[]; answer: number[]; warm: number[] }>();
-for (const im of IMAGES) rows.set(im, { running: [], held: [], swapped: [], thaw: [], answer: [], warm: [] });
+const rows = new Map<string, { running: number[]; held: number[]; swapped: number[]; gc: number[]; thaw: number[]; answer: number[]; warm: number[] }>();
+for (const im of IMAGES) rows.set(im, { running: [], held: [], swapped: [], gc: [], thaw: [], answer: [], warm: [] });
 const cleanup = async () => {
   for (const a of agents) await runtime.remove(a.userId, { deleteState: true }).catch(() => {});
   zram.down();
@@ -59,6 +59,7 @@ try {
     for (const a of agents) {
       const { doze: o } = await runtime.pause(a.userId);
       if (o?.mode !== "reclaimed") throw new Error(`no reclaim: ${JSON.stringify(o)}`);
+      rows.get(a.image)!.gc.push(runtime.lastDozeGcMb ?? 0);
     }
     // Held is read once all are in zram, so every agent is counted at the same compression ratio.
     for (const a of agents) {
@@ -89,6 +90,7 @@ for (const [im, r] of rows) {
   console.log(`  warm    ${j(r.warm, fmt)}`);
   console.log(`  running ${j(r.running)} MiB`);
   console.log(`  held    ${j(r.held)} MiB (swapped ${j(r.swapped)})`);
+  console.log(`  garbage collected before the freeze ${j(r.gc)} MiB`);
   console.log(`  thaw    ${j(r.thaw, fmt)}`);
   console.log(`  answer  ${j(r.answer, fmt)}`);
 }
