@@ -7,7 +7,7 @@ import { TEST_PORTS, TEST_SECRETS } from "./test-harness/ports.ts";
  * same @neondatabase/serverless code path production uses. Needs `npm run build:app` first (the Worker
  * imports the SvelteKit build) and DATABASE_URL (scripts/test.sh provides both).
  */
-const databaseUrl = process.env.DATABASE_URL ?? "postgres://app:app@127.0.0.1:54329/app_test";
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://app:app@127.0.0.1:24329/app_test";
 
 export default defineConfig({
   plugins: [

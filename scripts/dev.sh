@@ -6,12 +6,12 @@
 # Ctrl-C (or any stop) ends everything this script started, and nothing else.
 #
 # Private ports and run dir (the test that runs this command uses them): OC_RUN (run dir), OC_DEV_PORT (edge,
-# 8787), OC_DEV_PORT_BASE (stand-ins, 54330…54360), OC_PGPORT (PostgreSQL, 54329), DOCKER_HOST (an engine that
+# 8787), OC_DEV_PORT_BASE (stand-ins, 24330…24360), OC_PGPORT (PostgreSQL, 24329), DOCKER_HOST (an engine that
 # already runs is used as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OC_RUN=${OC_RUN:-/tmp/openclaw-run}
-export OC_DEV_PORT=${OC_DEV_PORT:-8787} OC_DEV_PORT_BASE=${OC_DEV_PORT_BASE:-54330}
+export OC_DEV_PORT=${OC_DEV_PORT:-8787} OC_DEV_PORT_BASE=${OC_DEV_PORT_BASE:-24330}
 mkdir -p "$OC_RUN"
 port=$OC_DEV_PORT
 app_url="http://localhost:$port"

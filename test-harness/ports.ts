@@ -2,12 +2,17 @@
  * Every loopback port the suites and `npm run dev` use, in one table. Each block moves as a whole with its
  * base variable, so two checkouts can run side by side. Inside workerd the edge suite's base arrives as a
  * binding (nodejs_compat puts bindings on process.env), so the Worker's tests read the same numbers.
+ *
+ * Every fixed port sits below Linux's ephemeral range (32768…60999): each outgoing connection takes a port from
+ * that range and keeps it in TIME_WAIT for a minute after closing, and a listener cannot bind a port held that
+ * way, even with SO_REUSEADDR. After a suite's thousands of short connections a fixed port inside the range was
+ * taken often enough to fail the next suite's start with EADDRINUSE.
  */
 const env: Record<string, string | undefined> = globalThis.process?.env ?? {};
 const num = (name: string, fallback: number) => Number(env[name] ?? fallback);
 
-/** The edge suite (vitest.edge.config.ts): OC_TEST_PORT_BASE, 54331…54338. */
-const testBase = num("OC_TEST_PORT_BASE", 54331);
+/** The edge suite (vitest.edge.config.ts): OC_TEST_PORT_BASE, 24331…24338. */
+const testBase = num("OC_TEST_PORT_BASE", 24331);
 export const TEST_PORTS = {
   wsBridge: testBase,
   resend: testBase + 1,
@@ -30,16 +35,16 @@ export const TEST_SECRETS = {
   browserlessToken: "browserless-test-token",
 } as const;
 
-/** `npm run dev` (scripts/dev.sh): the edge on OC_DEV_PORT (8787), stand-ins from OC_DEV_PORT_BASE (54330). */
-export function devPorts(base = num("OC_DEV_PORT_BASE", 54330), edge = num("OC_DEV_PORT", 8787)) {
+/** `npm run dev` (scripts/dev.sh): the edge on OC_DEV_PORT (8787), stand-ins from OC_DEV_PORT_BASE (24330). */
+export function devPorts(base = num("OC_DEV_PORT_BASE", 24330), edge = num("OC_DEV_PORT", 8787)) {
   return { edge, bridge: base, s3: base + 10, llm: base + 20, browserless: base + 25, stripe: base + 30 } as const;
 }
 
 /**
  * The e2e suite (e2e/global-setup.ts): `wrangler dev` on OC_E2E_PORT (8788; not moved by the base, which is
- * why e2e runs are serialised machine-wide), stand-ins from OC_E2E_PORT_BASE (54361…54366).
+ * why e2e runs are serialised machine-wide), stand-ins from OC_E2E_PORT_BASE (24361…24366).
  */
-const e2eBase = num("OC_E2E_PORT_BASE", 54361);
+const e2eBase = num("OC_E2E_PORT_BASE", 24361);
 export const E2E_PORTS = {
   edge: num("OC_E2E_PORT", 8788),
   bridge: e2eBase,
@@ -51,7 +56,7 @@ export const E2E_PORTS = {
 } as const;
 
 /** e2e/dev-start.test.ts runs `npm run dev` itself, on a private block beside the shared e2e edge. */
-export const DEV_START = { pg: 54469, ...devPorts(54470, 8790) } as const;
+export const DEV_START = { pg: 24469, ...devPorts(24470, 8790) } as const;
 
 // `node test-harness/ports.ts dev` prints the dev block as shell assignments for scripts/dev.sh.
 if (env.OC_PRINT_PORTS === "dev") {

@@ -27,7 +27,7 @@ const DOZE_S = Number(process.env.DOZE_S ?? 90);
 // behind a turn (memory indexing, session bookkeeping) has long finished by then. The bench waits this long
 // after each agent's last answer before it freezes the agents (0: freeze at once, as the bench used to).
 const IDLE_BEFORE_DOZE_S = Number(process.env.IDLE_BEFORE_DOZE_S ?? 20);
-const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
+const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25139);
 const NODE_MB = 8192;
 
 const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);

@@ -20,7 +20,7 @@ const PER = Number(process.env.PER ?? 1);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DOZE_S = Number(process.env.DOZE_S ?? 90);
 const IDLE_S = Number(process.env.IDLE_S ?? 20);
-const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55141);
+const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25141);
 const log = (m: string) => process.stderr.write(`[bench:doze-ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const zram = benchZram("doze-ab");
 const doze = new Doze();

@@ -13,7 +13,7 @@ import { profileWorker } from "./profile";
 import { processCpuMs, startBareWorker } from "./workerd";
 
 /** BENCH_PORT_BASE moves the loopback ports as a block (two checkouts can bench side by side). */
-const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 54370);
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 24370);
 const UPSTREAM_PORT = PORT_BASE,
   EDGE_PORT = PORT_BASE + 1,
   PORTKEY_PORT = PORT_BASE + 2,

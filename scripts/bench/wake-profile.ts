@@ -25,7 +25,7 @@ import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
 const IDLE_S = Number(process.env.IDLE_S ?? 90);
 const DOZE = process.env.DOZE === "1";
-const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 55139);
+const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25139);
 const OUT = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), "oc-wake-profile-"));
 const INSPECTOR = 9229;
 mkdirSync(OUT, { recursive: true });

@@ -9,7 +9,7 @@ have_local_postgres() { [ -x "$PG_BIN/postgres" ] && [ -f /usr/share/postgresql/
 
 # A private PostgreSQL 15 cluster with pgvector; creates database $1 (recreated when $2 = fresh).
 start_postgres() {
-  local db=$1 mode=${2:-keep} port=${OC_PGPORT:-54329} data="$OC_RUN/pg"
+  local db=$1 mode=${2:-keep} port=${OC_PGPORT:-24329} data="$OC_RUN/pg"
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$data" && chown postgres:postgres "$data" "$OC_RUN"
     su postgres -s /bin/sh -c "$PG_BIN/initdb -D '$data' -U postgres --auth-local=trust --auth-host=trust -E UTF8 >/dev/null"
@@ -32,7 +32,7 @@ stop_postgres() { su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$OC_RUN/pg' -m f
 
 # Embedded fallback when no local PostgreSQL is installed: PGlite (PostgreSQL in wasm) with pgvector.
 start_pglite() {
-  local port=${OC_PGPORT:-54329}
+  local port=${OC_PGPORT:-24329}
   node_modules/.bin/pglite-server -p "$port" -m 20 -d "$OC_RUN/pglite" -e @electric-sql/pglite-pgvector:vector \
     >"$OC_RUN/pglite.log" 2>&1 &
   export OC_PGLITE_PID=$!

@@ -8,7 +8,7 @@
 // Browserless streams a real interactive view; this stand-in shows a screenshot every half second, enough to
 // prove the platform's plumbing end to end. Nothing here reaches the internet.
 //
-//   node test-harness/stand-ins/browserless.ts --port 54345 --token dev-browserless
+//   node test-harness/stand-ins/browserless.ts --port 24345 --token dev-browserless
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -223,6 +223,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const i = process.argv.indexOf(`--${name}`);
     return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
   };
-  const s = await startBrowserlessStandIn({ port: Number(arg("port", "54345")), token: arg("token", "dev-browserless") });
+  const s = await startBrowserlessStandIn({ port: Number(arg("port", "24345")), token: arg("token", "dev-browserless") });
   console.log(`[browserless-stand-in] DEV ONLY (local Chromium): http://127.0.0.1:${s.port}`);
 }

@@ -60,7 +60,7 @@ function promptTokens(body: Obj) {
 
 /** With `record`, the bodies of the last 200 model calls are kept and served at GET /_requests (tests). */
 export function startLlmStandIn({
-  port = Number(process.env.LLM_STAND_IN_PORT ?? 54350),
+  port = Number(process.env.LLM_STAND_IN_PORT ?? 24350),
   host = "127.0.0.1",
   latencyMs = 0,
   record = false,

@@ -8,7 +8,7 @@ import type { WebSocketServer as Wss } from "ws";
 // require(): bundling test runners may resolve the "browser" build of ws for an ESM import.
 const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
-export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 54330), host = "127.0.0.1" }: { port?: number; host?: string } = {}): Promise<Wss> {
+export function startBridge({ port = Number(process.env.WSPROXY_PORT ?? 24330), host = "127.0.0.1" }: { port?: number; host?: string } = {}): Promise<Wss> {
   const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
   const allowed = new Set(["127.0.0.1", "localhost", "::1"]);
   wss.on("connection", (ws, req) => {

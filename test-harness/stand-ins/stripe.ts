@@ -3,7 +3,7 @@
 // like Stripe, sends signed webhook events to the edge (signed with the SDK's own test helper). Nothing here
 // moves money. Test/dev controls live under /_ (complete a checkout, renew, decline a card, replay an event).
 //
-//   node test-harness/stand-ins/stripe.ts --port 54340 --webhook http://localhost:8787/api/webhooks/stripe --secret whsec_dev
+//   node test-harness/stand-ins/stripe.ts --port 24340 --webhook http://localhost:8787/api/webhooks/stripe --secret whsec_dev
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
@@ -347,7 +347,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
   };
   const { url } = await startStripeStandIn({
-    port: Number(arg("port", "54340")),
+    port: Number(arg("port", "24340")),
     webhookUrl: arg("webhook"),
     webhookSecret: arg("secret", "whsec_dev"),
     apiKey: arg("key", "sk_test_dev"),
