@@ -125,9 +125,10 @@ export class AgentRuntime {
     if (info.state === "running" && this.queue.busy(userId)) throw new Error("the agent is handling a message; it dozes once idle");
     if (info.state === "running" && this.opts.doze) {
       // The gateway collects its garbage first (doze.ts DOZE_GC_SIGNAL), so the reclaim keeps only live pages.
-      await this.docker.signal(info.id, DOZE_GC_SIGNAL);
+      const signal = () => this.docker.signal(info.id, DOZE_GC_SIGNAL);
       const mem = await this.docker.memoryInfo(info.id);
-      if (mem) this.lastDozeGcMb = await this.opts.doze.settle(mem.pid);
+      if (mem) this.lastDozeGcMb = await this.opts.doze.settle(mem.pid, signal);
+      else await signal();
       if (this.queue.busy(userId)) throw new Error("the agent is handling a message; it dozes once idle");
     }
     await this.docker.pause(info.id);

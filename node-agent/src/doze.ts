@@ -138,20 +138,25 @@ export class Doze {
   }
 
   /**
-   * After DOZE_GC_SIGNAL: waits until the container's memory stops falling (at least `minMs`, at most
-   * `maxMs`), so the freeze comes after the collections have given their pages back. Returns the MiB given back.
-   * Memory counts RAM and swap: after an earlier doze most freed pages are swapped ones, and RAM alone would
+   * Sends DOZE_GC_SIGNAL (`signal`), then waits until the container's memory stops falling (at least `minMs`, at
+   * most `maxMs`), so the freeze comes after the collections have given their pages back. Returns the MiB given
+   * back, counted from a reading taken before the signal: a collection can finish before the first read after
+   * it. Memory counts RAM and swap: after an earlier doze most freed pages are swapped ones, and RAM alone would
    * not fall while the collections still run.
    */
-  async settle(pid: number, { minMs = 1000, maxMs = 5000, stepMs = 250 } = {}): Promise<number | undefined> {
+  async settle(pid: number, signal: () => Promise<void>, { minMs = 1000, maxMs = 5000, stepMs = 250 } = {}): Promise<number | undefined> {
     const cg = await this.cgroupOf(pid);
-    if (!cg) return undefined;
+    if (!cg) {
+      await signal();
+      return undefined;
+    }
     const read = async () => {
       const h = await this.heldIn(cg, { totalMb: 0, freeMb: 0, kind: "disk", ratio: 1 });
       return (h.residentMb + h.swappedMb) * MB;
     };
-    const started = Date.now();
     const first = await read();
+    await signal();
+    const started = Date.now();
     let last = first;
     while (Date.now() - started < maxMs) {
       await new Promise((r) => setTimeout(r, stepMs));

@@ -20,6 +20,8 @@ const READY = `require("http").createServer((q, r) => { r.setHeader("content-typ
 const IDLE_TIMERS = "(IDLE_EXECUTION_MS|SQLITE_IDLE_HANDLE_TTL_MS|WORKER_PLACEMENT_RECONCILE_INTERVAL_MS) ?= ?[0-9e]+";
 /** OpenClaw's host-thaw detector: the gateway's gap threshold and the worker bundles' copy of it. */
 const THAW_DETECTOR = "(gapMs >= |HOST_THAW_MIN_FROZEN_MS ?= ?)[0-9A-Za-z]+";
+/** The environment oc-start gives the gateway (its `export` lines), as a shell expansion inside the container. */
+const GATEWAY_ENV = `$(sed -n 's|^export ||p' /usr/local/bin/oc-start)`;
 /** The Node flags oc-start's last line starts the gateway with, as a shell expansion inside the container. */
 const GATEWAY_FLAGS = `$(sed -n 's|^exec node \\(.*\\) /opt/openclaw/.*|\\1|p' /usr/local/bin/oc-start)`;
 
@@ -124,6 +126,20 @@ describe("the agent image (build.sh)", () => {
     expect(Number(read("plain.txt"))).toBeGreaterThan(0);
   }, 60_000);
 
+  it("starts the gateway with two malloc arenas, so its threads' freed native memory is not kept in one arena each (control: the image's Node without oc-start's environment makes one per thread)", async () => {
+    const u = newUser();
+    // Eight worker threads allocate native memory (zlib); the probe then counts glibc's thread arenas in its own
+    // address map: each is an anonymous 64 MiB-aligned reservation of 64 MiB, its used part readable.
+    const probe =
+      'const {Worker}=require("worker_threads"),fs=require("fs");const src="const z=require(\\"zlib\\");const b=Buffer.alloc(1<<16,7);for(let i=0;i<300;i++)z.deflateSync(b);require(\\"worker_threads\\").parentPort.postMessage(0)";let left=8;for(let i=0;i<8;i++)new Worker(src,{eval:true}).once("message",()=>{if(--left)return;const rows=fs.readFileSync("/proc/self/maps","utf8").trim().split("\\n").map((l)=>{const [r,p,,,ino,...n]=l.split(/\\s+/);const [a,b]=r.split("-").map((x)=>BigInt("0x"+x));return {a,b,p,anon:ino==="0"&&n.join("")===""}});let arenas=0;for(let i=0;i+1<rows.length;i++){const x=rows[i],y=rows[i+1];if(x.anon&&y.anon&&x.p==="rw-p"&&y.p==="---p"&&x.b===y.a&&x.a%(64n<<20n)===0n&&y.b-x.a===64n<<20n)arenas++}console.log(arenas);process.exit(0)});';
+    const run = (out: string, env: string) => `env ${env} node -e '${probe}' > "$OPENCLAW_STATE_DIR/${out}.txt"`;
+    await runtime.provision(spec(u, {}, `${run("gateway", GATEWAY_ENV)} && ${run("plain", "")}`));
+    const read = (f: string) => Number(readFileSync(join(runtime.stateDir(u), f), "utf8").trim());
+    const [gateway, plain] = [read("gateway.txt"), read("plain.txt")];
+    expect(gateway, `thread arenas: ${gateway} with oc-start's environment, ${plain} without`).toBeLessThanOrEqual(1);
+    expect(plain, `thread arenas: ${gateway} with oc-start's environment, ${plain} without`).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
   it("bounds each isolate's young generation, so a dozing agent does not keep pages of dead young objects (control: the image's Node without oc-start's flags grows it)", async () => {
     const u = newUser();
     // Bursts of allocation whose objects survive a few rounds make V8 grow the new space; the probe prints
@@ -139,14 +155,15 @@ describe("the agent image (build.sh)", () => {
   }, 60_000);
   it("collects the garbage of the gateway's main thread and of every worker thread when the node agent is about to doze it (control: the image's Node without oc-start's flags keeps it)", async () => {
     const u = newUser();
-    // The main thread and a worker each drop ~30 MiB of objects; the probe then sends itself the doze signal
-    // and prints each isolate's heap (MiB) before and 1.5 s after it.
+    // The main thread and a worker each make ~30 MiB of objects and print their heap (MiB) while the objects
+    // still live, so V8 cannot have collected them yet; both then drop them, the probe sends itself the doze
+    // signal at once, with nothing allocated in between, and prints each heap again 1.5 s later.
     const probe =
-      'const {Worker}=require("worker_threads"),v8=require("v8");const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);const w=new Worker(`const v8=require("v8"),{parentPort}=require("worker_threads");let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});k=null;const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);parentPort.on("message",()=>parentPort.postMessage(heap()));parentPort.postMessage(heap())`,{eval:true});let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});k=null;w.once("message",(wb)=>{const mb=heap();process.kill(process.pid,"' +
+      'const {Worker}=require("worker_threads"),v8=require("v8");const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);const w=new Worker(`const v8=require("v8"),{parentPort}=require("worker_threads");let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});const heap=()=>Math.round(v8.getHeapStatistics().total_heap_size/1048576);parentPort.on("message",(m)=>{if(m==="drop")k=null;parentPort.postMessage(heap())});parentPort.postMessage(heap())`,{eval:true});let k=[];for(let i=0;i<3e5;i++)k.push({i,s:"x"+i});w.once("message",(wb)=>{const mb=heap();w.once("message",()=>{k=null;process.kill(process.pid,"' +
       DOZE_GC_SIGNAL +
-      '");setTimeout(()=>{w.once("message",(wa)=>{console.log(JSON.stringify({main:[mb,heap()],worker:[wb,wa]}));process.exit(0)});w.postMessage(0)},1500)});';
+      '");setTimeout(()=>{w.once("message",(wa)=>{console.log(JSON.stringify({main:[mb,heap()],worker:[wb,wa]}));process.exit(0)});w.postMessage(0)},1500)});w.postMessage("drop")});';
     const run = (out: string, with_: string) => `node ${with_} -e '${probe}' > "$OPENCLAW_STATE_DIR/${out}.json"`;
-    // An agent's own container size: in a small one V8 collects the main thread's garbage while it is made.
+    // An agent's own container size, as the gateway has it.
     await runtime.provision({ ...spec(u, {}, `${run("gateway", GATEWAY_FLAGS)} && ${run("plain", "")}`), memoryMb: 2048 });
     const read = (f: string) => JSON.parse(readFileSync(join(runtime.stateDir(u), f), "utf8")) as { main: [number, number]; worker: [number, number] };
     const [gateway, plain] = [read("gateway.json"), read("plain.json")];

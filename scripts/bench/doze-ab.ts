@@ -6,7 +6,7 @@
  * warm answers, resident MiB before each doze, held (resident + compressed) and swapped MiB while dozing,
  * thaw → /readyz and message → answer from the doze.
  *
- *   IMAGES=openclaw-agent:…-r11,openclaw-agent:…-r12 npm run bench:doze-ab     PER=1 ROUNDS=3 DOZE_S=90 IDLE_S=20
+ *   IMAGES=openclaw-agent:…-r12,openclaw-agent:…-r13 npm run bench:doze-ab     PER=1 ROUNDS=3 DOZE_S=90 IDLE_S=20
  */
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
 import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
