@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +106,7 @@ afterAll(async () => {
   for (const u of users) await runtimes[0]?.remove(u, { deleteState: true }).catch(() => {});
   zram("zram_down");
   await closeS3?.();
+  if (stateRoot) rmSync(stateRoot, { recursive: true, force: true });
 }, 60_000);
 
 describe("doze with reclaim (real Docker, real kernel swap)", () => {
@@ -179,7 +180,7 @@ describe("doze with reclaim (real Docker, real kernel swap)", () => {
   }, 90_000);
 
   it("without swap the doze is a plain freeze, said so in the metrics, and the agent wakes as before", async () => {
-    const noSwap = join(mkdtempSync(join(tmpdir(), "oc-noswap-")), "swaps");
+    const noSwap = join(stateRoot, "swaps"); // removed with the state root
     writeFileSync(noSwap, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
     const doze = new Doze({ targetMb: 64, swapsPath: noSwap });
     const runtime = runtimeWith(doze);
