@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { poll } from "../test-harness/poll";
 import { signUpAndIn } from "../test-harness/accounts";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
+import { E2E_PORTS } from "../test-harness/ports";
 
 /**
  * A real OpenClaw gateway (the pinned package, in the image node-agent/image/build.sh builds locally) in its
@@ -82,7 +83,7 @@ beforeAll(async () => {
     // agent's network is re-created after a loss; a bridge gateway IP would not.
     config: openclawConfig({
       host,
-      edgeUrl: `http://host.docker.internal:8788`,
+      edgeUrl: `http://host.docker.internal:${E2E_PORTS.edge}`,
       proxyKey: issued.key,
       openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
     }),
@@ -146,7 +147,7 @@ describe("a real OpenClaw gateway: provision, talk, sleep, lose, wake, talk", ()
   it("has the channel plugins as trusted official installs: Slack's HTTP listener checks signatures, and WhatsApp's QR login runs through the gateway's web.login RPC", async () => {
     const config = openclawConfig({
       host: spec.host,
-      edgeUrl: `http://host.docker.internal:8788`,
+      edgeUrl: `http://host.docker.internal:${E2E_PORTS.edge}`,
       proxyKey: (spec.config as any).models.providers.meter.apiKey,
       openaiModels: [{ id: "auto", contextWindow: 200_000, maxTokens: 4096 }],
       whatsappWeb: {},

@@ -46,27 +46,41 @@ run_tmp=$(mktemp -d /tmp/oc-test-run.XXXXXX)
 chmod 1777 "$run_tmp"
 export TMPDIR="$run_tmp"
 
-# The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~3 min on a fresh
+# The OpenClaw agent image, built locally (debootstrap + Node 24 + pinned openclaw; ~5 min on a fresh 2-core
 # machine, mostly waiting on downloads and disk), beside the app build and the type-check, which need
 # neither Docker nor the image.
 bash node-agent/image/build.sh >"$reports/image-build.log" 2>&1 &
 image_pid=$!
 npm run --silent build:app >/dev/null
 npm run --silent typecheck
-if ! wait $image_pid; then cat "$reports/image-build.log" >&2; echo "the agent image did not build" >&2; exit 1; fi
-cat "$reports/image-build.log"
 
 status=0
-# The node agent's tests mostly wait on the Docker engine and use no Postgres and no workerd: they run beside
-# the edge suite (whose workerd keeps the CPU busy), and their output is printed once both are done.
+# The edge suite (workerd + PostgreSQL) needs neither Docker nor the image either: it starts while the image is
+# still building. The node agent's tests need the image and mostly wait on the Docker engine: they start once it
+# is there and run beside the rest of the edge suite. Each suite's output is printed once both are done.
+npm run --silent test:edge -- --reporter=default --reporter=json --outputFile.json="$reports/edge.json" >"$reports/edge.log" 2>&1 &
+edge_pid=$!
+if ! wait $image_pid; then cat "$reports/image-build.log" >&2; echo "the agent image did not build" >&2; exit 1; fi
+cat "$reports/image-build.log"
 npm run --silent test:node -- --reporter=default --reporter=json --outputFile.json="$reports/node.json" >"$reports/node.log" 2>&1 &
 node_pid=$!
-npm run --silent test:edge -- --reporter=default --reporter=json --outputFile.json="$reports/edge.json" || status=1
+wait $edge_pid || status=1
 wait $node_pid || status=1
-cat "$reports/node.log"
-SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
+cat "$reports/edge.log" "$reports/node.log"
+
+# The gateway file (three OpenClaw boots, a third of the e2e time) uses no node, fleet or browser: it runs beside
+# the other files on an edge of its own (its own wrangler dev, stand-ins and Durable Object state, on the ports
+# test-harness/ports.ts lists for it), so it cannot see or change what they test.
+agent_e2e="e2e/openclaw.test.ts"
+OC_E2E_PORT=8789 OC_E2E_PORT_BASE=24390 npm run --silent test:e2e -- "$agent_e2e" \
+  --reporter=default --reporter=json --outputFile.json="$reports/e2e-agent.json" >"$reports/e2e-agent.log" 2>&1 &
+agent_pid=$!
+SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --exclude "$agent_e2e" \
+  --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
+wait $agent_pid || status=1
+cat "$reports/e2e-agent.log"
 echo "page screenshots for review: $OC_RUN/screenshots"
 
-node scripts/lib/summarize-tests.mjs "$reports"/*.json || status=1
+node scripts/lib/summarize-tests.mjs "$reports"/{edge,node,e2e,e2e-agent}.json || status=1
 echo "total time: $(( $(date +%s) - started ))s"
 exit $status
