@@ -23,6 +23,7 @@ const {
   hostinger: HOSTINGER_PORT,
   chat: CHAT_PORT,
   browserless: BROWSERLESS_PORT,
+  inspector: INSPECTOR_PORT,
 } = E2E_PORTS;
 
 /**
@@ -87,7 +88,7 @@ export default async function setup(project: TestProject) {
     throw new Error(`port ${E2E_PORT} is taken: another wrangler dev runs (e2e runs take /tmp/oc-heavy.lock)`);
   // The edge's local state (Durable Objects, KV) lives only as long as this run: removed at teardown.
   const persist = mkdtempSync(join(tmpdir(), "oc-e2e-"));
-  const args = ["dev", "--port", String(E2E_PORT), "--ip", "0.0.0.0", "--persist-to", persist];
+  const args = ["dev", "--port", String(E2E_PORT), "--inspector-port", String(INSPECTOR_PORT), "--ip", "0.0.0.0", "--persist-to", persist];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler: ChildProcess = spawn("node_modules/.bin/wrangler", args, {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },

@@ -42,9 +42,9 @@ export function devPorts(base = num("OC_DEV_PORT_BASE", 24330), edge = num("OC_D
 
 /**
  * The e2e suite (e2e/global-setup.ts): `wrangler dev` on OC_E2E_PORT (8788; not moved by the base, which is
- * why e2e runs are serialised machine-wide), stand-ins from OC_E2E_PORT_BASE (24361…24366). `npm test` runs
+ * why e2e runs are serialised machine-wide), stand-ins and its inspector from OC_E2E_PORT_BASE (24361…24367). `npm test` runs
  * e2e/openclaw.test.ts beside the other files on an edge of its own: OC_E2E_PORT=8789, OC_E2E_PORT_BASE=24390
- * (24390…24395; scripts/test.sh).
+ * (24390…24396; scripts/test.sh).
  */
 const e2eBase = num("OC_E2E_PORT_BASE", 24361);
 export const E2E_PORTS = {
@@ -55,6 +55,9 @@ export const E2E_PORTS = {
   hostinger: e2eBase + 3,
   chat: e2eBase + 4,
   browserless: e2eBase + 5,
+  // wrangler dev's V8 inspector: two edges started at the same moment both find its default (9229) free and
+  // the second fails to bind it.
+  inspector: e2eBase + 6,
 } as const;
 
 /** e2e/dev-start.test.ts runs `npm run dev` itself, on a private block beside the shared e2e edge. */

@@ -1,11 +1,13 @@
 // What the benchmarks that run real agents share: the agent's spec, a message that must be answered by the
-// LLM stand-in, the zram device they doze into, and how they print a duration.
+// LLM stand-in, the zram device they doze into, what a doze benchmark stands on, and how they print a duration.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openclawConfig } from "@oc/contracts/openclaw-config";
 import type { AgentRuntime, AgentSpec } from "../../node-agent/src/agent-lifecycle";
+import { localRuntime } from "../../node-agent/test/local-runtime";
+import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 
 /**
  * A benchmark agent: the real image in a 2 GiB container, its model provider the LLM stand-in on this
@@ -55,6 +57,39 @@ export function benchZram(name: string) {
       return /\[([^\]]+)\]/.exec(readFileSync(`/sys/block/${dev}/comp_algorithm`, "utf8"))?.[1] ?? "?";
     },
   };
+}
+
+/**
+ * What a doze benchmark stands on: a local runtime with these options (Docker + a local S3), the LLM stand-in on
+ * every interface (the containers reach it through host.docker.internal, the node's bridge gateway) and a 6 GiB
+ * zram device of its own. `cleanup` removes the agents `agents()` names, then all of that; Ctrl-C runs it too,
+ * and so does a failed start (a missing image).
+ */
+export async function dozeBench(
+  name: string,
+  opts: { llmPort: number; images: string[]; runtime: Parameters<typeof localRuntime>[1]; agents: () => string[] },
+) {
+  const zram = benchZram(name);
+  const { docker, runtime, close } = await localRuntime(180_000, opts.runtime);
+  const llm = await startLlmStandIn({ port: opts.llmPort, host: "0.0.0.0" }).catch(async (e: unknown) => {
+    await close();
+    throw e;
+  });
+  const cleanup = async () => {
+    for (const u of opts.agents()) await runtime.remove(u, { deleteState: true }).catch(() => {});
+    zram.down();
+    await close().catch(() => {});
+    llm.close();
+  };
+  process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+  try {
+    for (const image of opts.images) if (!(await docker.hasImage(image))) throw new Error(`image ${image} missing: run node-agent/image/build.sh`);
+    zram.up(6144);
+    return { docker, runtime, cleanup, algo: zram.algo() };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
 }
 
 export const fmtMs = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);

@@ -11,11 +11,9 @@
  */
 import Docker from "dockerode";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
-import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
+import { askAgent, benchAgentSpec, dozeBench, fmtMs as fmt } from "./agent-bench";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
 import { SYSTEM_RESERVE_MB } from "@oc/contracts/capacity";
-import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
-import { localRuntime } from "../../node-agent/test/local-runtime";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 const IMAGE = process.env.OPENCLAW_IMAGE ?? AGENT_IMAGE;
@@ -31,7 +29,6 @@ const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25139);
 const NODE_MB = 8192;
 
 const log = (m: string) => process.stderr.write(`[bench:density] ${m}\n`);
-const zram = benchZram("density");
 
 const rawDocker = new Docker({ socketPath: (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace("unix://", "") });
 // DOZE_TARGET_MB: what a dozing agent keeps resident (the node agent's default otherwise).
@@ -40,12 +37,13 @@ const doze = new Doze(process.env.DOZE_TARGET_MB ? { targetMb: Number(process.en
 const SWAP_IN = (process.env.SWAP_IN ?? "off") as "before" | "beside" | "off";
 // IDLE_CONTROL=1: also the first answer after the same idle time without a doze (the control for the doze rows).
 const IDLE_CONTROL = process.env.IDLE_CONTROL === "1";
-const { docker, runtime, close } = await localRuntime(180_000, { doze, swapInOnThaw: SWAP_IN });
-if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
-// The containers reach the stand-in through host.docker.internal (the node's bridge gateway).
-const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
-
 const users = Array.from({ length: N }, (_, i) => `usr_${`density${i}`.padEnd(24, "x")}`);
+const { docker, runtime, cleanup, algo } = await dozeBench("density", {
+  llmPort: LLM_PORT,
+  images: [IMAGE],
+  runtime: { doze, swapInOnThaw: SWAP_IN },
+  agents: () => users,
+});
 const specOf = (userId: string) => benchAgentSpec(userId, IMAGE, LLM_PORT);
 
 async function heldOf(userId: string): Promise<MemoryHeld> {
@@ -95,19 +93,7 @@ const reclaimMs: number[] = [];
 /** What the gateway's garbage collection gave back just before each freeze (MiB). */
 const dozeGcMb: number[] = [];
 const swapIns: number[] = [];
-let algo = "?";
-
-const cleanup = async () => {
-  for (const u of users) await runtime.remove(u, { deleteState: true }).catch(() => {});
-  zram.down();
-  await close().catch(() => {});
-  llm.close();
-};
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
-
 try {
-  zram.up(6144);
-  algo = zram.algo();
   for (const u of users) {
     const t = performance.now();
     await runtime.provision(specOf(u));

@@ -9,10 +9,8 @@
  *   IMAGES=openclaw-agent:…-r12,openclaw-agent:…-r13 npm run bench:doze-ab     PER=1 ROUNDS=3 DOZE_S=90 IDLE_S=20
  */
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
-import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
+import { askAgent, benchAgentSpec, dozeBench, fmtMs as fmt } from "./agent-bench";
 import { Doze, type MemoryHeld } from "../../node-agent/src/doze";
-import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
-import { localRuntime } from "../../node-agent/test/local-runtime";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
 const IMAGES = (process.env.IMAGES ?? AGENT_IMAGE).split(",").filter(Boolean);
@@ -22,25 +20,19 @@ const DOZE_S = Number(process.env.DOZE_S ?? 90);
 const IDLE_S = Number(process.env.IDLE_S ?? 20);
 const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25141);
 const log = (m: string) => process.stderr.write(`[bench:doze-ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-const zram = benchZram("doze-ab");
 const doze = new Doze();
-const { docker, runtime, close } = await localRuntime(180_000, { doze });
-for (const image of IMAGES) if (!(await docker.hasImage(image))) throw new Error(`image ${image} missing`);
-const llm = await startLlmStandIn({ port: LLM_PORT, host: "0.0.0.0" });
 const agents = IMAGES.flatMap((image, i) => Array.from({ length: PER }, (_, k) => ({ image, userId: `usr_${`dozeab${i}x${k}`.padEnd(24, "x")}` })));
+const { docker, runtime, cleanup } = await dozeBench("doze-ab", {
+  llmPort: LLM_PORT,
+  images: IMAGES,
+  runtime: { doze },
+  agents: () => agents.map((a) => a.userId),
+});
 const spec = (a: (typeof agents)[number]) => benchAgentSpec(a.userId, a.image, LLM_PORT);
 const heldOf = async (u: string): Promise<MemoryHeld> => (await doze.held((await docker.memoryInfo(AgentRuntime.containerName(u)))!.pid))!;
 const rows = new Map<string, { running: number[]; held: number[]; swapped: number[]; gc: number[]; thaw: number[]; answer: number[]; warm: number[] }>();
 for (const im of IMAGES) rows.set(im, { running: [], held: [], swapped: [], gc: [], thaw: [], answer: [], warm: [] });
-const cleanup = async () => {
-  for (const a of agents) await runtime.remove(a.userId, { deleteState: true }).catch(() => {});
-  zram.down();
-  await close().catch(() => {});
-  llm.close();
-};
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 try {
-  zram.up(6144);
   for (const a of agents) {
     const t = performance.now();
     await runtime.provision(spec(a));

@@ -17,6 +17,8 @@ for (const path of process.argv.slice(2)) {
   files++;
   passed += r.numPassedTests;
   failed += r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  // A run that failed before any test (its global setup threw, or it found no file) counts one failure.
+  if (r.success === false && r.numFailedTests === 0 && !r.numRuntimeErrorTestSuites) failed++;
   skipped += r.numPendingTests + r.numTodoTests;
 }
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
