@@ -68,19 +68,9 @@ wait $edge_pid || status=1
 wait $node_pid || status=1
 cat "$reports/edge.log" "$reports/node.log"
 
-# The gateway file (three OpenClaw boots, a third of the e2e time) uses no node, fleet or browser: it runs beside
-# the other files on an edge of its own (its own wrangler dev, stand-ins and Durable Object state, on the ports
-# test-harness/ports.ts lists for it), so it cannot see or change what they test.
-agent_e2e="e2e/openclaw.test.ts"
-OC_E2E_PORT=8789 OC_E2E_PORT_BASE=24390 npm run --silent test:e2e -- "$agent_e2e" \
-  --reporter=default --reporter=json --outputFile.json="$reports/e2e-agent.json" >"$reports/e2e-agent.log" 2>&1 &
-agent_pid=$!
-SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --exclude "$agent_e2e" \
-  --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
-wait $agent_pid || status=1
-cat "$reports/e2e-agent.log"
+SCREENSHOT_DIR="$OC_RUN/screenshots" npm run --silent test:e2e -- --reporter=default --reporter=json --outputFile.json="$reports/e2e.json" || status=1
 echo "page screenshots for review: $OC_RUN/screenshots"
 
-node scripts/lib/summarize-tests.mjs "$reports"/{edge,node,e2e,e2e-agent}.json || status=1
+node scripts/lib/summarize-tests.mjs "$reports"/{edge,node,e2e}.json || status=1
 echo "total time: $(( $(date +%s) - started ))s"
 exit $status

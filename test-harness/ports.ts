@@ -42,9 +42,7 @@ export function devPorts(base = num("OC_DEV_PORT_BASE", 24330), edge = num("OC_D
 
 /**
  * The e2e suite (e2e/global-setup.ts): `wrangler dev` on OC_E2E_PORT (8788; not moved by the base, which is
- * why e2e runs are serialised machine-wide), stand-ins and its inspector from OC_E2E_PORT_BASE (24361…24367). `npm test` runs
- * e2e/openclaw.test.ts beside the other files on an edge of its own: OC_E2E_PORT=8789, OC_E2E_PORT_BASE=24390
- * (24390…24396; scripts/test.sh).
+ * why e2e runs are serialised machine-wide), stand-ins and its inspector from OC_E2E_PORT_BASE (24361…24367).
  */
 const e2eBase = num("OC_E2E_PORT_BASE", 24361);
 export const E2E_PORTS = {
@@ -55,8 +53,8 @@ export const E2E_PORTS = {
   hostinger: e2eBase + 3,
   chat: e2eBase + 4,
   browserless: e2eBase + 5,
-  // wrangler dev's V8 inspector: two edges started at the same moment both find its default (9229) free and
-  // the second fails to bind it.
+  // wrangler dev's V8 inspector, off its default 9229: two edges started at the same moment (this one and a
+  // developer's, or two checkouts') both find 9229 free and the second fails to start.
   inspector: e2eBase + 6,
 } as const;
 
