@@ -30,7 +30,7 @@ export interface SwapState {
   freeMb: number;
   /** zram: a compressed RAM block device; zswap: a compressed cache in front of a swap file; disk: plain swap. */
   kind: "zram" | "zswap" | "disk" | "none";
-  /** RAM used per byte stored in the compressed pool (zram's mem_used_total / orig_data_size). */
+  /** RAM used per byte stored in the compressed pool (zram's mem_used_total / orig_data_size, zswap's Zswap / Zswapped). */
   ratio: number;
 }
 
@@ -116,8 +116,8 @@ export class Doze {
       .filter((f) => f.length >= 4);
     let total = 0;
     let used = 0;
-    let zramOrig = 0;
-    let zramUsed = 0;
+    let poolOrig = 0;
+    let poolUsed = 0;
     let zram = false;
     for (const [file, , size, inUse] of rows) {
       total += Number(size) * 1024;
@@ -127,13 +127,21 @@ export class Doze {
       zram = true;
       // mm_stat: orig_data_size compr_data_size mem_used_total ...
       const stat = (await readFile(join(this.sysRoot, "block", dev, "mm_stat"), "utf8").catch(() => "")).trim().split(/\s+/).map(Number);
-      zramOrig += stat[0] ?? 0;
-      zramUsed += stat[2] ?? 0;
+      poolOrig += stat[0] ?? 0;
+      poolUsed += stat[2] ?? 0;
     }
     const zswap = (await readFile(join(this.sysRoot, "module/zswap/parameters/enabled"), "utf8").catch(() => "N")).trim() === "Y";
     const kind = total === 0 ? "none" : zram ? "zram" : zswap ? "zswap" : "disk";
+    if (kind === "zswap") {
+      // zswap's pool: Zswap is the RAM it takes, Zswapped the original size of the pages in it. Pages it wrote
+      // back to the disk take no RAM, so counting every swapped page at the pool's ratio never under-reports.
+      const meminfo = await readFile(join(this.procRoot, "meminfo"), "utf8").catch(() => "");
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(meminfo)?.[1] ?? 0);
+      poolUsed = kb("Zswap");
+      poolOrig = kb("Zswapped");
+    }
     // Until something is stored the ratio is unknown: count swapped pages at full size (never under-report).
-    const ratio = zram && zramOrig > 0 ? Math.min(1, zramUsed / zramOrig) : 1;
+    const ratio = kind !== "disk" && poolOrig > 0 ? Math.min(1, poolUsed / poolOrig) : 1;
     return { totalMb: mb(total), freeMb: mb(total - used), kind, ratio };
   }
 
@@ -189,7 +197,7 @@ export class Doze {
       // zswap accounts its compressed pool per cgroup on v2 (and charges it to memory.current).
       if (stat.has("zswap")) compressed = 0;
     }
-    if (compressed === undefined) compressed = swap.kind === "zram" ? swapped * swap.ratio : swap.kind === "zswap" ? swapped : 0;
+    if (compressed === undefined) compressed = swap.kind === "zram" || swap.kind === "zswap" ? swapped * swap.ratio : 0;
     return { residentMb: mb(resident), swappedMb: mb(swapped), compressedMb: mb(compressed) };
   }
 

@@ -86,4 +86,20 @@ describe("doze bookkeeping on a cgroup tree", () => {
     // Positive control: the same cgroup with free compressed swap is reclaimed.
     expect((await tree("v2", v2, "/dev/zram0 partition 4194304 0 100\n").doze.reclaim(42)).mode).toBe("reclaimed");
   });
+
+  it("zswap in front of a swap file (cgroup v1): swapped pages count at the pool's ratio from /proc/meminfo", async () => {
+    const v1 = { "memory.usage_in_bytes": String(64 * MB), "memory.limit_in_bytes": String(2048 * MB), "memory.stat": `rss ${60 * MB}\nswap ${900 * MB}\n` };
+    const t = tree("v1", v1, "/var/lib/openclaw/swapfile file 4194304 921600 100\n");
+    const sys = join(t.doze["sysRoot"], "module", "zswap", "parameters");
+    mkdirSync(sys, { recursive: true });
+    writeFileSync(join(sys, "enabled"), "Y\n");
+    // 1,800 MiB of pages in the pool take 450 MiB of RAM: 0.25 per byte stored.
+    writeFileSync(join(t.doze["procRoot"], "meminfo"), `MemTotal:       24000000 kB\nZswap:            ${450 * 1024} kB\nZswapped:       ${1800 * 1024} kB\n`);
+    expect(await t.doze.swap()).toMatchObject({ kind: "zswap", ratio: 0.25 });
+    expect(await t.doze.held(42)).toEqual({ residentMb: 64, swappedMb: 900, compressedMb: 225 });
+    // Control: the same swap file with zswap off is plain disk swap, which a doze does not reclaim into.
+    writeFileSync(join(sys, "enabled"), "N\n");
+    expect(await t.doze.swap()).toMatchObject({ kind: "disk", ratio: 1 });
+    expect(await t.doze.reclaim(42)).toMatchObject({ mode: "frozen", reason: "swap is not compressed (zram or zswap)" });
+  });
 });

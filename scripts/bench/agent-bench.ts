@@ -1,5 +1,5 @@
 // What the benchmarks that run real agents share: the agent's spec, a message that must be answered by the
-// LLM stand-in, the zram device they doze into, what a doze benchmark stands on, and how they print a duration.
+// LLM stand-in, the compressed swap they doze into, what a doze benchmark stands on, and how they print a duration.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,35 +41,41 @@ export async function askAgent(runtime: AgentRuntime, userId: string, text: stri
   return reply;
 }
 
-/** The benchmark's own zram device (scripts/lib/zram.sh; ZRAM_ALGO picks the compressor), removed by `down`. */
-export function benchZram(name: string) {
-  const state = join(tmpdir(), `oc-bench-${name}-${process.pid}.zram`);
+/**
+ * The benchmark's own compressed swap, removed by `down`: a zram device (scripts/lib/zram.sh; ZRAM_ALGO picks
+ * its compressor), or with SWAP_KIND=zswap a swap file behind zswap (scripts/lib/zswap.sh; ZSWAP_ALGO).
+ */
+export function benchSwap(name: string) {
+  const kind = process.env.SWAP_KIND === "zswap" ? "zswap" : "zram";
+  const state = join(tmpdir(), `oc-bench-${name}-${process.pid}.${kind}`);
   const run = (fn: string) =>
-    execFileSync("bash", ["-c", `source scripts/lib/zram.sh && ${fn}`], {
-      env: { ...process.env, ZRAM_STATE: state, ZRAM_TRAP: "0" },
+    execFileSync("bash", ["-c", `source scripts/lib/${kind}.sh && ${kind}_${fn}`], {
+      env: { ...process.env, ZRAM_STATE: state, ZRAM_TRAP: "0", ZSWAP_STATE: state, ZSWAP_TRAP: "0" },
       stdio: ["ignore", "ignore", "inherit"],
     });
   return {
-    up: (mb: number) => run(`zram_up ${mb}`),
-    down: () => run("zram_down"),
+    up: (mb: number) => run(`up ${mb}`),
+    down: () => run("down"),
+    /** What the agents doze into, as the benchmark prints it ("zram lz4", "zswap deflate"). */
     algo: () => {
+      if (kind === "zswap") return `zswap ${readFileSync("/sys/module/zswap/parameters/compressor", "utf8").trim()}`;
       const dev = readFileSync(state, "utf8").trim();
-      return /\[([^\]]+)\]/.exec(readFileSync(`/sys/block/${dev}/comp_algorithm`, "utf8"))?.[1] ?? "?";
+      return `zram ${/\[([^\]]+)\]/.exec(readFileSync(`/sys/block/${dev}/comp_algorithm`, "utf8"))?.[1] ?? "?"}`;
     },
   };
 }
 
 /**
  * What a doze benchmark stands on: a local runtime with these options (Docker + a local S3), the LLM stand-in on
- * every interface (the containers reach it through host.docker.internal, the node's bridge gateway) and a 6 GiB
- * zram device of its own. `cleanup` removes the agents `agents()` names, then all of that; Ctrl-C runs it too,
+ * every interface (the containers reach it through host.docker.internal, the node's bridge gateway) and 6 GiB
+ * of compressed swap of its own (`benchSwap`). `cleanup` removes the agents `agents()` names, then all of that; Ctrl-C runs it too,
  * and so does a failed start (a missing image).
  */
 export async function dozeBench(
   name: string,
   opts: { llmPort: number; images: string[]; runtime: Parameters<typeof localRuntime>[1]; agents: () => string[] },
 ) {
-  const zram = benchZram(name);
+  const swap = benchSwap(name);
   const { docker, runtime, close } = await localRuntime(180_000, opts.runtime);
   const llm = await startLlmStandIn({ port: opts.llmPort, host: "0.0.0.0" }).catch(async (e: unknown) => {
     await close();
@@ -77,15 +83,15 @@ export async function dozeBench(
   });
   const cleanup = async () => {
     for (const u of opts.agents()) await runtime.remove(u, { deleteState: true }).catch(() => {});
-    zram.down();
+    swap.down();
     await close().catch(() => {});
     llm.close();
   };
   process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
   try {
     for (const image of opts.images) if (!(await docker.hasImage(image))) throw new Error(`image ${image} missing: run node-agent/image/build.sh`);
-    zram.up(6144);
-    return { docker, runtime, cleanup, algo: zram.algo() };
+    swap.up(6144);
+    return { docker, runtime, cleanup, algo: swap.algo() };
   } catch (e) {
     await cleanup();
     throw e;

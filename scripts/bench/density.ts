@@ -1,13 +1,14 @@
 /**
  * Density benchmark with the real OpenClaw image on this machine's Docker engine and kernel: starts N agents
- * (each a 2 GiB container), lets them doze with reclaim into compressed swap (zram, set up by this script and
- * removed at exit), and prints what each really holds, the projected agents per 8 GiB node (all running vs
+ * (each a 2 GiB container), lets them doze with reclaim into compressed swap (zram or zswap, set up by this
+ * script and removed at exit), and prints what each really holds, the projected agents per 8 GiB node (all running vs
  * dozing), and p50/p95 of: thaw → /readyz, message → answer from a doze (through the node agent's deliver
  * path to the gateway, answered by the LLM stand-in), from a deep sleep on the same node, and after a node
  * loss (S3 restore).
  *
  *   npm run bench:density          N=4 RUNS=3 DOZE_S=90 (a doze longer than OpenClaw's 75 s freeze detector)
- *   knobs: IDLE_BEFORE_DOZE_S (default 20), DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing), ZRAM_ALGO (lz4, lzo-rle, …)
+ *   knobs: IDLE_BEFORE_DOZE_S (default 20), DEEP_RUNS (default RUNS), SWAP_IN=before|beside, IDLE_CONTROL=1, DOZE_TARGET_MB (resident while dozing),
+ *          SWAP_KIND=zram|zswap with ZRAM_ALGO (lz4, lzo-rle, …) or ZSWAP_ALGO (deflate, lz4, …)
  */
 import Docker from "dockerode";
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
@@ -181,7 +182,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 console.log(
-  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s after ${IDLE_BEFORE_DOZE_S} s idle, image ${IMAGE} (2 GiB containers, zram ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${SWAP_IN})\n`,
+  `\nDensity, ${N} agents × ${RUNS} runs, doze ${DOZE_S} s after ${IDLE_BEFORE_DOZE_S} s idle, image ${IMAGE} (2 GiB containers, ${algo}, ${doze.targetMb} MiB target, swap-in on thaw ${SWAP_IN})\n`,
 );
 console.log(
   `${"agent".padEnd(30)}${"running MiB".padStart(13)}${"dozing resident".padStart(17)}${"swapped".padStart(9)}${"compressed".padStart(12)}${"held".padStart(7)}`,

@@ -7,6 +7,7 @@
  * thaw → /readyz and message → answer from the doze.
  *
  *   IMAGES=openclaw-agent:…-r12,openclaw-agent:…-r13 npm run bench:doze-ab     PER=1 ROUNDS=3 DOZE_S=90 IDLE_S=20
+ *   (SWAP_KIND, ZRAM_ALGO, ZSWAP_ALGO, SWAP_IN as in bench:density)
  */
 import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
 import { askAgent, benchAgentSpec, dozeBench, fmtMs as fmt } from "./agent-bench";
@@ -19,13 +20,14 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DOZE_S = Number(process.env.DOZE_S ?? 90);
 const IDLE_S = Number(process.env.IDLE_S ?? 20);
 const LLM_PORT = Number(process.env.BENCH_LLM_PORT ?? 25141);
+const SWAP_IN = (process.env.SWAP_IN ?? "off") as "before" | "beside" | "off";
 const log = (m: string) => process.stderr.write(`[bench:doze-ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const doze = new Doze();
 const agents = IMAGES.flatMap((image, i) => Array.from({ length: PER }, (_, k) => ({ image, userId: `usr_${`dozeab${i}x${k}`.padEnd(24, "x")}` })));
-const { docker, runtime, cleanup } = await dozeBench("doze-ab", {
+const { docker, runtime, cleanup, algo } = await dozeBench("doze-ab", {
   llmPort: LLM_PORT,
   images: IMAGES,
-  runtime: { doze },
+  runtime: { doze, swapInOnThaw: SWAP_IN },
   agents: () => agents.map((a) => a.userId),
 });
 const spec = (a: (typeof agents)[number]) => benchAgentSpec(a.userId, a.image, LLM_PORT);
@@ -76,7 +78,7 @@ try {
   await cleanup();
 }
 const j = (xs: number[], f = (x: number) => x.toFixed(0)) => xs.map(f).join(" / ");
-console.log(`\nDoze A/B, ${PER} per image, ${ROUNDS} rounds, doze ${DOZE_S} s after ${IDLE_S} s idle\n`);
+console.log(`\nDoze A/B, ${PER} per image, ${ROUNDS} rounds, doze ${DOZE_S} s after ${IDLE_S} s idle, ${algo}, swap-in on thaw ${SWAP_IN}\n`);
 for (const [im, r] of rows) {
   console.log(`${im}`);
   console.log(`  warm    ${j(r.warm, fmt)}`);

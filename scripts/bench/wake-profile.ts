@@ -18,7 +18,7 @@ import { AgentRuntime } from "../../node-agent/src/agent-lifecycle";
 import { Doze } from "../../node-agent/src/doze";
 import { localRuntime } from "../../node-agent/test/local-runtime";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
-import { askAgent, benchAgentSpec, benchZram, fmtMs as fmt } from "./agent-bench";
+import { askAgent, benchAgentSpec, benchSwap, fmtMs as fmt } from "./agent-bench";
 import { busySpan, longestWaits, profileThreads, summarise } from "./profile";
 import { AGENT_IMAGE } from "@oc/contracts/agent-image";
 
@@ -31,7 +31,7 @@ const INSPECTOR = 9229;
 mkdirSync(OUT, { recursive: true });
 
 const log = (m: string) => process.stderr.write(`[bench:wake-profile] ${m}\n`);
-const zram = benchZram("wake");
+const zram = benchSwap("wake");
 
 const { docker, runtime, close } = await localRuntime(180_000, { doze: new Doze() });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
