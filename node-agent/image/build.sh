@@ -18,7 +18,9 @@ command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y 
 step() { echo "[image $(( $(date +%s) - started ))s] $*"; }
 step "1/3 Debian bookworm rootfs (debootstrap)…"
 root=$(mktemp -d /tmp/oc-rootfs.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# Mount points this build had to make on the host (step 2), removed again at the end.
+made=()
+trap 'rm -rf "$root"; for d in "${made[@]}"; do rmdir "$d" 2>/dev/null || true; done' EXIT
 debootstrap --variant=minbase --include=ca-certificates,git,tini bookworm "$root" http://deb.debian.org/debian >/dev/null
 install -m 0755 "$NODE_BIN" "$root/usr/local/bin/node"
 mkdir -p "$root/opt/openclaw"
@@ -94,16 +96,23 @@ chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 # state dir starts from that seed (oc-start). Wakes stay offline: the plugins travel in the state archive.
 step "2/3 OpenClaw's channel plugins, installed officially (Discord, WhatsApp, Slack)…"
 seed="$root/opt/openclaw-seed"
-mkdir -p "$seed" /opt/openclaw /home/node/.openclaw
+mkdir -p "$seed" "$root/tmp/install-tmp"
+# OpenClaw's CLI also writes a cache under HOME, its log and locks to /tmp/openclaw and the temp dir: in the
+# private namespace those are a tmpfs and a folder under the build root, so nothing of it stays on the host.
+for d in /opt/openclaw /home/node /tmp/openclaw; do [ -d "$d" ] || { mkdir -m 700 "$d" && made+=("$d"); }; done
 unshare -m bash -euc '
   mount --bind "$1/opt/openclaw" /opt/openclaw
+  mount -t tmpfs -o mode=755 oc-install-home /home/node
+  mkdir /home/node/.openclaw
   mount --bind "$2" /home/node/.openclaw
-  export PATH="$3:$PATH" npm_config_cache="$1/tmp/npm-cache"
+  mount -t tmpfs -o mode=700 oc-install-tmp /tmp/openclaw
+  export PATH="$3:$PATH" npm_config_cache="$1/tmp/npm-cache" TMPDIR="$1/tmp/install-tmp"
   for plugin in @openclaw/discord@2026.9.6 @openclaw/whatsapp@2026.9.6 @openclaw/slack@2026.9.6; do
     HOME=/home/node OPENCLAW_STATE_DIR=/home/node/.openclaw OPENCLAW_CONFIG_PATH=/home/node/.openclaw/openclaw.json \
       node /opt/openclaw/node_modules/openclaw/openclaw.mjs plugins install "$plugin" >/dev/null
   done
   rm -rf "$1/tmp/npm-cache"' _ "$root" "$seed" "$(dirname "$(readlink -f "$NODE_BIN")")"
+rm -rf "$root/tmp/install-tmp"
 # Per-install secrets must not be shared by every agent: each gateway makes its own on first start.
 rm -f "$seed/config-journal-fingerprint.key" "$seed"/openclaw.json*
 rm -rf "$seed/tmp" "$seed/cache"

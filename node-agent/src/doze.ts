@@ -132,16 +132,17 @@ export class Doze {
     }
     const zswap = (await readFile(join(this.sysRoot, "module/zswap/parameters/enabled"), "utf8").catch(() => "N")).trim() === "Y";
     const kind = total === 0 ? "none" : zram ? "zram" : zswap ? "zswap" : "disk";
-    if (kind === "zswap") {
+    if (zswap && total > 0) {
       // zswap's pool: Zswap is the RAM it takes, Zswapped the original size of the pages in it. Pages it wrote
-      // back to the disk take no RAM, so counting every swapped page at the pool's ratio never under-reports.
+      // back to the disk take no RAM, so counting every swapped page at the pools' ratio never under-reports.
+      // In front of zram too (a kernel that enables zswap by default) it takes the pages before zram does.
       const meminfo = await readFile(join(this.procRoot, "meminfo"), "utf8").catch(() => "");
       const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(meminfo)?.[1] ?? 0);
-      poolUsed = kb("Zswap");
-      poolOrig = kb("Zswapped");
+      poolUsed += kb("Zswap") * 1024;
+      poolOrig += kb("Zswapped") * 1024;
     }
     // Until something is stored the ratio is unknown: count swapped pages at full size (never under-report).
-    const ratio = kind !== "disk" && poolOrig > 0 ? Math.min(1, poolUsed / poolOrig) : 1;
+    const ratio = (kind === "zram" || kind === "zswap") && poolOrig > 0 ? Math.min(1, poolUsed / poolOrig) : 1;
     return { totalMb: mb(total), freeMb: mb(total - used), kind, ratio };
   }
 

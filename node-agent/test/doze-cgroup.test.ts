@@ -102,4 +102,17 @@ describe("doze bookkeeping on a cgroup tree", () => {
     expect(await t.doze.swap()).toMatchObject({ kind: "disk", ratio: 1 });
     expect(await t.doze.reclaim(42)).toMatchObject({ mode: "frozen", reason: "swap is not compressed (zram or zswap)" });
   });
+
+  it("zswap in front of zram (a kernel that turns zswap on by default): both pools are counted", async () => {
+    const t = tree("v1", { "memory.usage_in_bytes": String(64 * MB), "memory.stat": `swap ${1000 * MB}\n` }, "/dev/zram0 partition 4194304 921600 100\n");
+    const sys = join(t.doze["sysRoot"], "module", "zswap", "parameters");
+    mkdirSync(sys, { recursive: true });
+    writeFileSync(join(sys, "enabled"), "Y\n");
+    writeFileSync(join(t.doze["procRoot"], "meminfo"), `Zswap:            ${450 * 1024} kB\nZswapped:       ${1800 * 1024} kB\n`);
+    // zram keeps 320 MiB for 800 stored, zswap 450 for 1,800: 770 MiB of RAM for 2,600 MiB of pages.
+    expect((await t.doze.held(42))?.compressedMb).toBe(Math.round((1000 * 770) / 2600));
+    // Control: zswap off, only zram's own ratio.
+    writeFileSync(join(sys, "enabled"), "N\n");
+    expect((await t.doze.held(42))?.compressedMb).toBe(400);
+  });
 });
