@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Doze } from "../src/doze";
 
 /**
@@ -10,9 +10,12 @@ import { Doze } from "../src/doze";
  * (cgroup v1, zram) is exercised in doze.test.ts.
  */
 const MB = 1024 * 1024;
+const roots: string[] = [];
+afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
 function tree(kind: "v1" | "v2", files: Record<string, string>, swaps: string) {
   const root = mkdtempSync(join(tmpdir(), "oc-cg-"));
+  roots.push(root);
   const proc = join(root, "proc");
   mkdirSync(join(proc, "42"), { recursive: true });
   writeFileSync(join(proc, "swaps"), `Filename\tType\tSize\tUsed\tPriority\n${swaps}`);
