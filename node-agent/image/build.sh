@@ -97,21 +97,24 @@ chroot "$root" useradd -u 1000 -g 1000 -m -d /home/node -s /bin/sh node
 step "2/3 OpenClaw's channel plugins, installed officially (Discord, WhatsApp, Slack)…"
 seed="$root/opt/openclaw-seed"
 mkdir -p "$seed" "$root/tmp/install-tmp"
-# OpenClaw's CLI also writes a cache under HOME, its log and locks to /tmp/openclaw and the temp dir: in the
-# private namespace those are a tmpfs and a folder under the build root, so nothing of it stays on the host.
-for d in /opt/openclaw /home/node /tmp/openclaw; do [ -d "$d" ] || { mkdir -m 700 "$d" && made+=("$d"); }; done
+# OpenClaw's CLI also writes a cache under HOME, its log to /tmp/openclaw, its state locks to
+# /tmp/openclaw-state-locks-<uid> (both fixed paths) and its compile cache to the temp dir: in the private
+# namespace those are tmpfs mounts and a folder under the build root, so nothing of it stays on the host.
+locks=/tmp/openclaw-state-locks-$(id -u)
+for d in /opt/openclaw /home/node /tmp/openclaw "$locks"; do [ -d "$d" ] || { mkdir -m 700 "$d" && made+=("$d"); }; done
 unshare -m bash -euc '
   mount --bind "$1/opt/openclaw" /opt/openclaw
   mount -t tmpfs -o mode=755 oc-install-home /home/node
   mkdir /home/node/.openclaw
   mount --bind "$2" /home/node/.openclaw
   mount -t tmpfs -o mode=700 oc-install-tmp /tmp/openclaw
+  mount -t tmpfs -o mode=700 oc-install-locks "$4"
   export PATH="$3:$PATH" npm_config_cache="$1/tmp/npm-cache" TMPDIR="$1/tmp/install-tmp"
   for plugin in @openclaw/discord@2026.9.6 @openclaw/whatsapp@2026.9.6 @openclaw/slack@2026.9.6; do
     HOME=/home/node OPENCLAW_STATE_DIR=/home/node/.openclaw OPENCLAW_CONFIG_PATH=/home/node/.openclaw/openclaw.json \
       node /opt/openclaw/node_modules/openclaw/openclaw.mjs plugins install "$plugin" >/dev/null
   done
-  rm -rf "$1/tmp/npm-cache"' _ "$root" "$seed" "$(dirname "$(readlink -f "$NODE_BIN")")"
+  rm -rf "$1/tmp/npm-cache"' _ "$root" "$seed" "$(dirname "$(readlink -f "$NODE_BIN")")" "$locks"
 rm -rf "$root/tmp/install-tmp"
 # Per-install secrets must not be shared by every agent: each gateway makes its own on first start.
 rm -f "$seed/config-journal-fingerprint.key" "$seed"/openclaw.json*
