@@ -1,20 +1,31 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { openclawConfig, type AgentConfigInput } from "@oc/contracts/openclaw-config";
 import { CERT_RESOLVER, ENTRYPOINT_SECURE, TraefikRoutes, dynamicConfig, routerName, staticConfig } from "../src/traefik";
 
 const OPENCLAW = join(import.meta.dirname, "../image/node_modules/.bin/openclaw");
 
+// OpenClaw's CLI logs to a fixed /tmp/openclaw (not the temp dir): removed at the end unless it was there before.
+const OPENCLAW_LOG_DIR = "/tmp/openclaw";
+const logDirWasThere = existsSync(OPENCLAW_LOG_DIR);
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  if (!logDirWasThere) rmSync(OPENCLAW_LOG_DIR, { recursive: true, force: true });
+});
+
 /** Runs the real OpenClaw validator (the pinned package in node-agent/image) on a generated config. */
 function validate(config: unknown): { ok: boolean; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "oc-config-"));
+  dirs.push(dir);
   writeFileSync(join(dir, "openclaw.json"), JSON.stringify(config, null, 2));
   try {
     const output = execFileSync(OPENCLAW, ["config", "validate"], {
-      env: { PATH: process.env.PATH, HOME: dir, OPENCLAW_STATE_DIR: dir },
+      // TMPDIR too: its compile cache goes to the temp dir, here this scratch dir.
+      env: { PATH: process.env.PATH, HOME: dir, OPENCLAW_STATE_DIR: dir, TMPDIR: dir },
       encoding: "utf8",
       stdio: "pipe",
     });
@@ -162,6 +173,7 @@ describe("Traefik's file-provider routes and static config (Traefik's documented
 
   it("writes one file per agent, atomically, with an extension Traefik reads, and removes it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "oc-traefik-"));
+    dirs.push(dir);
     const routes = new TraefikRoutes(join(dir, "dynamic"));
     await routes.publish("usr_abc123", "usr-abc123.agents.example.com", "10.213.0.2");
     expect(readdirSync(join(dir, "dynamic"))).toEqual(["oc-usr_abc123.yml"]);
