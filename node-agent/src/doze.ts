@@ -142,7 +142,7 @@ export class Doze {
       poolOrig += kb("Zswapped") * 1024;
     }
     // Until something is stored the ratio is unknown: count swapped pages at full size (never under-report).
-    const ratio = (kind === "zram" || kind === "zswap") && poolOrig > 0 ? Math.min(1, poolUsed / poolOrig) : 1;
+    const ratio = poolOrig > 0 ? Math.min(1, poolUsed / poolOrig) : 1;
     return { totalMb: mb(total), freeMb: mb(total - used), kind, ratio };
   }
 

@@ -31,7 +31,7 @@ const INSPECTOR = 9229;
 mkdirSync(OUT, { recursive: true });
 
 const log = (m: string) => process.stderr.write(`[bench:wake-profile] ${m}\n`);
-const zram = benchSwap("wake");
+const swap = benchSwap("wake");
 
 const { docker, runtime, close } = await localRuntime(180_000, { doze: new Doze() });
 if (!(await docker.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: run node-agent/image/build.sh`);
@@ -73,7 +73,7 @@ async function profiled(label: string, text: string) {
 }
 
 try {
-  if (DOZE) zram.up(4096);
+  if (DOZE) swap.up(4096);
   await runtime.provision(spec);
   await askAgent(runtime, user, "hello"); // the first answer of a fresh agent loads its model runtime
   await profiled("warm answer", "warm ping");
@@ -92,7 +92,7 @@ try {
   console.log(`\nprofiles: ${OUT}`);
 } finally {
   await runtime.remove(user, { deleteState: true }).catch(() => {});
-  if (DOZE) zram.down();
+  if (DOZE) swap.down();
   await close().catch(() => {});
   llm.close();
 }

@@ -4,6 +4,8 @@
 # someone else configured is never touched), sized from RAM unless given, with lz4 where the kernel has it,
 # at a high swap priority; it is idempotent (a second call reuses the device) and removes it again when the
 # calling shell exits. zram_down only ever turns off and removes the device this state file names.
+# shellcheck source=scripts/lib/exit-trap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/exit-trap.sh"
 ZRAM_STATE=${ZRAM_STATE:-${OC_RUN:-/tmp/openclaw-run}/zram.dev}
 ZRAM_PRIORITY=${ZRAM_PRIORITY:-100}
 
@@ -24,12 +26,7 @@ zram_up() {
   mkswap "/dev/$dev" >/dev/null
   swapon -p "$ZRAM_PRIORITY" "/dev/$dev"
   echo "zram: /dev/$dev (${size_mb} MiB, $(grep -o '\[[^]]*\]' "/sys/block/$dev/comp_algorithm" | tr -d '[]'), priority $ZRAM_PRIORITY)" >&2
-  if [ "${ZRAM_TRAP:-1}" = 1 ]; then
-    local prev
-    prev=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
-    # shellcheck disable=SC2064
-    trap "zram_down; $prev" EXIT
-  fi
+  if [ "${ZRAM_TRAP:-1}" = 1 ]; then on_exit_also zram_down; fi
 }
 
 zram_down() {

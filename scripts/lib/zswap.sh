@@ -6,6 +6,8 @@
 # Source it, then `zswap_up [size_mb]` / `zswap_down`. zswap_up makes its own swap file, notes zswap's settings
 # before it changes them and puts them back in zswap_down; it is idempotent and refuses when zswap is already on
 # (a setting someone else made is never taken over).
+# shellcheck source=scripts/lib/exit-trap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/exit-trap.sh"
 ZSWAP_STATE=${ZSWAP_STATE:-${OC_RUN:-/tmp/openclaw-run}/zswap.state}
 ZSWAP_PRIORITY=${ZSWAP_PRIORITY:-100}
 ZSWAP_PARAMS=/sys/module/zswap/parameters
@@ -34,12 +36,7 @@ zswap_up() {
   echo Y >"$ZSWAP_PARAMS/enabled"
   swapon -p "$ZSWAP_PRIORITY" "$file"
   echo "zswap: $file (${size_mb} MiB, $(cat "$ZSWAP_PARAMS/compressor"), pool ≤ 25% of RAM, priority $ZSWAP_PRIORITY)" >&2
-  if [ "${ZSWAP_TRAP:-1}" = 1 ]; then
-    local prev
-    prev=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
-    # shellcheck disable=SC2064
-    trap "zswap_down; $prev" EXIT
-  fi
+  if [ "${ZSWAP_TRAP:-1}" = 1 ]; then on_exit_also zswap_down; fi
 }
 
 zswap_down() {
