@@ -105,6 +105,9 @@ else
     echo "\$a" >/sys/module/zswap/parameters/compressor 2>/dev/null && break
   done
   echo 25 >/sys/module/zswap/parameters/max_pool_percent
+  # Writeback under memory pressure only, as measured (scripts/lib/zswap.sh): proactive shrinking would move a
+  # frozen agent's pages to the disk, and its thaw would read them back from there.
+  echo N >/sys/module/zswap/parameters/shrinker_enabled 2>/dev/null || true
   echo Y >/sys/module/zswap/parameters/enabled
   grep -q "^\$file " /proc/swaps || swapon -p 100 "\$file"
 fi

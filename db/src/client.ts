@@ -9,7 +9,7 @@ export type Db = NeonDatabase<typeof schema>;
  * and tests NEON_LOCAL_WSPROXY points it at test-harness/stand-ins/pg-ws-bridge.ts in front of a local PostgreSQL.
  * A Pool lives for one request (Workers cannot share sockets across requests); call close() in waitUntil.
  */
-export function openDb(databaseUrl: string, localWsProxy?: string): { db: Db; close: () => Promise<void> } {
+export function openDb(databaseUrl: string, localWsProxy?: string): { db: Db; pool: Pool; close: () => Promise<void> } {
   if (localWsProxy) {
     neonConfig.wsProxy = (host, port) => `${localWsProxy}/v2?address=${host}:${port}`;
     neonConfig.useSecureWebSocket = false;
@@ -24,6 +24,8 @@ export function openDb(databaseUrl: string, localWsProxy?: string): { db: Db; cl
   pool.on("error", (err: Error) => closing || console.warn(`[db] idle connection dropped: ${err.message}`));
   return {
     db: drizzle({ client: pool, schema }),
+    // For the rare statement drizzle's builder cannot say as cheaply (the usage outbox's one-parameter batch).
+    pool,
     close: () => {
       closing = true;
       return pool.end();

@@ -1,5 +1,7 @@
 import { openDb } from "@oc/db/client";
 import { usageRecords } from "@oc/db/schema";
+import { getTableColumns, getTableName, SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 
 export type UsageRow = typeof usageRecords.$inferInsert;
 
@@ -12,6 +14,30 @@ const BATCH = 500;
  * for 60 rows), so a steady stream of calls is sent in fewer, larger batches.
  */
 export const FLUSH_SPACING_MS = 5_000;
+
+/**
+ * One statement inserts a whole batch from a single JSON parameter: the queued rows are already JSON (with
+ * the schema's property names), so the batch is their text joined, not parsed, rebuilt as objects and bound
+ * as one parameter per field. Column names, types and defaults come from the drizzle table, so the statement
+ * follows the schema.
+ */
+const INSERT_BATCH = (() => {
+  const dialect = new PgDialect();
+  const columns = Object.entries(getTableColumns(usageRecords));
+  const names = columns.map(([, c]) => `"${c.name}"`).join(", ");
+  const values = columns
+    .map(([key, c]) => {
+      const field = `r."${key}"`;
+      if (c.default === undefined) return field;
+      if (!(c.default instanceof SQL) && typeof c.default !== "number")
+        throw new Error(`usage_records.${c.name}: a default of this kind needs its SQL form here`);
+      const fallback = c.default instanceof SQL ? dialect.sqlToQuery(c.default).sql : String(c.default);
+      return `COALESCE(${field}, ${fallback})`;
+    })
+    .join(", ");
+  const record = columns.map(([key, c]) => `"${key}" ${c.getSQLType()}`).join(", ");
+  return `INSERT INTO "${getTableName(usageRecords)}" (${names}) SELECT ${values} FROM jsonb_to_recordset($1::jsonb) AS r(${record}) ON CONFLICT (id) DO NOTHING`;
+})();
 
 /**
  * Usage records wait here, in the user's Durable Object, written in the same step as the debit they
@@ -48,13 +74,9 @@ export class UsageOutbox {
   async flush(databaseUrl: string, wsProxy?: string): Promise<number> {
     const rows = this.sql.exec<{ id: string; row: string; n: number }>("SELECT id, row, rowid AS n FROM usage_outbox ORDER BY rowid LIMIT ?", BATCH).toArray();
     if (rows.length === 0) return 0;
-    const values = rows.map((r) => {
-      const v = JSON.parse(r.row) as UsageRow & { createdAt?: string };
-      return { ...v, createdAt: v.createdAt ? new Date(v.createdAt) : undefined };
-    });
-    const { db, close } = openDb(databaseUrl, wsProxy);
+    const { pool, close } = openDb(databaseUrl, wsProxy);
     try {
-      await db.insert(usageRecords).values(values).onConflictDoNothing();
+      await pool.query(INSERT_BATCH, [`[${rows.map((r) => r.row).join(",")}]`]);
     } catch (e) {
       for (const r of rows) this.sql.exec("UPDATE usage_outbox SET attempts = attempts + 1 WHERE id = ?", r.id);
       throw e;

@@ -54,6 +54,9 @@ export async function startBareWorker(o: {
       port: 0,
       inspectorPort: o.inspectorPort,
       durableObjectsPersist: doDir,
+      // A placeholder Request.cf instead of the one Miniflare would download: the benchmark never calls the
+      // internet, and the Worker reads nothing from it.
+      cf: false,
       log: new Log(LogLevel.WARN),
       // The Worker's own console output (e.g. the dev mail outbox) goes to a log file, not the table.
       handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
