@@ -66,4 +66,32 @@ describe("usage outbox (the user's Durable Object → Postgres)", () => {
     expect(Math.abs(p.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
     expect(byId.get(full.id)).toEqual({ ...full, createdAt: at });
   });
+
+  it("a busy object's batches share one database connection across its events; a failed batch drops it", async () => {
+    const { userId } = await signup();
+    const stub = env.USER_AGENT.getByName(userId);
+    await stub.init(userId);
+    const url = env.DATABASE_URL as string;
+    const proxy = env.NEON_LOCAL_WSPROXY as string;
+    // Each step is its own event of the object (as each alarm is); the backend pid names the connection.
+    const step = (databaseUrl: string) =>
+      runInDurableObject(stub, async (obj) => {
+        const box = (obj as unknown as { outbox: UsageOutbox }).outbox;
+        box.add(row(userId));
+        const sent = await box.flush(databaseUrl, proxy).catch(() => 0);
+        const db = (box as unknown as { db?: { pool: { query: (q: string) => Promise<{ rows: { pid: number }[] }> } } }).db;
+        return { sent, pid: db ? (await db.pool.query("SELECT pg_backend_pid() AS pid")).rows[0]!.pid : undefined };
+      });
+    const first = await step(url);
+    const second = await step(url);
+    expect(first).toMatchObject({ sent: 1 });
+    expect(second).toEqual({ sent: 1, pid: first.pid });
+    // Positive control: a failed batch (no such database) discards the connection, and the next is a new one.
+    expect(await step(url.replace(/\/[^/?]+(\?|$)/, "/no_such_db$1"))).toEqual({ sent: 0, pid: undefined });
+    const third = await step(url);
+    expect(third.sent).toBe(2); // the failed batch's row went with it
+    expect(third.pid).not.toBe(first.pid);
+    const rows = await withDb((db) => db.select().from(usageRecords).where(eq(usageRecords.userId, userId)));
+    expect(rows).toHaveLength(4);
+  });
 });

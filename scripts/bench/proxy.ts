@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { startLlmStandIn } from "../../test-harness/stand-ins/llm.ts";
 import { startBridge } from "../../test-harness/stand-ins/pg-ws-bridge.ts";
 import { runMigrations } from "../migrate.ts";
+import { perfAvailable, profileNative } from "./native-profile";
 import { profileWorker } from "./profile";
-import { processCpuMs, startBareWorker } from "./workerd";
+import { childWorkerd, DO_STORAGE, processCpuMs, startBareWorker } from "./workerd";
 
 /** BENCH_PORT_BASE moves the loopback ports as a block (two checkouts can bench side by side). */
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 24370);
@@ -301,9 +302,19 @@ async function main() {
     const prof = await profileWorker(BARE_INSPECTOR_PORT, join(LOG_DIR, "bare-worker.cpuprofile"), async () => {
       for (let i = 0; i < 200; i++, profiled++) await once(bareTarget, false);
     });
+    // The same sequential calls under perf: how a call's CPU splits between our JavaScript and the runtime.
+    const [workerdPid] = childWorkerd();
+    const cpuN = bare.cpuMs();
+    const native =
+      workerdPid && perfAvailable()
+        ? await profileNative(workerdPid, join(LOG_DIR, "bare-workerd.perf"), async () => {
+            for (let i = 0; i < calls; i++) await once(bareTarget, false);
+          })
+        : undefined;
+    const cpuNative = (bare.cpuMs() - cpuN) / calls;
     await bare.dispose();
     printTable(
-      `Bare workerd (the built Worker under Miniflare's API, no dev proxy) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`,
+      `Bare workerd (the built Worker under Miniflare's API, no dev proxy; Durable Object storage in ${DO_STORAGE}) · fake upstream ${UPSTREAM_LATENCY_MS} ms · ${N} sequential requests per measure · throughput at concurrency ${CONCURRENCY} for ${THROUGHPUT_SECONDS}s`,
       base,
       [oursBare, pk, pass],
     );
@@ -350,6 +361,10 @@ async function main() {
     );
     console.log(`\nwhere the Worker's JS time goes (V8 self time, top 12; profile: ${join(LOG_DIR, "bare-worker.cpuprofile")}):`);
     for (const t of prof.top.slice(0, 12)) console.log(`${t.ms.toFixed(1).padStart(8)} ms ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
+    if (native) {
+      console.log(`\nwhere workerd's CPU goes (perf, every thread, ${calls} sequential non-stream calls, ${cpuNative.toFixed(2)} ms per call while recorded):`);
+      for (const k of native) console.log(`${(k.share * cpuNative).toFixed(2).padStart(8)} ms ${(k.share * 100).toFixed(1).padStart(5)}%  ${k.kind}`);
+    } else console.log("\n(no perf here: the split of workerd's CPU below JavaScript is not shown)");
     console.log("");
     if (BARE_ONLY) {
       upstream.close();
