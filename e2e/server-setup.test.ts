@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -175,4 +177,61 @@ describe("scripts/server-setup.sh", () => {
     expect(failed.stderr).toMatch(/refused the registration \(HTTP 401\).*unknown, expired or already used/);
     expect(() => statSync(join(other, "etc/openclaw-node/node.env"))).toThrow();
   });
+
+  // Compressed swap as the node boots with it, with the functions the benchmarks measure (scripts/lib).
+  it.skipIf(!existsSync("/sys/class/zram-control"))(
+    "installs the measured swap functions from the edge, checked by SHA-256; the boot script turns zram on once and a tampered download is refused",
+    async () => {
+      // The setup script alone, as a VPS has it, so the functions come from the edge.
+      const alone = join(mkdtempSync(join(tmpdir(), "oc-vps-setup-")), "server-setup.sh");
+      copyFileSync("scripts/server-setup.sh", alone);
+      const swapStep = (vpsRoot: string, edgeUrl: string) =>
+        run("bash", [alone, "swap"], { env: { ...process.env, ROOT: vpsRoot, SKIP_SERVICES: "1", EDGE_URL: edgeUrl, SWAP_KIND: "zram", SWAP_MB: "64" } });
+
+      // A download that differs from its published checksum installs nothing.
+      const tampering = createServer(async (req, res) => {
+        const upstream = await fetch(`${edge}${req.url}`);
+        let body = Buffer.from(await upstream.arrayBuffer());
+        if (req.url === "/downloads/lib/zram.sh") body = Buffer.concat([body, Buffer.from("\necho tampered >&2\n")]);
+        res.writeHead(upstream.status).end(body);
+      });
+      await new Promise<void>((r) => tampering.listen(0, "127.0.0.1", r));
+      const other = mkdtempSync(join(tmpdir(), "oc-vps-"));
+      try {
+        const failed = await swapStep(other, `http://127.0.0.1:${(tampering.address() as AddressInfo).port}`).catch((e) => e);
+        expect(failed.code).toBe(1);
+        expect(failed.stderr).toContain("swap scripts checksum mismatch");
+        expect(existsSync(join(other, "opt/openclaw-node/lib"))).toBe(false);
+        expect(existsSync(join(other, "opt/openclaw-node/compressed-swap.sh"))).toBe(false);
+      } finally {
+        tampering.close();
+      }
+
+      // The same step against the edge itself (the positive control of the check above) installs the files as they are here.
+      await swapStep(root, edge);
+      const prefix = join(root, "opt/openclaw-node");
+      for (const f of ["exit-trap.sh", "zram.sh", "zswap.sh"])
+        expect(readFileSync(join(prefix, "lib", f), "utf8")).toBe(readFileSync(join("scripts/lib", f), "utf8"));
+      expect(readFileSync(join(root, "etc/systemd/system/openclaw-swap.service"), "utf8")).toContain("ExecStart=/opt/openclaw-node/compressed-swap.sh");
+
+      // The boot script, run for real: its own zram device (state in the scratch dir), removed again after.
+      const state = join(root, "zram.dev");
+      const boot = () => run(join(prefix, "compressed-swap.sh"), [], { env: { ...process.env, ZRAM_STATE: state } });
+      try {
+        await boot();
+        await boot(); // a second run (the unit restarted) adds no second device
+        const dev = readFileSync(state, "utf8").trim();
+        expect(
+          readFileSync("/proc/swaps", "utf8")
+            .split("\n")
+            .filter((l) => l.startsWith(`/dev/${dev} `)),
+        ).toHaveLength(1);
+        expect(Number(readFileSync(`/sys/block/${dev}/disksize`, "utf8"))).toBe(64 * 1024 * 1024);
+      } finally {
+        await run("bash", ["-c", "source scripts/lib/zram.sh && zram_down"], { env: { ...process.env, ZRAM_STATE: state } });
+      }
+      expect(existsSync(state)).toBe(false);
+    },
+    60_000,
+  );
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bundles the node agent into one file that needs only Node 24 on a worker VPS. It is published with the
 # app's static assets at /downloads/node-agent.mjs (plus .sha256), where scripts/server-setup.sh fetches it;
-# the setup script itself is published at /downloads/server-setup.sh.
+# the setup script itself is published at /downloads/server-setup.sh, and the swap functions it installs
+# at /downloads/lib/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=app/static/downloads
@@ -13,3 +14,7 @@ esbuild node-agent/src/main.ts --bundle --platform=node --format=esm --target=no
 # New VPSs fetch the setup script from the edge too (the autoscaler's post-install bootstrap does).
 cp scripts/server-setup.sh "$out/server-setup.sh"
 (cd "$out" && sha256sum node-agent.mjs >node-agent.mjs.sha256)
+# The compressed-swap functions the setup script installs on a node (the same files the benchmarks use).
+mkdir -p "$out/lib"
+cp scripts/lib/exit-trap.sh scripts/lib/zram.sh scripts/lib/zswap.sh "$out/lib/"
+(cd "$out" && sha256sum lib/exit-trap.sh lib/zram.sh lib/zswap.sh >lib.sha256)

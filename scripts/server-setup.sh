@@ -78,39 +78,31 @@ swap() {
   if [ "$kind" = auto ]; then
     if [ -e /sys/class/zram-control ] || modprobe -n zram 2>/dev/null; then kind=zram; else kind=zswap; fi
   fi
+  log "configuring compressed swap ($kind, ${size_mb} MiB for ${ram_mb} MiB of RAM)"
+  need EDGE_URL
+  # The same functions the benchmarks and tests measure (scripts/lib), fetched from the edge and checked.
+  local tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lib"
+  curl -fsSL "$EDGE_URL/downloads/lib.sha256" -o "$tmp/lib.sha256"
+  for f in exit-trap.sh zram.sh zswap.sh; do curl -fsSL "$EDGE_URL/downloads/lib/$f" -o "$tmp/lib/$f"; done
+  (cd "$tmp" && sha256sum -c lib.sha256 >/dev/null) || die "swap scripts checksum mismatch"
+  mkdir -p "$PREFIX/lib" "$ROOT/etc/systemd/system"
+  install -m 0644 "$tmp"/lib/*.sh "$PREFIX/lib/"
+  rm -rf "$tmp"
+  # zram: its own device, named in a state file under /run (gone at reboot, as the device is). zswap: the
+  # swap file next to its state on the disk, and zswap taken over even where the kernel turned it on.
   # zswap's compressor: ZSWAP_ALGO, else the densest the kernel's crypto API has. deflate held 326 MiB per
   # dozing agent where zram's lz4 held 440, but the answer after a doze took ~2x as long (decompression).
-  local zswap_algos="${ZSWAP_ALGO:-} zstd deflate lz4 lzo"
-  log "configuring compressed swap ($kind, ${size_mb} MiB for ${ram_mb} MiB of RAM)"
-  mkdir -p "$PREFIX" "$ROOT/etc/systemd/system"
   cat >"$PREFIX/compressed-swap.sh" <<SH
-#!/bin/sh
-# Written by server-setup.sh: compressed swap for dozing agents ($kind, ${size_mb} MiB).
-set -eu
-if [ "$kind" = zram ]; then
-  grep -q '^/dev/zram0 ' /proc/swaps && exit 0
-  modprobe zram num_devices=1 2>/dev/null || true
-  for a in lz4 lzo-rle lzo; do grep -qw "\$a" /sys/block/zram0/comp_algorithm && { echo "\$a" >/sys/block/zram0/comp_algorithm; break; }; done
-  echo ${size_mb}M >/sys/block/zram0/disksize
-  mkswap /dev/zram0 >/dev/null
-  swapon -p 100 /dev/zram0
-else
-  file=/var/lib/openclaw/swapfile
-  if [ ! -f "\$file" ]; then
-    mkdir -p /var/lib/openclaw
-    fallocate -l ${size_mb}M "\$file" && chmod 600 "\$file" && mkswap "\$file" >/dev/null
-  fi
-  for a in $zswap_algos; do
-    grep -q "^name *: \$a\$" /proc/crypto || modprobe -q "\$a" 2>/dev/null || continue
-    echo "\$a" >/sys/module/zswap/parameters/compressor 2>/dev/null && break
-  done
-  echo 25 >/sys/module/zswap/parameters/max_pool_percent
-  # Writeback under memory pressure only, as measured (scripts/lib/zswap.sh): proactive shrinking would move a
-  # frozen agent's pages to the disk, and its thaw would read them back from there.
-  echo N >/sys/module/zswap/parameters/shrinker_enabled 2>/dev/null || true
-  echo Y >/sys/module/zswap/parameters/enabled
-  grep -q "^\$file " /proc/swaps || swapon -p 100 "\$file"
-fi
+#!/usr/bin/env bash
+# Written by server-setup.sh: compressed swap for dozing agents ($kind, ${size_mb} MiB), at every boot.
+set -euo pipefail
+export ZRAM_STATE=\${ZRAM_STATE:-/run/openclaw-node/zram.dev} ZSWAP_STATE=\${ZSWAP_STATE:-/var/lib/openclaw/zswap.state}
+export ZRAM_TRAP=0 ZSWAP_TRAP=0 ZSWAP_TAKEOVER=1 ZSWAP_ALGO=${ZSWAP_ALGO:-}
+# shellcheck source=/dev/null
+source "\$(dirname "\$0")/lib/$kind.sh"
+${kind}_up $size_mb
 SH
   chmod 0755 "$PREFIX/compressed-swap.sh"
   cat >"$ROOT/etc/systemd/system/openclaw-swap.service" <<UNIT

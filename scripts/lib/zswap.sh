@@ -5,7 +5,8 @@
 # compressors (deflate) than zram's own backends; benchmarks compare the two.
 # Source it, then `zswap_up [size_mb]` / `zswap_down`. zswap_up makes its own swap file, notes zswap's settings
 # before it changes them and puts them back in zswap_down; it is idempotent and refuses when zswap is already on
-# (a setting someone else made is never taken over).
+# (a setting someone else made is never taken over, unless ZSWAP_TAKEOVER=1: a worker node's boot, see
+# scripts/server-setup.sh).
 # shellcheck source=scripts/lib/exit-trap.sh
 source "$(dirname "${BASH_SOURCE[0]}")/exit-trap.sh"
 ZSWAP_STATE=${ZSWAP_STATE:-${OC_RUN:-/tmp/openclaw-run}/zswap.state}
@@ -16,7 +17,8 @@ zswap_up() {
   local size_mb=${1:-} file algo p
   if [ -f "$ZSWAP_STATE" ] && grep -q "^$(head -1 "$ZSWAP_STATE") " /proc/swaps; then return 0; fi
   [ -w "$ZSWAP_PARAMS/enabled" ] || { echo "zswap: this kernel has no zswap ($ZSWAP_PARAMS)" >&2; return 1; }
-  [ "$(cat "$ZSWAP_PARAMS/enabled")" = N ] || { echo "zswap: already enabled by someone else; not touching it" >&2; return 1; }
+  # A worker node's boot script owns the machine (ZSWAP_TAKEOVER=1); anywhere else zswap that is on is someone's.
+  [ "$(cat "$ZSWAP_PARAMS/enabled")" = N ] || [ "${ZSWAP_TAKEOVER:-0}" = 1 ] || { echo "zswap: already enabled by someone else; not touching it" >&2; return 1; }
   [ -n "$size_mb" ] || size_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 / 2 }' /proc/meminfo)
   mkdir -p "$(dirname "$ZSWAP_STATE")"
   file="$ZSWAP_STATE.swapfile"
