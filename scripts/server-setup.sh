@@ -38,6 +38,19 @@ log() { printf '[server-setup] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 need() { [ -n "${!1:-}" ] || die "$1 is not set"; }
 
+# fetch_checked DIR WHAT SUMS FILE...: the edge's /downloads/FILEs into DIR, checked against the SHA-256 list SUMS
+# published beside them; a file that does not match stops the setup before anything is installed.
+fetch_checked() {
+  local dir=$1 what=$2 sums=$3 f
+  shift 3
+  curl -fsSL "$EDGE_URL/downloads/$sums" -o "$dir/$sums"
+  for f in "$@"; do
+    mkdir -p "$(dirname "$dir/$f")"
+    curl -fsSL "$EDGE_URL/downloads/$f" -o "$dir/$f"
+  done
+  (cd "$dir" && sha256sum -c "$sums" >/dev/null) || die "$what checksum mismatch"
+}
+
 packages() {
   log "installing Docker and tools"
   export DEBIAN_FRONTEND=noninteractive
@@ -83,10 +96,7 @@ swap() {
   # The same functions the benchmarks and tests measure (scripts/lib), fetched from the edge and checked.
   local tmp
   tmp=$(mktemp -d)
-  mkdir -p "$tmp/lib"
-  curl -fsSL "$EDGE_URL/downloads/lib.sha256" -o "$tmp/lib.sha256"
-  for f in exit-trap.sh zram.sh zswap.sh; do curl -fsSL "$EDGE_URL/downloads/lib/$f" -o "$tmp/lib/$f"; done
-  (cd "$tmp" && sha256sum -c lib.sha256 >/dev/null) || die "swap scripts checksum mismatch"
+  fetch_checked "$tmp" "swap scripts" lib.sha256 lib/exit-trap.sh lib/zram.sh lib/zswap.sh
   mkdir -p "$PREFIX/lib" "$ROOT/etc/systemd/system"
   install -m 0644 "$tmp"/lib/*.sh "$PREFIX/lib/"
   rm -rf "$tmp"
@@ -142,9 +152,7 @@ node_agent() {
   log "installing the node agent from $EDGE_URL/downloads/node-agent.mjs"
   local tmp
   tmp=$(mktemp -d)
-  curl -fsSL "$EDGE_URL/downloads/node-agent.mjs" -o "$tmp/node-agent.mjs"
-  curl -fsSL "$EDGE_URL/downloads/node-agent.mjs.sha256" -o "$tmp/node-agent.mjs.sha256"
-  (cd "$tmp" && sha256sum -c node-agent.mjs.sha256 >/dev/null) || die "node agent checksum mismatch"
+  fetch_checked "$tmp" "node agent" node-agent.mjs.sha256 node-agent.mjs
   mkdir -p "$PREFIX"
   install -m 0644 "$tmp/node-agent.mjs" "$PREFIX/node-agent.mjs"
   rm -rf "$tmp"
